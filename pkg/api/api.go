@@ -1,0 +1,169 @@
+// Package api is the HTTP face of each operation: it validates input at the
+// edge, calls the store, and answers JSON or RFC 9457 problem details. Each
+// Lambda serves one operation's routes through Handler, wrapped for API
+// Gateway proxy events by LambdaHandler; the local server runs the very same
+// Lambda handlers.
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/awslabs/aws-lambda-go-api-proxy/core"
+	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+
+	"github.com/fleetgroups/fleetgroups/pkg/auth"
+	"github.com/fleetgroups/fleetgroups/pkg/groups"
+	"github.com/fleetgroups/fleetgroups/pkg/routes"
+	"github.com/fleetgroups/fleetgroups/pkg/store"
+)
+
+// API holds what every operation needs.
+type API struct {
+	store   *store.Store
+	log     *slog.Logger
+	cursors *cursorSealer
+}
+
+// New returns the API over st, logging to log.
+func New(st *store.Store, log *slog.Logger) *API {
+	return &API{store: st, log: log, cursors: &cursorSealer{load: st.CursorKey}}
+}
+
+// LambdaFunc is the signature of an operation's Lambda handler.
+type LambdaFunc = func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error)
+
+// LambdaHandler is op's Lambda handler: API Gateway proxy events in, proxy
+// responses out, through aws-lambda-go-api-proxy and Handler(op).
+func (a *API) LambdaHandler(op routes.Operation) LambdaFunc {
+	return httpadapter.New(a.Handler(op)).ProxyWithContext
+}
+
+// endpoint is an operation's handler: it writes its success response itself
+// and returns any error for the caller to render as a problem.
+type endpoint func(w http.ResponseWriter, r *http.Request, tenant string) error
+
+func (a *API) endpoints() map[routes.Operation]endpoint {
+	return map[routes.Operation]endpoint{
+		routes.CreateGroup:    a.createGroup,
+		routes.GetGroup:       a.getGroup,
+		routes.UpdateGroup:    a.updateGroup,
+		routes.DeleteGroup:    a.deleteGroup,
+		routes.ListGroups:     a.listGroups,
+		routes.AddMember:      a.addMember,
+		routes.RemoveMember:   a.removeMember,
+		routes.ListMembers:    a.listMembers,
+		routes.ListItemGroups: a.listItemGroups,
+	}
+}
+
+// Handler serves op's routes (and only those: in AWS each Lambda sees only
+// its own), answering 404 or 405 problems for anything else.
+func (a *API) Handler(op routes.Operation) http.Handler {
+	ep, ok := a.endpoints()[op]
+	if !ok {
+		panic(fmt.Sprintf("api: operation %q has no endpoint", op)) // a wiring bug, caught by tests at start-up
+	}
+	mux := http.NewServeMux()
+	for _, rt := range routes.For(op) {
+		mux.Handle(rt.Pattern(), a.serve(op, ep))
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern == "" {
+			a.serve(op, func(w http.ResponseWriter, r *http.Request, _ string) error {
+				return RouteError(mux, w, r)
+			}).ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// RouteError is the error for a request that mux has no pattern for: 405
+// method_not_allowed (with the Allow header ServeMux computes) when the path
+// exists, 404 route_not_found otherwise.
+func RouteError(mux *http.ServeMux, w http.ResponseWriter, r *http.Request) error {
+	probe := &headerProbe{header: http.Header{}}
+	h, _ := mux.Handler(r)
+	h.ServeHTTP(probe, r)
+	if probe.status == http.StatusMethodNotAllowed {
+		w.Header().Set("Allow", probe.header.Get("Allow"))
+		return groups.Errorf(groups.CodeMethodNotAllowed, "%s is not supported on %s", r.Method, r.URL.Path)
+	}
+	return groups.Errorf(groups.CodeRouteNotFound, "no route for %s %s", r.Method, r.URL.Path)
+}
+
+type headerProbe struct {
+	header http.Header
+	status int
+}
+
+func (p *headerProbe) Header() http.Header         { return p.header }
+func (p *headerProbe) Write(b []byte) (int, error) { return len(b), nil }
+func (p *headerProbe) WriteHeader(status int)      { p.status = status }
+
+// serve wraps an endpoint with what every request gets: the tenant from the
+// authorizer, the request id, problem rendering, panic recovery and one
+// structured log line.
+func (a *API) serve(op routes.Operation, ep endpoint) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		gw, _ := core.GetAPIGatewayContextFromContext(r.Context())
+		requestID := gw.RequestID
+		if requestID == "" {
+			requestID = NewRequestID()
+		}
+		tenant, _ := gw.Authorizer[auth.ContextTenantID].(string)
+		w.Header().Set("X-Request-Id", requestID)
+		rec := &statusRecorder{ResponseWriter: w}
+		err := func() (err error) {
+			defer func() {
+				if p := recover(); p != nil {
+					err = &groups.Error{Code: groups.CodeInternal, Err: fmt.Errorf("panic: %v\n%s", p, debug.Stack())}
+				}
+			}()
+			if !auth.ValidTenantID(tenant) {
+				// The authorizer always sets it; without it nothing is safe to do.
+				return &groups.Error{Code: groups.CodeUnauthenticated, Detail: "the request carries no authenticated tenant"}
+			}
+			return ep(rec, r, tenant)
+		}()
+		if err != nil {
+			WriteProblem(rec, err, requestID)
+		}
+		attrs := []any{
+			"op", op, "method", r.Method, "path", r.URL.Path, "status", rec.status,
+			"duration_ms", time.Since(start).Milliseconds(), "request_id", requestID, "tenant", tenant,
+		}
+		switch {
+		case rec.status >= 500:
+			a.log.ErrorContext(r.Context(), "request failed", append(attrs, "error", err)...)
+		default:
+			a.log.InfoContext(r.Context(), "request", attrs...)
+		}
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(status int) {
+	s.status = status
+	s.ResponseWriter.WriteHeader(status)
+}
+
+// NewRequestID returns a random id for a request that has none from API Gateway.
+func NewRequestID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

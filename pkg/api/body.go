@@ -1,0 +1,136 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"sort"
+
+	"github.com/fleetgroups/fleetgroups/pkg/groups"
+)
+
+// MaxBodyBytes is the largest request body accepted (413 beyond).
+const MaxBodyBytes = 64 << 10
+
+// readObject reads the request body as one JSON object, keeping each field's
+// raw value so that fields can be checked one by one, with precise messages.
+func readObject(r *http.Request) (map[string]json.RawMessage, error) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && mt != "application/merge-patch+json") {
+			return nil, groups.Errorf(groups.CodeUnsupportedMedia, "send the body as application/json, not %q", ct)
+		}
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	if err != nil {
+		return nil, groups.Errorf(groups.CodeMalformedJSON, "the body could not be read")
+	}
+	if len(body) > MaxBodyBytes {
+		return nil, groups.Errorf(groups.CodePayloadTooLarge, "the body is larger than %d bytes", MaxBodyBytes)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, groups.Errorf(groups.CodeMalformedJSON, "the body must be a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var obj map[string]json.RawMessage
+	if err := dec.Decode(&obj); err != nil {
+		var syn *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &syn):
+			return nil, groups.Errorf(groups.CodeMalformedJSON, "malformed JSON at byte %d: %v", syn.Offset, err)
+		case errors.As(err, &typ):
+			return nil, groups.Errorf(groups.CodeMalformedJSON, "the body must be a JSON object, not %s", typ.Value)
+		default:
+			return nil, groups.Errorf(groups.CodeMalformedJSON, "malformed JSON: %v", err)
+		}
+	}
+	if obj == nil {
+		return nil, groups.Errorf(groups.CodeMalformedJSON, "the body must be a JSON object, not null")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, groups.Errorf(groups.CodeMalformedJSON, "unexpected data after the JSON object")
+	}
+	return obj, nil
+}
+
+// fields takes typed values out of a JSON object and collects every field
+// error, so that a client sees all of its mistakes at once.
+type fields struct {
+	obj  map[string]json.RawMessage
+	used map[string]bool
+	errs []groups.FieldError
+}
+
+func newFields(obj map[string]json.RawMessage) *fields {
+	return &fields{obj: obj, used: map[string]bool{}}
+}
+
+func (f *fields) fail(field, msg string) {
+	f.errs = append(f.errs, groups.FieldError{Field: field, Message: msg})
+}
+
+// add appends the field errors of err (a validation error), if any.
+func (f *fields) add(err error) {
+	if err != nil {
+		f.errs = append(f.errs, groups.FieldsOf(err)...)
+	}
+}
+
+// str returns the string field name, or nil when it is absent.
+func (f *fields) str(name string, required bool) *string {
+	raw, ok := f.obj[name]
+	f.used[name] = true
+	if !ok {
+		if required {
+			f.fail(name, "is required")
+		}
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+		f.fail(name, "must be a string")
+		return nil
+	}
+	return &s
+}
+
+// strs returns the array of strings name, or nil when it is absent.
+func (f *fields) strs(name string) []string {
+	raw, ok := f.obj[name]
+	f.used[name] = true
+	if !ok {
+		return nil
+	}
+	var ss []string
+	if err := json.Unmarshal(raw, &ss); err != nil || ss == nil {
+		f.fail(name, "must be an array of strings")
+		return nil
+	}
+	return ss
+}
+
+// rejectUnknown reports every field that no getter asked for.
+func (f *fields) rejectUnknown() {
+	var unknown []string
+	for k := range f.obj {
+		if !f.used[k] {
+			unknown = append(unknown, k)
+		}
+	}
+	sort.Strings(unknown)
+	for _, k := range unknown {
+		f.fail(k, "is not a known field")
+	}
+}
+
+func (f *fields) err() error { return groups.ValidationError(f.errs) }
+
+// fieldErrorf is a single-field validation error.
+func fieldErrorf(field, format string, args ...any) error {
+	return groups.ValidationError([]groups.FieldError{{Field: field, Message: fmt.Sprintf(format, args...)}})
+}

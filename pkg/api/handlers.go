@@ -1,0 +1,319 @@
+package api
+
+import (
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/fleetgroups/fleetgroups/pkg/groups"
+	"github.com/fleetgroups/fleetgroups/pkg/store"
+)
+
+// createGroup: POST /v1/groups.
+func (a *API) createGroup(w http.ResponseWriter, r *http.Request, tenant string) error {
+	if err := onlyParams(r); err != nil {
+		return err
+	}
+	obj, err := readObject(r)
+	if err != nil {
+		return err
+	}
+	f := newFields(obj)
+	var ng groups.NewGroup
+	if name := f.str("name", true); name != nil {
+		ng.Name, err = groups.CleanName("name", *name)
+		f.add(err)
+	}
+	if d := f.str("description", false); d != nil {
+		ng.Description, err = groups.CleanDescription("description", *d)
+		f.add(err)
+	}
+	for _, t := range groups.ItemTypes {
+		for _, id := range f.strs(string(t)) {
+			ng.Members = append(ng.Members, groups.Item{Type: t, ID: id})
+		}
+	}
+	f.rejectUnknown()
+	f.errs = append(f.errs, groups.ValidateInitialMembers(ng.Members)...)
+	if err := f.err(); err != nil {
+		return err
+	}
+	g, err := a.store.CreateGroup(r.Context(), tenant, ng)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/v1/groups/"+g.ID)
+	writeJSON(w, http.StatusCreated, viewGroup(g))
+	return nil
+}
+
+// getGroup: GET /v1/groups/{groupId}.
+func (a *API) getGroup(w http.ResponseWriter, r *http.Request, tenant string) error {
+	id, err := groupID(r)
+	if err != nil {
+		return err
+	}
+	if err := onlyParams(r); err != nil {
+		return err
+	}
+	g, err := a.store.GetGroup(r.Context(), tenant, id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, viewGroup(g))
+	return nil
+}
+
+// updateGroup: PATCH /v1/groups/{groupId}.
+func (a *API) updateGroup(w http.ResponseWriter, r *http.Request, tenant string) error {
+	id, err := groupID(r)
+	if err != nil {
+		return err
+	}
+	if err := onlyParams(r); err != nil {
+		return err
+	}
+	obj, err := readObject(r)
+	if err != nil {
+		return err
+	}
+	f := newFields(obj)
+	var p groups.GroupPatch
+	if name := f.str("name", false); name != nil {
+		clean, err := groups.CleanName("name", *name)
+		f.add(err)
+		p.Name = &clean
+	}
+	if d := f.str("description", false); d != nil {
+		clean, err := groups.CleanDescription("description", *d)
+		f.add(err)
+		p.Description = &clean
+	}
+	f.rejectUnknown()
+	if p.Name == nil && p.Description == nil && len(f.errs) == 0 {
+		f.fail("body", "must set name and/or description")
+	}
+	if err := f.err(); err != nil {
+		return err
+	}
+	g, err := a.store.UpdateGroup(r.Context(), tenant, id, p)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, viewGroup(g))
+	return nil
+}
+
+// deleteGroup: DELETE /v1/groups/{groupId}. 200 with the deleted group; 202
+// when the group is gone but its memberships are still being purged (repeat
+// the DELETE to finish).
+func (a *API) deleteGroup(w http.ResponseWriter, r *http.Request, tenant string) error {
+	id, err := groupID(r)
+	if err != nil {
+		return err
+	}
+	if err := onlyParams(r); err != nil {
+		return err
+	}
+	g, err := a.store.DeleteGroup(r.Context(), tenant, id)
+	switch {
+	case err == store.ErrDeleteInProgress:
+		w.Header().Set("Retry-After", "1")
+		writeJSON(w, http.StatusAccepted, viewGroup(g))
+		return nil
+	case err != nil:
+		return err
+	}
+	writeJSON(w, http.StatusOK, viewGroup(g))
+	return nil
+}
+
+// listGroups: GET /v1/groups?prefix=&limit=&cursor=.
+func (a *API) listGroups(w http.ResponseWriter, r *http.Request, tenant string) error {
+	if err := onlyParams(r, paramLimit, paramCursor, "prefix"); err != nil {
+		return err
+	}
+	prefix := r.URL.Query().Get("prefix")
+	if err := groups.ValidateNamePrefix("prefix", prefix); err != nil {
+		return err
+	}
+	list := "groups?prefix=" + groups.NormalizeName(prefix)
+	pr, err := a.pageRequest(r, tenant, list)
+	if err != nil {
+		return err
+	}
+	page, err := a.store.ListGroups(r.Context(), tenant, prefix, pr)
+	if err != nil {
+		return err
+	}
+	return writePage(a, w, r, tenant, list, page, viewGroup)
+}
+
+// addMember: PUT /v1/groups/{groupId}/{itemType}/{itemId}. 201 when added,
+// 200 when the item was already a member.
+func (a *API) addMember(w http.ResponseWriter, r *http.Request, tenant string) error {
+	id, it, err := memberPath(r)
+	if err != nil {
+		return err
+	}
+	if err := onlyParams(r); err != nil {
+		return err
+	}
+	m, created, err := a.store.AddMember(r.Context(), tenant, id, it)
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+		w.Header().Set("Location", r.URL.Path)
+	}
+	writeJSON(w, status, viewMember(m))
+	return nil
+}
+
+// removeMember: DELETE /v1/groups/{groupId}/{itemType}/{itemId}.
+func (a *API) removeMember(w http.ResponseWriter, r *http.Request, tenant string) error {
+	id, it, err := memberPath(r)
+	if err != nil {
+		return err
+	}
+	if err := onlyParams(r); err != nil {
+		return err
+	}
+	if err := a.store.RemoveMember(r.Context(), tenant, id, it); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// listMembers: GET /v1/groups/{groupId}/members (every type) and
+// GET /v1/groups/{groupId}/{itemType}.
+func (a *API) listMembers(w http.ResponseWriter, r *http.Request, tenant string) error {
+	id, err := groupID(r)
+	if err != nil {
+		return err
+	}
+	var t groups.ItemType // "" lists every type
+	if name := r.PathValue("itemType"); name != "" {
+		if t, err = groups.ParseItemType("itemType", name); err != nil {
+			return err
+		}
+	}
+	if err := onlyParams(r, paramLimit, paramCursor); err != nil {
+		return err
+	}
+	list := "members:" + id + ":" + string(t)
+	pr, err := a.pageRequest(r, tenant, list)
+	if err != nil {
+		return err
+	}
+	page, err := a.store.ListMembers(r.Context(), tenant, id, t, pr)
+	if err != nil {
+		return err
+	}
+	return writePage(a, w, r, tenant, list, page, viewMember)
+}
+
+// listItemGroups: GET /v1/{itemType}/{itemId}/groups, registered once per
+// item type, so the type is the path's first segment after /v1/.
+func (a *API) listItemGroups(w http.ResponseWriter, r *http.Request, tenant string) error {
+	rest, _ := strings.CutPrefix(r.URL.Path, "/v1/")
+	typeName, _, _ := strings.Cut(rest, "/")
+	t, err := groups.ParseItemType("itemType", typeName)
+	if err != nil {
+		return err
+	}
+	it := groups.Item{Type: t, ID: r.PathValue("itemId")}
+	if err := groups.ValidateID("itemId", it.ID); err != nil {
+		return err
+	}
+	if err := onlyParams(r, paramLimit, paramCursor); err != nil {
+		return err
+	}
+	list := "item-groups:" + string(t) + ":" + it.ID
+	pr, err := a.pageRequest(r, tenant, list)
+	if err != nil {
+		return err
+	}
+	page, err := a.store.ListItemGroups(r.Context(), tenant, it, pr)
+	if err != nil {
+		return err
+	}
+	return writePage(a, w, r, tenant, list, page, viewGroupRef)
+}
+
+func groupID(r *http.Request) (string, error) {
+	id := r.PathValue("groupId")
+	return id, groups.ValidateID("groupId", id)
+}
+
+func memberPath(r *http.Request) (string, groups.Item, error) {
+	id, err := groupID(r)
+	if err != nil {
+		return "", groups.Item{}, err
+	}
+	t, err := groups.ParseItemType("itemType", r.PathValue("itemType"))
+	if err != nil {
+		return "", groups.Item{}, err
+	}
+	it := groups.Item{Type: t, ID: r.PathValue("itemId")}
+	return id, it, groups.ValidateID("itemId", it.ID)
+}
+
+// onlyParams rejects query parameters the operation does not know, so that a
+// misspelt one (limt=5) is an error rather than silently ignored.
+func onlyParams(r *http.Request, allowed ...string) error {
+	var errs []groups.FieldError
+	for k := range r.URL.Query() {
+		if !slices.Contains(allowed, k) {
+			errs = append(errs, groups.FieldError{Field: k, Message: "is not a known query parameter"})
+		}
+	}
+	return groups.ValidationError(errs)
+}
+
+// Every list accepts limit and cursor.
+const paramLimit, paramCursor = "limit", "cursor"
+
+// pageRequest reads limit (1–100, default 100) and cursor.
+func (a *API) pageRequest(r *http.Request, tenant, list string) (store.PageRequest, error) {
+	q := r.URL.Query()
+	pr := store.PageRequest{Limit: groups.DefaultPageSize}
+	if s, ok := q[paramLimit]; ok {
+		n, err := strconv.Atoi(s[0])
+		if err != nil || n < 1 || n > groups.MaxPageSize || len(s) > 1 {
+			return pr, fieldErrorf("limit", "must be one whole number from 1 to %d", groups.MaxPageSize)
+		}
+		pr.Limit = n
+	}
+	if c := q.Get(paramCursor); c != "" {
+		after, err := a.cursors.open(r.Context(), c, tenant, list)
+		if err != nil {
+			return pr, err
+		}
+		pr.After = after
+	} else if _, ok := q[paramCursor]; ok {
+		return pr, errInvalidCursor
+	}
+	return pr, nil
+}
+
+// writePage answers a page of a list, sealing its next position as the cursor.
+func writePage[T, V any](a *API, w http.ResponseWriter, r *http.Request, tenant, list string, page store.Page[T], view func(T) V) error {
+	out := listView[V]{Items: make([]V, len(page.Items)), TotalCount: page.Total}
+	for i, it := range page.Items {
+		out.Items[i] = view(it)
+	}
+	if page.Next != nil {
+		c, err := a.cursors.seal(r.Context(), cursorPayload{Tenant: tenant, List: list, After: page.Next})
+		if err != nil {
+			return err
+		}
+		out.NextCursor = c
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}

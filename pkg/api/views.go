@@ -1,0 +1,61 @@
+package api
+
+import (
+	"time"
+
+	"github.com/fleetgroups/fleetgroups/pkg/groups"
+)
+
+// The JSON shapes of responses. Resource fields are camelCase; the list
+// envelope uses items, next_cursor and total_count.
+
+type groupView struct {
+	ID           string                  `json:"id"`
+	Name         string                  `json:"name"`
+	Description  string                  `json:"description"`
+	MemberCounts map[groups.ItemType]int `json:"memberCounts"`
+	MemberCount  int                     `json:"memberCount"`
+	CreatedAt    string                  `json:"createdAt"`
+	UpdatedAt    string                  `json:"updatedAt"`
+	Version      int                     `json:"version"`
+}
+
+func viewGroup(g groups.Group) groupView {
+	counts := make(map[groups.ItemType]int, len(groups.ItemTypes))
+	for _, t := range groups.ItemTypes {
+		counts[t] = g.Counts[t]
+	}
+	return groupView{
+		ID: g.ID, Name: g.Name, Description: g.Description, MemberCounts: counts, MemberCount: g.MemberCount(),
+		CreatedAt: rfc3339(g.CreatedAt), UpdatedAt: rfc3339(g.UpdatedAt), Version: g.Version,
+	}
+}
+
+type memberView struct {
+	GroupID  string          `json:"groupId"`
+	ItemType groups.ItemType `json:"itemType"`
+	ItemID   string          `json:"itemId"`
+	AddedAt  string          `json:"addedAt"`
+}
+
+func viewMember(m groups.Membership) memberView {
+	return memberView{GroupID: m.GroupID, ItemType: m.Item.Type, ItemID: m.Item.ID, AddedAt: rfc3339(m.AddedAt)}
+}
+
+type groupRefView struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	AddedAt string `json:"addedAt"`
+}
+
+func viewGroupRef(g groups.GroupRef) groupRefView {
+	return groupRefView{ID: g.ID, Name: g.Name, AddedAt: rfc3339(g.AddedAt)}
+}
+
+type listView[T any] struct {
+	Items      []T    `json:"items"`
+	NextCursor string `json:"next_cursor,omitempty"`
+	TotalCount *int   `json:"total_count,omitempty"`
+}
+
+func rfc3339(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }

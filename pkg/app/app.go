@@ -1,0 +1,124 @@
+// Package app wires an operation's Lambda: configuration from the
+// environment, one DynamoDB client per process, and the handler. The Lambda
+// mains, the local server and the invoke tool all build their handlers here,
+// so the code that runs locally is the code that runs in AWS.
+package app
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/smithy-go/middleware"
+
+	"github.com/fleetgroups/fleetgroups/pkg/api"
+	"github.com/fleetgroups/fleetgroups/pkg/auth"
+	"github.com/fleetgroups/fleetgroups/pkg/routes"
+	"github.com/fleetgroups/fleetgroups/pkg/store"
+)
+
+// Config is what a function reads from its environment.
+type Config struct {
+	Table    string // TABLE_NAME, required
+	Endpoint string // DYNAMODB_ENDPOINT: set for DynamoDB Local, empty in AWS
+	LogLevel slog.Level
+}
+
+// ConfigFromEnv reads the Config.
+func ConfigFromEnv() (Config, error) {
+	c := Config{Table: os.Getenv("TABLE_NAME"), Endpoint: os.Getenv("DYNAMODB_ENDPOINT")}
+	if c.Table == "" {
+		return c, errors.New("TABLE_NAME is not set")
+	}
+	if lvl := os.Getenv("LOG_LEVEL"); lvl != "" {
+		if err := c.LogLevel.UnmarshalText([]byte(lvl)); err != nil {
+			return c, errors.New("LOG_LEVEL must be debug, info, warn or error")
+		}
+	}
+	return c, nil
+}
+
+// NewLogger logs JSON lines to stderr, which Lambda sends to CloudWatch.
+func NewLogger(level slog.Level) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// NewDynamoDB returns a client for AWS, or for DynamoDB Local when endpoint
+// is set (with placeholder credentials, which DynamoDB Local accepts).
+// apiOptions are added to every call's middleware stack (tests count calls).
+func NewDynamoDB(ctx context.Context, endpoint string, apiOptions ...func(*middleware.Stack) error) (*dynamodb.Client, error) {
+	var opts []func(*config.LoadOptions) error
+	if endpoint != "" {
+		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")))
+		if os.Getenv("AWS_REGION") == "" && os.Getenv("AWS_DEFAULT_REGION") == "" {
+			opts = append(opts, config.WithRegion("us-east-1"))
+		}
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, err
+	}
+	cfg.APIOptions = append(cfg.APIOptions, apiOptions...)
+	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
+			// DynamoDB Local's CRC32 header does not match some error
+			// bodies; the SDK would warn on every cancelled transaction.
+			o.DisableValidateResponseChecksum = true
+		}
+	}), nil
+}
+
+// AuthorizerFunc is the signature of the authorizer Lambda's handler.
+type AuthorizerFunc = func(context.Context, events.APIGatewayCustomAuthorizerRequestTypeRequest) (events.APIGatewayCustomAuthorizerResponse, error)
+
+// Handlers are every Lambda handler of the API over one store.
+type Handlers struct {
+	Authorizer AuthorizerFunc
+	Operations map[routes.Operation]api.LambdaFunc
+}
+
+// NewHandlers builds every handler over st.
+func NewHandlers(st *store.Store, log *slog.Logger) Handlers {
+	a := api.New(st, log)
+	h := Handlers{
+		Authorizer: (&auth.Authorizer{Store: st, Log: log}).Handle,
+		Operations: map[routes.Operation]api.LambdaFunc{},
+	}
+	for _, fn := range routes.Functions {
+		if fn.Operation != routes.Authorizer {
+			h.Operations[fn.Operation] = a.LambdaHandler(fn.Operation)
+		}
+	}
+	return h
+}
+
+// Start runs op's Lambda: configuration and the client are made once per
+// execution environment, outside the handler.
+func Start(op routes.Operation) {
+	ctx := context.Background()
+	cfg, err := ConfigFromEnv()
+	log := NewLogger(cfg.LogLevel)
+	if err != nil {
+		log.Error("bad configuration", "op", op, "error", err)
+		os.Exit(1)
+	}
+	db, err := NewDynamoDB(ctx, cfg.Endpoint)
+	if err != nil {
+		log.Error("no AWS configuration", "op", op, "error", err)
+		os.Exit(1)
+	}
+	st := store.New(db, cfg.Table)
+	if op == routes.Authorizer {
+		lambda.Start((&auth.Authorizer{Store: st, Log: log}).Handle)
+		return
+	}
+	lambda.Start(api.New(st, log).LambdaHandler(op))
+}

@@ -1,0 +1,144 @@
+// Package auth issues partner tokens and implements the API Gateway REQUEST
+// authorizer that turns a bearer token into a tenant. Tokens are stored only
+// as their SHA-256; the plain token is shown once, when it is created.
+package auth
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/fleetgroups/fleetgroups/pkg/groups"
+	"github.com/fleetgroups/fleetgroups/pkg/store"
+)
+
+// A token is "fg_<tenant id>.<secret>": carrying the tenant id lets the
+// authorizer find the token's hash with one GetItem inside the tenant's own
+// partition, so every key in the table still starts with the tenant.
+const tokenPrefix = "fg_"
+
+// ContextTenantID is the authorizer context key that carries the tenant id
+// to the operation Lambdas (requestContext.authorizer.tenantId).
+const ContextTenantID = "tenantId"
+
+// ErrUnauthorized is the error API Gateway maps to 401: its message must be
+// exactly "Unauthorized".
+var ErrUnauthorized = errors.New("Unauthorized")
+
+// NewCredentials makes a new tenant with a random id and API key, and its
+// first token. The API key (40 characters; API Gateway needs at least 20)
+// is what the usage plan meters the tenant by.
+func NewCredentials(name string) (t groups.Tenant, token string) {
+	t = groups.Tenant{ID: "tn_" + store.RandomToken(10), Name: name, APIKey: store.RandomToken(25)}
+	return t, NewToken(t.ID)
+}
+
+// NewToken makes a fresh token for the tenant.
+func NewToken(tenantID string) string {
+	return tokenPrefix + tenantID + "." + store.RandomToken(20)
+}
+
+// HashToken is the form in which a token is stored and looked up.
+func HashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// ValidTenantID reports whether id can name a tenant: 1–64 characters of
+// lower-case letters, digits, '_' and '-' (no '.', which ends the id inside a
+// token, and no '#', the key separator).
+func ValidTenantID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// TenantOf returns the tenant id a token names, if the token is well formed.
+func TenantOf(token string) (string, bool) {
+	rest, ok := strings.CutPrefix(token, tokenPrefix)
+	if !ok {
+		return "", false
+	}
+	id, secret, ok := strings.Cut(rest, ".")
+	if !ok || secret == "" || !ValidTenantID(id) {
+		return "", false
+	}
+	return id, true
+}
+
+// Authorizer is the REQUEST authorizer Lambda's handler.
+type Authorizer struct {
+	Store *store.Store
+	Log   *slog.Logger
+}
+
+// Handle authenticates the request's bearer token. It answers
+// ErrUnauthorized (401) for a missing, malformed or unknown token, and an
+// Allow policy for the whole API otherwise (so API Gateway may cache it for
+// every route), with the tenant id in the context and the tenant's API key as
+// usageIdentifierKey, by which the usage plan meters and throttles the tenant.
+func (a *Authorizer) Handle(ctx context.Context, req events.APIGatewayCustomAuthorizerRequestTypeRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
+	token, ok := bearerToken(req.Headers)
+	if !ok {
+		return events.APIGatewayCustomAuthorizerResponse{}, ErrUnauthorized
+	}
+	tenantID, ok := TenantOf(token)
+	if !ok {
+		return events.APIGatewayCustomAuthorizerResponse{}, ErrUnauthorized
+	}
+	tenant, err := a.Store.TenantByToken(ctx, tenantID, HashToken(token))
+	if groups.CodeOf(err) == groups.CodeNotFound {
+		return events.APIGatewayCustomAuthorizerResponse{}, ErrUnauthorized
+	}
+	if err != nil {
+		// Any other error makes API Gateway answer 500: the caller retries.
+		a.Log.ErrorContext(ctx, "authorizer lookup failed", "request_id", req.RequestContext.RequestID, "error", err)
+		return events.APIGatewayCustomAuthorizerResponse{}, err
+	}
+	return events.APIGatewayCustomAuthorizerResponse{
+		PrincipalID: tenant.ID,
+		PolicyDocument: events.APIGatewayCustomAuthorizerPolicy{
+			Version: "2012-10-17",
+			Statement: []events.IAMPolicyStatement{{
+				Action: []string{"execute-api:Invoke"}, Effect: "Allow", Resource: []string{wholeAPI(req.MethodArn)},
+			}},
+		},
+		Context:            map[string]any{ContextTenantID: tenant.ID},
+		UsageIdentifierKey: tenant.APIKey,
+	}, nil
+}
+
+// bearerToken reads "Authorization: Bearer <token>"; header names are
+// case-insensitive, and API Gateway passes them as the client sent them.
+func bearerToken(headers map[string]string) (string, bool) {
+	for k, v := range headers {
+		if strings.EqualFold(k, "Authorization") {
+			scheme, token, ok := strings.Cut(strings.TrimSpace(v), " ")
+			token = strings.TrimSpace(token)
+			return token, ok && strings.EqualFold(scheme, "Bearer") && token != ""
+		}
+	}
+	return "", false
+}
+
+// wholeAPI turns "arn:...:api-id/stage/GET/v1/groups" into
+// "arn:...:api-id/stage/*/*": the cached policy must allow every route.
+func wholeAPI(methodArn string) string {
+	api, rest, ok := strings.Cut(methodArn, "/")
+	if !ok {
+		return methodArn
+	}
+	stage, _, _ := strings.Cut(rest, "/")
+	return api + "/" + stage + "/*/*"
+}

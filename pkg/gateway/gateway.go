@@ -1,0 +1,201 @@
+// Package gateway plays API Gateway on a developer's machine, as `sam local
+// start-api` does: it matches a request against the route table, runs the
+// authorizer Lambda's handler on a REQUEST event, builds the proxy event the
+// deployed API would send (authorizer context included) and invokes the
+// operation's Lambda handler. Nothing between the HTTP request and the
+// handlers is specific to local use, so what passes here passes in AWS.
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/fleetgroups/fleetgroups/pkg/api"
+	"github.com/fleetgroups/fleetgroups/pkg/app"
+	"github.com/fleetgroups/fleetgroups/pkg/auth"
+	"github.com/fleetgroups/fleetgroups/pkg/groups"
+	"github.com/fleetgroups/fleetgroups/pkg/routes"
+)
+
+// Stage is the stage name of the deployed API, mirrored in local events.
+const Stage = "live"
+
+// maxPayload is API Gateway's request size limit.
+const maxPayload = 10 << 20
+
+// Gateway is an http.Handler in front of the Lambda handlers.
+type Gateway struct {
+	handlers app.Handlers
+	mux      *http.ServeMux
+	log      *slog.Logger
+}
+
+// New routes every entry of the route table to its operation's handler.
+func New(h app.Handlers, log *slog.Logger) *Gateway {
+	g := &Gateway{handlers: h, mux: http.NewServeMux(), log: log}
+	for _, rt := range routes.Routes {
+		g.mux.HandleFunc(rt.Pattern(), func(w http.ResponseWriter, r *http.Request) { g.invoke(w, r, rt) })
+	}
+	return g
+}
+
+// ServeHTTP answers unknown routes and methods as the deployed gateway
+// responses do (404 route_not_found, 405 method_not_allowed), and forwards
+// everything else.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if _, pattern := g.mux.Handler(r); pattern != "" {
+		g.mux.ServeHTTP(w, r)
+		return
+	}
+	api.WriteProblem(w, api.RouteError(g.mux, w, r), api.NewRequestID())
+}
+
+func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request, rt routes.Route) {
+	start := time.Now()
+	requestID := api.NewRequestID()
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxPayload+1))
+	if err == nil && len(body) > maxPayload {
+		err = groups.Errorf(groups.CodePayloadTooLarge, "the request is larger than API Gateway accepts")
+	}
+	if err != nil {
+		api.WriteProblem(w, err, requestID)
+		return
+	}
+	event := proxyEvent(r, rt, body, requestID)
+	authz, err := g.handlers.Authorizer(r.Context(), authorizerEvent(event))
+	switch {
+	case errors.Is(err, auth.ErrUnauthorized):
+		w.Header().Set("WWW-Authenticate", "Bearer")
+		api.WriteProblem(w, groups.Errorf(groups.CodeUnauthenticated, "send a valid token as Authorization: Bearer <token>"), requestID)
+		return
+	case err != nil:
+		g.log.Error("authorizer failed", "request_id", requestID, "error", err)
+		api.WriteProblem(w, &groups.Error{Code: groups.CodeInternal, Err: err}, requestID)
+		return
+	case !allows(authz.PolicyDocument):
+		api.WriteProblem(w, groups.Errorf(groups.CodeForbidden, "the token may not call this route"), requestID)
+		return
+	}
+	event.RequestContext.Authorizer = map[string]any{"principalId": authz.PrincipalID}
+	for k, v := range authz.Context {
+		event.RequestContext.Authorizer[k] = v
+	}
+	res, err := g.handlers.Operations[rt.Operation](r.Context(), event)
+	if err != nil {
+		// API Gateway answers 502 when the Lambda itself fails.
+		g.log.Error("lambda failed", "op", rt.Operation, "request_id", requestID, "error", err)
+		w.WriteHeader(http.StatusBadGateway)
+		return
+	}
+	writeProxyResponse(w, res)
+	g.log.Info("gateway", "requestId", requestID, "httpMethod", r.Method, "resourcePath", rt.Path,
+		"status", res.StatusCode, "tenantId", authz.Context[auth.ContextTenantID], "latency_ms", time.Since(start).Milliseconds())
+}
+
+// proxyEvent builds the Lambda proxy integration event API Gateway sends.
+func proxyEvent(r *http.Request, rt routes.Route, body []byte, requestID string) events.APIGatewayProxyRequest {
+	e := events.APIGatewayProxyRequest{
+		Resource: rt.Path, Path: r.URL.Path, HTTPMethod: r.Method,
+		Headers: map[string]string{}, MultiValueHeaders: map[string][]string(r.Header.Clone()),
+		PathParameters: map[string]string{},
+		RequestContext: events.APIGatewayProxyRequestContext{
+			RequestID: requestID, Stage: Stage, ResourcePath: rt.Path, HTTPMethod: r.Method,
+			APIID: "local", AccountID: "000000000000", DomainName: r.Host, Path: "/" + Stage + r.URL.Path,
+			RequestTimeEpoch: time.Now().UnixMilli(),
+			Identity:         events.APIGatewayRequestIdentity{SourceIP: sourceIP(r), UserAgent: r.UserAgent()},
+		},
+		Body: string(body),
+	}
+	for k, vs := range r.Header {
+		e.Headers[k] = vs[len(vs)-1]
+	}
+	if q := r.URL.Query(); len(q) > 0 {
+		e.QueryStringParameters = map[string]string{}
+		e.MultiValueQueryStringParameters = map[string][]string(q)
+		for k, vs := range q {
+			e.QueryStringParameters[k] = vs[len(vs)-1]
+		}
+	}
+	for _, seg := range strings.Split(rt.Path, "/") {
+		if name, ok := strings.CutPrefix(seg, "{"); ok {
+			name = strings.TrimSuffix(name, "}")
+			e.PathParameters[name] = r.PathValue(name)
+		}
+	}
+	return e
+}
+
+// authorizerEvent is the REQUEST authorizer's input for a proxy event.
+func authorizerEvent(e events.APIGatewayProxyRequest) events.APIGatewayCustomAuthorizerRequestTypeRequest {
+	return events.APIGatewayCustomAuthorizerRequestTypeRequest{
+		Type:      "REQUEST",
+		MethodArn: "arn:aws:execute-api:local:000000000000:local/" + Stage + "/" + e.HTTPMethod + e.Path,
+		Resource:  e.Resource, Path: e.Path, HTTPMethod: e.HTTPMethod,
+		Headers: e.Headers, MultiValueHeaders: e.MultiValueHeaders,
+		QueryStringParameters: e.QueryStringParameters, MultiValueQueryStringParameters: e.MultiValueQueryStringParameters,
+		PathParameters: e.PathParameters,
+		RequestContext: events.APIGatewayCustomAuthorizerRequestTypeRequestContext{
+			RequestID: e.RequestContext.RequestID, Stage: Stage, ResourcePath: e.Resource, HTTPMethod: e.HTTPMethod,
+			APIID: "local", AccountID: "000000000000",
+		},
+	}
+}
+
+func allows(p events.APIGatewayCustomAuthorizerPolicy) bool {
+	for _, s := range p.Statement {
+		if s.Effect == "Allow" {
+			return true
+		}
+	}
+	return false
+}
+
+func writeProxyResponse(w http.ResponseWriter, res events.APIGatewayProxyResponse) {
+	for k, v := range res.Headers {
+		w.Header().Set(k, v)
+	}
+	for k, vs := range res.MultiValueHeaders {
+		w.Header()[http.CanonicalHeaderKey(k)] = vs
+	}
+	body := []byte(res.Body)
+	if res.IsBase64Encoded {
+		if decoded, err := base64.StdEncoding.DecodeString(res.Body); err == nil {
+			body = decoded
+		}
+	}
+	w.WriteHeader(res.StatusCode)
+	_, _ = io.Copy(w, bytes.NewReader(body))
+}
+
+func sourceIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// Serve runs the gateway on addr until ctx ends, then shuts down gracefully.
+func Serve(ctx context.Context, addr string, h http.Handler) error {
+	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return srv.Shutdown(shutdown)
+	}
+}

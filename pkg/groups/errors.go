@@ -1,0 +1,75 @@
+package groups
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code is a stable, machine-readable error code. Clients switch on it; it never
+// changes once published.
+type Code string
+
+// The error vocabulary of the API. The HTTP layer maps each code to a status.
+const (
+	CodeInvalidArgument  Code = "invalid_argument"
+	CodeMalformedJSON    Code = "malformed_json"
+	CodeInvalidCursor    Code = "invalid_cursor"
+	CodePayloadTooLarge  Code = "payload_too_large"
+	CodeUnsupportedMedia Code = "unsupported_media_type"
+	CodeNotFound         Code = "not_found"
+	CodeRouteNotFound    Code = "route_not_found"
+	CodeMethodNotAllowed Code = "method_not_allowed"
+	CodeNameTaken        Code = "name_taken"
+	CodeConflict         Code = "conflict"
+	CodeUnauthenticated  Code = "unauthenticated"
+	CodeForbidden        Code = "forbidden"
+	CodeUnavailable      Code = "unavailable"
+	CodeInternal         Code = "internal"
+)
+
+// FieldError names one invalid input field and what is wrong with it.
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// Error is the domain error every layer returns; the HTTP edge renders it as
+// RFC 9457 problem details.
+type Error struct {
+	Code   Code
+	Detail string
+	Fields []FieldError
+	// Err is the underlying cause (logged, never shown to clients).
+	Err error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Code, e.Detail, e.Err)
+	}
+	return fmt.Sprintf("%s: %s", e.Code, e.Detail)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf builds an *Error with a formatted detail.
+func Errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Detail: fmt.Sprintf(format, args...)}
+}
+
+// ErrNotFound is returned for anything that does not exist or belongs to
+// another tenant: the two cases are deliberately indistinguishable.
+var ErrNotFound = &Error{Code: CodeNotFound, Detail: "the requested resource does not exist"}
+
+// ErrNameTaken is returned when another group of the tenant already has the
+// name, compared case-insensitively.
+var ErrNameTaken = &Error{Code: CodeNameTaken, Detail: "a group with this name already exists"}
+
+// CodeOf returns the code of err, or CodeInternal when err is not an *Error.
+func CodeOf(err error) Code {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return CodeInternal
+}

@@ -1,0 +1,100 @@
+// Package groups holds the domain of the Groups API: what a group, a membership
+// and an item type are, and the rules every input must satisfy before it reaches
+// the store. It knows nothing of HTTP or DynamoDB.
+package groups
+
+import (
+	"time"
+)
+
+// ItemType is a kind of thing a partner assigns to groups.
+type ItemType string
+
+// The item types, defined once: routes, validation, counts and the reverse
+// lookup paths are all derived from ItemTypes.
+const (
+	Vehicles ItemType = "vehicles"
+	Users    ItemType = "users"
+	Services ItemType = "services"
+	Products ItemType = "products"
+	Devices  ItemType = "devices"
+)
+
+// ItemTypes lists every item type in the order they are shown in responses.
+var ItemTypes = []ItemType{Vehicles, Users, Services, Products, Devices}
+
+// Limits that validation enforces.
+const (
+	MaxNameLength        = 128
+	MaxDescriptionLength = 1024
+	MaxIDLength          = 128
+	// MaxInitialMembers keeps create-group one TransactWriteItems: the group,
+	// its name guard and the tenant's group counter take 3 of DynamoDB's 100
+	// actions, leaving room for 95 memberships with margin to spare.
+	MaxInitialMembers = 95
+	MaxPageSize       = 100
+	DefaultPageSize   = 100
+)
+
+// Group is a named set of items inside one tenant.
+type Group struct {
+	ID          string
+	Name        string
+	Description string
+	// Counts holds the number of members per item type; it is maintained in
+	// the same transactions that add and remove members, so it never drifts.
+	Counts    map[ItemType]int
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	Version   int
+}
+
+// MemberCount is the total number of members over all item types.
+func (g Group) MemberCount() int {
+	n := 0
+	for _, c := range g.Counts {
+		n += c
+	}
+	return n
+}
+
+// Item identifies one of the partner's things by type and the partner's own id.
+type Item struct {
+	Type ItemType
+	ID   string
+}
+
+// Membership says that an item belongs to a group.
+type Membership struct {
+	GroupID string
+	Item    Item
+	AddedAt time.Time
+}
+
+// GroupRef is what the reverse lookup returns for each group holding an item.
+type GroupRef struct {
+	ID      string
+	Name    string
+	AddedAt time.Time
+}
+
+// NewGroup is a validated create-group request.
+type NewGroup struct {
+	Name        string
+	Description string
+	Members     []Item
+}
+
+// GroupPatch is a validated update-group request; nil fields stay unchanged.
+type GroupPatch struct {
+	Name        *string
+	Description *string
+}
+
+// Tenant is a partner: the owner of every group, token and key in its partition.
+type Tenant struct {
+	ID        string
+	Name      string
+	APIKey    string
+	CreatedAt time.Time
+}

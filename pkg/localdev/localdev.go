@@ -1,0 +1,66 @@
+// Package localdev prepares a DynamoDB Local table the way a deployment is
+// prepared: the table from the deploy's definition, the cursor key, and a
+// demo tenant with a known token and a demo group that the sample events in
+// events/ refer to. Used by `make run`, `make invoke` and tests; never in AWS.
+package localdev
+
+import (
+	"context"
+	"errors"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go/middleware"
+
+	"github.com/fleetgroups/fleetgroups/pkg/app"
+	"github.com/fleetgroups/fleetgroups/pkg/auth"
+	"github.com/fleetgroups/fleetgroups/pkg/groups"
+	"github.com/fleetgroups/fleetgroups/pkg/store"
+)
+
+// The demo tenant. Its token is public on purpose: it exists only in a local,
+// in-memory DynamoDB, and the sample events carry it.
+const (
+	DemoTenantID = "tn_demo"
+	DemoToken    = "fg_tn_demo.local-demo-token"
+	DemoAPIKey   = "local-demo-api-key-0000000000"
+	DemoGroupID  = "grp_demo"
+)
+
+// DemoMembers are the demo group's members.
+var DemoMembers = []groups.Item{
+	{Type: groups.Vehicles, ID: "veh-001"}, {Type: groups.Vehicles, ID: "veh-002"},
+	{Type: groups.Users, ID: "usr-001"}, {Type: groups.Devices, ID: "dev-456"},
+}
+
+// OpenTable connects to DynamoDB Local at endpoint and creates table (if it
+// does not exist yet) and the cursor key.
+func OpenTable(ctx context.Context, endpoint, table string, apiOptions ...func(*middleware.Stack) error) (*store.Store, error) {
+	db, err := app.NewDynamoDB(ctx, endpoint, apiOptions...)
+	if err != nil {
+		return nil, err
+	}
+	st := store.New(db, table)
+	var inUse *types.ResourceInUseException
+	if err := st.CreateTable(ctx); err != nil && !errors.As(err, &inUse) {
+		return nil, err
+	}
+	return st, st.EnsureCursorKey(ctx)
+}
+
+// SeedDemo provisions the demo tenant and its demo group. It is idempotent,
+// so a long-lived DynamoDB Local can be seeded again.
+func SeedDemo(ctx context.Context, st *store.Store) error {
+	err := st.PutTenant(ctx, groups.Tenant{ID: DemoTenantID, Name: "Demo partner", APIKey: DemoAPIKey}, auth.HashToken(DemoToken))
+	if err != nil && groups.CodeOf(err) != groups.CodeConflict {
+		return err
+	}
+	seeder := *st
+	seeder.NewID = func() string { return DemoGroupID }
+	_, err = seeder.CreateGroup(ctx, DemoTenantID, groups.NewGroup{
+		Name: "Demo fleet", Description: "Seeded by localdev for the sample events", Members: DemoMembers,
+	})
+	if err != nil && groups.CodeOf(err) != groups.CodeNameTaken {
+		return err
+	}
+	return nil
+}

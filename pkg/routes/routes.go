@@ -1,0 +1,121 @@
+// Package routes is the one route table of the API. The Lambda mains, the
+// local server, the CDK stack, the SAM template and the sample events are all
+// generated from, or checked against, the lists here: add an operation here
+// first and the tests name every place that is still missing it.
+package routes
+
+import (
+	"strings"
+
+	"github.com/fleetgroups/fleetgroups/pkg/groups"
+)
+
+// Operation names one Lambda function; it is also the folder under functions/,
+// the build output folder and the sample event's file name.
+type Operation string
+
+// The operations, one Lambda each.
+const (
+	CreateGroup    Operation = "create-group"
+	GetGroup       Operation = "get-group"
+	UpdateGroup    Operation = "update-group"
+	DeleteGroup    Operation = "delete-group"
+	ListGroups     Operation = "list-groups"
+	AddMember      Operation = "add-member"
+	RemoveMember   Operation = "remove-member"
+	ListMembers    Operation = "list-members"
+	ListItemGroups Operation = "list-item-groups"
+	// Authorizer is the API Gateway REQUEST authorizer; it serves no route.
+	Authorizer Operation = "authorizer"
+)
+
+// Access is the table access a function needs; IAM grants follow it.
+type Access int
+
+const (
+	// ReadOnly functions are granted read actions only.
+	ReadOnly Access = iota
+	// ReadWrite functions may also write.
+	ReadWrite
+)
+
+// Function describes one Lambda.
+type Function struct {
+	Operation   Operation
+	Access      Access
+	Description string
+}
+
+// Functions lists every Lambda: one per operation plus the authorizer.
+var Functions = []Function{
+	{CreateGroup, ReadWrite, "Creates a group, optionally with initial members"},
+	{GetGroup, ReadOnly, "Returns a group with its member counts"},
+	{UpdateGroup, ReadWrite, "Renames a group or changes its description"},
+	{DeleteGroup, ReadWrite, "Deletes a group and all its memberships"},
+	{ListGroups, ReadOnly, "Lists the tenant's groups"},
+	{AddMember, ReadWrite, "Adds an item to a group"},
+	{RemoveMember, ReadWrite, "Removes an item from a group"},
+	{ListMembers, ReadOnly, "Lists a group's members"},
+	{ListItemGroups, ReadOnly, "Lists the groups that hold an item"},
+	{Authorizer, ReadOnly, "Authenticates bearer tokens and names the tenant"},
+}
+
+// Route binds a method and an API Gateway resource path to an operation. The
+// path syntax ({name} for one segment) is both API Gateway's and Go 1.22
+// ServeMux's, so the same string serves the deployed API and the local server.
+type Route struct {
+	Method    string
+	Path      string
+	Operation Operation
+}
+
+// Pattern is the route as a net/http ServeMux pattern.
+func (r Route) Pattern() string { return r.Method + " " + r.Path }
+
+// Routes is the route table. The reverse lookup is registered once per item
+// type (/v1/vehicles/{itemId}/groups, ...) because "/v1/{itemType}/{itemId}/groups"
+// would conflict with "/v1/groups/{groupId}/{itemType}" in ServeMux and in API
+// Gateway alike: a static first segment keeps both unambiguous.
+var Routes = buildRoutes()
+
+func buildRoutes() []Route {
+	rs := []Route{
+		{"POST", "/v1/groups", CreateGroup},
+		{"GET", "/v1/groups", ListGroups},
+		{"GET", "/v1/groups/{groupId}", GetGroup},
+		{"PATCH", "/v1/groups/{groupId}", UpdateGroup},
+		{"DELETE", "/v1/groups/{groupId}", DeleteGroup},
+		{"GET", "/v1/groups/{groupId}/members", ListMembers},
+		{"GET", "/v1/groups/{groupId}/{itemType}", ListMembers},
+		{"PUT", "/v1/groups/{groupId}/{itemType}/{itemId}", AddMember},
+		{"DELETE", "/v1/groups/{groupId}/{itemType}/{itemId}", RemoveMember},
+	}
+	for _, t := range groups.ItemTypes {
+		rs = append(rs, Route{"GET", "/v1/" + string(t) + "/{itemId}/groups", ListItemGroups})
+	}
+	return rs
+}
+
+// For returns the routes served by op.
+func For(op Operation) []Route {
+	var rs []Route
+	for _, r := range Routes {
+		if r.Operation == op {
+			rs = append(rs, r)
+		}
+	}
+	return rs
+}
+
+// LogicalName is the CamelCase name of op used for CloudFormation logical ids
+// and Makefile targets: "create-group" becomes "CreateGroup".
+func LogicalName(op Operation) string {
+	var b strings.Builder
+	for _, part := range strings.Split(string(op), "-") {
+		if part == "" {
+			continue
+		}
+		b.WriteString(strings.ToUpper(part[:1]) + part[1:])
+	}
+	return b.String()
+}

@@ -1,0 +1,102 @@
+package store
+
+import (
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// Conditions shared by several operations.
+var (
+	absent = expression.AttributeNotExists(expression.Name(AttrPK))
+	// liveGroup holds for a group that exists and is not being deleted.
+	liveGroup = expression.AttributeExists(expression.Name(AttrPK)).
+			And(expression.AttributeNotExists(expression.Name(attrDeletingAt)))
+)
+
+// putIf is a transactional Put of item guarded by cond.
+func (s *Store) putIf(item any, cond expression.ConditionBuilder) (types.TransactWriteItem, error) {
+	av, err := attributevalue.MarshalMap(item)
+	if err != nil {
+		return types.TransactWriteItem{}, err
+	}
+	expr, err := expression.NewBuilder().WithCondition(cond).Build()
+	if err != nil {
+		return types.TransactWriteItem{}, err
+	}
+	return types.TransactWriteItem{Put: &types.Put{
+		TableName: aws.String(s.table), Item: av,
+		ConditionExpression:       expr.Condition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+		// On a failed check the cancellation reason carries the existing item.
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	}}, nil
+}
+
+// updateIf is a transactional Update of the item at k, guarded by cond (which
+// may be nil for an unconditional upsert of a counter).
+func (s *Store) updateIf(k map[string]types.AttributeValue, upd expression.UpdateBuilder, cond *expression.ConditionBuilder) (types.TransactWriteItem, error) {
+	b := expression.NewBuilder().WithUpdate(upd)
+	if cond != nil {
+		b = b.WithCondition(*cond)
+	}
+	expr, err := b.Build()
+	if err != nil {
+		return types.TransactWriteItem{}, err
+	}
+	return types.TransactWriteItem{Update: &types.Update{
+		TableName: aws.String(s.table), Key: k,
+		UpdateExpression:          expr.Update(),
+		ConditionExpression:       expr.Condition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+	}}, nil
+}
+
+// deleteIf is a transactional Delete of the item at k guarded by cond.
+func (s *Store) deleteIf(k map[string]types.AttributeValue, cond expression.ConditionBuilder) (types.TransactWriteItem, error) {
+	expr, err := expression.NewBuilder().WithCondition(cond).Build()
+	if err != nil {
+		return types.TransactWriteItem{}, err
+	}
+	return types.TransactWriteItem{Delete: &types.Delete{
+		TableName: aws.String(s.table), Key: k,
+		ConditionExpression:       expr.Condition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+	}}, nil
+}
+
+// txBuilder collects transaction items and the first error building them, so
+// that an operation reads as the list of its writes.
+type txBuilder struct {
+	items []types.TransactWriteItem
+	err   error
+}
+
+func (b *txBuilder) add(item types.TransactWriteItem, err error) {
+	if b.err == nil && err != nil {
+		b.err = err
+	}
+	b.items = append(b.items, item)
+}
+
+// directoryUpdate changes the tenant's group count, creating the directory item
+// (with its GSI1 keys, so list-groups finds it) on first use.
+func directoryUpdate(tenant string, delta int) expression.UpdateBuilder {
+	return expression.Add(expression.Name(attrGroupCount), expression.Value(delta)).
+		Set(expression.Name(AttrGSI1PK), expression.Value(groupsGSI1PK(tenant))).
+		Set(expression.Name(AttrGSI1SK), expression.Value(gsiDirectory))
+}
+
+// memberCountUpdate changes a group's count for one item type and bumps its
+// version, since the group's representation (its counts) changed.
+func memberCountUpdate(t string, delta int, now string) expression.UpdateBuilder {
+	path := attrCounts + "." + t
+	return expression.Set(expression.Name(path), expression.Name(path).Plus(expression.Value(delta))).
+		Add(expression.Name(attrMemberCount), expression.Value(delta)).
+		Add(expression.Name(attrVersion), expression.Value(1)).
+		Set(expression.Name(attrUpdatedAt), expression.Value(now))
+}

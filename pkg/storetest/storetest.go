@@ -1,0 +1,68 @@
+// Package storetest gives tests a fresh table on DynamoDB Local and counts
+// the DynamoDB requests made through it.
+package storetest
+
+import (
+	"context"
+	"os"
+	"sync"
+	"testing"
+
+	"github.com/aws/smithy-go/middleware"
+
+	"github.com/fleetgroups/fleetgroups/pkg/localdev"
+	"github.com/fleetgroups/fleetgroups/pkg/store"
+)
+
+// Counter counts DynamoDB requests by operation name ("Query", "GetItem"…).
+// It sits in the Initialize step, so SDK retries of one call count once.
+type Counter struct {
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+// Middleware adds the counter to a client's stack.
+func (c *Counter) Middleware(stack *middleware.Stack) error {
+	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("fleetgroupsRequestCounter",
+		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			c.mu.Lock()
+			if c.calls == nil {
+				c.calls = map[string]int{}
+			}
+			c.calls[middleware.GetOperationName(ctx)]++
+			c.mu.Unlock()
+			return next.HandleInitialize(ctx, in)
+		}), middleware.After)
+}
+
+// Take returns the counts since the last Take and starts over.
+func (c *Counter) Take() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	calls := c.calls
+	c.calls = nil
+	if calls == nil {
+		calls = map[string]int{}
+	}
+	return calls
+}
+
+// NewStore returns a store on a fresh, randomly named table on the DynamoDB
+// Local named by DYNAMODB_ENDPOINT (see ddblocal.RunTests), with its request
+// counter. The table is deleted when the test ends.
+func NewStore(t testing.TB) (*store.Store, *Counter) {
+	t.Helper()
+	endpoint := os.Getenv("DYNAMODB_ENDPOINT")
+	if endpoint == "" {
+		t.Fatal("DYNAMODB_ENDPOINT is not set: run the package through ddblocal.RunTests in TestMain")
+	}
+	counter := &Counter{}
+	ctx := context.Background()
+	st, err := localdev.OpenTable(ctx, endpoint, "t-"+store.RandomToken(8), counter.Middleware)
+	if err != nil {
+		t.Fatalf("create table: %v", err)
+	}
+	t.Cleanup(func() { _ = st.DeleteTable(context.Background()) })
+	counter.Take()
+	return st, counter
+}
