@@ -50,10 +50,11 @@ func NewLogger(level slog.Level) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 }
 
-// NewDynamoDB returns a client for AWS, or for DynamoDB Local when endpoint
-// is set (with placeholder credentials, which DynamoDB Local accepts).
-// apiOptions are added to every call's middleware stack (tests count calls).
-func NewDynamoDB(ctx context.Context, endpoint string, apiOptions ...func(*middleware.Stack) error) (*dynamodb.Client, error) {
+// AWSConfig loads the SDK configuration: the default chain in AWS, or, when
+// endpoint names DynamoDB Local, placeholder credentials (which it accepts)
+// and a default region. apiOptions are added to every call's middleware
+// stack (tests count calls).
+func AWSConfig(ctx context.Context, endpoint string, apiOptions ...func(*middleware.Stack) error) (aws.Config, error) {
 	var opts []func(*config.LoadOptions) error
 	if endpoint != "" {
 		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")))
@@ -63,9 +64,24 @@ func NewDynamoDB(ctx context.Context, endpoint string, apiOptions ...func(*middl
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
-		return nil, err
+		return aws.Config{}, err
 	}
 	cfg.APIOptions = append(cfg.APIOptions, apiOptions...)
+	return cfg, nil
+}
+
+// NewDynamoDB returns a DynamoDB client for AWS, or for DynamoDB Local when
+// endpoint is set (see AWSConfig).
+func NewDynamoDB(ctx context.Context, endpoint string, apiOptions ...func(*middleware.Stack) error) (*dynamodb.Client, error) {
+	cfg, err := AWSConfig(ctx, endpoint, apiOptions...)
+	if err != nil {
+		return nil, err
+	}
+	return NewDynamoDBFromConfig(cfg, endpoint), nil
+}
+
+// NewDynamoDBFromConfig is NewDynamoDB for a configuration already loaded.
+func NewDynamoDBFromConfig(cfg aws.Config, endpoint string) *dynamodb.Client {
 	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)
@@ -73,7 +89,7 @@ func NewDynamoDB(ctx context.Context, endpoint string, apiOptions ...func(*middl
 			// bodies; the SDK would warn on every cancelled transaction.
 			o.DisableValidateResponseChecksum = true
 		}
-	}), nil
+	})
 }
 
 // AuthorizerFunc is the signature of the authorizer Lambda's handler.

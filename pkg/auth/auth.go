@@ -30,11 +30,15 @@ const ContextTenantID = "tenantId"
 // exactly "Unauthorized".
 var ErrUnauthorized = errors.New("Unauthorized")
 
-// NewCredentials makes a new tenant with a random id and API key, and its
-// first token. The API key (40 characters; API Gateway needs at least 20)
-// is what the usage plan meters the tenant by.
-func NewCredentials(name string) (t groups.Tenant, token string) {
-	t = groups.Tenant{ID: "tn_" + store.RandomToken(10), Name: name, APIKey: store.RandomToken(25)}
+// NewCredentials makes a new tenant named name, with the given id (a random
+// "tn_…" one when id is ""), a random API key and its first token. The API
+// key (40 characters; API Gateway needs at least 20) is what the usage plan
+// meters the tenant by. The caller checks id with ValidTenantID.
+func NewCredentials(id, name string) (t groups.Tenant, token string) {
+	if id == "" {
+		id = "tn_" + store.RandomToken(10)
+	}
+	t = groups.Tenant{ID: id, Name: name, APIKey: store.RandomToken(25)}
 	return t, NewToken(t.ID)
 }
 

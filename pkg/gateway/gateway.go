@@ -24,11 +24,9 @@ import (
 	"github.com/fleetgroups/fleetgroups/pkg/app"
 	"github.com/fleetgroups/fleetgroups/pkg/auth"
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
+	"github.com/fleetgroups/fleetgroups/pkg/problem"
 	"github.com/fleetgroups/fleetgroups/pkg/routes"
 )
-
-// Stage is the stage name of the deployed API, mirrored in local events.
-const Stage = "live"
 
 // maxPayload is API Gateway's request size limit.
 const maxPayload = 10 << 20
@@ -64,26 +62,22 @@ func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request, rt routes.Route
 	start := time.Now()
 	requestID := api.NewRequestID()
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxPayload+1))
-	if err == nil && len(body) > maxPayload {
-		err = groups.Errorf(groups.CodePayloadTooLarge, "the request is larger than API Gateway accepts")
-	}
-	if err != nil {
-		api.WriteProblem(w, err, requestID)
+	if err != nil || len(body) > maxPayload {
+		g.answer(w, problem.Gateway("REQUEST_TOO_LARGE"), requestID)
 		return
 	}
 	event := proxyEvent(r, rt, body, requestID)
 	authz, err := g.handlers.Authorizer(r.Context(), authorizerEvent(event))
 	switch {
 	case errors.Is(err, auth.ErrUnauthorized):
-		w.Header().Set("WWW-Authenticate", "Bearer")
-		api.WriteProblem(w, groups.Errorf(groups.CodeUnauthenticated, "send a valid token as Authorization: Bearer <token>"), requestID)
+		g.answer(w, problem.Gateway("UNAUTHORIZED"), requestID)
 		return
 	case err != nil:
 		g.log.Error("authorizer failed", "request_id", requestID, "error", err)
 		api.WriteProblem(w, &groups.Error{Code: groups.CodeInternal, Err: err}, requestID)
 		return
 	case !allows(authz.PolicyDocument):
-		api.WriteProblem(w, groups.Errorf(groups.CodeForbidden, "the token may not call this route"), requestID)
+		g.answer(w, problem.Gateway("ACCESS_DENIED"), requestID)
 		return
 	}
 	event.RequestContext.Authorizer = map[string]any{"principalId": authz.PrincipalID}
@@ -102,6 +96,14 @@ func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request, rt routes.Route
 		"status", res.StatusCode, "tenantId", authz.Context[auth.ContextTenantID], "latency_ms", time.Since(start).Milliseconds())
 }
 
+// answer writes one of API Gateway's own error responses.
+func (g *Gateway) answer(w http.ResponseWriter, gr problem.GatewayResponse, requestID string) {
+	for k, v := range gr.Headers {
+		w.Header().Set(k, v)
+	}
+	api.WriteProblem(w, gr.Err(), requestID)
+}
+
 // proxyEvent builds the Lambda proxy integration event API Gateway sends.
 func proxyEvent(r *http.Request, rt routes.Route, body []byte, requestID string) events.APIGatewayProxyRequest {
 	e := events.APIGatewayProxyRequest{
@@ -109,8 +111,8 @@ func proxyEvent(r *http.Request, rt routes.Route, body []byte, requestID string)
 		Headers: map[string]string{}, MultiValueHeaders: map[string][]string(r.Header.Clone()),
 		PathParameters: map[string]string{},
 		RequestContext: events.APIGatewayProxyRequestContext{
-			RequestID: requestID, Stage: Stage, ResourcePath: rt.Path, HTTPMethod: r.Method,
-			APIID: "local", AccountID: "000000000000", DomainName: r.Host, Path: "/" + Stage + r.URL.Path,
+			RequestID: requestID, Stage: routes.Stage, ResourcePath: rt.Path, HTTPMethod: r.Method,
+			APIID: "local", AccountID: "000000000000", DomainName: r.Host, Path: "/" + routes.Stage + r.URL.Path,
 			RequestTimeEpoch: time.Now().UnixMilli(),
 			Identity:         events.APIGatewayRequestIdentity{SourceIP: sourceIP(r), UserAgent: r.UserAgent()},
 		},
@@ -139,13 +141,13 @@ func proxyEvent(r *http.Request, rt routes.Route, body []byte, requestID string)
 func authorizerEvent(e events.APIGatewayProxyRequest) events.APIGatewayCustomAuthorizerRequestTypeRequest {
 	return events.APIGatewayCustomAuthorizerRequestTypeRequest{
 		Type:      "REQUEST",
-		MethodArn: "arn:aws:execute-api:local:000000000000:local/" + Stage + "/" + e.HTTPMethod + e.Path,
+		MethodArn: "arn:aws:execute-api:local:000000000000:local/" + routes.Stage + "/" + e.HTTPMethod + e.Path,
 		Resource:  e.Resource, Path: e.Path, HTTPMethod: e.HTTPMethod,
 		Headers: e.Headers, MultiValueHeaders: e.MultiValueHeaders,
 		QueryStringParameters: e.QueryStringParameters, MultiValueQueryStringParameters: e.MultiValueQueryStringParameters,
 		PathParameters: e.PathParameters,
 		RequestContext: events.APIGatewayCustomAuthorizerRequestTypeRequestContext{
-			RequestID: e.RequestContext.RequestID, Stage: Stage, ResourcePath: e.Resource, HTTPMethod: e.HTTPMethod,
+			RequestID: e.RequestContext.RequestID, Stage: routes.Stage, ResourcePath: e.Resource, HTTPMethod: e.HTTPMethod,
 			APIID: "local", AccountID: "000000000000",
 		},
 	}

@@ -14,6 +14,7 @@ const (
 	CodeInvalidArgument  Code = "invalid_argument"
 	CodeMalformedJSON    Code = "malformed_json"
 	CodeInvalidCursor    Code = "invalid_cursor"
+	CodeBadRequest       Code = "bad_request"
 	CodePayloadTooLarge  Code = "payload_too_large"
 	CodeUnsupportedMedia Code = "unsupported_media_type"
 	CodeNotFound         Code = "not_found"
@@ -23,6 +24,8 @@ const (
 	CodeConflict         Code = "conflict"
 	CodeUnauthenticated  Code = "unauthenticated"
 	CodeForbidden        Code = "forbidden"
+	CodeThrottled        Code = "throttled"
+	CodeQuotaExceeded    Code = "quota_exceeded"
 	CodeUnavailable      Code = "unavailable"
 	CodeInternal         Code = "internal"
 )

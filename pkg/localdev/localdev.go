@@ -5,8 +5,13 @@
 package localdev
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+
+	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go/middleware"
@@ -14,6 +19,7 @@ import (
 	"github.com/fleetgroups/fleetgroups/pkg/app"
 	"github.com/fleetgroups/fleetgroups/pkg/auth"
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
+	"github.com/fleetgroups/fleetgroups/pkg/routes"
 	"github.com/fleetgroups/fleetgroups/pkg/store"
 )
 
@@ -63,4 +69,34 @@ func SeedDemo(ctx context.Context, st *store.Store) error {
 		return err
 	}
 	return nil
+}
+
+// Invoke runs op's Lambda handler on a JSON event as the Lambda runtime
+// would (`sam local invoke -e` does the same), returning the handler's
+// response: a proxy response, or the authorizer's policy.
+func Invoke(ctx context.Context, h app.Handlers, op routes.Operation, event []byte) (any, error) {
+	if op == routes.Authorizer {
+		var e events.APIGatewayCustomAuthorizerRequestTypeRequest
+		if err := strictJSON(event, &e); err != nil {
+			return nil, fmt.Errorf("authorizer event: %w", err)
+		}
+		return h.Authorizer(ctx, e)
+	}
+	fn, ok := h.Operations[op]
+	if !ok {
+		return nil, fmt.Errorf("no operation %q (see pkg/routes)", op)
+	}
+	var e events.APIGatewayProxyRequest
+	if err := strictJSON(event, &e); err != nil {
+		return nil, fmt.Errorf("%s event: %w", op, err)
+	}
+	return fn(ctx, e)
+}
+
+// strictJSON decodes an event, rejecting fields the event type lacks, so
+// that an event of the wrong kind is an error instead of a zero value.
+func strictJSON(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/smithy-go/middleware"
 
+	"github.com/fleetgroups/fleetgroups/pkg/app"
 	"github.com/fleetgroups/fleetgroups/pkg/localdev"
 	"github.com/fleetgroups/fleetgroups/pkg/store"
 )
@@ -65,4 +66,16 @@ func NewStore(t testing.TB) (*store.Store, *Counter) {
 	t.Cleanup(func() { _ = st.DeleteTable(context.Background()) })
 	counter.Take()
 	return st, counter
+}
+
+// Reopen returns a second store on st's table through its own client and
+// counter, as a second Lambda would have.
+func Reopen(t testing.TB, st *store.Store) (*store.Store, *Counter) {
+	t.Helper()
+	counter := &Counter{}
+	db, err := app.NewDynamoDB(context.Background(), os.Getenv("DYNAMODB_ENDPOINT"), counter.Middleware)
+	if err != nil {
+		t.Fatalf("client: %v", err)
+	}
+	return store.New(db, st.Table()), counter
 }

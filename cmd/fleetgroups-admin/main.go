@@ -1,0 +1,67 @@
+// Command fleetgroups-admin provisions what the Groups API cannot provision
+// for itself: tables for local development and tenants (partners) with their
+// API keys and tokens. The API has no endpoint for this on purpose, since
+// creating a tenant creates credentials.
+//
+// Usage:
+//
+//	go run ./cmd/fleetgroups-admin <command> [flags]
+//
+// Commands:
+//
+//	create-table   create the table (DynamoDB Local; deployed tables come from the CDK stack)
+//	create-tenant  create a tenant and print its token, which is shown only once
+//	hash-token     print the SHA-256 under which the table stores a token
+//	help           print the commands and their flags
+//
+// Every command that touches the table takes -table (default $TABLE_NAME) and
+// -endpoint (default $DYNAMODB_ENDPOINT). A non-empty endpoint means DynamoDB
+// Local; an empty one means AWS, with the SDK's default credential chain and
+// region (AWS_PROFILE, AWS_REGION, ...).
+//
+// Locally, with DynamoDB Local listening on port 8000:
+//
+//	export DYNAMODB_ENDPOINT=http://127.0.0.1:8000 TABLE_NAME=fleetgroups
+//	go run ./cmd/fleetgroups-admin create-table
+//	go run ./cmd/fleetgroups-admin create-tenant -name "Acme Logistics"
+//
+// In AWS, against the deployed stack (its outputs name the table and the usage
+// plan):
+//
+//	export AWS_PROFILE=prod AWS_REGION=eu-west-1
+//	go run ./cmd/fleetgroups-admin create-tenant -endpoint= -table "$TABLE_NAME" \
+//	    -usage-plan "$USAGE_PLAN_ID" -name "Acme Logistics" -json
+//
+// With -usage-plan the tenant's API key is created in API Gateway and attached
+// to the plan before the tenant is written, because the authorizer hands the
+// key to the usage plan on every request: a tenant without it gets 403. If any
+// step fails the key is deleted again, so a failed run leaves nothing behind.
+//
+// The token is printed once. The table keeps only its SHA-256, which
+// hash-token computes for support work (finding a token's item):
+//
+//	go run ./cmd/fleetgroups-admin hash-token fg_tn_abc.secret
+//	printf %s "$TOKEN" | go run ./cmd/fleetgroups-admin hash-token -
+//
+// Exit status: 0 on success, 2 on a usage error (nothing was done), 1 when a
+// command failed.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	// Cancel on Ctrl-C rather than die, so that create-tenant can still
+	// delete an API key it created (its cleanup outlives the cancellation).
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], &env{
+		stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr,
+		getenv: os.Getenv, connect: connect,
+	})
+	stop()
+	os.Exit(code)
+}

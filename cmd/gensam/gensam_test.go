@@ -1,0 +1,1058 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/fleetgroups/fleetgroups/pkg/routes"
+	"github.com/fleetgroups/fleetgroups/pkg/store"
+)
+
+// Tests run in cmd/gensam; the files they check live at the repository root.
+const repoRoot = "../.."
+
+func TestTemplateIsUpToDate(t *testing.T) {
+	generated, err := generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, err := os.ReadFile(filepath.Join(repoRoot, "template.yaml"))
+	if err != nil {
+		t.Fatalf("%v; run `make template` to create it", err)
+	}
+	if d := firstDifference(file, generated); d != "" {
+		t.Errorf("template.yaml is not what ./cmd/gensam generates (%s); run `make template`", d)
+	}
+}
+
+// firstDifference describes the first line where the checked-in file and the
+// generator's output differ, or returns "" when they are identical.
+func firstDifference(file, generated []byte) string {
+	if bytes.Equal(file, generated) {
+		return ""
+	}
+	fl := slices.Collect(strings.Lines(string(file)))
+	gl := slices.Collect(strings.Lines(string(generated)))
+	for i := 0; ; i++ {
+		switch {
+		case i >= len(fl):
+			return fmt.Sprintf("line %d: file ends, generator continues with %q", i+1, gl[i])
+		case i >= len(gl):
+			return fmt.Sprintf("line %d: generator ends, file continues with %q", i+1, fl[i])
+		case fl[i] != gl[i]:
+			return fmt.Sprintf("line %d: file has %q, generator gives %q", i+1, fl[i], gl[i])
+		}
+	}
+}
+
+func TestFirstDifference(t *testing.T) {
+	const base = "a: 1\nb: 2\n"
+	tests := []struct {
+		name, file, want string
+	}{
+		{"identical", base, ""},
+		{"line-changed", "a: 1\nb: 3\n", `line 2: file has "b: 3\n"`},
+		{"file-shorter", "a: 1\n", `line 2: file ends`},
+		{"file-longer", base + "c: 3\n", `line 3: generator ends`},
+		{"newline-missing", "a: 1\nb: 2", `line 2: file has "b: 2"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := firstDifference([]byte(tt.file), []byte(base))
+			if tt.want == "" && got != "" || !strings.Contains(got, tt.want) {
+				t.Errorf("firstDifference = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestTemplateMatchesRouteTable reads template.yaml as SAM will, without the
+// generator's help: the generator could be wrong in the same way as its own
+// up-to-date check.
+func TestTemplateMatchesRouteTable(t *testing.T) {
+	doc := readTemplate(t)
+	for _, p := range checkTemplate(doc, routes.Functions, routes.Routes) {
+		t.Error(p)
+	}
+}
+
+// TestCheckTemplateReportsDrift proves checkTemplate can fail: each case
+// breaks the checked-in template, or the route table it is compared with, in
+// one way and names a problem it must report.
+func TestCheckTemplateReportsDrift(t *testing.T) {
+	const (
+		create   = "CreateGroupFunction"
+		get      = "GetGroupFunction"
+		list     = "ListGroupsFunction"
+		authzFn  = "AuthorizerFunction"
+		extraEvt = "ExtraEvent"
+	)
+	apiEvent := func(api, method, path string) map[string]any {
+		return map[string]any{"Type": "Api", "Properties": map[string]any{
+			"RestApiId": map[string]any{"Ref": api}, "Method": method, "Path": path,
+		}}
+	}
+	tests := []struct {
+		name       string
+		editDoc    func(t *testing.T, doc map[string]any)
+		editRoutes func([]routes.Route) []routes.Route
+		editFns    func([]routes.Function) []routes.Function
+		want       []string // each must be part of some problem; none means no problem at all
+	}{
+		{name: "checked-in-template-passes"},
+		{
+			name: "method-compared-case-insensitively-passes",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				for _, ev := range mapAt(t, doc, "Resources", create, "Properties", "Events") {
+					ev.(map[string]any)["Properties"].(map[string]any)["Method"] = "POST"
+				}
+			},
+		},
+		{
+			name: "handler-set-on-function-passes",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				mapAt(t, doc, "Resources", create, "Properties")["Handler"] = "bootstrap"
+			},
+		},
+		{
+			name: "event-removed",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				events := mapAt(t, doc, "Resources", create, "Properties", "Events")
+				for name := range events {
+					delete(events, name)
+				}
+			},
+			want: []string{"CreateGroupFunction POST /v1/groups: in routes.Routes but no Api event"},
+		},
+		{
+			name: "event-added",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				mapAt(t, doc, "Resources", get, "Properties", "Events")[extraEvt] = apiEvent("Api", "get", "/v1/extra")
+			},
+			want: []string{"GetGroupFunction GET /v1/extra: Api event not in routes.Routes"},
+		},
+		{
+			name: "event-on-authorizer",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				mapAt(t, doc, "Resources", authzFn, "Properties")["Events"] = map[string]any{
+					extraEvt: apiEvent("Api", "get", "/v1/groups"),
+				}
+			},
+			want: []string{"AuthorizerFunction GET /v1/groups: Api event not in routes.Routes"},
+		},
+		{
+			name: "route-added-to-table",
+			editRoutes: func(rs []routes.Route) []routes.Route {
+				return append(rs, routes.Route{Method: "GET", Path: "/v1/groups/{groupId}/audit", Operation: routes.GetGroup})
+			},
+			want: []string{"GetGroupFunction GET /v1/groups/{groupId}/audit: in routes.Routes but no Api event"},
+		},
+		{
+			name: "route-moved-to-other-operation",
+			editRoutes: func(rs []routes.Route) []routes.Route {
+				rs = slices.Clone(rs)
+				rs[0].Operation = routes.ListGroups
+				return rs
+			},
+			want: []string{
+				"ListGroupsFunction POST /v1/groups: in routes.Routes but no Api event",
+				"CreateGroupFunction POST /v1/groups: Api event not in routes.Routes",
+			},
+		},
+		{
+			name: "event-on-other-api",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				mapAt(t, doc, "Resources", list, "Properties", "Events")[extraEvt] = apiEvent("OtherApi", "get", "/v1/groups")
+			},
+			want: []string{"ListGroupsFunction event ExtraEvent: RestApiId is not a Ref to Api"},
+		},
+		{
+			name: "event-name-not-alphanumeric",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				mapAt(t, doc, "Resources", list, "Properties", "Events")["Get_V1"] = apiEvent("Api", "get", "/v1/x")
+			},
+			want: []string{`ListGroupsFunction event "Get_V1": not a valid logical id`},
+		},
+		{
+			name: "event-not-api",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				ev := apiEvent("Api", "get", "/v1/groups")
+				ev["Type"] = "HttpApi"
+				mapAt(t, doc, "Resources", list, "Properties", "Events")[extraEvt] = ev
+			},
+			want: []string{"ListGroupsFunction event ExtraEvent: type HttpApi, want Api"},
+		},
+		{
+			name: "function-removed",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				delete(mapAt(t, doc, "Resources"), list)
+			},
+			want: []string{
+				"ListGroupsFunction: routes.Functions has list-groups but the template has no such function",
+				"ListGroupsFunction GET /v1/groups: in routes.Routes but no Api event",
+			},
+		},
+		{
+			name: "function-added",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				mapAt(t, doc, "Resources")["StrayFunction"] = map[string]any{"Type": "AWS::Serverless::Function"}
+			},
+			want: []string{"StrayFunction: AWS::Serverless::Function not in routes.Functions"},
+		},
+		{
+			name: "function-added-to-table",
+			editFns: func(fns []routes.Function) []routes.Function {
+				return append(fns, routes.Function{Operation: "archive-group", Access: routes.ReadWrite})
+			},
+			want: []string{"ArchiveGroupFunction: routes.Functions has archive-group but the template has no such function"},
+		},
+		{
+			name: "read-only-function-granted-crud",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				mapAt(t, doc, "Resources", get, "Properties")["Policies"] = []any{
+					map[string]any{"DynamoDBCrudPolicy": map[string]any{"TableName": map[string]any{"Ref": "Table"}}},
+				}
+			},
+			want: []string{"GetGroupFunction: policy DynamoDBCrudPolicy, want only DynamoDBReadPolicy"},
+		},
+		{
+			name: "read-write-function-granted-read",
+			editFns: func(fns []routes.Function) []routes.Function {
+				fns = slices.Clone(fns)
+				for i := range fns {
+					if fns[i].Operation == routes.GetGroup {
+						fns[i].Access = routes.ReadWrite
+					}
+				}
+				return fns
+			},
+			want: []string{"GetGroupFunction: policy DynamoDBReadPolicy, want only DynamoDBCrudPolicy"},
+		},
+		{
+			name: "managed-policy-added",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				props := mapAt(t, doc, "Resources", create, "Properties")
+				props["Policies"] = append(props["Policies"].([]any), "AmazonDynamoDBFullAccess")
+			},
+			want: []string{"CreateGroupFunction: policy AmazonDynamoDBFullAccess, want only DynamoDBCrudPolicy"},
+		},
+		{
+			name: "policy-on-other-table",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				props := mapAt(t, doc, "Resources", create, "Properties")
+				props["Policies"] = []any{map[string]any{"DynamoDBCrudPolicy": map[string]any{"TableName": "hard-coded"}}}
+			},
+			want: []string{"CreateGroupFunction: DynamoDBCrudPolicy TableName is not a Ref to Table"},
+		},
+		{
+			name: "build-method-missing",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				delete(mapAt(t, doc, "Resources", create), "Metadata")
+			},
+			want: []string{"CreateGroupFunction: Metadata.BuildMethod is <nil>, want makefile"},
+		},
+		{
+			name: "code-uri-not-root",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				mapAt(t, doc, "Resources", create, "Properties")["CodeUri"] = "functions/create-group"
+			},
+			want: []string{`CreateGroupFunction: CodeUri is "functions/create-group", want "."`},
+		},
+		{
+			name: "runtime-missing-from-globals",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				delete(mapAt(t, doc, "Globals", "Function"), "Runtime")
+			},
+			want: []string{"CreateGroupFunction: Runtime is <nil>, want provided.al2023", "AuthorizerFunction: Runtime is <nil>"},
+		},
+		{
+			name: "architecture-overridden",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				mapAt(t, doc, "Resources", get, "Properties")["Architectures"] = []any{"x86_64"}
+			},
+			want: []string{"GetGroupFunction: Architectures is [x86_64], want [arm64]"},
+		},
+		{
+			name: "table-name-variable-missing",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				delete(mapAt(t, doc, "Globals", "Function", "Environment", "Variables"), "TABLE_NAME")
+			},
+			want: []string{"GetGroupFunction: environment TABLE_NAME is not a Ref to Table"},
+		},
+		{
+			name: "gsi-key-changed",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				gsi := mapAt(t, doc, "Resources", "Table", "Properties")["GlobalSecondaryIndexes"].([]any)[0]
+				ks := gsi.(map[string]any)["KeySchema"].([]any)
+				ks[1].(map[string]any)["AttributeName"] = "GSI1XX"
+			},
+			want: []string{"Table: GlobalSecondaryIndexes"},
+		},
+		{
+			name: "range-key-dropped",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				props := mapAt(t, doc, "Resources", "Table", "Properties")
+				props["KeySchema"] = props["KeySchema"].([]any)[:1]
+			},
+			want: []string{"Table: KeySchema is [PK HASH], want [PK HASH SK RANGE]"},
+		},
+		{
+			name: "attribute-type-changed",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				attrs := mapAt(t, doc, "Resources", "Table", "Properties")["AttributeDefinitions"].([]any)
+				attrs[0].(map[string]any)["AttributeType"] = "N"
+			},
+			want: []string{"Table: AttributeDefinitions"},
+		},
+		{
+			name: "ttl-attribute-changed",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				mapAt(t, doc, "Resources", "Table", "Properties", "TimeToLiveSpecification")["AttributeName"] = "ttl"
+			},
+			want: []string{"Table: TimeToLiveSpecification"},
+		},
+		{
+			name: "no-default-authorizer",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				delete(mapAt(t, doc, "Resources", "Api", "Properties", "Auth"), "DefaultAuthorizer")
+			},
+			want: []string{"Api: no DefaultAuthorizer"},
+		},
+		{
+			name: "default-authorizer-is-other-function",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				auth := mapAt(t, doc, "Resources", "Api", "Properties", "Auth")
+				name := auth["DefaultAuthorizer"].(string)
+				mapAt(t, auth, "Authorizers", name)["FunctionArn"] = map[string]any{"Fn::GetAtt": []any{get, "Arn"}}
+			},
+			want: []string{"FunctionArn is not the Arn of AuthorizerFunction"},
+		},
+	}
+	file, err := os.ReadFile(filepath.Join(repoRoot, "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc, err := parseTemplate(file) // fresh per case: edits mutate it
+			if err != nil {
+				t.Fatal(err)
+			}
+			rs, fns := routes.Routes, routes.Functions
+			if tt.editDoc != nil {
+				tt.editDoc(t, doc)
+			}
+			if tt.editRoutes != nil {
+				rs = tt.editRoutes(rs)
+			}
+			if tt.editFns != nil {
+				fns = tt.editFns(fns)
+			}
+			problems := checkTemplate(doc, fns, rs)
+			if len(tt.want) == 0 && len(problems) > 0 {
+				t.Errorf("want no problems, got:\n%s", strings.Join(problems, "\n"))
+			}
+			for _, w := range tt.want {
+				if !slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, w) }) {
+					t.Errorf("no problem mentions %q; got:\n%s", w, strings.Join(problems, "\n"))
+				}
+			}
+		})
+	}
+}
+
+func TestEventName(t *testing.T) {
+	tests := []struct{ method, path, want string }{
+		{"POST", "/v1/groups", "PostV1Groups"},
+		{"GET", "/v1/groups/{groupId}/members", "GetV1GroupsByGroupIdMembers"},
+		{"DELETE", "/v1/groups/{groupId}/{itemType}/{itemId}", "DeleteV1GroupsByGroupIdByItemTypeByItemId"},
+		{"GET", "/v1/item-types/{item_id}", "GetV1ItemTypesByItemId"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			if got := eventName(routes.Route{Method: tt.method, Path: tt.path}); got != tt.want {
+				t.Errorf("eventName(%s %s) = %s, want %s", tt.method, tt.path, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestFunctionResourceRejectsEventNameCollision(t *testing.T) {
+	rs := []routes.Route{
+		{Method: "GET", Path: "/v1/item-types", Operation: routes.ListGroups},
+		{Method: "GET", Path: "/v1/itemTypes", Operation: routes.ListGroups},
+	}
+	_, err := functionResource(routes.Function{Operation: routes.ListGroups}, rs)
+	if err == nil || !strings.Contains(err.Error(), "both get event name GetV1ItemTypes") {
+		t.Errorf("err = %v, want a collision on GetV1ItemTypes", err)
+	}
+}
+
+func TestParseTemplateShortAndLongFormsAgree(t *testing.T) {
+	tests := []struct{ name, short, long string }{
+		{"ref", "v: !Ref Table", "v: {Ref: Table}"},
+		{"get-att", "v: !GetAtt AuthorizerFunction.Arn", `v: {"Fn::GetAtt": [AuthorizerFunction, Arn]}`},
+		{"sub", "v: !Sub https://${Api}/live", `v: {"Fn::Sub": "https://${Api}/live"}`},
+		{"select-sequence", "v: !Select [0, [a, b]]", `v: {"Fn::Select": [0, [a, b]]}`},
+		{"plain-values", "v: {n: 29, b: true, s: '29'}", "v: {n: 29, b: true, s: \"29\"}"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			short, err := parseTemplate([]byte(tt.short))
+			if err != nil {
+				t.Fatal(err)
+			}
+			long, err := parseTemplate([]byte(tt.long))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(short, long) {
+				t.Errorf("short form %v, long form %v", short, long)
+			}
+		})
+	}
+	if _, err := parseTemplate([]byte("a: 1\na: 2\n")); err == nil {
+		t.Error("duplicate key accepted; CloudFormation rejects it")
+	}
+}
+
+func readTemplate(t *testing.T) map[string]any {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(repoRoot, "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := parseTemplate(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doc
+}
+
+// parseTemplate decodes a CloudFormation YAML template into maps, slices and
+// scalars, spelling intrinsic functions the long way whichever way the file
+// wrote them (!Ref X and {Ref: X} both become map[Ref:X]), so the checks below
+// hold for hand-written and generated templates alike.
+func parseTemplate(data []byte) (map[string]any, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, err
+	}
+	v, err := plain(&root)
+	if err != nil {
+		return nil, err
+	}
+	doc, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("template is %T, not a mapping", v)
+	}
+	return doc, nil
+}
+
+func plain(n *yaml.Node) (any, error) {
+	var v any
+	switch n.Kind {
+	case yaml.DocumentNode:
+		return plain(n.Content[0])
+	case yaml.AliasNode:
+		return plain(n.Alias)
+	case yaml.MappingNode:
+		m := make(map[string]any, len(n.Content)/2)
+		for i := 0; i < len(n.Content); i += 2 {
+			k := n.Content[i].Value
+			if _, dup := m[k]; dup {
+				return nil, fmt.Errorf("line %d: duplicate key %q", n.Content[i].Line, k)
+			}
+			val, err := plain(n.Content[i+1])
+			if err != nil {
+				return nil, err
+			}
+			m[k] = val
+		}
+		v = m
+	case yaml.SequenceNode:
+		s := make([]any, 0, len(n.Content))
+		for _, c := range n.Content {
+			val, err := plain(c)
+			if err != nil {
+				return nil, err
+			}
+			s = append(s, val)
+		}
+		v = s
+	case yaml.ScalarNode:
+		if isIntrinsic(n.Tag) {
+			v = n.Value
+		} else if err := n.Decode(&v); err != nil {
+			return nil, fmt.Errorf("line %d: %w", n.Line, err)
+		}
+	}
+	if !isIntrinsic(n.Tag) {
+		return v, nil
+	}
+	name := strings.TrimPrefix(n.Tag, "!")
+	switch name {
+	case "Ref", "Condition":
+		return map[string]any{name: v}, nil
+	case "GetAtt":
+		if s, ok := v.(string); ok {
+			res, attr, _ := strings.Cut(s, ".")
+			v = []any{res, attr}
+		}
+	}
+	return map[string]any{"Fn::" + name: v}, nil
+}
+
+// isIntrinsic reports whether tag is a CloudFormation short form such as !Ref,
+// as opposed to YAML's own !!str, !!int and so on.
+func isIntrinsic(tag string) bool {
+	return strings.HasPrefix(tag, "!") && !strings.HasPrefix(tag, "!!")
+}
+
+// checkTemplate compares a parsed template with the route table and the table
+// definition and returns every difference it finds, so that a test can feed it
+// a broken document and see each check fail.
+func checkTemplate(doc map[string]any, fns []routes.Function, rs []routes.Route) []string {
+	var problems []string
+	report := func(format string, args ...any) {
+		problems = append(problems, fmt.Sprintf(format, args...))
+	}
+	resources, _ := doc["Resources"].(map[string]any)
+	ofType := func(typ string) []string {
+		var ids []string
+		for id, r := range resources {
+			if at(r, "Type") == typ {
+				ids = append(ids, id)
+			}
+		}
+		slices.Sort(ids)
+		return ids
+	}
+	single := func(typ string) string {
+		ids := ofType(typ)
+		if len(ids) != 1 {
+			report("want exactly one %s, found %v", typ, ids)
+			return ""
+		}
+		return ids[0]
+	}
+	apiID := single("AWS::Serverless::Api")
+	tableID := single("AWS::DynamoDB::Table")
+
+	// Functions: exactly one per entry of routes.Functions.
+	want := map[string]routes.Function{}
+	for _, fn := range fns {
+		want[routes.LogicalName(fn.Operation)+"Function"] = fn
+	}
+	gotIDs := ofType("AWS::Serverless::Function")
+	for _, id := range gotIDs {
+		if _, ok := want[id]; !ok {
+			report("%s: AWS::Serverless::Function not in routes.Functions", id)
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(want)) {
+		if !slices.Contains(gotIDs, id) {
+			report("%s: routes.Functions has %s but the template has no such function", id, want[id].Operation)
+		}
+	}
+
+	// Settings each function needs, on the function or inherited from Globals.
+	globals, _ := at(doc, "Globals", "Function").(map[string]any)
+	inherited := func(props map[string]any, path ...string) any {
+		if v := at(props, path...); v != nil {
+			return v
+		}
+		return at(globals, path...)
+	}
+	type route struct{ fn, method, path string }
+	gotRoutes := map[route]bool{}
+	for _, id := range gotIDs {
+		res := resources[id]
+		props, _ := at(res, "Properties").(map[string]any)
+		if v := at(res, "Metadata", "BuildMethod"); v != "makefile" {
+			report("%s: Metadata.BuildMethod is %v, want makefile", id, v)
+		}
+		if v := props["CodeUri"]; v != "." {
+			report("%s: CodeUri is %q, want \".\"", id, v)
+		}
+		for _, s := range []struct {
+			key  string
+			want any
+		}{
+			{"Runtime", "provided.al2023"},
+			{"Handler", "bootstrap"},
+			{"Architectures", []any{"arm64"}},
+		} {
+			if v := inherited(props, s.key); !reflect.DeepEqual(v, s.want) {
+				report("%s: %s is %v, want %v", id, s.key, v, s.want)
+			}
+		}
+		if !isRef(inherited(props, "Environment", "Variables", "TABLE_NAME"), tableID) {
+			report("%s: environment TABLE_NAME is not a Ref to %s", id, tableID)
+		}
+		if fn, ok := want[id]; ok {
+			problems = append(problems, checkPolicies(id, fn.Access, props["Policies"], tableID)...)
+		}
+		events, _ := props["Events"].(map[string]any)
+		for _, name := range slices.Sorted(maps.Keys(events)) {
+			ev := events[name]
+			if !logicalID.MatchString(name) {
+				report("%s event %q: not a valid logical id (alphanumeric)", id, name)
+			}
+			if typ := at(ev, "Type"); typ != "Api" {
+				report("%s event %s: type %v, want Api", id, name, typ)
+				continue
+			}
+			if !isRef(at(ev, "Properties", "RestApiId"), apiID) {
+				report("%s event %s: RestApiId is not a Ref to %s", id, name, apiID)
+			}
+			method, _ := at(ev, "Properties", "Method").(string)
+			path, _ := at(ev, "Properties", "Path").(string)
+			r := route{id, strings.ToUpper(method), path}
+			if gotRoutes[r] {
+				report("%s %s %s: declared by two events", id, r.method, r.path)
+			}
+			gotRoutes[r] = true
+		}
+	}
+
+	// Api events: exactly the routes of routes.Routes, each on its operation's function.
+	wantRoutes := map[route]bool{}
+	for _, r := range rs {
+		wantRoutes[route{routes.LogicalName(r.Operation) + "Function", strings.ToUpper(r.Method), r.Path}] = true
+	}
+	routeKeys := func(m map[route]bool) []route {
+		return slices.SortedFunc(maps.Keys(m), func(a, b route) int {
+			return strings.Compare(a.fn+" "+a.path+" "+a.method, b.fn+" "+b.path+" "+b.method)
+		})
+	}
+	for _, r := range routeKeys(wantRoutes) {
+		if !gotRoutes[r] {
+			report("%s %s %s: in routes.Routes but no Api event", r.fn, r.method, r.path)
+		}
+	}
+	for _, r := range routeKeys(gotRoutes) {
+		if !wantRoutes[r] {
+			report("%s %s %s: Api event not in routes.Routes", r.fn, r.method, r.path)
+		}
+	}
+
+	if tableID != "" {
+		problems = append(problems, checkTable(tableID, at(resources[tableID], "Properties"))...)
+	}
+	if apiID != "" {
+		problems = append(problems, checkAuthorizer(apiID, at(resources[apiID], "Properties", "Auth"))...)
+	}
+	return problems
+}
+
+// logicalID is what CloudFormation accepts as a logical id; SAM builds
+// resource ids from event names, so they must be one too.
+var logicalID = regexp.MustCompile(`^[A-Za-z0-9]+$`)
+
+// checkPolicies holds each function to least privilege: exactly one policy,
+// the SAM template matching its access, scoped to the table.
+func checkPolicies(id string, access routes.Access, policies any, tableID string) []string {
+	wantPolicy := "DynamoDBReadPolicy"
+	if access == routes.ReadWrite {
+		wantPolicy = "DynamoDBCrudPolicy"
+	}
+	list, _ := policies.([]any)
+	if len(list) == 0 {
+		return []string{fmt.Sprintf("%s: no Policies, want %s", id, wantPolicy)}
+	}
+	var problems []string
+	for _, p := range list {
+		name := fmt.Sprint(p) // a managed policy is a plain string
+		if m, ok := p.(map[string]any); ok && len(m) == 1 {
+			for name = range m {
+			}
+		}
+		if name != wantPolicy {
+			problems = append(problems, fmt.Sprintf("%s: policy %s, want only %s", id, name, wantPolicy))
+			continue
+		}
+		if !isRef(at(p, name, "TableName"), tableID) {
+			problems = append(problems, fmt.Sprintf("%s: %s TableName is not a Ref to %s", id, name, tableID))
+		}
+	}
+	return problems
+}
+
+// checkTable compares the table's schema with store.TableDefinition, the one
+// the tests and the local server create.
+func checkTable(id string, props any) []string {
+	def := store.TableDefinition("x")
+	var problems []string
+	differ := func(what string, got, want any) {
+		if !reflect.DeepEqual(got, want) {
+			problems = append(problems, fmt.Sprintf("%s: %s is %v, want %v", id, what, got, want))
+		}
+	}
+	differ("BillingMode", at(props, "BillingMode"), string(def.BillingMode))
+
+	// Attribute definitions are a set; key schemas are ordered (HASH first).
+	wantAttrs := map[string]string{}
+	for _, a := range def.AttributeDefinitions {
+		wantAttrs[*a.AttributeName] = string(a.AttributeType)
+	}
+	gotAttrs := map[string]string{}
+	for _, a := range asList(at(props, "AttributeDefinitions")) {
+		gotAttrs[fmt.Sprint(at(a, "AttributeName"))] = fmt.Sprint(at(a, "AttributeType"))
+	}
+	differ("AttributeDefinitions", gotAttrs, wantAttrs)
+
+	var wantKeys []string
+	for _, k := range def.KeySchema {
+		wantKeys = append(wantKeys, *k.AttributeName, string(k.KeyType))
+	}
+	differ("KeySchema", keyList(at(props, "KeySchema")), wantKeys)
+
+	wantGSIs := map[string][]string{}
+	for _, g := range def.GlobalSecondaryIndexes {
+		var ks []string
+		for _, k := range g.KeySchema {
+			ks = append(ks, *k.AttributeName, string(k.KeyType))
+		}
+		wantGSIs[*g.IndexName] = append(ks, "projection", string(g.Projection.ProjectionType))
+	}
+	gotGSIs := map[string][]string{}
+	for _, g := range asList(at(props, "GlobalSecondaryIndexes")) {
+		gotGSIs[fmt.Sprint(at(g, "IndexName"))] = append(keyList(at(g, "KeySchema")),
+			"projection", fmt.Sprint(at(g, "Projection", "ProjectionType")))
+	}
+	differ("GlobalSecondaryIndexes", gotGSIs, wantGSIs)
+
+	differ("TimeToLiveSpecification", at(props, "TimeToLiveSpecification"),
+		map[string]any{"AttributeName": store.AttrExpires, "Enabled": true})
+	return problems
+}
+
+// checkAuthorizer requires the authorizer Lambda to guard every route: it is
+// the API's default authorizer, called with the request.
+func checkAuthorizer(apiID string, auth any) []string {
+	fnID := routes.LogicalName(routes.Authorizer) + "Function"
+	name, _ := at(auth, "DefaultAuthorizer").(string)
+	if name == "" {
+		return []string{fmt.Sprintf("%s: no DefaultAuthorizer; want the Lambda authorizer %s", apiID, fnID)}
+	}
+	var problems []string
+	a := at(auth, "Authorizers", name)
+	if !isGetAtt(at(a, "FunctionArn"), fnID, "Arn") {
+		problems = append(problems, fmt.Sprintf("%s: default authorizer %s: FunctionArn is not the Arn of %s", apiID, name, fnID))
+	}
+	if v := at(a, "FunctionPayloadType"); v != "REQUEST" {
+		problems = append(problems, fmt.Sprintf("%s: default authorizer %s: FunctionPayloadType is %v, want REQUEST", apiID, name, v))
+	}
+	if v := at(auth, "ApiKeyRequired"); v != true {
+		problems = append(problems, fmt.Sprintf("%s: Auth.ApiKeyRequired is %v, want true", apiID, v))
+	}
+	return problems
+}
+
+// at walks nested mappings; it returns nil where a key is missing.
+func at(v any, keys ...string) any {
+	for _, k := range keys {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
+}
+
+func asList(v any) []any { l, _ := v.([]any); return l }
+
+// keyList flattens a key schema to [name type name type ...].
+func keyList(v any) []string {
+	var out []string
+	for _, k := range asList(v) {
+		out = append(out, fmt.Sprint(at(k, "AttributeName")), fmt.Sprint(at(k, "KeyType")))
+	}
+	return out
+}
+
+func isRef(v any, id string) bool {
+	m, ok := v.(map[string]any)
+	return ok && id != "" && len(m) == 1 && m["Ref"] == id
+}
+
+func isGetAtt(v any, id, attribute string) bool {
+	m, ok := v.(map[string]any)
+	if !ok || len(m) != 1 {
+		return false
+	}
+	switch ga := m["Fn::GetAtt"].(type) {
+	case string:
+		return ga == id+"."+attribute
+	case []any:
+		return reflect.DeepEqual(ga, []any{id, attribute})
+	}
+	return false
+}
+
+// mapAt is at for test edits: it fails the test where the path is missing.
+func mapAt(t *testing.T, v any, keys ...string) map[string]any {
+	t.Helper()
+	m, ok := at(v, keys...).(map[string]any)
+	if !ok {
+		t.Fatalf("template has no mapping at %s", strings.Join(keys, "."))
+	}
+	return m
+}
+
+// artifactsDir is where SAM would want the binary; make -n only prints it.
+const artifactsDir = "/tmp/x"
+
+func TestMakefileBuildsEveryFunction(t *testing.T) {
+	t.Run("folders-match-route-table", func(t *testing.T) {
+		entries, err := os.ReadDir(filepath.Join(repoRoot, "functions"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var dirs, ops []string
+		for _, e := range entries {
+			if e.IsDir() {
+				dirs = append(dirs, e.Name())
+			}
+		}
+		for _, fn := range routes.Functions {
+			ops = append(ops, string(fn.Operation))
+		}
+		for _, d := range dirs {
+			if !slices.Contains(ops, d) {
+				t.Errorf("functions/%s is not an operation in routes.Functions", d)
+			}
+		}
+		for _, op := range ops {
+			if !slices.Contains(dirs, op) {
+				t.Errorf("routes.Functions has %s but there is no functions/%s", op, op)
+			}
+		}
+	})
+
+	makefile, err := os.ReadFile(filepath.Join(repoRoot, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^build-%Function:`).Match(makefile) {
+		t.Fatalf("Makefile has no %s rule; SAM's makefile builder runs build-<LogicalId>", "build-%Function")
+	}
+	makeCmd, err := exec.LookPath("make")
+	if err != nil {
+		t.Skip("make is not installed:", err)
+	}
+	for _, fn := range routes.Functions {
+		target := "build-" + routes.LogicalName(fn.Operation) + "Function"
+		t.Run(target, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.Command(makeCmd, "-n", "--no-print-directory", target, "ARTIFACTS_DIR="+artifactsDir)
+			cmd.Dir = repoRoot
+			cmd.Env = makeEnv()
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("make -n %s: %v\n%s", target, err, stderr.String())
+			}
+			for _, p := range checkBuildCommand(fn.Operation, string(out)) {
+				t.Error(p)
+			}
+		})
+	}
+}
+
+// makeEnv is the test's environment without what a parent make (make test)
+// passes down, which would change how the child make runs.
+func makeEnv() []string {
+	return slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		name, _, _ := strings.Cut(kv, "=")
+		return name == "MAKEFLAGS" || name == "MFLAGS" || name == "MAKELEVEL" || name == "ARTIFACTS_DIR"
+	})
+}
+
+// goBuildValueFlags are the go build flags whose value may follow as the next
+// word (-o file rather than -o=file).
+var goBuildValueFlags = map[string]bool{
+	"C": true, "o": true, "p": true, "tags": true, "ldflags": true, "gcflags": true,
+	"asmflags": true, "gccgoflags": true, "buildmode": true, "compiler": true,
+	"installsuffix": true, "mod": true, "modfile": true, "overlay": true, "pgo": true,
+	"pkgdir": true, "toolexec": true, "covermode": true, "coverpkg": true,
+}
+
+// envAssignment is a NAME=value word in front of a command.
+var envAssignment = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`)
+
+// checkBuildCommand checks what make -n printed for op's build target: one go
+// build of functions/<op> for Lambda's arm64 runtime, without the RPC shim,
+// writing bootstrap where SAM collects it.
+func checkBuildCommand(op routes.Operation, output string) []string {
+	type build struct {
+		env   map[string]string
+		flags map[string][]string
+		pkgs  []string
+	}
+	var builds []build
+	for _, line := range strings.Split(output, "\n") {
+		words, err := shellWords(line)
+		if err != nil {
+			return []string{fmt.Sprintf("%s: cannot split %q: %v", op, line, err)}
+		}
+		if len(words) > 0 && words[0] == "env" {
+			words = words[1:]
+		}
+		b := build{env: map[string]string{}, flags: map[string][]string{}}
+		i := 0
+		for ; i < len(words) && envAssignment.MatchString(words[i]); i++ {
+			k, v, _ := strings.Cut(words[i], "=")
+			b.env[k] = v
+		}
+		if i+1 >= len(words) || words[i+1] != "build" {
+			continue
+		}
+		for j := i + 2; j < len(words); j++ {
+			w := words[j]
+			if !strings.HasPrefix(w, "-") {
+				b.pkgs = append(b.pkgs, w)
+				continue
+			}
+			name, value, hasValue := strings.Cut(strings.TrimLeft(w, "-"), "=")
+			if !hasValue && goBuildValueFlags[name] && j+1 < len(words) {
+				j++
+				value = words[j]
+			}
+			b.flags[name] = append(b.flags[name], value)
+		}
+		builds = append(builds, b)
+	}
+	if len(builds) != 1 {
+		return []string{fmt.Sprintf("%s: want exactly one go build command, make printed:\n%s", op, output)}
+	}
+	b := builds[0]
+	var problems []string
+	report := func(format string, args ...any) {
+		problems = append(problems, fmt.Sprintf("%s: ", op)+fmt.Sprintf(format, args...))
+	}
+	for k, v := range map[string]string{"GOOS": "linux", "GOARCH": "arm64", "CGO_ENABLED": "0"} {
+		if b.env[k] != v {
+			report("%s=%q, want %s", k, b.env[k], v)
+		}
+	}
+	var tags []string
+	for _, v := range b.flags["tags"] {
+		tags = append(tags, strings.Split(v, ",")...)
+	}
+	if !slices.Contains(tags, "lambda.norpc") {
+		report("build tags %v lack lambda.norpc", tags)
+	}
+	if v, ok := b.flags["trimpath"]; !ok || slices.Contains(v, "false") {
+		report("no -trimpath")
+	}
+	if o := b.flags["o"]; len(o) != 1 || o[0] != artifactsDir+"/bootstrap" {
+		report("-o %v, want %s/bootstrap", o, artifactsDir)
+	}
+	if want := "./functions/" + string(op); !slices.Equal(b.pkgs, []string{want}) {
+		report("builds %v, want %s", b.pkgs, want)
+	}
+	return problems
+}
+
+func TestCheckBuildCommand(t *testing.T) {
+	const good = `CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -tags lambda.norpc -trimpath -ldflags "-s -w" -o /tmp/x/bootstrap ./functions/get-group`
+	tests := []struct {
+		name, output, want string // want "" means no problem
+	}{
+		{"makefile-line-passes", good + "\n", ""},
+		{"equals-form-passes", `env GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags=foo,lambda.norpc -trimpath=true -o=/tmp/x/bootstrap ./functions/get-group`, ""},
+		{"wrong-arch", strings.Replace(good, "arm64", "amd64", 1), `GOARCH="amd64", want arm64`},
+		{"cgo-enabled", strings.Replace(good, "CGO_ENABLED=0 ", "", 1), `CGO_ENABLED="", want 0`},
+		{"no-norpc-tag", strings.Replace(good, "-tags lambda.norpc ", "", 1), "lack lambda.norpc"},
+		{"no-trimpath", strings.Replace(good, "-trimpath ", "", 1), "no -trimpath"},
+		{"output-elsewhere", strings.Replace(good, "/tmp/x/bootstrap", "bootstrap", 1), "-o [bootstrap]"},
+		{"other-package", strings.Replace(good, "get-group", "list-groups", 1), "builds [./functions/list-groups]"},
+		{"ldflags-value-not-a-package", strings.Replace(good, `"-s -w"`, "-s", 1), ""},
+		{"no-build", "echo nothing\n", "want exactly one go build"},
+		{"two-builds", good + "\n" + good + "\n", "want exactly one go build"},
+		{"unterminated-quote", `go build -ldflags "-s`, "cannot split"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			problems := checkBuildCommand(routes.GetGroup, tt.output)
+			if tt.want == "" {
+				if len(problems) > 0 {
+					t.Errorf("want no problems, got %q", problems)
+				}
+				return
+			}
+			if !slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, tt.want) }) {
+				t.Errorf("no problem mentions %q; got %q", tt.want, problems)
+			}
+		})
+	}
+}
+
+// shellWords splits a command line as sh would for the quoting make -n
+// prints: single and double quotes and backslash escapes, no expansions. It
+// simplifies one rule: inside double quotes a backslash always escapes the
+// next character, where sh keeps it unless $, `, ", \ or a newline follows.
+func shellWords(line string) ([]string, error) {
+	var words []string
+	var cur strings.Builder
+	inWord := false
+	var quote rune
+	escaped := false
+	for _, r := range line {
+		switch {
+		case escaped:
+			cur.WriteRune(r)
+			escaped = false
+		case quote == '\'':
+			if r == '\'' {
+				quote = 0
+			} else {
+				cur.WriteRune(r)
+			}
+		case quote == '"':
+			switch r {
+			case '"':
+				quote = 0
+			case '\\':
+				escaped = true
+			default:
+				cur.WriteRune(r)
+			}
+		case r == '\'' || r == '"':
+			quote, inWord = r, true
+		case r == '\\':
+			escaped, inWord = true, true
+		case r == ' ' || r == '\t':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		default:
+			cur.WriteRune(r)
+			inWord = true
+		}
+	}
+	if quote != 0 || escaped {
+		return nil, fmt.Errorf("unterminated quote or escape")
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words, nil
+}

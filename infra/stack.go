@@ -1,0 +1,323 @@
+package main
+
+import (
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/fleetgroups/fleetgroups/pkg/problem"
+	"github.com/fleetgroups/fleetgroups/pkg/routes"
+)
+
+// Names only, not store.TableDefinition: pkg/store would pull the AWS SDK into
+// the CDK app, and the test compares the synthesised table to it instead.
+const (
+	attrPK      = "PK"
+	attrSK      = "SK"
+	attrGSI1PK  = "GSI1PK"
+	attrGSI1SK  = "GSI1SK"
+	indexGSI1   = "GSI1"
+	attrExpires = "expiresAt"
+)
+
+const logRetention = awslogs.RetentionDays_ONE_MONTH
+
+// FleetgroupsStackProps configures NewFleetgroupsStack.
+type FleetgroupsStackProps struct {
+	awscdk.StackProps
+	// AssetsDir holds <op>/bootstrap for every routes.Functions entry
+	// (make build writes them to build/).
+	AssetsDir string
+	// DeletionProtection keeps the table (and the logs) when the stack or the
+	// resource is deleted; only throw-away stacks should turn it off.
+	DeletionProtection bool
+	// RateLimit and BurstLimit are the usage plan's per-key throttle.
+	RateLimit  float64
+	BurstLimit float64
+	// QuotaPerDay is the usage plan's per-key request quota per day.
+	QuotaPerDay float64
+}
+
+// NewFleetgroupsStack declares the whole API: the table, one Lambda per
+// operation, the REST API with its authorizer, and the usage plan tenants'
+// API keys are attached to.
+func NewFleetgroupsStack(scope constructs.Construct, id string, props *FleetgroupsStackProps) awscdk.Stack {
+	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
+
+	table := newTable(stack, props.DeletionProtection)
+	fns := newFunctions(stack, table, props)
+	api := newAPI(stack, fns, props.DeletionProtection)
+	plan := newUsagePlan(api, props)
+
+	awscdk.NewCfnOutput(stack, jsii.String("ApiUrl"), &awscdk.CfnOutputProps{
+		Value:       api.Url(),
+		Description: jsii.String("Base URL of the live stage"),
+	})
+	awscdk.NewCfnOutput(stack, jsii.String("UsagePlanId"), &awscdk.CfnOutputProps{
+		Value:       plan.UsagePlanId(),
+		Description: jsii.String("Usage plan the admin command attaches tenants' API keys to"),
+	})
+	awscdk.NewCfnOutput(stack, jsii.String("TableName"), &awscdk.CfnOutputProps{
+		Value: table.TableName(),
+	})
+	return stack
+}
+
+func removalPolicy(protected bool) awscdk.RemovalPolicy {
+	if protected {
+		return awscdk.RemovalPolicy_RETAIN
+	}
+	return awscdk.RemovalPolicy_DESTROY
+}
+
+// newTable declares the single table with the schema of store.TableDefinition,
+// which is what the local server and the store tests create.
+func newTable(scope constructs.Construct, protected bool) awsdynamodb.Table {
+	table := awsdynamodb.NewTable(scope, jsii.String("Table"), &awsdynamodb.TableProps{
+		PartitionKey: stringAttr(attrPK),
+		SortKey:      stringAttr(attrSK),
+		BillingMode:  awsdynamodb.BillingMode_PAY_PER_REQUEST,
+		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
+			PointInTimeRecoveryEnabled: jsii.Bool(true),
+		},
+		DeletionProtection:  jsii.Bool(protected),
+		RemovalPolicy:       removalPolicy(protected),
+		TimeToLiveAttribute: jsii.String(attrExpires),
+	})
+	table.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
+		IndexName:      jsii.String(indexGSI1),
+		PartitionKey:   stringAttr(attrGSI1PK),
+		SortKey:        stringAttr(attrGSI1SK),
+		ProjectionType: awsdynamodb.ProjectionType_ALL,
+	})
+	return table
+}
+
+func stringAttr(name string) *awsdynamodb.Attribute {
+	return &awsdynamodb.Attribute{Name: jsii.String(name), Type: awsdynamodb.AttributeType_STRING}
+}
+
+// newFunctions declares one Lambda per routes.Functions entry, keyed by
+// operation. Several routes may share one function; the API wires them.
+func newFunctions(scope constructs.Construct, table awsdynamodb.Table, props *FleetgroupsStackProps) map[routes.Operation]awslambda.Function {
+	fns := make(map[routes.Operation]awslambda.Function, len(routes.Functions))
+	for _, f := range routes.Functions {
+		fns[f.Operation] = newFunction(scope, table, f, props)
+	}
+	return fns
+}
+
+func newFunction(scope constructs.Construct, table awsdynamodb.Table, f routes.Function, props *FleetgroupsStackProps) awslambda.Function {
+	name := routes.LogicalName(f.Operation)
+	logs := awslogs.NewLogGroup(scope, jsii.String(name+"Logs"), &awslogs.LogGroupProps{
+		Retention:     logRetention,
+		RemovalPolicy: removalPolicy(props.DeletionProtection),
+	})
+	// An own role instead of the default one: the default attaches
+	// AWSLambdaBasicExecutionRole, which may create and write any log group
+	// in the account. This one may only write to the function's own group.
+	role := awsiam.NewRole(scope, jsii.String(name+"Role"), &awsiam.RoleProps{
+		AssumedBy: awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+	})
+	logs.GrantWrite(role)
+
+	fn := awslambda.NewFunction(scope, jsii.String(name+"Function"), &awslambda.FunctionProps{
+		Description:  jsii.String(f.Description),
+		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture: awslambda.Architecture_ARM_64(),
+		Handler:      jsii.String("bootstrap"),
+		Code:         awslambda.Code_FromAsset(jsii.String(filepath.Join(props.AssetsDir, string(f.Operation))), nil),
+		MemorySize:   jsii.Number(routes.LambdaMemoryMB),
+		Timeout:      awscdk.Duration_Seconds(jsii.Number(routes.LambdaTimeoutSeconds)),
+		Role:         role,
+		LogGroup:     logs,
+		Environment: &map[string]*string{
+			"TABLE_NAME": table.TableName(),
+			"LOG_LEVEL":  jsii.String("info"),
+		},
+	})
+	switch f.Access {
+	case routes.ReadWrite:
+		table.GrantReadWriteData(fn)
+	default:
+		table.GrantReadData(fn)
+	}
+	return fn
+}
+
+// newAPI declares the REST API and one method per routes.Routes entry.
+func newAPI(scope constructs.Construct, fns map[routes.Operation]awslambda.Function, protected bool) awsapigateway.RestApi {
+	accessLogs := awslogs.NewLogGroup(scope, jsii.String("ApiAccessLogs"), &awslogs.LogGroupProps{
+		Retention:     logRetention,
+		RemovalPolicy: removalPolicy(protected),
+	})
+	api := awsapigateway.NewRestApi(scope, jsii.String("Api"), &awsapigateway.RestApiProps{
+		RestApiName:   jsii.String("fleetgroups"),
+		Description:   jsii.String("Groups API"),
+		EndpointTypes: &[]awsapigateway.EndpointType{awsapigateway.EndpointType_REGIONAL},
+		// The authorizer returns the tenant's key as usageIdentifierKey, so
+		// clients send one bearer token and never an x-api-key header.
+		ApiKeySourceType: awsapigateway.ApiKeySourceType_AUTHORIZER,
+		// Access logs need the account-wide API Gateway CloudWatch role. It
+		// is shared by every API in the region, so it outlives this stack.
+		CloudWatchRole:              jsii.Bool(true),
+		CloudWatchRoleRemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+		DeployOptions: &awsapigateway.StageOptions{
+			StageName:            jsii.String(routes.Stage),
+			MetricsEnabled:       jsii.Bool(true),
+			AccessLogDestination: awsapigateway.NewLogGroupLogDestination(accessLogs),
+			AccessLogFormat:      awsapigateway.AccessLogFormat_Custom(jsii.String(routes.AccessLogFormat())),
+		},
+	})
+
+	authorizer := awsapigateway.NewRequestAuthorizer(scope, jsii.String("Authorizer"), &awsapigateway.RequestAuthorizerProps{
+		Handler:         fns[routes.Authorizer],
+		IdentitySources: &[]*string{awsapigateway.IdentitySource_Header(jsii.String("Authorization"))},
+		ResultsCacheTtl: awscdk.Duration_Seconds(jsii.Number(routes.AuthorizerCacheSeconds)),
+	})
+
+	addRoutes(api, authorizer, fns)
+	addGatewayResponses(api)
+	return api
+}
+
+// addRoutes builds the resource tree from the route paths, puts each route's
+// method on its resource, and answers every other method there with 405.
+func addRoutes(api awsapigateway.RestApi, authorizer awsapigateway.IAuthorizer, fns map[routes.Operation]awslambda.Function) {
+	// One integration per function: the routes that share an operation share
+	// its Lambda. AllowTestInvoke false halves the Lambda permissions (the
+	// console test-invoke ones), keeping the resource policy small.
+	integrations := make(map[routes.Operation]awsapigateway.Integration)
+	integration := func(op routes.Operation) awsapigateway.Integration {
+		if in, ok := integrations[op]; ok {
+			return in
+		}
+		in := awsapigateway.NewLambdaIntegration(fns[op], &awsapigateway.LambdaIntegrationOptions{
+			Proxy:           jsii.Bool(true),
+			AllowTestInvoke: jsii.Bool(false),
+		})
+		integrations[op] = in
+		return in
+	}
+
+	tree := resourceTree{"/": api.Root()}
+	allowed := make(map[string][]string) // path → methods, for the 405s
+	var paths []string
+	for _, r := range routes.Routes {
+		res := tree.resource(r.Path)
+		res.AddMethod(jsii.String(r.Method), integration(r.Operation), &awsapigateway.MethodOptions{
+			Authorizer:     authorizer,
+			ApiKeyRequired: jsii.Bool(true),
+			OperationName:  jsii.String(routes.LogicalName(r.Operation)),
+		})
+		if _, seen := allowed[r.Path]; !seen {
+			paths = append(paths, r.Path)
+		}
+		allowed[r.Path] = append(allowed[r.Path], r.Method)
+	}
+	for _, p := range paths {
+		addMethodNotAllowed(tree[p], allowed[p])
+	}
+}
+
+// resourceTree maps full paths to their resources so routes with a common
+// prefix share the resources of that prefix.
+type resourceTree map[string]awsapigateway.IResource
+
+func (t resourceTree) resource(path string) awsapigateway.IResource {
+	if res, ok := t[path]; ok {
+		return res
+	}
+	i := strings.LastIndex(path, "/")
+	parentPath := path[:i]
+	if parentPath == "" {
+		parentPath = "/"
+	}
+	res := t.resource(parentPath).AddResource(jsii.String(path[i+1:]), nil)
+	t[path] = res
+	return res
+}
+
+// addMethodNotAllowed answers any method the route table does not list for a
+// resource with 405. API Gateway prefers an explicit method over ANY, and
+// without this a wrong method would get the same 403/404 as a wrong path. The
+// mock needs no authorizer: it reveals only which methods exist, which the
+// Allow header has to say anyway (RFC 9110).
+func addMethodNotAllowed(res awsapigateway.IResource, methods []string) {
+	sort.Strings(methods)
+	body := problem.MethodNotAllowedBody()
+	mock := awsapigateway.NewMockIntegration(&awsapigateway.IntegrationOptions{
+		// Any request body is ignored: WHEN_NO_MATCH keeps an unexpected
+		// Content-Type from turning the 405 into a 415.
+		PassthroughBehavior: awsapigateway.PassthroughBehavior_WHEN_NO_MATCH,
+		RequestTemplates:    &map[string]*string{"application/json": jsii.String(`{"statusCode": 200}`)},
+		IntegrationResponses: &[]*awsapigateway.IntegrationResponse{{
+			StatusCode: jsii.String("405"),
+			ResponseParameters: &map[string]*string{
+				"method.response.header.Content-Type": jsii.String("'" + problem.MediaType + "'"),
+				"method.response.header.Allow":        jsii.String("'" + strings.Join(methods, ", ") + "'"),
+			},
+			ResponseTemplates: &map[string]*string{"application/json": jsii.String(body)},
+		}},
+	})
+	res.AddMethod(jsii.String("ANY"), mock, &awsapigateway.MethodOptions{
+		AuthorizationType: awsapigateway.AuthorizationType_NONE,
+		ApiKeyRequired:    jsii.Bool(false),
+		MethodResponses: &[]*awsapigateway.MethodResponse{{
+			StatusCode: jsii.String("405"),
+			ResponseParameters: &map[string]*bool{
+				"method.response.header.Content-Type": jsii.Bool(true),
+				"method.response.header.Allow":        jsii.Bool(true),
+			},
+		}},
+	})
+}
+
+// addGatewayResponses rewrites API Gateway's own errors as problems in the
+// API's code vocabulary (problem.GatewayResponses).
+func addGatewayResponses(api awsapigateway.RestApi) {
+	for _, g := range problem.GatewayResponses {
+		headers := map[string]*string{"Content-Type": jsii.String("'" + problem.MediaType + "'")}
+		for k, v := range g.Headers {
+			headers[k] = jsii.String("'" + v + "'")
+		}
+		typ := awsapigateway.ResponseType_Of(jsii.String(g.Type))
+		api.AddGatewayResponse(jsii.String(g.Type), &awsapigateway.GatewayResponseOptions{
+			Type:            typ,
+			StatusCode:      jsii.String(strconv.Itoa(g.Status())),
+			ResponseHeaders: &headers,
+			Templates:       &map[string]*string{"application/json": jsii.String(g.Body())},
+		})
+	}
+}
+
+// newUsagePlan declares the plan the admin command attaches each tenant's API
+// key to; the stack itself creates no keys.
+func newUsagePlan(api awsapigateway.RestApi, props *FleetgroupsStackProps) awsapigateway.UsagePlan {
+	return api.AddUsagePlan(jsii.String("UsagePlan"), &awsapigateway.UsagePlanProps{
+		Name:        jsii.String("fleetgroups-tenants"),
+		Description: jsii.String("Per-tenant throttle and daily quota"),
+		Throttle: &awsapigateway.ThrottleSettings{
+			RateLimit:  jsii.Number(props.RateLimit),
+			BurstLimit: jsii.Number(props.BurstLimit),
+		},
+		Quota: &awsapigateway.QuotaSettings{
+			Limit:  jsii.Number(props.QuotaPerDay),
+			Period: awsapigateway.Period_DAY,
+		},
+		ApiStages: &[]*awsapigateway.UsagePlanPerApiStage{{
+			Api:   api,
+			Stage: api.DeploymentStage(),
+		}},
+	})
+}

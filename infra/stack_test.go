@@ -1,0 +1,816 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/fleetgroups/fleetgroups/pkg/problem"
+	"github.com/fleetgroups/fleetgroups/pkg/routes"
+	"github.com/fleetgroups/fleetgroups/pkg/store"
+)
+
+// testProps differ from the defaults so the tests see the props flow through.
+var testProps = FleetgroupsStackProps{
+	DeletionProtection: true,
+	RateLimit:          7,
+	BurstLimit:         11,
+	QuotaPerDay:        1234,
+}
+
+// Synthesis through jsii takes seconds, so TestMain does it once and every
+// test reads the same templates.
+var (
+	tmpl      assertions.Template              // the full stack with testProps
+	fnIDs     map[routes.Operation]string      // logical id of each operation's Lambda
+	tableTmpl = map[bool]assertions.Template{} // table alone, by deletion protection
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	defer jsii.Close()
+	dir, err := os.MkdirTemp("", "fleetgroups-infra-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+
+	start := time.Now()
+	if err := buildFunctions(dir); err != nil {
+		fmt.Fprintln(os.Stderr, "building the Lambdas:", err)
+		return 1
+	}
+	built := time.Since(start)
+
+	props := testProps
+	props.AssetsDir = dir
+	app := awscdk.NewApp(&awscdk.AppProps{Context: &featureFlags, Outdir: jsii.String(filepath.Join(dir, "cdk.out"))})
+	stack := NewFleetgroupsStack(app, "Test", &props)
+	tmpl = assertions.Template_FromStack(stack, nil)
+	fnIDs = make(map[routes.Operation]string)
+	for _, f := range routes.Functions {
+		fn := stack.Node().FindChild(jsii.String(routes.LogicalName(f.Operation) + "Function"))
+		fnIDs[f.Operation] = *stack.GetLogicalId(fn.Node().DefaultChild().(awscdk.CfnElement))
+	}
+
+	// The table is all that deletion protection changes; a stack with only
+	// the table checks the unprotected case without a second full synth.
+	for _, protected := range []bool{true, false} {
+		s := awscdk.NewStack(awscdk.NewApp(nil), jsii.String("Table"), nil)
+		newTable(s, protected)
+		tableTmpl[protected] = assertions.Template_FromStack(s, nil)
+	}
+	fmt.Fprintf(os.Stderr, "infra tests: built Lambdas in %v, synthesised in %v\n",
+		built.Round(time.Millisecond), (time.Since(start) - built).Round(time.Millisecond))
+	return m.Run()
+}
+
+// buildFunctions builds every Lambda as make build does, into
+// dir/<op>/bootstrap: the stack needs the assets, and a Lambda that does not
+// build for linux/arm64 must fail the tests.
+func buildFunctions(dir string) error {
+	bin := filepath.Join(dir, "bin") + string(filepath.Separator)
+	args := []string{"build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", bin}
+	for _, f := range routes.Functions {
+		args = append(args, "./functions/"+string(f.Operation))
+	}
+	cmd := exec.Command("go", args...)
+	cmd.Dir = ".."
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, out)
+	}
+	for _, f := range routes.Functions {
+		op := string(f.Operation)
+		if err := os.MkdirAll(filepath.Join(dir, op), 0o755); err != nil {
+			return err
+		}
+		if err := os.Rename(filepath.Join(bin, op), filepath.Join(dir, op, "bootstrap")); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// jsii reports failed assertions as panics; turn them into test failures.
+func check(t *testing.T, assertion func()) {
+	t.Helper()
+	defer func() {
+		if r := recover(); r != nil {
+			t.Fatalf("%v", r)
+		}
+	}()
+	assertion()
+}
+
+type resource = map[string]any
+
+func resources(t *testing.T, tp assertions.Template, typ string) map[string]resource {
+	t.Helper()
+	found := tp.FindResources(jsii.String(typ), nil)
+	out := make(map[string]resource, len(*found))
+	for id, r := range *found {
+		out[id] = *r
+	}
+	return out
+}
+
+func props(r resource) map[string]any {
+	p, _ := r["Properties"].(map[string]any)
+	return p
+}
+
+// ref is {"Ref": id}; getAtt is {"Fn::GetAtt": [id, attr]}: how CloudFormation
+// writes references between resources.
+func ref(id string) any { return map[string]any{"Ref": id} }
+
+func getAtt(id, attr string) any { return map[string]any{"Fn::GetAtt": []any{id, attr}} }
+
+// refsTo collects every logical id that v references, leaving out pseudo
+// parameters such as AWS::Region.
+func refsTo(v any) map[string]bool {
+	ids := map[string]bool{}
+	var walk func(any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			if id, ok := v["Ref"].(string); ok && !strings.HasPrefix(id, "AWS::") {
+				ids[id] = true
+			}
+			if att, ok := v["Fn::GetAtt"].([]any); ok && len(att) > 0 {
+				ids[fmt.Sprint(att[0])] = true
+			}
+			for _, x := range v {
+				walk(x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		}
+	}
+	walk(v)
+	return ids
+}
+
+func onlyID(t *testing.T, m map[string]resource) string {
+	t.Helper()
+	if len(m) != 1 {
+		t.Fatalf("want exactly one resource, got %d", len(m))
+	}
+	for id := range m {
+		return id
+	}
+	return ""
+}
+
+// methodPaths gives every AWS::ApiGateway::Method as "METHOD /full/path",
+// the path rebuilt by walking the resources' ParentId up to the API root.
+func methodPaths(t *testing.T) map[string]resource {
+	t.Helper()
+	res := resources(t, tmpl, "AWS::ApiGateway::Resource")
+	var path func(parent any) string
+	path = func(parent any) string {
+		m, _ := parent.(map[string]any)
+		id, isRef := m["Ref"].(string)
+		if !isRef {
+			return "" // Fn::GetAtt [api, RootResourceId]
+		}
+		r, ok := res[id]
+		if !ok {
+			t.Fatalf("resource %s is not an AWS::ApiGateway::Resource", id)
+		}
+		return path(props(r)["ParentId"]) + "/" + props(r)["PathPart"].(string)
+	}
+	out := map[string]resource{}
+	for id, m := range resources(t, tmpl, "AWS::ApiGateway::Method") {
+		p := path(props(m)["ResourceId"])
+		if p == "" {
+			p = "/"
+		}
+		key := props(m)["HttpMethod"].(string) + " " + p
+		if _, dup := out[key]; dup {
+			t.Errorf("%s is declared twice (again as %s)", key, id)
+		}
+		out[key] = m
+	}
+	return out
+}
+
+func TestEveryRouteIsAnAuthorizedProxyMethodOfItsOperationsLambda(t *testing.T) {
+	// GIVEN the synthesised stack
+	authorizer := onlyID(t, resources(t, tmpl, "AWS::ApiGateway::Authorizer"))
+
+	// WHEN its methods are read back as full paths
+	methods := methodPaths(t)
+
+	// THEN each route is one method with its operation's Lambda behind it
+	for _, r := range routes.Routes {
+		key := r.Method + " " + r.Path
+		t.Run(key, func(t *testing.T) {
+			m, ok := methods[key]
+			if !ok {
+				t.Fatalf("no method %s", key)
+			}
+			p := props(m)
+			integ, _ := p["Integration"].(map[string]any)
+			if integ["Type"] != "AWS_PROXY" || integ["IntegrationHttpMethod"] != "POST" {
+				t.Errorf("integration = %v %v, want AWS_PROXY POST", integ["Type"], integ["IntegrationHttpMethod"])
+			}
+			if got, want := refsTo(integ["Uri"]), map[string]bool{fnIDs[r.Operation]: true}; !reflect.DeepEqual(got, want) {
+				t.Errorf("integration invokes %v, want the %s Lambda %v", got, r.Operation, want)
+			}
+			if p["AuthorizationType"] != "CUSTOM" || !reflect.DeepEqual(p["AuthorizerId"], ref(authorizer)) {
+				t.Errorf("authorization = %v %v, want CUSTOM by %s", p["AuthorizationType"], p["AuthorizerId"], authorizer)
+			}
+			if p["ApiKeyRequired"] != true {
+				t.Errorf("ApiKeyRequired = %v, want true", p["ApiKeyRequired"])
+			}
+		})
+	}
+
+	// AND nothing but the route table and the 405 fallbacks is routed
+	want := map[string]bool{}
+	for _, r := range routes.Routes {
+		want[r.Method+" "+r.Path] = true
+	}
+	for key := range methods {
+		if !want[key] && !strings.HasPrefix(key, "ANY ") {
+			t.Errorf("method %s is not in routes.Routes", key)
+		}
+	}
+}
+
+func TestWrongMethodsOnRoutedPathsAnswer405(t *testing.T) {
+	// GIVEN the methods the route table allows per path
+	allowed := map[string][]string{}
+	for _, r := range routes.Routes {
+		allowed[r.Path] = append(allowed[r.Path], r.Method)
+	}
+
+	// WHEN the ANY methods are read back
+	methods := methodPaths(t)
+	var anyPaths []string
+	for key := range methods {
+		if p, ok := strings.CutPrefix(key, "ANY "); ok {
+			anyPaths = append(anyPaths, p)
+		}
+	}
+
+	// THEN every routed path, and only those, has one answering 405 from a
+	// MOCK, open to anyone, with the Allow header and a problem body
+	if len(anyPaths) != len(allowed) {
+		t.Errorf("%d ANY methods, want one per routed path (%d)", len(anyPaths), len(allowed))
+	}
+	for path, verbs := range allowed {
+		t.Run(path, func(t *testing.T) {
+			m, ok := methods["ANY "+path]
+			if !ok {
+				t.Fatal("no ANY method")
+			}
+			p := props(m)
+			if p["AuthorizationType"] != "NONE" || p["ApiKeyRequired"] == true {
+				t.Errorf("authorization = %v, api key %v; want NONE without key", p["AuthorizationType"], p["ApiKeyRequired"])
+			}
+			integ := p["Integration"].(map[string]any)
+			if integ["Type"] != "MOCK" {
+				t.Fatalf("integration %v, want MOCK", integ["Type"])
+			}
+			responses := integ["IntegrationResponses"].([]any)
+			if len(responses) != 1 {
+				t.Fatalf("%d integration responses, want 1", len(responses))
+			}
+			resp := responses[0].(map[string]any)
+			if resp["StatusCode"] != "405" {
+				t.Errorf("status %v, want 405", resp["StatusCode"])
+			}
+			params := resp["ResponseParameters"].(map[string]any)
+			sort.Strings(verbs)
+			if got, want := params["method.response.header.Allow"], "'"+strings.Join(verbs, ", ")+"'"; got != want {
+				t.Errorf("Allow = %v, want %s", got, want)
+			}
+			if got := params["method.response.header.Content-Type"]; got != "'application/problem+json'" {
+				t.Errorf("Content-Type = %v", got)
+			}
+			body := resp["ResponseTemplates"].(map[string]any)["application/json"].(string)
+			checkProblem(t, body, 405, "method_not_allowed")
+		})
+	}
+}
+
+// checkProblem parses a response template as RFC 9457 problem details.
+func checkProblem(t *testing.T, body string, status int, code string) {
+	t.Helper()
+	var p problem.Problem
+	dec := json.NewDecoder(strings.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		t.Fatalf("body is not a problem object: %v\n%s", err, body)
+	}
+	if p.Status != status || string(p.Code) != code || p.Type != problem.TypeBase+code || p.Title == "" || p.Detail == "" {
+		t.Errorf("problem = %+v, want status %d code %s", p, status, code)
+	}
+	if p.RequestID != "$context.requestId" {
+		t.Errorf("request_id = %q, want $context.requestId", p.RequestID)
+	}
+}
+
+func TestOneLambdaPerFunctionAndNoMore(t *testing.T) {
+	// GIVEN the synthesised stack
+	table := onlyID(t, resources(t, tmpl, "AWS::DynamoDB::Table"))
+
+	// WHEN the Lambdas are counted
+	// THEN there is one per routes.Functions entry, each a Go arm64 binary
+	// that finds the table through TABLE_NAME
+	check(t, func() {
+		tmpl.ResourceCountIs(jsii.String("AWS::Lambda::Function"), jsii.Number(len(routes.Functions)))
+	})
+	fns := resources(t, tmpl, "AWS::Lambda::Function")
+	for _, f := range routes.Functions {
+		t.Run(string(f.Operation), func(t *testing.T) {
+			fn, ok := fns[fnIDs[f.Operation]]
+			if !ok {
+				t.Fatalf("no Lambda %s", fnIDs[f.Operation])
+			}
+			p := props(fn)
+			want := map[string]any{
+				"Runtime":       "provided.al2023",
+				"Architectures": []any{"arm64"},
+				"Handler":       "bootstrap",
+				"MemorySize":    float64(routes.LambdaMemoryMB),
+				"Timeout":       float64(routes.LambdaTimeoutSeconds),
+				"Description":   f.Description,
+				"Environment": map[string]any{"Variables": map[string]any{
+					"TABLE_NAME": ref(table),
+					"LOG_LEVEL":  "info",
+				}},
+			}
+			for k, v := range want {
+				if !reflect.DeepEqual(p[k], v) {
+					t.Errorf("%s = %v, want %v", k, p[k], v)
+				}
+			}
+			logs := p["LoggingConfig"].(map[string]any)["LogGroup"]
+			if lg, ok := resources(t, tmpl, "AWS::Logs::LogGroup")[refID(logs)]; !ok || props(lg)["RetentionInDays"] == nil {
+				t.Errorf("log group %v is not a log group with retention", logs)
+			}
+		})
+	}
+}
+
+func refID(v any) string {
+	m, _ := v.(map[string]any)
+	id, _ := m["Ref"].(string)
+	return id
+}
+
+// readActions is everything a ReadOnly function may do with the table.
+var readActions = []string{
+	"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable",
+	"dynamodb:GetItem", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+	"dynamodb:Query", "dynamodb:Scan",
+}
+
+var writeActions = []string{
+	"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
+}
+
+func TestLambdasMayTouchOnlyTheTableAndTheirLogs(t *testing.T) {
+	// GIVEN the table, the Lambdas, their roles and policies
+	table := onlyID(t, resources(t, tmpl, "AWS::DynamoDB::Table"))
+	tableARNs := []any{
+		getAtt(table, "Arn"),
+		map[string]any{"Fn::Join": []any{"", []any{getAtt(table, "Arn"), "/index/*"}}},
+	}
+	fns := resources(t, tmpl, "AWS::Lambda::Function")
+	roles := resources(t, tmpl, "AWS::IAM::Role")
+	policies := resources(t, tmpl, "AWS::IAM::Policy")
+
+	for _, f := range routes.Functions {
+		t.Run(string(f.Operation), func(t *testing.T) {
+			// WHEN the statements of the function's role are collected
+			fn := props(fns[fnIDs[f.Operation]])
+			role := fmt.Sprint(fn["Role"].(map[string]any)["Fn::GetAtt"].([]any)[0])
+			if managed := props(roles[role])["ManagedPolicyArns"]; managed != nil {
+				t.Errorf("role has managed policies %v", managed)
+			}
+			logGroup := refID(fn["LoggingConfig"].(map[string]any)["LogGroup"])
+			var dynamo []string
+			for _, pol := range policies {
+				if !refsTo(props(pol)["Roles"])[role] {
+					continue
+				}
+				doc := props(pol)["PolicyDocument"].(map[string]any)
+				for _, s := range doc["Statement"].([]any) {
+					st := s.(map[string]any)
+					actions, targets := asList(st["Action"]), asList(st["Resource"])
+					// THEN it writes only its own logs ...
+					if strings.HasPrefix(actions[0], "logs:") {
+						if !slices.Equal(actions, []string{"logs:CreateLogStream", "logs:PutLogEvents"}) ||
+							!reflect.DeepEqual(st["Resource"], getAtt(logGroup, "Arn")) {
+							t.Errorf("logs statement %v on %v, want writes to its log group", actions, st["Resource"])
+						}
+						continue
+					}
+					// ... and every other statement is on the table or its indexes
+					for _, a := range actions {
+						if !strings.HasPrefix(a, "dynamodb:") {
+							t.Errorf("action %s is neither logs nor dynamodb", a)
+						}
+					}
+					dynamo = append(dynamo, actions...)
+					for _, r := range st["Resource"].([]any) {
+						if !slices.ContainsFunc(tableARNs, func(a any) bool { return reflect.DeepEqual(a, r) }) {
+							t.Errorf("%v is granted on %v, which is not the table or its indexes", actions, r)
+						}
+					}
+					if st["Effect"] != "Allow" || len(targets) == 0 {
+						t.Errorf("statement %v", st)
+					}
+				}
+			}
+			// ... reading only, unless the operation writes
+			switch f.Access {
+			case routes.ReadOnly:
+				for _, a := range dynamo {
+					if !slices.Contains(readActions, a) {
+						t.Errorf("read-only function may %s", a)
+					}
+				}
+			case routes.ReadWrite:
+				for _, a := range writeActions {
+					if !slices.Contains(dynamo, a) {
+						t.Errorf("read-write function may not %s", a)
+					}
+				}
+			}
+			if !slices.Contains(dynamo, "dynamodb:Query") {
+				t.Errorf("function may not even query the table: %v", dynamo)
+			}
+		})
+	}
+}
+
+// asList reads an IAM Action or Resource, which is a string or a list;
+// non-string entries (intrinsics) come back as their JSON.
+func asList(v any) []string {
+	items, ok := v.([]any)
+	if !ok {
+		items = []any{v}
+	}
+	out := make([]string, len(items))
+	for i, x := range items {
+		if s, ok := x.(string); ok {
+			out[i] = s
+		} else {
+			b, _ := json.Marshal(x)
+			out[i] = string(b)
+		}
+	}
+	return out
+}
+
+func TestAPIGatewayMayInvokeEachLambdaOncePerMethod(t *testing.T) {
+	// GIVEN the Lambda permissions
+	perms := resources(t, tmpl, "AWS::Lambda::Permission")
+
+	// WHEN they are counted per function
+	got := map[string]int{}
+	for _, p := range perms {
+		if props(p)["Principal"] != "apigateway.amazonaws.com" {
+			t.Errorf("permission for %v", props(p)["Principal"])
+		}
+		for id := range refsTo(props(p)["FunctionName"]) {
+			got[id]++
+		}
+	}
+
+	// THEN a function has one per route (no test-invoke duplicates), and
+	// the authorizer one for the authorizer
+	for _, f := range routes.Functions {
+		want := len(routes.For(f.Operation))
+		if f.Operation == routes.Authorizer {
+			want = 1
+		}
+		if got[fnIDs[f.Operation]] != want {
+			t.Errorf("%s: %d permissions, want %d", f.Operation, got[fnIDs[f.Operation]], want)
+		}
+	}
+}
+
+func TestTableMatchesTheStoreDefinition(t *testing.T) {
+	// GIVEN the table the store tests and the local server create
+	def := store.TableDefinition("x")
+	var wantAttrs, wantKeys []any
+	for _, a := range def.AttributeDefinitions {
+		wantAttrs = append(wantAttrs, map[string]any{"AttributeName": *a.AttributeName, "AttributeType": string(a.AttributeType)})
+	}
+	for _, k := range def.KeySchema {
+		wantKeys = append(wantKeys, map[string]any{"AttributeName": *k.AttributeName, "KeyType": string(k.KeyType)})
+	}
+	var wantGSIs []any
+	for _, g := range def.GlobalSecondaryIndexes {
+		var keys []any
+		for _, k := range g.KeySchema {
+			keys = append(keys, map[string]any{"AttributeName": *k.AttributeName, "KeyType": string(k.KeyType)})
+		}
+		wantGSIs = append(wantGSIs, map[string]any{
+			"IndexName":  *g.IndexName,
+			"KeySchema":  keys,
+			"Projection": map[string]any{"ProjectionType": string(g.Projection.ProjectionType)},
+		})
+	}
+
+	cases := []struct {
+		name           string
+		tmpl           assertions.Template
+		protected      bool
+		deletionPolicy string
+	}{
+		{"full-stack-protected", tmpl, true, "Retain"},
+		{"table-protected", tableTmpl[true], true, "Retain"},
+		{"table-unprotected", tableTmpl[false], false, "Delete"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			// WHEN the synthesised table is read back
+			tables := resources(t, c.tmpl, "AWS::DynamoDB::Table")
+			tbl := tables[onlyID(t, tables)]
+			p := props(tbl)
+
+			// THEN its schema is the store's, and its protection the props'
+			if got := p["AttributeDefinitions"].([]any); !sameElements(got, wantAttrs) {
+				t.Errorf("AttributeDefinitions = %v, want %v", got, wantAttrs)
+			}
+			checks := map[string][2]any{
+				"KeySchema":                 {p["KeySchema"], wantKeys},
+				"GlobalSecondaryIndexes":    {p["GlobalSecondaryIndexes"], wantGSIs},
+				"BillingMode":               {p["BillingMode"], string(def.BillingMode)},
+				"PITR":                      {p["PointInTimeRecoverySpecification"], map[string]any{"PointInTimeRecoveryEnabled": true}},
+				"TTL":                       {p["TimeToLiveSpecification"], map[string]any{"AttributeName": store.AttrExpires, "Enabled": true}},
+				"DeletionProtectionEnabled": {p["DeletionProtectionEnabled"], c.protected},
+				"DeletionPolicy":            {tbl["DeletionPolicy"], c.deletionPolicy},
+				"UpdateReplacePolicy":       {tbl["UpdateReplacePolicy"], c.deletionPolicy},
+			}
+			for name, gw := range checks {
+				if !reflect.DeepEqual(gw[0], gw[1]) {
+					t.Errorf("%s = %v, want %v", name, gw[0], gw[1])
+				}
+			}
+		})
+	}
+}
+
+// sameElements compares two lists ignoring order.
+func sameElements(a, b []any) bool {
+	key := func(xs []any) []string {
+		out := make([]string, len(xs))
+		for i, x := range xs {
+			j, _ := json.Marshal(x)
+			out[i] = string(j)
+		}
+		sort.Strings(out)
+		return out
+	}
+	return slices.Equal(key(a), key(b))
+}
+
+func TestRequestAuthorizerSuppliesTheAPIKey(t *testing.T) {
+	// GIVEN the synthesised stack
+	// WHEN the authorizer and the API are read back
+	auths := resources(t, tmpl, "AWS::ApiGateway::Authorizer")
+	auth := props(auths[onlyID(t, auths)])
+
+	// THEN the authorizer is the authorizer Lambda, cached per token for 5
+	// minutes, and the API takes the API key from it
+	want := map[string]any{
+		"Type":                         "REQUEST",
+		"IdentitySource":               "method.request.header.Authorization",
+		"AuthorizerResultTtlInSeconds": float64(300),
+	}
+	for k, v := range want {
+		if auth[k] != v {
+			t.Errorf("%s = %v, want %v", k, auth[k], v)
+		}
+	}
+	if got := refsTo(auth["AuthorizerUri"]); !reflect.DeepEqual(got, map[string]bool{fnIDs[routes.Authorizer]: true}) {
+		t.Errorf("authorizer invokes %v, want the authorizer Lambda", got)
+	}
+	check(t, func() {
+		tmpl.HasResourceProperties(jsii.String("AWS::ApiGateway::RestApi"), &map[string]any{
+			"ApiKeySourceType":      "AUTHORIZER",
+			"EndpointConfiguration": map[string]any{"Types": []any{"REGIONAL"}},
+		})
+	})
+}
+
+func TestUsagePlanThrottlesTheLiveStage(t *testing.T) {
+	// GIVEN the stack synthesised with testProps
+	api := onlyID(t, resources(t, tmpl, "AWS::ApiGateway::RestApi"))
+	stages := resources(t, tmpl, "AWS::ApiGateway::Stage")
+	stage := onlyID(t, stages)
+	if got := props(stages[stage])["StageName"]; got != routes.Stage {
+		t.Errorf("stage %v, want %s", got, routes.Stage)
+	}
+
+	// WHEN the usage plan is read back
+	// THEN it throttles and limits per day as configured, on the live stage
+	check(t, func() {
+		tmpl.ResourceCountIs(jsii.String("AWS::ApiGateway::UsagePlan"), jsii.Number(1))
+		tmpl.HasResourceProperties(jsii.String("AWS::ApiGateway::UsagePlan"), &map[string]any{
+			"Throttle": map[string]any{"RateLimit": testProps.RateLimit, "BurstLimit": testProps.BurstLimit},
+			"Quota":    map[string]any{"Limit": testProps.QuotaPerDay, "Period": "DAY"},
+			"ApiStages": assertions.Match_ArrayWith(&[]any{
+				assertions.Match_ObjectLike(&map[string]any{"ApiId": ref(api), "Stage": ref(stage)}),
+			}),
+		})
+	})
+	// AND tenants' keys come from the admin command, so the stack has none
+	// but says which plan to attach them to
+	check(t, func() {
+		tmpl.ResourceCountIs(jsii.String("AWS::ApiGateway::ApiKey"), jsii.Number(0))
+	})
+	plan := onlyID(t, resources(t, tmpl, "AWS::ApiGateway::UsagePlan"))
+	table := onlyID(t, resources(t, tmpl, "AWS::DynamoDB::Table"))
+	outputs := map[string]any{"UsagePlanId": ref(plan), "TableName": ref(table), "ApiUrl": nil}
+	for name, want := range outputs {
+		out := tmpl.FindOutputs(jsii.String(name), nil)
+		if len(*out) != 1 {
+			t.Errorf("output %s missing", name)
+			continue
+		}
+		if got := (*(*out)[name])["Value"]; want != nil && !reflect.DeepEqual(got, want) {
+			t.Errorf("output %s = %v, want %v", name, got, want)
+		}
+	}
+}
+
+func TestGatewayErrorsAreProblemDetails(t *testing.T) {
+	cases := []struct {
+		responseType string
+		status       int
+		code         string
+		headers      map[string]any
+	}{
+		{"MISSING_AUTHENTICATION_TOKEN", 404, "route_not_found", nil},
+		{"UNAUTHORIZED", 401, "unauthenticated", map[string]any{"WWW-Authenticate": "'Bearer'"}},
+		{"ACCESS_DENIED", 403, "forbidden", nil},
+		{"INVALID_API_KEY", 403, "forbidden", nil},
+		{"THROTTLED", 429, "throttled", nil},
+		{"QUOTA_EXCEEDED", 429, "quota_exceeded", nil},
+		{"REQUEST_TOO_LARGE", 413, "payload_too_large", nil},
+		{"DEFAULT_4XX", 400, "bad_request", nil},
+		{"DEFAULT_5XX", 503, "unavailable", nil},
+	}
+	// GIVEN the synthesised stack
+	// WHEN its gateway responses are read back by type
+	byType := map[string]map[string]any{}
+	for _, r := range resources(t, tmpl, "AWS::ApiGateway::GatewayResponse") {
+		byType[props(r)["ResponseType"].(string)] = props(r)
+	}
+	if len(byType) != len(cases) {
+		t.Errorf("%d gateway responses, want %d", len(byType), len(cases))
+	}
+	// THEN each answers its status with a problem body of its code
+	for _, c := range cases {
+		t.Run(c.responseType, func(t *testing.T) {
+			p, ok := byType[c.responseType]
+			if !ok {
+				t.Fatal("missing")
+			}
+			if p["StatusCode"] != fmt.Sprint(c.status) {
+				t.Errorf("status %v, want %d", p["StatusCode"], c.status)
+			}
+			headers := map[string]any{"Content-Type": "'application/problem+json'"}
+			for k, v := range c.headers {
+				headers[k] = v
+			}
+			got := map[string]any{}
+			for k, v := range p["ResponseParameters"].(map[string]any) {
+				got[strings.TrimPrefix(k, "gatewayresponse.header.")] = v
+			}
+			if !reflect.DeepEqual(got, headers) {
+				t.Errorf("headers %v, want %v", got, headers)
+			}
+			checkProblem(t, p["ResponseTemplates"].(map[string]any)["application/json"].(string), c.status, c.code)
+		})
+	}
+}
+
+func TestAccessLogsAreJSONWithTheTenant(t *testing.T) {
+	// GIVEN the synthesised stack
+	// WHEN the live stage's access log setting is read back
+	stages := resources(t, tmpl, "AWS::ApiGateway::Stage")
+	p := props(stages[onlyID(t, stages)])
+	setting := p["AccessLogSetting"].(map[string]any)
+
+	// THEN it writes one JSON object per request to a log group, naming
+	// the tenant
+	var format map[string]string
+	if err := json.Unmarshal([]byte(setting["Format"].(string)), &format); err != nil {
+		t.Fatalf("access log format is not a JSON object: %v", err)
+	}
+	want := map[string]string{
+		"requestId":      "$context.requestId",
+		"ip":             "$context.identity.sourceIp",
+		"caller":         "$context.identity.caller",
+		"user":           "$context.identity.user",
+		"requestTime":    "$context.requestTime",
+		"httpMethod":     "$context.httpMethod",
+		"resourcePath":   "$context.resourcePath",
+		"status":         "$context.status",
+		"protocol":       "$context.protocol",
+		"responseLength": "$context.responseLength",
+		"tenantId":       "$context.authorizer.tenantId",
+	}
+	for k, v := range want {
+		if format[k] != v {
+			t.Errorf("%s = %q, want %q", k, format[k], v)
+		}
+	}
+	dest := setting["DestinationArn"].(map[string]any)["Fn::GetAtt"].([]any)[0].(string)
+	if _, ok := resources(t, tmpl, "AWS::Logs::LogGroup")[dest]; !ok {
+		t.Errorf("access logs go to %s, not a log group", dest)
+	}
+	check(t, func() {
+		tmpl.HasResourceProperties(jsii.String("AWS::ApiGateway::Stage"), &map[string]any{
+			"MethodSettings": assertions.Match_ArrayWith(&[]any{
+				assertions.Match_ObjectLike(&map[string]any{"MetricsEnabled": true}),
+			}),
+		})
+	})
+}
+
+func TestEveryFunctionFolderIsDeployed(t *testing.T) {
+	// GIVEN the folders make build turns into Lambdas
+	dirs, err := os.ReadDir("../functions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// WHEN they are compared with routes.Functions
+	// THEN none is built without being deployed
+	for _, d := range dirs {
+		if !d.IsDir() {
+			continue
+		}
+		if _, ok := fnIDs[routes.Operation(d.Name())]; !ok {
+			t.Errorf("functions/%s is not in routes.Functions", d.Name())
+		}
+	}
+}
+
+func TestPropsFromContextOrEnvironment(t *testing.T) {
+	defaults := FleetgroupsStackProps{AssetsDir: "../build", DeletionProtection: true, RateLimit: 50, BurstLimit: 100, QuotaPerDay: 100000}
+	cases := []struct {
+		name    string
+		set     map[string]string
+		want    FleetgroupsStackProps
+		wantErr bool
+	}{
+		{"defaults", nil, defaults, false},
+		{"overrides", map[string]string{
+			"assetsDir": "/tmp/x", "deletionProtection": "false",
+			"rateLimit": "5", "burstLimit": "10", "quotaPerDay": "1000",
+		}, FleetgroupsStackProps{AssetsDir: "/tmp/x", RateLimit: 5, BurstLimit: 10, QuotaPerDay: 1000}, false},
+		{"bad-bool", map[string]string{"deletionProtection": "maybe"}, FleetgroupsStackProps{}, true},
+		{"bad-number", map[string]string{"rateLimit": "fast"}, FleetgroupsStackProps{}, true},
+		{"zero-quota", map[string]string{"quotaPerDay": "0"}, FleetgroupsStackProps{}, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			// GIVEN settings by context key
+			lookup := func(key, _ string) (string, bool) { v, ok := c.set[key]; return v, ok }
+			// WHEN the props are read
+			got, err := propsFrom(lookup)
+			// THEN they are the settings over the defaults, or an error
+			if c.wantErr {
+				if err == nil {
+					t.Fatalf("want an error, got %+v", got)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(*got, c.want) {
+				t.Errorf("props = %+v, want %+v", *got, c.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,489 @@
+package gateway_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/fleetgroups/fleetgroups/pkg/app"
+	"github.com/fleetgroups/fleetgroups/pkg/auth"
+	"github.com/fleetgroups/fleetgroups/pkg/ddblocal"
+	"github.com/fleetgroups/fleetgroups/pkg/gateway"
+	"github.com/fleetgroups/fleetgroups/pkg/groups"
+	"github.com/fleetgroups/fleetgroups/pkg/store"
+	"github.com/fleetgroups/fleetgroups/pkg/storetest"
+)
+
+func TestMain(m *testing.M) { os.Exit(ddblocal.RunTests(m)) }
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// env is a local API on a fresh table with two tenants.
+type env struct {
+	srv         *httptest.Server
+	st          *store.Store
+	counter     *storetest.Counter // the operation Lambdas' requests
+	authCounter *storetest.Counter // the authorizer's
+	tokenA      string
+	tokenB      string
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	st, counter := storetest.NewStore(t)
+	e := &env{st: st, counter: counter}
+	ctx := context.Background()
+	for _, tok := range []*string{&e.tokenA, &e.tokenB} {
+		tenant, token := auth.NewCredentials("", "partner")
+		if err := st.PutTenant(ctx, tenant, auth.HashToken(token)); err != nil {
+			t.Fatalf("put tenant: %v", err)
+		}
+		*tok = token
+	}
+	// The authorizer reads through its own client, as its own Lambda does, so
+	// that the counter sees only the operations' requests.
+	authStore, authCounter := storetest.Reopen(t, st)
+	e.authCounter = authCounter
+	h := app.NewHandlers(st, quiet)
+	h.Authorizer = (&auth.Authorizer{Store: authStore, Log: quiet}).Handle
+	e.srv = httptest.NewServer(gateway.New(h, quiet))
+	t.Cleanup(e.srv.Close)
+	counter.Take()
+	return e
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   map[string]any
+}
+
+func (r response) str(path ...string) string {
+	var v any = r.body
+	for _, p := range path {
+		m, _ := v.(map[string]any)
+		v = m[p]
+	}
+	s, _ := v.(string)
+	return s
+}
+
+func (r response) num(path ...string) float64 {
+	var v any = r.body
+	for _, p := range path {
+		m, _ := v.(map[string]any)
+		v = m[p]
+	}
+	f, _ := v.(float64)
+	return f
+}
+
+func (r response) items() []map[string]any {
+	raw, _ := r.body["items"].([]any)
+	out := make([]map[string]any, len(raw))
+	for i, it := range raw {
+		out[i], _ = it.(map[string]any)
+	}
+	return out
+}
+
+func (e *env) call(t *testing.T, token, method, path, body string, headers ...string) response {
+	t.Helper()
+	req, err := http.NewRequest(method, e.srv.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	out := response{status: res.StatusCode, header: res.Header}
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &out.body); err != nil {
+			t.Fatalf("%s %s: body is not JSON: %q", method, path, raw)
+		}
+	}
+	return out
+}
+
+// expect checks a response's status and, for errors, that it is a complete
+// problem document with the code.
+func expect(t *testing.T, r response, status int, code groups.Code) {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status = %d, want %d; body %v", r.status, status, r.body)
+	}
+	if status < 400 {
+		return
+	}
+	if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("Content-Type = %q, want application/problem+json", ct)
+	}
+	if r.str("code") != string(code) || r.num("status") != float64(status) || r.str("title") == "" ||
+		r.str("detail") == "" || !strings.HasSuffix(r.str("type"), "#"+string(code)) || r.str("request_id") == "" {
+		t.Fatalf("problem = %v, want code %s", r.body, code)
+	}
+}
+
+func TestGroupLifecycle(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	A := e.tokenA
+
+	created := e.call(t, A, "POST", "/v1/groups",
+		`{"name":"  Berlin Fleet ","description":"Cars in Berlin","vehicles":["veh-1","veh-2"],"devices":["dev-456"]}`)
+	expect(t, created, 201, "")
+	id := created.str("id")
+	if created.str("name") != "Berlin Fleet" || created.num("memberCounts", "vehicles") != 2 ||
+		created.num("memberCount") != 3 || created.header.Get("Location") != "/v1/groups/"+id || created.num("version") != 1 {
+		t.Fatalf("created = %v %v", created.body, created.header)
+	}
+	if !strings.HasSuffix(created.str("createdAt"), "Z") {
+		t.Fatalf("createdAt %q is not RFC 3339 UTC", created.str("createdAt"))
+	}
+
+	steps := []struct {
+		name, method, path, body string
+		status                   int
+		code                     groups.Code
+		check                    func(t *testing.T, r response)
+	}{
+		{"get-200", "GET", "/v1/groups/" + id, "", 200, "", func(t *testing.T, r response) {
+			if r.str("name") != "Berlin Fleet" || r.str("description") != "Cars in Berlin" || r.num("memberCounts", "devices") != 1 {
+				t.Fatalf("got %v", r.body)
+			}
+		}},
+		{"add-201", "PUT", "/v1/groups/" + id + "/users/usr-1@example.com", "", 201, "", func(t *testing.T, r response) {
+			if r.str("itemType") != "users" || r.str("itemId") != "usr-1@example.com" || r.str("groupId") != id {
+				t.Fatalf("membership %v", r.body)
+			}
+		}},
+		{"add-200-already-member", "PUT", "/v1/groups/" + id + "/users/usr-1@example.com", "", 200, "", nil},
+		{"add-404-no-group", "PUT", "/v1/groups/grp_missing/users/usr-1", "", 404, groups.CodeNotFound, nil},
+		{"add-400-bad-type", "PUT", "/v1/groups/" + id + "/cars/c-1", "", 400, groups.CodeInvalidArgument, nil},
+		{"add-400-bad-item-id", "PUT", "/v1/groups/" + id + "/users/bad%20id", "", 400, groups.CodeInvalidArgument, nil},
+		{"get-400-bad-group-id", "GET", "/v1/groups/bad%21id", "", 400, groups.CodeInvalidArgument, nil},
+		{"get-404", "GET", "/v1/groups/grp_missing", "", 404, groups.CodeNotFound, nil},
+		{"list-members-all-200", "GET", "/v1/groups/" + id + "/members", "", 200, "", func(t *testing.T, r response) {
+			if len(r.items()) != 4 || r.num("total_count") != 4 || r.body["next_cursor"] != nil {
+				t.Fatalf("members %v", r.body)
+			}
+		}},
+		{"list-members-type-200", "GET", "/v1/groups/" + id + "/vehicles?limit=1", "", 200, "", func(t *testing.T, r response) {
+			if len(r.items()) != 1 || r.num("total_count") != 2 || r.str("next_cursor") == "" || r.items()[0]["itemId"] != "veh-1" {
+				t.Fatalf("vehicles %v", r.body)
+			}
+		}},
+		{"list-members-400-bad-type", "GET", "/v1/groups/" + id + "/cars", "", 400, groups.CodeInvalidArgument, nil},
+		{"list-members-404", "GET", "/v1/groups/grp_missing/members", "", 404, groups.CodeNotFound, nil},
+		{"list-item-groups-200", "GET", "/v1/vehicles/veh-1/groups", "", 200, "", func(t *testing.T, r response) {
+			if len(r.items()) != 1 || r.items()[0]["id"] != id || r.items()[0]["name"] != "Berlin Fleet" {
+				t.Fatalf("item groups %v", r.body)
+			}
+		}},
+		{"list-item-groups-200-none", "GET", "/v1/products/p-1/groups", "", 200, "", func(t *testing.T, r response) {
+			if len(r.items()) != 0 {
+				t.Fatalf("item groups %v", r.body)
+			}
+		}},
+		{"update-200-rename", "PATCH", "/v1/groups/" + id, `{"name":"Berlin Cars","description":""}`, 200, "", func(t *testing.T, r response) {
+			if r.str("name") != "Berlin Cars" || r.str("description") != "" || r.num("version") < 2 {
+				t.Fatalf("updated %v", r.body)
+			}
+		}},
+		{"update-400-empty", "PATCH", "/v1/groups/" + id, `{}`, 400, groups.CodeInvalidArgument, nil},
+		{"update-400-null-name", "PATCH", "/v1/groups/" + id, `{"name":null}`, 400, groups.CodeInvalidArgument, nil},
+		{"update-404", "PATCH", "/v1/groups/grp_missing", `{"name":"x"}`, 404, groups.CodeNotFound, nil},
+		{"remove-204", "DELETE", "/v1/groups/" + id + "/vehicles/veh-1", "", 204, "", nil},
+		{"remove-404-not-member", "DELETE", "/v1/groups/" + id + "/vehicles/veh-1", "", 404, groups.CodeNotFound, nil},
+		{"get-200-counts-follow", "GET", "/v1/groups/" + id, "", 200, "", func(t *testing.T, r response) {
+			if r.num("memberCounts", "vehicles") != 1 || r.num("memberCounts", "users") != 1 || r.num("memberCount") != 3 {
+				t.Fatalf("counts %v", r.body)
+			}
+		}},
+		{"delete-200", "DELETE", "/v1/groups/" + id, "", 200, "", func(t *testing.T, r response) {
+			if r.str("id") != id || r.str("name") != "Berlin Cars" {
+				t.Fatalf("deleted %v", r.body)
+			}
+		}},
+		{"get-404-after-delete", "GET", "/v1/groups/" + id, "", 404, groups.CodeNotFound, nil},
+		{"delete-404-again", "DELETE", "/v1/groups/" + id, "", 404, groups.CodeNotFound, nil},
+		{"list-item-groups-empty-after-delete", "GET", "/v1/users/usr-1@example.com/groups", "", 200, "", func(t *testing.T, r response) {
+			if len(r.items()) != 0 {
+				t.Fatalf("orphan membership visible: %v", r.body)
+			}
+		}},
+		{"create-201-name-freed", "POST", "/v1/groups", `{"name":"berlin cars"}`, 201, "", nil},
+	}
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			r := e.call(t, A, s.method, s.path, s.body)
+			expect(t, r, s.status, s.code)
+			if s.check != nil {
+				s.check(t, r)
+			}
+		})
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.call(t, e.tokenA, "POST", "/v1/groups", `{"name":"Existing"}`)
+	ids := make([]string, 96)
+	for i := range ids {
+		ids[i] = `"v-` + strings.Repeat("x", i%5) + string(rune('a'+i%26)) + string(rune('a'+i/26)) + `"`
+	}
+	cases := []struct {
+		name, method, path, body, contentType string
+		status                                int
+		code                                  groups.Code
+		field                                 string
+	}{
+		{"create-409-name-taken", "POST", "/v1/groups", `{"name":"EXISTING"}`, "", 409, groups.CodeNameTaken, ""},
+		{"create-400-missing-name", "POST", "/v1/groups", `{}`, "", 400, groups.CodeInvalidArgument, "name"},
+		{"create-400-blank-name", "POST", "/v1/groups", `{"name":"   "}`, "", 400, groups.CodeInvalidArgument, "name"},
+		{"create-400-long-name", "POST", "/v1/groups", `{"name":"` + strings.Repeat("n", 129) + `"}`, "", 400, groups.CodeInvalidArgument, "name"},
+		{"create-400-long-description", "POST", "/v1/groups", `{"name":"a","description":"` + strings.Repeat("d", 1025) + `"}`, "", 400, groups.CodeInvalidArgument, "description"},
+		{"create-400-wrong-type", "POST", "/v1/groups", `{"name":5}`, "", 400, groups.CodeInvalidArgument, "name"},
+		{"create-400-unknown-field", "POST", "/v1/groups", `{"name":"a","colour":"red"}`, "", 400, groups.CodeInvalidArgument, "colour"},
+		{"create-400-members-not-array", "POST", "/v1/groups", `{"name":"a","vehicles":"v-1"}`, "", 400, groups.CodeInvalidArgument, "vehicles"},
+		{"create-400-bad-member-id", "POST", "/v1/groups", `{"name":"a","devices":["ok","bad id"]}`, "", 400, groups.CodeInvalidArgument, "devices[1]"},
+		{"create-400-duplicate-member", "POST", "/v1/groups", `{"name":"a","users":["u","u"]}`, "", 400, groups.CodeInvalidArgument, "users[1]"},
+		{"create-400-too-many-members", "POST", "/v1/groups", `{"name":"a","vehicles":[` + strings.Join(ids, ",") + `]}`, "", 400, groups.CodeInvalidArgument, "members"},
+		{"create-400-malformed", "POST", "/v1/groups", `{"name":`, "", 400, groups.CodeMalformedJSON, ""},
+		{"create-400-not-object", "POST", "/v1/groups", `["name"]`, "", 400, groups.CodeMalformedJSON, ""},
+		{"create-400-trailing-data", "POST", "/v1/groups", `{"name":"a"} {}`, "", 400, groups.CodeMalformedJSON, ""},
+		{"create-400-empty-body", "POST", "/v1/groups", ``, "", 400, groups.CodeMalformedJSON, ""},
+		{"create-413-too-large", "POST", "/v1/groups", `{"name":"a","description":"` + strings.Repeat("d", 70000) + `"}`, "", 413, groups.CodePayloadTooLarge, ""},
+		{"create-415-not-json", "POST", "/v1/groups", `name=a`, "application/x-www-form-urlencoded", 415, groups.CodeUnsupportedMedia, ""},
+		{"list-400-limit-zero", "GET", "/v1/groups?limit=0", "", "", 400, groups.CodeInvalidArgument, "limit"},
+		{"list-400-limit-101", "GET", "/v1/groups?limit=101", "", "", 400, groups.CodeInvalidArgument, "limit"},
+		{"list-400-limit-word", "GET", "/v1/groups?limit=ten", "", "", 400, groups.CodeInvalidArgument, "limit"},
+		{"list-400-unknown-param", "GET", "/v1/groups?limt=5", "", "", 400, groups.CodeInvalidArgument, "limt"},
+		{"list-400-garbage-cursor", "GET", "/v1/groups?cursor=not-a-cursor", "", "", 400, groups.CodeInvalidCursor, "cursor"},
+		{"route-404", "GET", "/v1/nothing-here", "", "", 404, groups.CodeRouteNotFound, ""},
+		{"route-404-unknown-item-type", "GET", "/v1/cars/c-1/groups", "", "", 404, groups.CodeRouteNotFound, ""},
+		{"method-405", "POST", "/v1/groups/grp_x", "", "", 405, groups.CodeMethodNotAllowed, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var headers []string
+			if c.contentType != "" {
+				headers = []string{"Content-Type", c.contentType}
+			}
+			r := e.call(t, e.tokenA, c.method, c.path, c.body, headers...)
+			expect(t, r, c.status, c.code)
+			if c.field != "" {
+				errs, _ := r.body["errors"].([]any)
+				first, _ := errs[0].(map[string]any)
+				if len(errs) == 0 || first["field"] != c.field || first["message"] == "" {
+					t.Fatalf("errors = %v, want field %q first", r.body["errors"], c.field)
+				}
+			}
+			if c.status == 405 && r.header.Get("Allow") == "" {
+				t.Fatal("405 without an Allow header")
+			}
+		})
+	}
+	// Nothing of the rejected creates was written.
+	list := e.call(t, e.tokenA, "GET", "/v1/groups", "")
+	if len(list.items()) != 1 || list.num("total_count") != 1 {
+		t.Fatalf("groups after bad input = %v", list.body)
+	}
+}
+
+func TestAuthentication(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	forged := strings.TrimSuffix(e.tokenA, e.tokenA[len(e.tokenA)-4:]) + "aaaa"
+	cases := []struct {
+		name, authorization string
+	}{
+		{"401-no-header", ""},
+		{"401-basic-scheme", "Basic " + e.tokenA},
+		{"401-bearer-empty", "Bearer "},
+		{"401-malformed-token", "Bearer hello"},
+		{"401-unknown-tenant", "Bearer fg_tn_nobody.secret"},
+		{"401-wrong-secret", "Bearer " + forged},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var headers []string
+			if c.authorization != "" {
+				headers = []string{"Authorization", c.authorization}
+			}
+			r := e.call(t, "", "GET", "/v1/groups", "", headers...)
+			expect(t, r, 401, groups.CodeUnauthenticated)
+			if r.header.Get("WWW-Authenticate") != "Bearer" {
+				t.Fatal("401 without WWW-Authenticate: Bearer")
+			}
+		})
+	}
+	expect(t, e.call(t, "", "GET", "/v1/groups", "", "authorization", "bearer "+e.tokenA), 200, "")
+}
+
+func TestTenantIsolationOnEveryRoute(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	g := e.call(t, e.tokenA, "POST", "/v1/groups", `{"name":"A's group","vehicles":["veh-a"]}`)
+	id := g.str("id")
+	page := e.call(t, e.tokenA, "GET", "/v1/groups/"+id+"/members?limit=1", "")
+	cursor := page.str("next_cursor")
+	e.call(t, e.tokenA, "PUT", "/v1/groups/"+id+"/users/usr-a", "")
+	withCursor := e.call(t, e.tokenA, "GET", "/v1/groups/"+id+"/members?limit=1", "")
+	cursor = withCursor.str("next_cursor")
+	if cursor == "" {
+		t.Fatal("no cursor to replay")
+	}
+
+	cases := []struct {
+		name, method, path, body string
+		status                   int
+	}{
+		{"get-group", "GET", "/v1/groups/" + id, "", 404},
+		{"update-group", "PATCH", "/v1/groups/" + id, `{"name":"mine now"}`, 404},
+		{"delete-group", "DELETE", "/v1/groups/" + id, "", 404},
+		{"add-member", "PUT", "/v1/groups/" + id + "/vehicles/veh-b", "", 404},
+		{"remove-member", "DELETE", "/v1/groups/" + id + "/vehicles/veh-a", "", 404},
+		{"list-members-all", "GET", "/v1/groups/" + id + "/members", "", 404},
+		{"list-members-type", "GET", "/v1/groups/" + id + "/vehicles", "", 404},
+		{"replay-cursor", "GET", "/v1/groups/" + id + "/members?limit=1&cursor=" + cursor, "", 404},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			expect(t, e.call(t, e.tokenB, c.method, c.path, c.body), c.status, groups.CodeNotFound)
+		})
+	}
+	t.Run("list-groups", func(t *testing.T) {
+		r := e.call(t, e.tokenB, "GET", "/v1/groups", "")
+		if len(r.items()) != 0 || r.num("total_count") != 0 {
+			t.Fatalf("B lists %v", r.body)
+		}
+	})
+	t.Run("list-item-groups", func(t *testing.T) {
+		r := e.call(t, e.tokenB, "GET", "/v1/vehicles/veh-a/groups", "")
+		if r.status != 200 || len(r.items()) != 0 {
+			t.Fatalf("B sees %v", r.body)
+		}
+	})
+	t.Run("create-same-name", func(t *testing.T) {
+		expect(t, e.call(t, e.tokenB, "POST", "/v1/groups", `{"name":"A's group"}`), 201, "")
+	})
+	// Nothing B did touched A's group.
+	after := e.call(t, e.tokenA, "GET", "/v1/groups/"+id, "")
+	if after.str("name") != "A's group" || after.num("memberCount") != 2 {
+		t.Fatalf("A's group changed: %v", after.body)
+	}
+}
+
+func TestCursors(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, name := range []string{"g1", "g2", "g3"} {
+		e.call(t, e.tokenA, "POST", "/v1/groups", `{"name":"`+name+`","vehicles":["v1","v2"]}`)
+	}
+	first := e.call(t, e.tokenA, "GET", "/v1/groups?limit=2", "")
+	cursor := first.str("next_cursor")
+	if len(first.items()) != 2 || cursor == "" || first.num("total_count") != 3 {
+		t.Fatalf("first page %v", first.body)
+	}
+	second := e.call(t, e.tokenA, "GET", "/v1/groups?limit=2&cursor="+cursor, "")
+	if len(second.items()) != 1 || second.items()[0]["name"] != "g3" || second.body["next_cursor"] != nil {
+		t.Fatalf("second page %v", second.body)
+	}
+	tampered := []byte(cursor)
+	tampered[len(tampered)/2] ^= 1
+	if tampered[len(tampered)/2] == '-' || tampered[len(tampered)/2] == '_' {
+		tampered[len(tampered)/2] = 'A'
+	}
+	gid := first.items()[0]["id"].(string)
+	cases := []struct {
+		name, path string
+		status     int
+		code       groups.Code
+	}{
+		{"400-tampered", "/v1/groups?cursor=" + string(tampered), 400, groups.CodeInvalidCursor},
+		{"400-truncated", "/v1/groups?cursor=" + cursor[:10], 400, groups.CodeInvalidCursor},
+		{"400-empty", "/v1/groups?cursor=", 400, groups.CodeInvalidCursor},
+		{"400-other-list", "/v1/groups/" + gid + "/members?cursor=" + cursor, 400, groups.CodeInvalidCursor},
+		{"400-other-filter", "/v1/groups?prefix=g&cursor=" + cursor, 400, groups.CodeInvalidCursor},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) { expect(t, e.call(t, e.tokenA, "GET", c.path, ""), c.status, c.code) })
+	}
+	t.Run("404-other-tenant", func(t *testing.T) {
+		expect(t, e.call(t, e.tokenB, "GET", "/v1/groups?limit=2&cursor="+cursor, ""), 404, groups.CodeNotFound)
+	})
+}
+
+// TestRequestsPerOperation pins how many DynamoDB requests each operation
+// makes: a regression here is a cost and latency regression in AWS.
+func TestRequestsPerOperation(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	A := e.tokenA
+	id := e.call(t, A, "POST", "/v1/groups", `{"name":"Counted","vehicles":["v1","v2","v3"]}`).str("id")
+	empty := e.call(t, A, "POST", "/v1/groups", `{"name":"Empty"}`).str("id")
+	e.call(t, A, "GET", "/v1/groups", "") // loads the cursor key once per process
+	next := e.call(t, A, "GET", "/v1/groups/"+id+"/vehicles?limit=1", "").str("next_cursor")
+	e.counter.Take()
+	e.authCounter.Take()
+
+	type calls = map[string]int
+	cases := []struct {
+		name, method, path, body string
+		want                     calls
+	}{
+		{"create-group", "POST", "/v1/groups", `{"name":"New","devices":["d1","d2"]}`, calls{"TransactWriteItems": 1}},
+		{"get-group", "GET", "/v1/groups/" + id, "", calls{"GetItem": 1}},
+		{"update-group (description)", "PATCH", "/v1/groups/" + id, `{"description":"d"}`, calls{"UpdateItem": 1}},
+		{"update-group (rename)", "PATCH", "/v1/groups/" + id, `{"name":"Renamed"}`, calls{"GetItem": 1, "TransactWriteItems": 1}},
+		{"add-member", "PUT", "/v1/groups/" + id + "/users/u1", "", calls{"TransactWriteItems": 1}},
+		{"add-member (already there)", "PUT", "/v1/groups/" + id + "/users/u1", "", calls{"TransactWriteItems": 1}},
+		{"remove-member", "DELETE", "/v1/groups/" + id + "/users/u1", "", calls{"TransactWriteItems": 1}},
+		{"list-groups", "GET", "/v1/groups?limit=2", "", calls{"Query": 1}},
+		{"list-members (all types)", "GET", "/v1/groups/" + id + "/members", "", calls{"Query": 1}},
+		{"list-members (one type, first page)", "GET", "/v1/groups/" + id + "/vehicles?limit=1", "", calls{"GetItem": 1, "Query": 1}},
+		{"list-members (one type, next page)", "GET", "/v1/groups/" + id + "/vehicles?limit=1&cursor=" + next, "", calls{"Query": 1}},
+		{"list-item-groups", "GET", "/v1/vehicles/v1/groups", "", calls{"Query": 1, "BatchGetItem": 1}},
+		{"delete-group (no members)", "DELETE", "/v1/groups/" + empty, "", calls{"GetItem": 1, "TransactWriteItems": 1}},
+		{"delete-group (3 members)", "DELETE", "/v1/groups/" + id, "", calls{"GetItem": 1, "TransactWriteItems": 1, "Query": 1, "BatchWriteItem": 1, "DeleteItem": 1}},
+	}
+	report := "\n| operation | DynamoDB requests |\n|---|---|\n"
+	for _, c := range cases {
+		r := e.call(t, A, c.method, c.path, c.body)
+		if r.status >= 300 {
+			t.Fatalf("%s: status %d %v", c.name, r.status, r.body)
+		}
+		got := e.counter.Take()
+		if !maps.Equal(got, c.want) {
+			t.Errorf("%s: requests = %v, want %v", c.name, got, c.want)
+		}
+		if auth := e.authCounter.Take(); !maps.Equal(auth, calls{"GetItem": 1}) {
+			t.Errorf("%s: authorizer requests = %v, want one GetItem", c.name, auth)
+		}
+		report += fmt.Sprintf("| %s | %v |\n", c.name, got)
+	}
+	report += "| authorizer (every call, before caching) | map[GetItem:1] |\n"
+	t.Log(report)
+}

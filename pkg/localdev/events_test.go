@@ -1,0 +1,116 @@
+package localdev_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/fleetgroups/fleetgroups/pkg/app"
+	"github.com/fleetgroups/fleetgroups/pkg/ddblocal"
+	"github.com/fleetgroups/fleetgroups/pkg/localdev"
+	"github.com/fleetgroups/fleetgroups/pkg/routes"
+	"github.com/fleetgroups/fleetgroups/pkg/storetest"
+)
+
+func TestMain(m *testing.M) { os.Exit(ddblocal.RunTests(m)) }
+
+const eventsDir = "../../events"
+
+// TestEventsCoverEveryFunction keeps events/ and the route table in step:
+// one sample event per function, nothing else.
+func TestEventsCoverEveryFunction(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(eventsDir, "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var have, want []string
+	for _, f := range files {
+		have = append(have, strings.TrimSuffix(filepath.Base(f), ".json"))
+	}
+	for _, fn := range routes.Functions {
+		want = append(want, string(fn.Operation))
+	}
+	slices.Sort(have)
+	slices.Sort(want)
+	if !slices.Equal(have, want) {
+		t.Fatalf("events/ holds %v, want one per function %v", have, want)
+	}
+}
+
+// TestEventsRunThroughTheirHandlers feeds every sample event to its real
+// Lambda handler against a freshly seeded DynamoDB Local table.
+func TestEventsRunThroughTheirHandlers(t *testing.T) {
+	wantStatus := map[routes.Operation]int{
+		routes.CreateGroup: 201, routes.GetGroup: 200, routes.UpdateGroup: 200, routes.DeleteGroup: 200,
+		routes.ListGroups: 200, routes.AddMember: 201, routes.RemoveMember: 204, routes.ListMembers: 200,
+		routes.ListItemGroups: 200,
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for _, fn := range routes.Functions {
+		op := fn.Operation
+		t.Run(string(op), func(t *testing.T) {
+			t.Parallel()
+			raw, err := os.ReadFile(filepath.Join(eventsDir, string(op)+".json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, _ := storetest.NewStore(t)
+			ctx := context.Background()
+			if err := localdev.SeedDemo(ctx, st); err != nil {
+				t.Fatalf("seed: %v", err)
+			}
+			out, err := localdev.Invoke(ctx, app.NewHandlers(st, quiet), op, raw)
+			if err != nil {
+				t.Fatalf("invoke: %v", err)
+			}
+			switch res := out.(type) {
+			case events.APIGatewayCustomAuthorizerResponse:
+				if res.PolicyDocument.Statement[0].Effect != "Allow" || res.Context["tenantId"] != localdev.DemoTenantID ||
+					res.UsageIdentifierKey != localdev.DemoAPIKey {
+					t.Fatalf("authorizer answered %+v", res)
+				}
+			case events.APIGatewayProxyResponse:
+				if res.StatusCode != wantStatus[op] {
+					t.Fatalf("status = %d, want %d; body %s", res.StatusCode, wantStatus[op], res.Body)
+				}
+				if res.StatusCode != 204 && !json.Valid([]byte(res.Body)) {
+					t.Fatalf("body is not JSON: %s", res.Body)
+				}
+				checkRoute(t, op, raw)
+			default:
+				t.Fatalf("unexpected response %T", out)
+			}
+		})
+	}
+}
+
+// checkRoute asserts that a proxy event is one of op's routes, with path
+// parameters that fill the route's template to the event's path.
+func checkRoute(t *testing.T, op routes.Operation, raw []byte) {
+	t.Helper()
+	var e events.APIGatewayProxyRequest
+	if err := json.Unmarshal(raw, &e); err != nil {
+		t.Fatal(err)
+	}
+	for _, rt := range routes.For(op) {
+		if rt.Method == e.HTTPMethod && rt.Path == e.Resource {
+			path := rt.Path
+			for k, v := range e.PathParameters {
+				path = strings.ReplaceAll(path, "{"+k+"}", v)
+			}
+			if path != e.Path || e.RequestContext.ResourcePath != rt.Path {
+				t.Fatalf("event path %s does not fill %s with %v", e.Path, rt.Path, e.PathParameters)
+			}
+			return
+		}
+	}
+	t.Fatalf("event %s %s is not a route of %s", e.HTTPMethod, e.Resource, op)
+}

@@ -1,0 +1,66 @@
+package routes
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+)
+
+// Deployment settings that the CDK stack (infra/) and the SAM template
+// (cmd/gensam → template.yaml) both declare; keeping them here keeps the two
+// deployments alike.
+const (
+	// Stage is the REST API's stage; the local gateway mirrors it in events.
+	Stage = "live"
+	// LambdaTimeoutSeconds matches API Gateway's 29 s integration limit: a
+	// Lambda running longer only burns money after the client got a 504.
+	LambdaTimeoutSeconds = 29
+	LambdaMemoryMB       = 256
+	// AuthorizerCacheSeconds trades revocation latency for one authorizer
+	// run per token per 5 minutes instead of one per request.
+	AuthorizerCacheSeconds = 300
+	// Per-tenant usage plan defaults (the authorizer hands API Gateway the
+	// tenant's key, so one noisy tenant is throttled alone).
+	DefaultRateLimit   = 50
+	DefaultBurstLimit  = 100
+	DefaultQuotaPerDay = 100_000
+)
+
+// accessLogFields are the access log's JSON fields and their API Gateway
+// variables; tenantId is what the authorizer resolved, so every line can be
+// traced to a tenant.
+var accessLogFields = [][2]string{
+	{"requestId", "$context.requestId"},
+	{"ip", "$context.identity.sourceIp"},
+	{"caller", "$context.identity.caller"},
+	{"user", "$context.identity.user"},
+	{"requestTime", "$context.requestTime"},
+	{"httpMethod", "$context.httpMethod"},
+	{"resourcePath", "$context.resourcePath"},
+	{"path", "$context.path"},
+	{"status", "$context.status"},
+	{"protocol", "$context.protocol"},
+	{"responseLength", "$context.responseLength"},
+	{"tenantId", "$context.authorizer.tenantId"},
+	{"apiKeyId", "$context.identity.apiKeyId"},
+	{"responseLatency", "$context.responseLatency"},
+	{"integrationLatency", "$context.integrationLatency"},
+	{"errorType", "$context.error.responseType"},
+}
+
+// AccessLogFormat is the access log format: one JSON object per request.
+func AccessLogFormat() string {
+	parts := make([]string, len(accessLogFields))
+	for i, f := range accessLogFields {
+		parts[i] = jsonString(f[0]) + ":" + jsonString(f[1])
+	}
+	return "{" + strings.Join(parts, ",") + "}"
+}
+
+func jsonString(s string) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s) // a string always encodes
+	return strings.TrimSuffix(b.String(), "\n")
+}

@@ -1,0 +1,100 @@
+package routes_test
+
+import (
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/fleetgroups/fleetgroups/pkg/groups"
+	"github.com/fleetgroups/fleetgroups/pkg/routes"
+)
+
+// TestRoutesRegisterInOneServeMux: ServeMux panics on conflicting patterns
+// (as "/v1/{itemType}/{itemId}/groups" next to "/v1/groups/{groupId}/{itemType}"
+// would), so registering the whole table proves it is unambiguous.
+func TestRoutesRegisterInOneServeMux(t *testing.T) {
+	mux := http.NewServeMux()
+	for _, r := range routes.Routes {
+		mux.HandleFunc(r.Pattern(), func(http.ResponseWriter, *http.Request) {})
+	}
+	cases := []struct {
+		method, path string
+		want         routes.Operation
+	}{
+		{"POST", "/v1/groups", routes.CreateGroup},
+		{"GET", "/v1/groups", routes.ListGroups},
+		{"GET", "/v1/groups/g1", routes.GetGroup},
+		{"PATCH", "/v1/groups/g1", routes.UpdateGroup},
+		{"DELETE", "/v1/groups/g1", routes.DeleteGroup},
+		{"GET", "/v1/groups/g1/members", routes.ListMembers},
+		{"GET", "/v1/groups/g1/vehicles", routes.ListMembers},
+		{"PUT", "/v1/groups/g1/devices/dev-1", routes.AddMember},
+		{"DELETE", "/v1/groups/g1/devices/dev-1", routes.RemoveMember},
+		{"GET", "/v1/vehicles/veh-1/groups", routes.ListItemGroups},
+		{"GET", "/v1/products/p-1/groups", routes.ListItemGroups},
+	}
+	for _, c := range cases {
+		t.Run(c.method+" "+c.path, func(t *testing.T) {
+			req, _ := http.NewRequest(c.method, c.path, nil)
+			_, pattern := mux.Handler(req)
+			i := slices.IndexFunc(routes.Routes, func(r routes.Route) bool { return r.Pattern() == pattern })
+			if i < 0 || routes.Routes[i].Operation != c.want {
+				t.Fatalf("matched %q, want a route of %s", pattern, c.want)
+			}
+		})
+	}
+}
+
+func TestEveryOperationHasRoutesAndAFunction(t *testing.T) {
+	served := map[routes.Operation]bool{}
+	for _, r := range routes.Routes {
+		served[r.Operation] = true
+	}
+	dirs, err := os.ReadDir("../../functions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var folders []string
+	for _, d := range dirs {
+		folders = append(folders, d.Name())
+	}
+	for _, fn := range routes.Functions {
+		if fn.Operation != routes.Authorizer && !served[fn.Operation] {
+			t.Errorf("%s has no route", fn.Operation)
+		}
+		if !slices.Contains(folders, string(fn.Operation)) {
+			t.Errorf("functions/%s is missing", fn.Operation)
+		}
+		delete(served, fn.Operation)
+	}
+	if len(served) > 0 {
+		t.Errorf("routes name operations without a function: %v", served)
+	}
+	if len(folders) != len(routes.Functions) {
+		t.Errorf("functions/ holds %v; want exactly the route table's functions", folders)
+	}
+}
+
+func TestReverseLookupHasOneRoutePerItemType(t *testing.T) {
+	rs := routes.For(routes.ListItemGroups)
+	if len(rs) != len(groups.ItemTypes) {
+		t.Fatalf("%d reverse lookup routes, want one per item type", len(rs))
+	}
+	for i, typ := range groups.ItemTypes {
+		if !strings.HasPrefix(rs[i].Path, "/v1/"+string(typ)+"/") {
+			t.Errorf("route %s is not for %s", rs[i].Path, typ)
+		}
+	}
+}
+
+func TestLogicalName(t *testing.T) {
+	for in, want := range map[routes.Operation]string{
+		routes.CreateGroup: "CreateGroup", routes.ListItemGroups: "ListItemGroups", routes.Authorizer: "Authorizer",
+	} {
+		if got := routes.LogicalName(in); got != want {
+			t.Errorf("LogicalName(%s) = %s, want %s", in, got, want)
+		}
+	}
+}
