@@ -18,7 +18,6 @@ import (
 	"os/signal"
 
 	"github.com/fleetgroups/fleetgroups/pkg/app"
-	"github.com/fleetgroups/fleetgroups/pkg/ddblocal"
 	"github.com/fleetgroups/fleetgroups/pkg/localdev"
 	"github.com/fleetgroups/fleetgroups/pkg/routes"
 )
@@ -48,18 +47,11 @@ func run(op routes.Operation, eventFile, table string) error {
 	if err != nil {
 		return err
 	}
-	endpoint, stopDB, err := ddblocal.Endpoint(ctx)
+	st, _, stopDB, err := localdev.Start(ctx, table)
 	if err != nil {
 		return err
 	}
 	defer stopDB()
-	st, err := localdev.OpenTable(ctx, endpoint, table)
-	if err != nil {
-		return err
-	}
-	if err := localdev.SeedDemo(ctx, st); err != nil {
-		return err
-	}
 	log := app.NewLogger(slog.LevelInfo)
 	out, err := localdev.Invoke(ctx, app.NewHandlers(st, log), op, event)
 	if err != nil {

@@ -21,7 +21,6 @@ import (
 	"syscall"
 
 	"github.com/fleetgroups/fleetgroups/pkg/app"
-	"github.com/fleetgroups/fleetgroups/pkg/ddblocal"
 	"github.com/fleetgroups/fleetgroups/pkg/gateway"
 	"github.com/fleetgroups/fleetgroups/pkg/localdev"
 )
@@ -42,18 +41,11 @@ func run(addr, table string) error {
 	log := app.NewLogger(slog.LevelInfo)
 
 	fmt.Fprintln(os.Stderr, "starting DynamoDB Local (the first run downloads it)…")
-	endpoint, stopDB, err := ddblocal.Endpoint(ctx)
+	st, endpoint, stopDB, err := localdev.Start(ctx, table)
 	if err != nil {
 		return err
 	}
 	defer stopDB()
-	st, err := localdev.OpenTable(ctx, endpoint, table)
-	if err != nil {
-		return err
-	}
-	if err := localdev.SeedDemo(ctx, st); err != nil {
-		return err
-	}
 	fmt.Fprintf(os.Stderr, `
 fleetgroups is serving on http://%s  (DynamoDB Local at %s, table %s)
 

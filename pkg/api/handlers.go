@@ -54,9 +54,6 @@ func (a *API) getGroup(w http.ResponseWriter, r *http.Request, tenant string) er
 	if err != nil {
 		return err
 	}
-	if err := onlyParams(r); err != nil {
-		return err
-	}
 	g, err := a.store.GetGroup(r.Context(), tenant, id)
 	if err != nil {
 		return err
@@ -69,9 +66,6 @@ func (a *API) getGroup(w http.ResponseWriter, r *http.Request, tenant string) er
 func (a *API) updateGroup(w http.ResponseWriter, r *http.Request, tenant string) error {
 	id, err := groupID(r)
 	if err != nil {
-		return err
-	}
-	if err := onlyParams(r); err != nil {
 		return err
 	}
 	obj, err := readObject(r)
@@ -111,9 +105,6 @@ func (a *API) updateGroup(w http.ResponseWriter, r *http.Request, tenant string)
 func (a *API) deleteGroup(w http.ResponseWriter, r *http.Request, tenant string) error {
 	id, err := groupID(r)
 	if err != nil {
-		return err
-	}
-	if err := onlyParams(r); err != nil {
 		return err
 	}
 	g, err := a.store.DeleteGroup(r.Context(), tenant, id)
@@ -157,9 +148,6 @@ func (a *API) addMember(w http.ResponseWriter, r *http.Request, tenant string) e
 	if err != nil {
 		return err
 	}
-	if err := onlyParams(r); err != nil {
-		return err
-	}
 	m, created, err := a.store.AddMember(r.Context(), tenant, id, it)
 	if err != nil {
 		return err
@@ -179,9 +167,6 @@ func (a *API) removeMember(w http.ResponseWriter, r *http.Request, tenant string
 	if err != nil {
 		return err
 	}
-	if err := onlyParams(r); err != nil {
-		return err
-	}
 	if err := a.store.RemoveMember(r.Context(), tenant, id, it); err != nil {
 		return err
 	}
@@ -192,7 +177,7 @@ func (a *API) removeMember(w http.ResponseWriter, r *http.Request, tenant string
 // listMembers: GET /v1/groups/{groupId}/members (every type) and
 // GET /v1/groups/{groupId}/{itemType}.
 func (a *API) listMembers(w http.ResponseWriter, r *http.Request, tenant string) error {
-	id, err := groupID(r)
+	id, err := groupID(r, paramLimit, paramCursor)
 	if err != nil {
 		return err
 	}
@@ -201,9 +186,6 @@ func (a *API) listMembers(w http.ResponseWriter, r *http.Request, tenant string)
 		if t, err = groups.ParseItemType("itemType", name); err != nil {
 			return err
 		}
-	}
-	if err := onlyParams(r, paramLimit, paramCursor); err != nil {
-		return err
 	}
 	list := "members:" + id + ":" + string(t)
 	pr, err := a.pageRequest(r, tenant, list)
@@ -245,11 +227,17 @@ func (a *API) listItemGroups(w http.ResponseWriter, r *http.Request, tenant stri
 	return writePage(a, w, r, tenant, list, page, viewGroupRef)
 }
 
-func groupID(r *http.Request) (string, error) {
+// groupID is the request's valid {groupId}; params are the query parameters
+// the operation accepts (none unless named).
+func groupID(r *http.Request, params ...string) (string, error) {
 	id := r.PathValue("groupId")
-	return id, groups.ValidateID("groupId", id)
+	if err := groups.ValidateID("groupId", id); err != nil {
+		return "", err
+	}
+	return id, onlyParams(r, params...)
 }
 
+// memberPath is the request's valid {groupId}, {itemType} and {itemId}.
 func memberPath(r *http.Request) (string, groups.Item, error) {
 	id, err := groupID(r)
 	if err != nil {

@@ -66,23 +66,23 @@ type response struct {
 	body   map[string]any
 }
 
-func (r response) str(path ...string) string {
+// at is the JSON value at path in the body (nil when absent).
+func (r response) at(path ...string) any {
 	var v any = r.body
 	for _, p := range path {
 		m, _ := v.(map[string]any)
 		v = m[p]
 	}
-	s, _ := v.(string)
+	return v
+}
+
+func (r response) str(path ...string) string {
+	s, _ := r.at(path...).(string)
 	return s
 }
 
 func (r response) num(path ...string) float64 {
-	var v any = r.body
-	for _, p := range path {
-		m, _ := v.(map[string]any)
-		v = m[p]
-	}
-	f, _ := v.(float64)
+	f, _ := r.at(path...).(float64)
 	return f
 }
 

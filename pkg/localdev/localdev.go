@@ -18,6 +18,7 @@ import (
 
 	"github.com/fleetgroups/fleetgroups/pkg/app"
 	"github.com/fleetgroups/fleetgroups/pkg/auth"
+	"github.com/fleetgroups/fleetgroups/pkg/ddblocal"
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
 	"github.com/fleetgroups/fleetgroups/pkg/routes"
 	"github.com/fleetgroups/fleetgroups/pkg/store"
@@ -99,4 +100,23 @@ func strictJSON(data []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	return dec.Decode(v)
+}
+
+// Start brings up what `make run` and `make invoke` need: DynamoDB Local
+// (started unless DYNAMODB_ENDPOINT names a running one), the table with its
+// cursor key, and the demo tenant and group. stop ends DynamoDB Local.
+func Start(ctx context.Context, table string) (st *store.Store, endpoint string, stop func(), err error) {
+	endpoint, stop, err = ddblocal.Endpoint(ctx)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	st, err = OpenTable(ctx, endpoint, table)
+	if err == nil {
+		err = SeedDemo(ctx, st)
+	}
+	if err != nil {
+		stop()
+		return nil, "", nil, err
+	}
+	return st, endpoint, stop, nil
 }
