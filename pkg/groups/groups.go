@@ -98,3 +98,11 @@ type Tenant struct {
 	APIKey    string
 	CreatedAt time.Time
 }
+
+// Usage is a tenant's metered calls: all of them, and those of one UTC day.
+type Usage struct {
+	Total int64
+	// Day is the counted day's midnight UTC; DayCount its calls.
+	Day      time.Time
+	DayCount int64
+}

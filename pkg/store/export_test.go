@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -62,4 +63,33 @@ func ItemsOf(ctx context.Context, s *Store, tenant, groupID string) (int, error)
 		}
 	}
 	return n, nil
+}
+
+// UsageItems returns the tenant's all-time counter and its counter of day as
+// stored (absent ones left out).
+func UsageItems(ctx context.Context, s *Store, tenant string, day time.Time) ([]map[string]types.AttributeValue, error) {
+	var items []map[string]types.AttributeValue
+	for _, sk := range []string{skUsage, usageDaySK(day)} {
+		out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+			TableName: aws.String(s.table), Key: key(tenantPK(tenant), sk), ConsistentRead: aws.Bool(true),
+		})
+		if err != nil {
+			return nil, err
+		}
+		if out.Item != nil {
+			items = append(items, out.Item)
+		}
+	}
+	return items, nil
+}
+
+// PartitionKeys gives an example of every partition key format of the
+// table, by kind.
+func PartitionKeys(tenant string) map[string]string {
+	return map[string]string{
+		"tenant":     tenantPK(tenant),
+		"group":      groupPK(tenant, "grp_1"),
+		"name guard": nameGuardPK(tenant, "Berlin"),
+		"system":     pkSystem,
+	}
 }

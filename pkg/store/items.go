@@ -37,6 +37,7 @@ const (
 	attrDeletingAt  = "deletingAt"
 	attrGroupID     = "groupId"
 	attrGroupCount  = "groupCount"
+	attrCalls       = "calls"
 )
 
 func toGroupItem(tenant string, g groups.Group) groupItem {
@@ -123,4 +124,15 @@ type tokenItem struct {
 	TenantID  string `dynamodbav:"tenantId"`
 	APIKey    string `dynamodbav:"apiKey"`
 	CreatedAt string `dynamodbav:"createdAt"`
+}
+
+// usageItem is a call counter (usage.go). It has no kind attribute, unlike
+// the other items: the metering grant names every attribute the counters
+// write, and the fewer it names the less a read-only function may write.
+type usageItem struct {
+	PK    string `dynamodbav:"PK"`
+	SK    string `dynamodbav:"SK"`
+	Calls int64  `dynamodbav:"calls"`
+	// ExpiresAt (epoch seconds) is set on the daily counters only.
+	ExpiresAt int64 `dynamodbav:"expiresAt,omitempty"`
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"strings"
+	"time"
 
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
 )
@@ -14,6 +15,8 @@ import (
 //	item                PK                          SK                    GSI1PK                     GSI1SK
 //	tenant              T#<t>                       TENANT
 //	token               T#<t>                       TOKEN#<sha256>
+//	usage (all time)    T#<t>                       USAGE
+//	usage (one day)     T#<t>                       USAGE#<yyyy-mm-dd>
 //	group directory     T#<t>                       DIR                   T#<t>#GROUPS               #DIR
 //	group               T#<t>#G#<group>             #GROUP                T#<t>#GROUPS               N#<lower name>
 //	membership          T#<t>#G#<group>             M#<type>#<item>       T#<t>#I#<type>#<item>      G#<group>
@@ -24,6 +27,8 @@ import (
 // group's partition returns the group (with its counts) followed by its
 // members; the directory item sorts before every group name in GSI1, so one
 // Query of the tenant's groups returns the group count followed by the groups.
+// The usage counters sit in the tenant's own partition, where IAM can let
+// every function count calls without letting it write groups (usage.go).
 const (
 	skTenant      = "TENANT"
 	skTokenPrefix = "TOKEN#"
@@ -37,11 +42,15 @@ const (
 	gsiGroupRoot  = "G#"
 	pkSystem      = "#SYSTEM"
 	skCursorKey   = "CURSOR_KEY"
+	skUsage       = "USAGE"
 )
 
 func tenantPK(tenant string) string { return "T#" + tenant }
 
 func tokenSK(tokenHash string) string { return skTokenPrefix + tokenHash }
+
+// usageDaySK is the counter of one UTC day; day is that day's midnight UTC.
+func usageDaySK(day time.Time) string { return skUsage + "#" + day.Format(time.DateOnly) }
 
 func groupPK(tenant, groupID string) string { return tenantPK(tenant) + "#G#" + groupID }
 
