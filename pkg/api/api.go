@@ -30,11 +30,20 @@ type API struct {
 	store   *store.Store
 	log     *slog.Logger
 	cursors *cursorSealer
+	meter   *store.Store // counts calls (usage.go); store unless WithMeter
+	limits  Limits
 }
 
+// Option configures an API.
+type Option func(*API)
+
 // New returns the API over st, logging to log.
-func New(st *store.Store, log *slog.Logger) *API {
-	return &API{store: st, log: log, cursors: &cursorSealer{load: st.CursorKey}}
+func New(st *store.Store, log *slog.Logger, opts ...Option) *API {
+	a := &API{store: st, log: log, cursors: &cursorSealer{load: st.CursorKey}, meter: st, limits: DefaultLimits()}
+	for _, o := range opts {
+		o(a)
+	}
+	return a
 }
 
 // LambdaFunc is the signature of an operation's Lambda handler.
@@ -61,6 +70,7 @@ func (a *API) endpoints() map[routes.Operation]endpoint {
 		routes.RemoveMember:   a.removeMember,
 		routes.ListMembers:    a.listMembers,
 		routes.ListItemGroups: a.listItemGroups,
+		routes.GetUsage:       a.getUsage,
 	}
 }
 
@@ -110,8 +120,8 @@ func (p *headerProbe) Write(b []byte) (int, error) { return len(b), nil }
 func (p *headerProbe) WriteHeader(status int)      { p.status = status }
 
 // serve wraps an endpoint with what every request gets: the tenant from the
-// authorizer, the request id, problem rendering, panic recovery and one
-// structured log line.
+// authorizer, the request id, usage metering, problem rendering, panic
+// recovery and one structured log line.
 func (a *API) serve(op routes.Operation, ep endpoint) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -122,6 +132,8 @@ func (a *API) serve(op routes.Operation, ep endpoint) http.Handler {
 		}
 		tenant, _ := gw.Authorizer[auth.ContextTenantID].(string)
 		w.Header().Set("X-Request-Id", requestID)
+		w, r, waitMeter := a.startMetering(w, r, op, tenant, requestID)
+		defer waitMeter()
 		rec := &statusRecorder{ResponseWriter: w}
 		err := func() (err error) {
 			defer func() {

@@ -7,8 +7,11 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"math"
 	"os"
+	"strconv"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
@@ -29,11 +32,14 @@ type Config struct {
 	Table    string // TABLE_NAME, required
 	Endpoint string // DYNAMODB_ENDPOINT: set for DynamoDB Local, empty in AWS
 	LogLevel slog.Level
+	// Limits are the usage plan's (USAGE_RATE_LIMIT, USAGE_BURST_LIMIT,
+	// USAGE_QUOTA_PER_DAY; each defaults to the plan's default).
+	Limits api.Limits
 }
 
 // ConfigFromEnv reads the Config.
 func ConfigFromEnv() (Config, error) {
-	c := Config{Table: os.Getenv("TABLE_NAME"), Endpoint: os.Getenv("DYNAMODB_ENDPOINT")}
+	c := Config{Table: os.Getenv("TABLE_NAME"), Endpoint: os.Getenv("DYNAMODB_ENDPOINT"), Limits: api.DefaultLimits()}
 	if c.Table == "" {
 		return c, errors.New("TABLE_NAME is not set")
 	}
@@ -41,6 +47,25 @@ func ConfigFromEnv() (Config, error) {
 		if err := c.LogLevel.UnmarshalText([]byte(lvl)); err != nil {
 			return c, errors.New("LOG_LEVEL must be debug, info, warn or error")
 		}
+	}
+	limits := []struct {
+		env string
+		dst *float64
+	}{
+		{routes.EnvUsageRateLimit, &c.Limits.RateLimit},
+		{routes.EnvUsageBurstLimit, &c.Limits.BurstLimit},
+		{routes.EnvUsageQuotaPerDay, &c.Limits.QuotaPerDay},
+	}
+	for _, l := range limits {
+		v, ok := os.LookupEnv(l.env)
+		if !ok {
+			continue
+		}
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f <= 0 || math.IsInf(f, 0) {
+			return c, fmt.Errorf("%s must be a positive number, not %q", l.env, v)
+		}
+		*l.dst = f
 	}
 	return c, nil
 }
@@ -102,8 +127,8 @@ type Handlers struct {
 }
 
 // NewHandlers builds every handler over st.
-func NewHandlers(st *store.Store, log *slog.Logger) Handlers {
-	a := api.New(st, log)
+func NewHandlers(st *store.Store, log *slog.Logger, opts ...api.Option) Handlers {
+	a := api.New(st, log, opts...)
 	h := Handlers{
 		Authorizer: (&auth.Authorizer{Store: st, Log: log}).Handle,
 		Operations: map[routes.Operation]api.LambdaFunc{},
@@ -136,5 +161,5 @@ func Start(op routes.Operation) {
 		lambda.Start((&auth.Authorizer{Store: st, Log: log}).Handle)
 		return
 	}
-	lambda.Start(api.New(st, log).LambdaHandler(op))
+	lambda.Start(api.New(st, log, api.WithLimits(cfg.Limits)).LambdaHandler(op))
 }

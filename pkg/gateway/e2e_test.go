@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fleetgroups/fleetgroups/pkg/api"
 	"github.com/fleetgroups/fleetgroups/pkg/app"
 	"github.com/fleetgroups/fleetgroups/pkg/auth"
 	"github.com/fleetgroups/fleetgroups/pkg/ddblocal"
@@ -32,11 +33,21 @@ type env struct {
 	st          *store.Store
 	counter     *storetest.Counter // the operation Lambdas' requests
 	authCounter *storetest.Counter // the authorizer's
+	meter       *store.Store       // the store that counts calls (usage metering)
+	meterCount  *storetest.Counter // its requests
 	tokenA      string
 	tokenB      string
 }
 
-func newEnv(t *testing.T) *env {
+// newEnv starts the API on a fresh table with two tenants; opts apply to
+// the API after the env's own.
+func newEnv(t *testing.T, opts ...api.Option) *env {
+	t.Helper()
+	return newLoggedEnv(t, quiet, opts...)
+}
+
+// newLoggedEnv is newEnv with the operations logging to log.
+func newLoggedEnv(t *testing.T, log *slog.Logger, opts ...api.Option) *env {
 	t.Helper()
 	st, counter := storetest.NewStore(t)
 	e := &env{st: st, counter: counter}
@@ -52,7 +63,10 @@ func newEnv(t *testing.T) *env {
 	// that the counter sees only the operations' requests.
 	authStore, authCounter := storetest.Reopen(t, st)
 	e.authCounter = authCounter
-	h := app.NewHandlers(st, quiet)
+	// Metering, too, goes through its own client, so that the operations'
+	// own requests are counted apart from it.
+	e.meter, e.meterCount = storetest.Reopen(t, st)
+	h := app.NewHandlers(st, log, append([]api.Option{api.WithMeter(e.meter)}, opts...)...)
 	h.Authorizer = (&auth.Authorizer{Store: authStore, Log: quiet}).Handle
 	e.srv = httptest.NewServer(gateway.New(h, quiet))
 	t.Cleanup(e.srv.Close)
@@ -437,7 +451,9 @@ func TestCursors(t *testing.T) {
 }
 
 // TestRequestsPerOperation pins how many DynamoDB requests each operation
-// makes: a regression here is a cost and latency regression in AWS.
+// makes: a regression here is a cost and latency regression in AWS. Usage
+// metering adds two UpdateItem to every call, made in parallel with the
+// operation's own requests; it is counted and reported apart from them.
 func TestRequestsPerOperation(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -448,8 +464,10 @@ func TestRequestsPerOperation(t *testing.T) {
 	next := e.call(t, A, "GET", "/v1/groups/"+id+"/vehicles?limit=1", "").str("next_cursor")
 	e.counter.Take()
 	e.authCounter.Take()
+	e.meterCount.Take()
 
 	type calls = map[string]int
+	metering := calls{"UpdateItem": 2}
 	cases := []struct {
 		name, method, path, body string
 		want                     calls
@@ -468,8 +486,10 @@ func TestRequestsPerOperation(t *testing.T) {
 		{"list-item-groups", "GET", "/v1/vehicles/v1/groups", "", calls{"Query": 1, "BatchGetItem": 1}},
 		{"delete-group (no members)", "DELETE", "/v1/groups/" + empty, "", calls{"GetItem": 1, "TransactWriteItems": 1}},
 		{"delete-group (3 members)", "DELETE", "/v1/groups/" + id, "", calls{"GetItem": 1, "TransactWriteItems": 1, "Query": 1, "BatchWriteItem": 1, "DeleteItem": 1}},
+		// It reports the count that metering returned: no request of its own.
+		{"get-usage", "GET", "/v1/usage", "", calls{}},
 	}
-	report := "\n| operation | DynamoDB requests |\n|---|---|\n"
+	report := "\n| operation | DynamoDB requests | plus metering |\n|---|---|---|\n"
 	for _, c := range cases {
 		r := e.call(t, A, c.method, c.path, c.body)
 		if r.status >= 300 {
@@ -482,8 +502,12 @@ func TestRequestsPerOperation(t *testing.T) {
 		if auth := e.authCounter.Take(); !maps.Equal(auth, calls{"GetItem": 1}) {
 			t.Errorf("%s: authorizer requests = %v, want one GetItem", c.name, auth)
 		}
-		report += fmt.Sprintf("| %s | %v |\n", c.name, got)
+		meter := e.meterCount.Take()
+		if !maps.Equal(meter, metering) {
+			t.Errorf("%s: metering requests = %v, want %v", c.name, meter, metering)
+		}
+		report += fmt.Sprintf("| %s | %v | %v |\n", c.name, got, meter)
 	}
-	report += "| authorizer (every call, before caching) | map[GetItem:1] |\n"
+	report += "| authorizer (every call, before caching) | map[GetItem:1] | none |\n"
 	t.Log(report)
 }

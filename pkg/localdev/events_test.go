@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/fleetgroups/fleetgroups/pkg/api"
 	"github.com/fleetgroups/fleetgroups/pkg/app"
 	"github.com/fleetgroups/fleetgroups/pkg/ddblocal"
 	"github.com/fleetgroups/fleetgroups/pkg/localdev"
@@ -51,7 +52,7 @@ func TestEventsRunThroughTheirHandlers(t *testing.T) {
 	wantStatus := map[routes.Operation]int{
 		routes.CreateGroup: 201, routes.GetGroup: 200, routes.UpdateGroup: 200, routes.DeleteGroup: 200,
 		routes.ListGroups: 200, routes.AddMember: 201, routes.RemoveMember: 204, routes.ListMembers: 200,
-		routes.ListItemGroups: 200,
+		routes.ListItemGroups: 200, routes.GetUsage: 200,
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	for _, fn := range routes.Functions {
@@ -83,6 +84,10 @@ func TestEventsRunThroughTheirHandlers(t *testing.T) {
 				}
 				if res.StatusCode != 204 && !json.Valid([]byte(res.Body)) {
 					t.Fatalf("body is not JSON: %s", res.Body)
+				}
+				// The Lambda path meters too: the demo tenant's first call.
+				if got := res.MultiValueHeaders[api.HeaderUsage]; !slices.Equal(got, []string{"1"}) {
+					t.Fatalf("%s = %q, want the first call counted", api.HeaderUsage, got)
 				}
 				checkRoute(t, op, raw)
 			default:

@@ -26,6 +26,15 @@ const (
 	DefaultQuotaPerDay = 100_000
 )
 
+// The environment variables through which the deployments tell the functions
+// the usage plan's limits, for get-usage to report (API Gateway enforces
+// them; the functions cannot read the plan themselves without more rights).
+const (
+	EnvUsageRateLimit   = "USAGE_RATE_LIMIT"
+	EnvUsageBurstLimit  = "USAGE_BURST_LIMIT"
+	EnvUsageQuotaPerDay = "USAGE_QUOTA_PER_DAY"
+)
+
 // accessLogFields are the access log's JSON fields and their API Gateway
 // variables; tenantId is what the authorizer resolved, so every line can be
 // traced to a tenant.

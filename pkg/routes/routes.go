@@ -25,6 +25,8 @@ const (
 	RemoveMember   Operation = "remove-member"
 	ListMembers    Operation = "list-members"
 	ListItemGroups Operation = "list-item-groups"
+	// Section 6: usage metering.
+	GetUsage Operation = "get-usage"
 	// Authorizer is the API Gateway REQUEST authorizer; it serves no route.
 	Authorizer Operation = "authorizer"
 )
@@ -33,7 +35,10 @@ const (
 type Access int
 
 const (
-	// ReadOnly functions are granted read actions only.
+	// ReadOnly functions are granted read actions only, except that every
+	// function serving routes also counts its calls: it may UpdateItem the
+	// usage counters of a tenant's own partition, and nothing else (see
+	// store.MeterLeadingKeys).
 	ReadOnly Access = iota
 	// ReadWrite functions may also write.
 	ReadWrite
@@ -57,6 +62,8 @@ var Functions = []Function{
 	{RemoveMember, ReadWrite, "Removes an item from a group"},
 	{ListMembers, ReadOnly, "Lists a group's members"},
 	{ListItemGroups, ReadOnly, "Lists the groups that hold an item"},
+	// Section 6: usage metering.
+	{GetUsage, ReadOnly, "Returns the tenant's call counts and usage plan limits"},
 	{Authorizer, ReadOnly, "Authenticates bearer tokens and names the tenant"},
 }
 
@@ -93,6 +100,8 @@ func buildRoutes() []Route {
 	for _, t := range groups.ItemTypes {
 		rs = append(rs, Route{"GET", "/v1/" + string(t) + "/{itemId}/groups", ListItemGroups})
 	}
+	// Section 6: usage metering.
+	rs = append(rs, Route{"GET", "/v1/usage", GetUsage})
 	return rs
 }
 

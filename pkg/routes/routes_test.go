@@ -34,6 +34,7 @@ func TestRoutesRegisterInOneServeMux(t *testing.T) {
 		{"DELETE", "/v1/groups/g1/devices/dev-1", routes.RemoveMember},
 		{"GET", "/v1/vehicles/veh-1/groups", routes.ListItemGroups},
 		{"GET", "/v1/products/p-1/groups", routes.ListItemGroups},
+		{"GET", "/v1/usage", routes.GetUsage},
 	}
 	for _, c := range cases {
 		t.Run(c.method+" "+c.path, func(t *testing.T) {

@@ -1,0 +1,298 @@
+package gateway_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/fleetgroups/fleetgroups/pkg/api"
+	"github.com/fleetgroups/fleetgroups/pkg/app"
+	"github.com/fleetgroups/fleetgroups/pkg/groups"
+	"github.com/fleetgroups/fleetgroups/pkg/store"
+)
+
+// usageHeaders reads a response's usage headers; ok is false when either is
+// missing or not a number.
+func usageHeaders(r response) (total, daily int, ok bool) {
+	total, err1 := strconv.Atoi(r.header.Get(api.HeaderUsage))
+	daily, err2 := strconv.Atoi(r.header.Get(api.HeaderDailyUsage))
+	return total, daily, err1 == nil && err2 == nil
+}
+
+func TestUsageHeadersCountEveryCall(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	id := e.call(t, e.tokenA, "POST", "/v1/groups", `{"name":"Counted"}`).str("id")
+	// The create above was call 1.
+	cases := []struct {
+		name, method, path, body string
+		status                   int
+		counted                  bool
+	}{
+		{"get-200", "GET", "/v1/groups/" + id, "", 200, true},
+		{"list-200", "GET", "/v1/groups", "", 200, true},
+		{"add-201", "PUT", "/v1/groups/" + id + "/vehicles/v1", "", 201, true},
+		// Failed calls are counted: they cost capacity, and the quota counts them.
+		{"get-404-counted", "GET", "/v1/groups/grp_missing", "", 404, true},
+		{"create-400-counted", "POST", "/v1/groups", `{}`, 400, true},
+		{"usage-400-unknown-param-counted", "GET", "/v1/usage?x=1", "", 400, true},
+		{"usage-200", "GET", "/v1/usage", "", 200, true},
+		// Calls the gateway refuses never reach a function.
+		{"route-404-not-counted", "GET", "/v1/nothing", "", 404, false},
+		{"method-405-not-counted", "POST", "/v1/usage", "", 405, false},
+	}
+	want := 1
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := e.call(t, e.tokenA, c.method, c.path, c.body)
+			if r.status != c.status {
+				t.Fatalf("status %d, want %d; %v", r.status, c.status, r.body)
+			}
+			total, daily, ok := usageHeaders(r)
+			if !c.counted {
+				if ok || r.header.Get(api.HeaderUsage) != "" {
+					t.Fatalf("usage headers on a call the gateway refused: %v", r.header)
+				}
+				return
+			}
+			want++
+			if !ok || total != want || daily != want {
+				t.Fatalf("%s = %q, %s = %q; want %d and %d", api.HeaderUsage, r.header.Get(api.HeaderUsage),
+					api.HeaderDailyUsage, r.header.Get(api.HeaderDailyUsage), want, want)
+			}
+		})
+	}
+	t.Run("unauthenticated-not-counted", func(t *testing.T) {
+		r := e.call(t, "fg_"+strings.TrimPrefix(e.tokenA, "fg_")+"x", "GET", "/v1/groups", "")
+		expect(t, r, 401, groups.CodeUnauthenticated)
+		if r.header.Get(api.HeaderUsage) != "" {
+			t.Fatalf("usage headers on a refused call: %v", r.header)
+		}
+		after := e.call(t, e.tokenA, "GET", "/v1/usage", "")
+		if after.num("total") != float64(want+1) {
+			t.Fatalf("total %v after a refused call, want %d", after.body, want+1)
+		}
+	})
+}
+
+func TestGetUsage(t *testing.T) {
+	t.Parallel()
+	limits := api.Limits{RateLimit: 7.5, BurstLimit: 11, QuotaPerDay: 1234}
+	e := newEnv(t, api.WithLimits(limits))
+	e.call(t, e.tokenA, "POST", "/v1/groups", `{"name":"g"}`)
+	e.call(t, e.tokenA, "GET", "/v1/groups", "")
+
+	r := e.call(t, e.tokenA, "GET", "/v1/usage", "")
+	expect(t, r, 200, "")
+	want := map[string]any{
+		"total": 3.0,
+		"today": map[string]any{"date": time.Now().UTC().Format(time.DateOnly), "count": 3.0},
+		"limits": map[string]any{
+			"rate_limit": 7.5, "burst_limit": 11.0, "quota": 1234.0, "quota_period": "DAY",
+		},
+	}
+	got, _ := json.Marshal(r.body)
+	wantJSON, _ := json.Marshal(want)
+	if !bytes.Equal(got, wantJSON) {
+		t.Fatalf("usage = %s, want %s", got, wantJSON)
+	}
+	// The body and the headers report the same call.
+	if total, daily, ok := usageHeaders(r); !ok || total != 3 || daily != 3 {
+		t.Fatalf("headers %v disagree with the body %s", r.header, got)
+	}
+	if ct := r.header.Get("Content-Type"); ct != "application/json" {
+		t.Fatalf("Content-Type %q", ct)
+	}
+}
+
+func TestUsageOfTenantsIsSeparate(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for range 3 {
+		e.call(t, e.tokenA, "GET", "/v1/groups", "")
+	}
+	cases := []struct {
+		name  string
+		token string
+		total float64
+	}{
+		{"b-sees-only-its-own-call", e.tokenB, 1},
+		{"a-sees-its-four-calls", e.tokenA, 4},
+		{"b-unmoved-by-a", e.tokenB, 2},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := e.call(t, c.token, "GET", "/v1/usage", "")
+			if r.num("total") != c.total || r.num("today", "count") != c.total {
+				t.Fatalf("usage %v, want total and today %v", r.body, c.total)
+			}
+		})
+	}
+}
+
+func TestUsageIsExactUnderConcurrentCalls(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	before := e.call(t, e.tokenA, "GET", "/v1/usage", "").num("total")
+	const n = 20
+	seen := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := e.call(t, e.tokenA, "GET", "/v1/groups", "")
+			total, _, ok := usageHeaders(r)
+			if r.status != 200 || !ok {
+				t.Errorf("status %d, headers %v", r.status, r.header)
+			}
+			seen[i] = total
+		}()
+	}
+	wg.Wait()
+	after := e.call(t, e.tokenA, "GET", "/v1/usage", "").num("total")
+	if after-before != n+1 { // the calls and the usage read itself
+		t.Fatalf("total went from %v to %v, want +%d", before, after, n+1)
+	}
+	// Each call saw its own count, none skipped or repeated.
+	slices.Sort(seen)
+	for i, total := range seen {
+		if total != int(before)+1+i {
+			t.Fatalf("counts seen %v, want %v..%v", seen, before+1, before+n)
+		}
+	}
+}
+
+func TestUsageDayRollsOverAtUTCMidnight(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	var now atomic.Pointer[time.Time]
+	e.meter.Now = func() time.Time { return *now.Load() }
+	steps := []struct {
+		name       string
+		at         time.Time
+		total, day int
+		date       string
+	}{
+		{"evening", time.Date(2026, 11, 24, 22, 0, 0, 0, time.UTC), 1, 1, "2026-11-24"},
+		{"last-millisecond", time.Date(2026, 11, 24, 23, 59, 59, 999e6, time.UTC), 2, 2, "2026-11-24"},
+		{"midnight", time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC), 3, 1, "2026-11-25"},
+		{"next-morning", time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC), 4, 2, "2026-11-25"},
+	}
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			now.Store(&s.at)
+			r := e.call(t, e.tokenA, "GET", "/v1/usage", "")
+			total, day, ok := usageHeaders(r)
+			if !ok || total != s.total || day != s.day {
+				t.Fatalf("headers %v, want total %d, day %d", r.header, s.total, s.day)
+			}
+			if r.num("total") != float64(s.total) || r.num("today", "count") != float64(s.day) || r.str("today", "date") != s.date {
+				t.Fatalf("usage %v, want total %d, %s: %d", r.body, s.total, s.date, s.day)
+			}
+		})
+	}
+}
+
+// lockedBuffer collects log output written from several goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) lines() []map[string]any {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []map[string]any
+	for line := range strings.Lines(l.b.String()) {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func TestMeteringFailureDoesNotFailTheCall(t *testing.T) {
+	t.Parallel()
+	endpoint := os.Getenv("DYNAMODB_ENDPOINT")
+	// A DynamoDB that never answers: the count times out. Its handlers end
+	// when the test does, since Close waits for them.
+	stop := make(chan struct{})
+	hanging := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-stop }))
+	t.Cleanup(hanging.Close)
+	t.Cleanup(func() { close(stop) })
+	cases := []struct {
+		name     string
+		endpoint string
+		table    string
+	}{
+		{"missing-table", endpoint, "no-such-table"},
+		{"unresponsive", hanging.URL, "t"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			db, err := app.NewDynamoDB(context.Background(), c.endpoint)
+			if err != nil {
+				t.Fatal(err)
+			}
+			logs := &lockedBuffer{}
+			log := slog.New(slog.NewJSONHandler(logs, nil))
+			e := newLoggedEnv(t, log, api.WithMeter(store.New(db, c.table)))
+
+			calls := []struct {
+				method, path, body string
+				status             int
+			}{
+				{"POST", "/v1/groups", `{"name":"still works"}`, 201},
+				{"GET", "/v1/groups", "", 200},
+				{"GET", "/v1/groups/grp_missing", "", 404},
+				// get-usage reads the counters instead: none were written.
+				{"GET", "/v1/usage", "", 200},
+			}
+			for _, call := range calls {
+				r := e.call(t, e.tokenA, call.method, call.path, call.body)
+				if r.status != call.status {
+					t.Fatalf("%s %s: status %d, want %d; %v", call.method, call.path, r.status, call.status, r.body)
+				}
+				if r.header.Get(api.HeaderUsage) != "" || r.header.Get(api.HeaderDailyUsage) != "" {
+					t.Fatalf("%s %s: usage headers %v although nothing was counted", call.method, call.path, r.header)
+				}
+				if call.path == "/v1/usage" && (r.num("total") != 0 || r.str("today", "date") == "" || r.num("limits", "quota") == 0) {
+					t.Fatalf("usage %v, want zero counts with today's date and the limits", r.body)
+				}
+			}
+			// Each failure was logged, with the tenant and the request id.
+			var failures int
+			for _, l := range logs.lines() {
+				if l["msg"] == "call not counted" {
+					failures++
+					if l["tenant"] == "" || l["request_id"] == "" || l["error"] == "" || l["level"] != "WARN" {
+						t.Errorf("log line %v lacks tenant, request id or error", l)
+					}
+				}
+			}
+			if failures != len(calls) {
+				t.Errorf("%d failures logged, want %d", failures, len(calls))
+			}
+		})
+	}
+}
