@@ -28,6 +28,10 @@ const (
 	attrGSI1SK  = "GSI1SK"
 	indexGSI1   = "GSI1"
 	attrExpires = "expiresAt"
+	attrCalls   = "calls"
+	// The metering grant's terms (store.MeterLeadingKeys and friends).
+	meterLeadingKeys         = "T#*"
+	meterExcludedLeadingKeys = "T#*#*"
 )
 
 const logRetention = awslogs.RetentionDays_ONE_MONTH
@@ -142,8 +146,11 @@ func newFunction(scope constructs.Construct, table awsdynamodb.Table, f routes.F
 		Role:         role,
 		LogGroup:     logs,
 		Environment: &map[string]*string{
-			"TABLE_NAME": table.TableName(),
-			"LOG_LEVEL":  jsii.String("info"),
+			"TABLE_NAME":               table.TableName(),
+			"LOG_LEVEL":                jsii.String("info"),
+			routes.EnvUsageRateLimit:   jsii.String(number(props.RateLimit)),
+			routes.EnvUsageBurstLimit:  jsii.String(number(props.BurstLimit)),
+			routes.EnvUsageQuotaPerDay: jsii.String(number(props.QuotaPerDay)),
 		},
 	})
 	switch f.Access {
@@ -152,7 +159,30 @@ func newFunction(scope constructs.Construct, table awsdynamodb.Table, f routes.F
 	default:
 		table.GrantReadData(fn)
 	}
+	if len(routes.For(f.Operation)) > 0 {
+		grantMetering(fn, table)
+	}
 	return fn
+}
+
+func number(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+// grantMetering lets fn count its calls, the one write that every function
+// serving routes makes, read-only ones included: UpdateItem only in a
+// tenant's own partition and only of the counters' attributes (see
+// store.MeterLeadingKeys), returning nothing but the updated counter.
+func grantMetering(fn awslambda.Function, table awsdynamodb.Table) {
+	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("CountCalls"),
+		Actions:   jsii.Strings("dynamodb:UpdateItem"),
+		Resources: &[]*string{table.TableArn()},
+		Conditions: &map[string]any{
+			"ForAllValues:StringLike":    map[string]any{"dynamodb:LeadingKeys": []string{meterLeadingKeys}},
+			"ForAllValues:StringNotLike": map[string]any{"dynamodb:LeadingKeys": []string{meterExcludedLeadingKeys}},
+			"ForAllValues:StringEquals":  map[string]any{"dynamodb:Attributes": []string{attrPK, attrSK, attrCalls, attrExpires}},
+			"StringEqualsIfExists":       map[string]any{"dynamodb:ReturnValues": []string{"NONE", "UPDATED_NEW"}},
+		},
+	}))
 }
 
 // newAPI declares the REST API and one method per routes.Routes entry.

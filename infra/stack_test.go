@@ -359,6 +359,10 @@ func TestOneLambdaPerFunctionAndNoMore(t *testing.T) {
 				"Environment": map[string]any{"Variables": map[string]any{
 					"TABLE_NAME": ref(table),
 					"LOG_LEVEL":  "info",
+					// get-usage reports the usage plan's limits: testProps'.
+					routes.EnvUsageRateLimit:   "7",
+					routes.EnvUsageBurstLimit:  "11",
+					routes.EnvUsageQuotaPerDay: "1234",
 				}},
 			}
 			for k, v := range want {
@@ -391,6 +395,27 @@ var writeActions = []string{
 	"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
 }
 
+// meteringGrant is the statement that lets a function count its calls, in
+// the store's terms: the one write of read-only functions.
+func meteringGrant(table string) map[string]any {
+	var attrs, returnValues []any
+	for _, a := range store.MeterAttributes() {
+		attrs = append(attrs, a)
+	}
+	for _, v := range store.MeterReturnValues() {
+		returnValues = append(returnValues, v)
+	}
+	return map[string]any{
+		"Sid": "CountCalls", "Effect": "Allow", "Action": "dynamodb:UpdateItem", "Resource": getAtt(table, "Arn"),
+		"Condition": map[string]any{
+			"ForAllValues:StringLike":    map[string]any{"dynamodb:LeadingKeys": []any{store.MeterLeadingKeys}},
+			"ForAllValues:StringNotLike": map[string]any{"dynamodb:LeadingKeys": []any{store.MeterExcludedLeadingKeys}},
+			"ForAllValues:StringEquals":  map[string]any{"dynamodb:Attributes": attrs},
+			"StringEqualsIfExists":       map[string]any{"dynamodb:ReturnValues": returnValues},
+		},
+	}
+}
+
 func TestLambdasMayTouchOnlyTheTableAndTheirLogs(t *testing.T) {
 	// GIVEN the table, the Lambdas, their roles and policies
 	table := onlyID(t, resources(t, tmpl, "AWS::DynamoDB::Table"))
@@ -398,6 +423,7 @@ func TestLambdasMayTouchOnlyTheTableAndTheirLogs(t *testing.T) {
 		getAtt(table, "Arn"),
 		map[string]any{"Fn::Join": []any{"", []any{getAtt(table, "Arn"), "/index/*"}}},
 	}
+	wantMetering := meteringGrant(table)
 	fns := resources(t, tmpl, "AWS::Lambda::Function")
 	roles := resources(t, tmpl, "AWS::IAM::Role")
 	policies := resources(t, tmpl, "AWS::IAM::Policy")
@@ -412,6 +438,7 @@ func TestLambdasMayTouchOnlyTheTableAndTheirLogs(t *testing.T) {
 			}
 			logGroup := refID(fn["LoggingConfig"].(map[string]any)["LogGroup"])
 			var dynamo []string
+			metering := 0
 			for _, pol := range policies {
 				if !refsTo(props(pol)["Roles"])[role] {
 					continue
@@ -420,7 +447,15 @@ func TestLambdasMayTouchOnlyTheTableAndTheirLogs(t *testing.T) {
 				for _, s := range doc["Statement"].([]any) {
 					st := s.(map[string]any)
 					actions, targets := asList(st["Action"]), asList(st["Resource"])
-					// THEN it writes only its own logs ...
+					// THEN it counts calls in the store's terms only ...
+					if st["Condition"] != nil || st["Sid"] == wantMetering["Sid"] {
+						if !reflect.DeepEqual(st, wantMetering) {
+							t.Errorf("conditional statement %v, want the metering grant %v", st, wantMetering)
+						}
+						metering++
+						continue
+					}
+					// ... writes only its own logs ...
 					if strings.HasPrefix(actions[0], "logs:") {
 						if !slices.Equal(actions, []string{"logs:CreateLogStream", "logs:PutLogEvents"}) ||
 							!reflect.DeepEqual(st["Resource"], getAtt(logGroup, "Arn")) {
@@ -462,6 +497,10 @@ func TestLambdasMayTouchOnlyTheTableAndTheirLogs(t *testing.T) {
 			}
 			if !slices.Contains(dynamo, "dynamodb:Query") {
 				t.Errorf("function may not even query the table: %v", dynamo)
+			}
+			// ... and every function serving routes, and only those, meters
+			if want := min(len(routes.For(f.Operation)), 1); metering != want {
+				t.Errorf("%d metering grants, want %d", metering, want)
 			}
 		})
 	}

@@ -256,6 +256,45 @@ func TestCheckTemplateReportsDrift(t *testing.T) {
 			want: []string{"CreateGroupFunction: DynamoDBCrudPolicy TableName is not a Ref to Table"},
 		},
 		{
+			name: "metering-grant-missing",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				props := mapAt(t, doc, "Resources", get, "Properties")
+				props["Policies"] = props["Policies"].([]any)[:1]
+			},
+			want: []string{"GetGroupFunction: 0 metering grants, want 1"},
+		},
+		{
+			name: "metering-grant-on-authorizer",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				props := mapAt(t, doc, "Resources", authzFn, "Properties")
+				props["Policies"] = append(props["Policies"].([]any), wantMeteringPolicy("Table"))
+			},
+			want: []string{"AuthorizerFunction: metering grant on a function that serves no route"},
+		},
+		{
+			name: "metering-grant-widened",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				grant := mapAt(t, doc, "Resources", get, "Properties")["Policies"].([]any)[1]
+				st := grant.(map[string]any)["Statement"].([]any)[0].(map[string]any)
+				delete(st["Condition"].(map[string]any), "ForAllValues:StringNotLike")
+			},
+			want: []string{"GetGroupFunction: inline policy"},
+		},
+		{
+			name: "usage-limits-disagree-with-plan",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				mapAt(t, doc, "Globals", "Function", "Environment", "Variables")[routes.EnvUsageQuotaPerDay] = "5"
+			},
+			want: []string{"GetGroupFunction: environment USAGE_QUOTA_PER_DAY is 5, but the usage plan's Quota.Limit is 100000"},
+		},
+		{
+			name: "usage-limit-missing",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				delete(mapAt(t, doc, "Globals", "Function", "Environment", "Variables"), routes.EnvUsageRateLimit)
+			},
+			want: []string{"GetUsageFunction: environment USAGE_RATE_LIMIT is <nil>"},
+		},
+		{
 			name: "build-method-missing",
 			editDoc: func(t *testing.T, doc map[string]any) {
 				delete(mapAt(t, doc, "Resources", create), "Metadata")
@@ -550,6 +589,11 @@ func checkTemplate(doc map[string]any, fns []routes.Function, rs []routes.Route)
 	apiID := single("AWS::Serverless::Api")
 	tableID := single("AWS::DynamoDB::Table")
 
+	served := map[routes.Operation]bool{}
+	for _, r := range rs {
+		served[r.Operation] = true
+	}
+
 	// Functions: exactly one per entry of routes.Functions.
 	want := map[string]routes.Function{}
 	for _, fn := range fns {
@@ -602,7 +646,19 @@ func checkTemplate(doc map[string]any, fns []routes.Function, rs []routes.Route)
 			report("%s: environment TABLE_NAME is not a Ref to %s", id, tableID)
 		}
 		if fn, ok := want[id]; ok {
-			problems = append(problems, checkPolicies(id, fn.Access, props["Policies"], tableID)...)
+			problems = append(problems, checkPolicies(id, fn.Access, served[fn.Operation], props["Policies"], tableID)...)
+		}
+		// get-usage reports the limits the usage plan enforces.
+		for env, plan := range map[string][]string{
+			routes.EnvUsageRateLimit:   {"Throttle", "RateLimit"},
+			routes.EnvUsageBurstLimit:  {"Throttle", "BurstLimit"},
+			routes.EnvUsageQuotaPerDay: {"Quota", "Limit"},
+		} {
+			got := inherited(props, "Environment", "Variables", env)
+			limit := at(resources[apiID], append([]string{"Properties", "Auth", "UsagePlan"}, plan...)...)
+			if s, ok := got.(string); !ok || limit == nil || s != fmt.Sprint(limit) {
+				report("%s: environment %s is %v, but the usage plan's %s is %v", id, env, got, strings.Join(plan, "."), limit)
+			}
 		}
 		events, _ := props["Events"].(map[string]any)
 		for _, name := range slices.Sorted(maps.Keys(events)) {
@@ -661,9 +717,11 @@ func checkTemplate(doc map[string]any, fns []routes.Function, rs []routes.Route)
 // resource ids from event names, so they must be one too.
 var logicalID = regexp.MustCompile(`^[A-Za-z0-9]+$`)
 
-// checkPolicies holds each function to least privilege: exactly one policy,
-// the SAM template matching its access, scoped to the table.
-func checkPolicies(id string, access routes.Access, policies any, tableID string) []string {
+// checkPolicies holds each function to least privilege: exactly one policy
+// template, the one matching its access, scoped to the table, and, if it
+// serves routes, the metering grant in the store's terms as its only other
+// policy.
+func checkPolicies(id string, access routes.Access, meters bool, policies any, tableID string) []string {
 	wantPolicy := "DynamoDBReadPolicy"
 	if access == routes.ReadWrite {
 		wantPolicy = "DynamoDBCrudPolicy"
@@ -673,7 +731,15 @@ func checkPolicies(id string, access routes.Access, policies any, tableID string
 		return []string{fmt.Sprintf("%s: no Policies, want %s", id, wantPolicy)}
 	}
 	var problems []string
+	metering := 0
 	for _, p := range list {
+		if m, ok := p.(map[string]any); ok && m["Statement"] != nil {
+			metering++
+			if want := wantMeteringPolicy(tableID); !reflect.DeepEqual(p, want) {
+				problems = append(problems, fmt.Sprintf("%s: inline policy %v, want only the metering grant %v", id, p, want))
+			}
+			continue
+		}
 		name := fmt.Sprint(p) // a managed policy is a plain string
 		if m, ok := p.(map[string]any); ok && len(m) == 1 {
 			for name = range m {
@@ -687,7 +753,34 @@ func checkPolicies(id string, access routes.Access, policies any, tableID string
 			problems = append(problems, fmt.Sprintf("%s: %s TableName is not a Ref to %s", id, name, tableID))
 		}
 	}
+	switch {
+	case meters && metering != 1:
+		problems = append(problems, fmt.Sprintf("%s: %d metering grants, want 1: it serves routes, so it counts calls", id, metering))
+	case !meters && metering != 0:
+		problems = append(problems, fmt.Sprintf("%s: metering grant on a function that serves no route", id))
+	}
 	return problems
+}
+
+// wantMeteringPolicy is the metering grant as parseTemplate reads it.
+func wantMeteringPolicy(tableID string) map[string]any {
+	list := func(ss []string) []any {
+		out := make([]any, len(ss))
+		for i, s := range ss {
+			out[i] = s
+		}
+		return out
+	}
+	return map[string]any{"Statement": []any{map[string]any{
+		"Sid": "CountCalls", "Effect": "Allow", "Action": "dynamodb:UpdateItem",
+		"Resource": map[string]any{"Fn::GetAtt": []any{tableID, "Arn"}},
+		"Condition": map[string]any{
+			"ForAllValues:StringLike":    map[string]any{"dynamodb:LeadingKeys": list([]string{store.MeterLeadingKeys})},
+			"ForAllValues:StringNotLike": map[string]any{"dynamodb:LeadingKeys": list([]string{store.MeterExcludedLeadingKeys})},
+			"ForAllValues:StringEquals":  map[string]any{"dynamodb:Attributes": list(store.MeterAttributes())},
+			"StringEqualsIfExists":       map[string]any{"dynamodb:ReturnValues": list(store.MeterReturnValues())},
+		},
+	}}}
 }
 
 // checkTable compares the table's schema with store.TableDefinition, the one

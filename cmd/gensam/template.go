@@ -57,6 +57,10 @@ func generate() ([]byte, error) {
 			"Environment", obj("Variables", obj(
 				"TABLE_NAME", ref(tableID),
 				"LOG_LEVEL", "info",
+				// The usage plan's limits (see apiResource), for get-usage.
+				routes.EnvUsageRateLimit, fmt.Sprint(routes.DefaultRateLimit),
+				routes.EnvUsageBurstLimit, fmt.Sprint(routes.DefaultBurstLimit),
+				routes.EnvUsageQuotaPerDay, fmt.Sprint(routes.DefaultQuotaPerDay),
 			)),
 		)),
 		"Resources", rs,
@@ -248,13 +252,17 @@ func functionResource(fn routes.Function, rs []routes.Route) (*yaml.Node, error)
 	if fn.Access == routes.ReadWrite {
 		policy = "DynamoDBCrudPolicy"
 	}
+	policies := seq(obj(policy, obj("TableName", ref(tableID))))
+	if len(rs) > 0 {
+		policies.Content = append(policies.Content, meteringPolicy())
+	}
 	props := obj(
 		"Description", fn.Description,
 		// One root module: every function builds from the repository root
 		// through the Makefile's build-<LogicalId> rule, because SAM's own Go
 		// builder cannot pass -tags lambda.norpc.
 		"CodeUri", ".",
-		"Policies", seq(obj(policy, obj("TableName", ref(tableID)))),
+		"Policies", policies,
 	)
 	if len(rs) > 0 {
 		events := obj()
@@ -281,6 +289,25 @@ func functionResource(fn routes.Function, rs []routes.Route) (*yaml.Node, error)
 		"Metadata", obj("BuildMethod", "makefile"),
 		"Properties", props,
 	), nil
+}
+
+// meteringPolicy lets a function count its calls, the one write that every
+// function serving routes makes, read-only ones included: UpdateItem only in
+// a tenant's own partition and only of the counters' attributes, in the
+// store's terms (store.MeterLeadingKeys and the rest).
+func meteringPolicy() *yaml.Node {
+	return obj("Statement", seq(obj(
+		"Sid", "CountCalls",
+		"Effect", "Allow",
+		"Action", "dynamodb:UpdateItem",
+		"Resource", getAtt(tableID, "Arn"),
+		"Condition", obj(
+			"ForAllValues:StringLike", obj("dynamodb:LeadingKeys", []string{store.MeterLeadingKeys}),
+			"ForAllValues:StringNotLike", obj("dynamodb:LeadingKeys", []string{store.MeterExcludedLeadingKeys}),
+			"ForAllValues:StringEquals", obj("dynamodb:Attributes", store.MeterAttributes()),
+			"StringEqualsIfExists", obj("dynamodb:ReturnValues", store.MeterReturnValues()),
+		),
+	)))
 }
 
 // eventName turns a route into an alphanumeric logical id, since SAM derives

@@ -39,6 +39,12 @@ var (
 // wants them listed).
 func MeterAttributes() []string { return []string{AttrPK, AttrSK, attrCalls, AttrExpires} }
 
+// MeterReturnValues are the ReturnValues the grant allows: CountCall reads
+// back only the counter it updated, never a whole item.
+func MeterReturnValues() []string {
+	return []string{string(types.ReturnValueNone), string(types.ReturnValueUpdatedNew)}
+}
+
 // utcDay is the midnight UTC that starts t's day in UTC.
 func utcDay(t time.Time) time.Time {
 	y, m, d := t.UTC().Date()
