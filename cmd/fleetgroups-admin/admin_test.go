@@ -361,6 +361,17 @@ func TestUsageErrors(t *testing.T) {
 		{"create-table in AWS", inAWS("tbl"), []string{"create-table"}, "refusing to create table tbl in AWS"},
 		{"create-table, empty -endpoint", localVars, []string{"create-table", "-endpoint="}, "-force-aws"},
 		{"create-table, no table", map[string]string{}, []string{"create-table"}, "no table"},
+		{"create-token, no tenant", localVars, []string{"create-token"}, "-tenant is required"},
+		{"create-token, bad tenant", localVars, []string{"create-token", "-tenant", "Acme"}, `invalid -tenant "Acme"`},
+		{"create-token, long label", localVars, []string{"create-token", "-tenant", "acme", "-label", strings.Repeat("l", 101)}, "invalid -label"},
+		{"create-token, control character", localVars, []string{"create-token", "-tenant", "acme", "-label", "a\nb"}, "invalid -label"},
+		{"create-token, no table", map[string]string{}, []string{"create-token", "-tenant", "acme"}, "no table"},
+		{"list-tokens, no tenant", localVars, []string{"list-tokens"}, "-tenant is required"},
+		{"list-tokens, argument", localVars, []string{"list-tokens", "-tenant", "acme", "x"}, "unexpected arguments"},
+		{"revoke-token, no id", localVars, []string{"revoke-token", "-tenant", "acme"}, "invalid -token-id"},
+		{"revoke-token, short id", localVars, []string{"revoke-token", "-tenant", "acme", "-token-id", "abc"}, "at least 8 hex characters"},
+		{"revoke-token, not hex", localVars, []string{"revoke-token", "-tenant", "acme", "-token-id", "fg_acme.secret"}, "invalid -token-id"},
+		{"revoke-token, no tenant", localVars, []string{"revoke-token", "-token-id", "abcdef012345"}, "-tenant is required"},
 		{"hash-token without token", nil, []string{"hash-token"}, "want exactly one TOKEN"},
 		{"hash-token with two", nil, []string{"hash-token", "a", "b"}, "want exactly one TOKEN"},
 	} {
@@ -598,7 +609,9 @@ func TestHelp(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{[]string{"help"}, []string{"create-table", "create-tenant", "hash-token", "-usage-plan", "-force-aws", "-endpoint", "-table"}},
+		{[]string{"help"}, []string{"create-table", "create-tenant", "create-token", "list-tokens", "revoke-token", "hash-token",
+			"-usage-plan", "-force-aws", "-endpoint", "-table", "-tenant", "-token-id", "-label"}},
+		{[]string{"help", "revoke-token"}, []string{"Usage: fleetgroups-admin revoke-token", "unambiguous start", "-token-id ID"}},
 		{[]string{"help", "create-tenant"}, []string{"Usage: fleetgroups-admin create-tenant", "Flags:", "API Gateway usage plan ID", "print a JSON object"}},
 	} {
 		out := admin(t, nil, nil, tc.args...)

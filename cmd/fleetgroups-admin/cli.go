@@ -59,6 +59,24 @@ var commands = []command{
 		setup:    setupCreateTenant,
 	},
 	{
+		name:     "create-token",
+		synopsis: "-tenant ID [-label LABEL] [-json] [-table NAME] [-endpoint URL]",
+		summary:  "create another token for an existing tenant and print it, which is shown only once",
+		setup:    setupCreateToken,
+	},
+	{
+		name:     "list-tokens",
+		synopsis: "-tenant ID [-json] [-table NAME] [-endpoint URL]",
+		summary:  "list a tenant's tokens by id, label and creation time (never the tokens themselves)",
+		setup:    setupListTokens,
+	},
+	{
+		name:     "revoke-token",
+		synopsis: "-tenant ID -token-id ID [-table NAME] [-endpoint URL]",
+		summary:  "delete one of a tenant's tokens, named by its id or an unambiguous start of it",
+		setup:    setupRevokeToken,
+	},
+	{
 		name:     "hash-token",
 		synopsis: "TOKEN|-",
 		summary:  "print the SHA-256 under which the table stores TOKEN (- reads it from stdin)",
@@ -138,7 +156,7 @@ func newFlagSet(c command, e *env) *flag.FlagSet {
 }
 
 func printUsage(w io.Writer, e *env) {
-	fmt.Fprintf(w, `%[1]s provisions fleetgroups tables and tenants.
+	fmt.Fprintf(w, `%[1]s provisions fleetgroups tables, tenants and their tokens.
 
 Usage:
   %[1]s <command> [flags]

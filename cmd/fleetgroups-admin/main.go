@@ -11,6 +11,9 @@
 //
 //	create-table   create the table (DynamoDB Local; deployed tables come from the CDK stack)
 //	create-tenant  create a tenant and print its token, which is shown only once
+//	create-token   create another token for a tenant and print it, shown only once
+//	list-tokens    list a tenant's tokens (id, label, creation time; never the token)
+//	revoke-token   delete one of a tenant's tokens
 //	hash-token     print the SHA-256 under which the table stores a token
 //	help           print the commands and their flags
 //
@@ -37,7 +40,19 @@
 // key to the usage plan on every request: a tenant without it gets 403. If any
 // step fails the key is deleted again, so a failed run leaves nothing behind.
 //
-// The token is printed once. The table keeps only its SHA-256, which
+// A tenant may hold several tokens, e.g. one per system of the partner, so
+// that one can be replaced without stopping the others. A token's id is the
+// first 12 hex characters of its SHA-256; list-tokens shows ids and labels,
+// and revoke-token takes an id (or its first 8 or more characters):
+//
+//	go run ./cmd/fleetgroups-admin create-token -tenant tn_abc -label "billing system"
+//	go run ./cmd/fleetgroups-admin list-tokens -tenant tn_abc
+//	go run ./cmd/fleetgroups-admin revoke-token -tenant tn_abc -token-id 3f2a9c01d4e5
+//
+// API Gateway caches the authorizer's answer per token for 5 minutes, so a
+// revoked token may keep working that long for a client that just used it.
+//
+// Every token is printed once. The table keeps only its SHA-256, which
 // hash-token computes for support work (finding a token's item):
 //
 //	go run ./cmd/fleetgroups-admin hash-token fg_tn_abc.secret

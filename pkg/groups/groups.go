@@ -99,6 +99,14 @@ type Tenant struct {
 	CreatedAt time.Time
 }
 
+// Token is one of a tenant's bearer tokens as the table keeps it: by its
+// SHA-256, never the token itself.
+type Token struct {
+	Hash      string
+	Label     string
+	CreatedAt time.Time
+}
+
 // Usage is a tenant's metered calls: all of them, and those of one UTC day.
 type Usage struct {
 	Total int64

@@ -69,6 +69,21 @@ func (s *Store) deleteIf(k map[string]types.AttributeValue, cond expression.Cond
 	}}, nil
 }
 
+// checkIf is a transactional ConditionCheck of the item at k: the
+// transaction writes nothing unless cond holds for it.
+func (s *Store) checkIf(k map[string]types.AttributeValue, cond expression.ConditionBuilder) (types.TransactWriteItem, error) {
+	expr, err := expression.NewBuilder().WithCondition(cond).Build()
+	if err != nil {
+		return types.TransactWriteItem{}, err
+	}
+	return types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+		TableName: aws.String(s.table), Key: k,
+		ConditionExpression:       expr.Condition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+	}}, nil
+}
+
 // txBuilder collects transaction items and the first error building them, so
 // that an operation reads as the list of its writes.
 type txBuilder struct {

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"strings"
+
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
 )
 
@@ -38,6 +40,7 @@ const (
 	attrGroupID     = "groupId"
 	attrGroupCount  = "groupCount"
 	attrCalls       = "calls"
+	attrAPIKey      = "apiKey"
 )
 
 func toGroupItem(tenant string, g groups.Group) groupItem {
@@ -124,6 +127,12 @@ type tokenItem struct {
 	TenantID  string `dynamodbav:"tenantId"`
 	APIKey    string `dynamodbav:"apiKey"`
 	CreatedAt string `dynamodbav:"createdAt"`
+	Label     string `dynamodbav:"label,omitempty"` // for people telling tokens apart
+}
+
+func (it tokenItem) toToken() groups.Token {
+	hash, _ := strings.CutPrefix(it.SK, skTokenPrefix)
+	return groups.Token{Hash: hash, Label: it.Label, CreatedAt: parseTime(it.CreatedAt)}
 }
 
 // usageItem is a call counter (usage.go). It has no kind attribute, unlike
