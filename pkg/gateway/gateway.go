@@ -55,7 +55,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.mux.ServeHTTP(w, r)
 		return
 	}
-	api.WriteProblem(w, api.RouteError(g.mux, w, r), api.NewRequestID())
+	requestID := api.NewRequestID()
+	w.Header().Set("X-Request-Id", requestID)
+	api.WriteProblem(w, api.RouteError(g.mux, w, r), requestID)
 }
 
 func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request, rt routes.Route) {
@@ -98,6 +100,7 @@ func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request, rt routes.Route
 
 // answer writes one of API Gateway's own error responses.
 func (g *Gateway) answer(w http.ResponseWriter, gr problem.GatewayResponse, requestID string) {
+	w.Header().Set("X-Request-Id", requestID)
 	for k, v := range gr.Headers {
 		w.Header().Set(k, v)
 	}
@@ -106,13 +109,15 @@ func (g *Gateway) answer(w http.ResponseWriter, gr problem.GatewayResponse, requ
 
 // proxyEvent builds the Lambda proxy integration event API Gateway sends.
 func proxyEvent(r *http.Request, rt routes.Route, body []byte, requestID string) events.APIGatewayProxyRequest {
+	// REST APIs deliver the path still percent-encoded (path parameters
+	// decoded), and the Lambda adapter parses it as a URL again.
 	e := events.APIGatewayProxyRequest{
-		Resource: rt.Path, Path: r.URL.Path, HTTPMethod: r.Method,
+		Resource: rt.Path, Path: r.URL.EscapedPath(), HTTPMethod: r.Method,
 		Headers: map[string]string{}, MultiValueHeaders: map[string][]string(r.Header.Clone()),
 		PathParameters: map[string]string{},
 		RequestContext: events.APIGatewayProxyRequestContext{
 			RequestID: requestID, Stage: routes.Stage, ResourcePath: rt.Path, HTTPMethod: r.Method,
-			APIID: "local", AccountID: "000000000000", DomainName: r.Host, Path: "/" + routes.Stage + r.URL.Path,
+			APIID: "local", AccountID: "000000000000", DomainName: r.Host, Path: "/" + routes.Stage + r.URL.EscapedPath(),
 			RequestTimeEpoch: time.Now().UnixMilli(),
 			Identity:         events.APIGatewayRequestIdentity{SourceIP: sourceIP(r), UserAgent: r.UserAgent()},
 		},

@@ -68,8 +68,12 @@ var ErrNotFound = &Error{Code: CodeNotFound, Detail: "the requested resource doe
 // name, compared case-insensitively.
 var ErrNameTaken = &Error{Code: CodeNameTaken, Detail: "a group with this name already exists"}
 
-// CodeOf returns the code of err, or CodeInternal when err is not an *Error.
+// CodeOf returns the code of err: "" for nil, CodeInternal when err is not
+// an *Error.
 func CodeOf(err error) Code {
+	if err == nil {
+		return ""
+	}
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Code

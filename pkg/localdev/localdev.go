@@ -39,6 +39,13 @@ var DemoMembers = []groups.Item{
 	{Type: groups.Users, ID: "usr-001"}, {Type: groups.Devices, ID: "dev-456"},
 }
 
+// DemoRegistrations are the demo tenant's registered items.
+var DemoRegistrations = []groups.RegisteredItem{
+	{Item: groups.Item{Type: groups.Vehicles, ID: "veh-001"}, Name: "Transit Van 1", Enterprise: "Acme Logistics",
+		Attributes: map[string]string{"plate": "B-FG 1001", "fuel": "diesel"}},
+	{Item: groups.Item{Type: groups.Users, ID: "usr-001"}, Name: "Alex Driver", Enterprise: "Acme Logistics"},
+}
+
 // OpenTable connects to DynamoDB Local at endpoint and creates table (if it
 // does not exist yet) and the cursor key.
 func OpenTable(ctx context.Context, endpoint, table string, apiOptions ...func(*middleware.Stack) error) (*store.Store, error) {
@@ -66,8 +73,15 @@ func SeedDemo(ctx context.Context, st *store.Store) error {
 	_, err = seeder.CreateGroup(ctx, DemoTenantID, groups.NewGroup{
 		Name: "Demo fleet", Description: "Seeded by localdev for the sample events", Members: DemoMembers,
 	})
-	if err != nil && groups.CodeOf(err) != groups.CodeNameTaken {
+	// Seeding again (a long-lived DynamoDB Local) finds the name or, if the
+	// demo group was renamed, its id taken: either way the group is there.
+	if c := groups.CodeOf(err); c != "" && c != groups.CodeNameTaken && c != groups.CodeConflict {
 		return err
+	}
+	for _, ri := range DemoRegistrations {
+		if _, _, err := st.PutRegisteredItem(ctx, DemoTenantID, ri); err != nil {
+			return err
+		}
 	}
 	return nil
 }
