@@ -61,6 +61,10 @@ func (a *API) endpoints() map[routes.Operation]endpoint {
 		routes.RemoveMember:   a.removeMember,
 		routes.ListMembers:    a.listMembers,
 		routes.ListItemGroups: a.listItemGroups,
+		routes.PutItem:        a.putItem,
+		routes.GetItem:        a.getItem,
+		routes.DeleteItem:     a.deleteItem,
+		routes.ListItems:      a.listItems,
 	}
 }
 

@@ -114,6 +114,21 @@ func (f *fields) strs(name string) []string {
 	return ss
 }
 
+// strMap returns the object of strings name, or nil when it is absent.
+func (f *fields) strMap(name string) map[string]string {
+	raw, ok := f.obj[name]
+	f.used[name] = true
+	if !ok {
+		return nil
+	}
+	var m map[string]string
+	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
+		f.fail(name, "must be an object whose values are strings")
+		return nil
+	}
+	return m
+}
+
 // rejectUnknown reports every field that no getter asked for.
 func (f *fields) rejectUnknown() {
 	var unknown []string

@@ -175,9 +175,10 @@ func (a *API) removeMember(w http.ResponseWriter, r *http.Request, tenant string
 }
 
 // listMembers: GET /v1/groups/{groupId}/members (every type) and
-// GET /v1/groups/{groupId}/{itemType}.
+// GET /v1/groups/{groupId}/{itemType}. With include=item each member carries
+// its registered name and enterprise (one BatchGetItem per page).
 func (a *API) listMembers(w http.ResponseWriter, r *http.Request, tenant string) error {
-	id, err := groupID(r, paramLimit, paramCursor)
+	id, err := groupID(r, paramLimit, paramCursor, paramInclude)
 	if err != nil {
 		return err
 	}
@@ -186,6 +187,10 @@ func (a *API) listMembers(w http.ResponseWriter, r *http.Request, tenant string)
 		if t, err = groups.ParseItemType("itemType", name); err != nil {
 			return err
 		}
+	}
+	include, err := includeItem(r)
+	if err != nil {
+		return err
 	}
 	list := "members:" + id + ":" + string(t)
 	pr, err := a.pageRequest(r, tenant, list)
@@ -196,26 +201,47 @@ func (a *API) listMembers(w http.ResponseWriter, r *http.Request, tenant string)
 	if err != nil {
 		return err
 	}
-	return writePage(a, w, r, tenant, list, page, viewMember)
-}
-
-// listItemGroups: GET /v1/{itemType}/{itemId}/groups, registered once per
-// item type, so the type is the path's first segment after /v1/.
-func (a *API) listItemGroups(w http.ResponseWriter, r *http.Request, tenant string) error {
-	rest, _ := strings.CutPrefix(r.URL.Path, "/v1/")
-	typeName, _, _ := strings.Cut(rest, "/")
-	t, err := groups.ParseItemType("itemType", typeName)
+	if !include {
+		return writePage(a, w, r, tenant, list, page, viewMember)
+	}
+	items := make([]groups.Item, len(page.Items))
+	for i, m := range page.Items {
+		items[i] = m.Item
+	}
+	registered, err := a.store.RegisteredItems(r.Context(), tenant, items)
 	if err != nil {
 		return err
 	}
-	it := groups.Item{Type: t, ID: r.PathValue("itemId")}
-	if err := groups.ValidateID("itemId", it.ID); err != nil {
+	return writePage(a, w, r, tenant, list, page, func(m groups.Membership) memberView {
+		v := viewMember(m)
+		if ri, ok := registered[m.Item]; ok {
+			v.Item = &itemSummary{Name: ri.Name, Enterprise: ri.Enterprise}
+		}
+		return v
+	})
+}
+
+const paramInclude = "include"
+
+// includeItem reads include=item, the only include there is.
+func includeItem(r *http.Request) (bool, error) {
+	v, ok := r.URL.Query()[paramInclude]
+	if !ok {
+		return false, nil
+	}
+	if len(v) != 1 || v[0] != "item" {
+		return false, fieldErrorf(paramInclude, `must be "item"`)
+	}
+	return true, nil
+}
+
+// listItemGroups: GET /v1/{itemType}/{itemId}/groups.
+func (a *API) listItemGroups(w http.ResponseWriter, r *http.Request, tenant string) error {
+	it, err := itemPath(r, paramLimit, paramCursor)
+	if err != nil {
 		return err
 	}
-	if err := onlyParams(r, paramLimit, paramCursor); err != nil {
-		return err
-	}
-	list := "item-groups:" + string(t) + ":" + it.ID
+	list := "item-groups:" + string(it.Type) + ":" + it.ID
 	pr, err := a.pageRequest(r, tenant, list)
 	if err != nil {
 		return err
@@ -229,6 +255,28 @@ func (a *API) listItemGroups(w http.ResponseWriter, r *http.Request, tenant stri
 
 // groupID is the request's valid {groupId}; params are the query parameters
 // the operation accepts (none unless named).
+// pathItemType is the item type of a route registered once per type
+// (/v1/vehicles/...): the path's first segment after /v1/.
+func pathItemType(r *http.Request) (groups.ItemType, error) {
+	rest, _ := strings.CutPrefix(r.URL.Path, "/v1/")
+	name, _, _ := strings.Cut(rest, "/")
+	return groups.ParseItemType("itemType", name)
+}
+
+// itemPath is the valid item of a /v1/{itemType}/{itemId}... route; params
+// are the query parameters the operation accepts.
+func itemPath(r *http.Request, params ...string) (groups.Item, error) {
+	t, err := pathItemType(r)
+	if err != nil {
+		return groups.Item{}, err
+	}
+	it := groups.Item{Type: t, ID: r.PathValue("itemId")}
+	if err := groups.ValidateID("itemId", it.ID); err != nil {
+		return groups.Item{}, err
+	}
+	return it, onlyParams(r, params...)
+}
+
 func groupID(r *http.Request, params ...string) (string, error) {
 	id := r.PathValue("groupId")
 	if err := groups.ValidateID("groupId", id); err != nil {

@@ -444,6 +444,10 @@ func TestRequestsPerOperation(t *testing.T) {
 	A := e.tokenA
 	id := e.call(t, A, "POST", "/v1/groups", `{"name":"Counted","vehicles":["v1","v2","v3"]}`).str("id")
 	empty := e.call(t, A, "POST", "/v1/groups", `{"name":"Empty"}`).str("id")
+	e.call(t, A, "PUT", "/v1/vehicles/v1", `{"name":"Van"}`)
+	e.call(t, A, "PUT", "/v1/vehicles/v9", `{"name":"Spare"}`)
+	inTwo := e.call(t, A, "POST", "/v1/groups", `{"name":"Two","vehicles":["v9"]}`).str("id")
+	e.call(t, A, "PUT", "/v1/groups/"+inTwo+"/devices/v9", "")
 	e.call(t, A, "GET", "/v1/groups", "") // loads the cursor key once per process
 	next := e.call(t, A, "GET", "/v1/groups/"+id+"/vehicles?limit=1", "").str("next_cursor")
 	e.counter.Take()
@@ -466,6 +470,11 @@ func TestRequestsPerOperation(t *testing.T) {
 		{"list-members (one type, first page)", "GET", "/v1/groups/" + id + "/vehicles?limit=1", "", calls{"GetItem": 1, "Query": 1}},
 		{"list-members (one type, next page)", "GET", "/v1/groups/" + id + "/vehicles?limit=1&cursor=" + next, "", calls{"Query": 1}},
 		{"list-item-groups", "GET", "/v1/vehicles/v1/groups", "", calls{"Query": 1, "BatchGetItem": 1}},
+		{"list-members (include=item)", "GET", "/v1/groups/" + id + "/members?include=item", "", calls{"Query": 1, "BatchGetItem": 1}},
+		{"put-item", "PUT", "/v1/vehicles/v2", `{"name":"Van 2","enterprise":"Acme"}`, calls{"UpdateItem": 1}},
+		{"get-item", "GET", "/v1/vehicles/v2", "", calls{"GetItem": 1}},
+		{"list-items", "GET", "/v1/vehicles?limit=1", "", calls{"Query": 1}},
+		{"delete-item (in 1 group)", "DELETE", "/v1/vehicles/v9", "", calls{"Query": 1, "TransactWriteItems": 1, "DeleteItem": 1}},
 		{"delete-group (no members)", "DELETE", "/v1/groups/" + empty, "", calls{"GetItem": 1, "TransactWriteItems": 1}},
 		{"delete-group (3 members)", "DELETE", "/v1/groups/" + id, "", calls{"GetItem": 1, "TransactWriteItems": 1, "Query": 1, "BatchWriteItem": 1, "DeleteItem": 1}},
 	}
@@ -486,4 +495,23 @@ func TestRequestsPerOperation(t *testing.T) {
 	}
 	report += "| authorizer (every call, before caching) | map[GetItem:1] |\n"
 	t.Log(report)
+}
+
+// TestEncodedPathCharacters: API Gateway passes the path still encoded, so
+// an encoded '#', '?' or '%' reaches validation as itself and is rejected,
+// instead of truncating the id.
+func TestEncodedPathCharacters(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	g := e.call(t, e.tokenA, "POST", "/v1/groups", `{"name":"Enc","vehicles":["has"]}`).str("id")
+	for _, path := range []string{
+		"/v1/groups/" + g + "/vehicles/has%23hash", "/v1/groups/" + g + "/vehicles/has%3Fq", "/v1/groups/" + g + "/vehicles/has%25",
+	} {
+		t.Run(path, func(t *testing.T) {
+			expect(t, e.call(t, e.tokenA, "DELETE", path, ""), 400, groups.CodeInvalidArgument)
+		})
+	}
+	if r := e.call(t, e.tokenA, "GET", "/v1/groups/"+g, ""); r.num("memberCount") != 1 {
+		t.Fatalf("member removed through an encoded path: %v", r.body)
+	}
 }

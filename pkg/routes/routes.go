@@ -25,6 +25,10 @@ const (
 	RemoveMember   Operation = "remove-member"
 	ListMembers    Operation = "list-members"
 	ListItemGroups Operation = "list-item-groups"
+	PutItem        Operation = "put-item"
+	GetItem        Operation = "get-item"
+	DeleteItem     Operation = "delete-item"
+	ListItems      Operation = "list-items"
 	// Authorizer is the API Gateway REQUEST authorizer; it serves no route.
 	Authorizer Operation = "authorizer"
 )
@@ -57,6 +61,10 @@ var Functions = []Function{
 	{RemoveMember, ReadWrite, "Removes an item from a group"},
 	{ListMembers, ReadOnly, "Lists a group's members"},
 	{ListItemGroups, ReadOnly, "Lists the groups that hold an item"},
+	{PutItem, ReadWrite, "Registers or replaces an item's name, enterprise and attributes"},
+	{GetItem, ReadOnly, "Returns an item's registration"},
+	{DeleteItem, ReadWrite, "Removes an item from every group and deletes its registration"},
+	{ListItems, ReadOnly, "Lists the registered items of a type"},
 	{Authorizer, ReadOnly, "Authenticates bearer tokens and names the tenant"},
 }
 
@@ -92,6 +100,16 @@ func buildRoutes() []Route {
 	}
 	for _, t := range groups.ItemTypes {
 		rs = append(rs, Route{"GET", "/v1/" + string(t) + "/{itemId}/groups", ListItemGroups})
+	}
+	// The item registry, per item type for the same reason.
+	for _, t := range groups.ItemTypes {
+		base := "/v1/" + string(t)
+		rs = append(rs,
+			Route{"PUT", base + "/{itemId}", PutItem},
+			Route{"GET", base + "/{itemId}", GetItem},
+			Route{"DELETE", base + "/{itemId}", DeleteItem},
+			Route{"GET", base, ListItems},
+		)
 	}
 	return rs
 }

@@ -166,10 +166,8 @@ func (s *Store) batchWrite(ctx context.Context, reqs []types.WriteRequest) error
 		}
 		reqs = out.UnprocessedItems[s.table]
 		if len(reqs) > 0 {
-			select {
-			case <-ctx.Done():
-				return translate(ctx.Err())
-			case <-time.After(time.Duration(min(attempt, 8)*25) * time.Millisecond):
+			if err := pause(ctx, attempt); err != nil {
+				return err
 			}
 		}
 	}

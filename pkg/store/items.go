@@ -37,6 +37,10 @@ const (
 	attrDeletingAt  = "deletingAt"
 	attrGroupID     = "groupId"
 	attrGroupCount  = "groupCount"
+	attrEnterprise  = "enterprise"
+	attrAttributes  = "attributes"
+	attrNameLower   = "nameLower"
+	attrCreatedAt   = "createdAt"
 )
 
 func toGroupItem(tenant string, g groups.Group) groupItem {
@@ -123,4 +127,26 @@ type tokenItem struct {
 	TenantID  string `dynamodbav:"tenantId"`
 	APIKey    string `dynamodbav:"apiKey"`
 	CreatedAt string `dynamodbav:"createdAt"`
+}
+
+type registeredItem struct {
+	PK         string            `dynamodbav:"PK"`
+	SK         string            `dynamodbav:"SK"`
+	Kind       string            `dynamodbav:"kind"`
+	ItemType   string            `dynamodbav:"itemType"`
+	ItemID     string            `dynamodbav:"itemId"`
+	Name       string            `dynamodbav:"name"`
+	Enterprise string            `dynamodbav:"enterprise,omitempty"`
+	Attributes map[string]string `dynamodbav:"attributes"`
+	CreatedAt  string            `dynamodbav:"createdAt"`
+	UpdatedAt  string            `dynamodbav:"updatedAt"`
+	Version    int               `dynamodbav:"version"`
+}
+
+func (it registeredItem) toRegistered() groups.RegisteredItem {
+	return groups.RegisteredItem{
+		Item: groups.Item{Type: groups.ItemType(it.ItemType), ID: it.ItemID},
+		Name: it.Name, Enterprise: it.Enterprise, Attributes: it.Attributes,
+		CreatedAt: parseTime(it.CreatedAt), UpdatedAt: parseTime(it.UpdatedAt), Version: it.Version,
+	}
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"strings"
+	"unicode/utf8"
 
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
 )
@@ -18,6 +19,8 @@ import (
 //	group               T#<t>#G#<group>             #GROUP                T#<t>#GROUPS               N#<lower name>
 //	membership          T#<t>#G#<group>             M#<type>#<item>       T#<t>#I#<type>#<item>      G#<group>
 //	name guard          T#<t>#NAME#<lower name>     NAME
+//	registered item     T#<t>#I#<type>#<item>       ITEM                  T#<t>#ITEMS#<type>         N#<lower name>#<item>
+//	                    (and GSI2: T#<t>#ITEMS#<type> / C#<createdAt>#<item>, the created order)
 //	cursor key          #SYSTEM                     CURSOR_KEY
 //
 // The group item sorts before its memberships ("#" < "M"), so one Query of the
@@ -30,6 +33,7 @@ const (
 	skDirectory   = "DIR"
 	skGroup       = "#GROUP"
 	skNameGuard   = "NAME"
+	skItem        = "ITEM"
 	skMemberRoot  = "M#"
 	skMemberEnd   = "M$" // sorts just after every "M#..." key
 	gsiDirectory  = "#DIR"
@@ -63,6 +67,36 @@ func itemGSI1PK(tenant string, it groups.Item) string {
 }
 
 func memberGSI1SK(groupID string) string { return gsiGroupRoot + groupID }
+
+// itemPK is the partition of one of the partner's items: its registration
+// (and its association edges) live there. The same string is the GSI1
+// partition of the item's memberships, in another index.
+func itemPK(tenant string, it groups.Item) string { return itemGSI1PK(tenant, it) }
+
+// itemsPK is the index partition listing the tenant's registered items of a type.
+func itemsPK(tenant string, t groups.ItemType) string {
+	return tenantPK(tenant) + "#ITEMS#" + string(t)
+}
+
+// maxNameKeyBytes keeps name-ordered sort keys under DynamoDB's 1,024-byte
+// limit: the normalised name is cut (on a character boundary) to this many
+// bytes, which is longer than any search prefix, so only the order of names
+// sharing their first 512 bytes can differ.
+const maxNameKeyBytes = 512
+
+func nameKey(name string) string {
+	n := groups.NormalizeName(name)
+	for len(n) > maxNameKeyBytes {
+		_, size := utf8.DecodeLastRuneInString(n)
+		n = n[:len(n)-size]
+	}
+	return n
+}
+
+func itemGSI1SK(name, id string) string { return gsiNamePrefix + nameKey(name) + "#" + id }
+
+// createdSK is the GSI2 sort key: creation order, ties broken by id.
+func createdSK(createdAt, id string) string { return "C#" + createdAt + "#" + id }
 
 // parseMemberSK is the inverse of memberSK.
 func parseMemberSK(sk string) (groups.Item, bool) {
