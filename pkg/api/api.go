@@ -65,6 +65,7 @@ func (a *API) endpoints() map[routes.Operation]endpoint {
 		routes.GetItem:        a.getItem,
 		routes.DeleteItem:     a.deleteItem,
 		routes.ListItems:      a.listItems,
+		routes.BatchMembers:   a.batchMembers,
 	}
 }
 

@@ -114,6 +114,22 @@ func (f *fields) strs(name string) []string {
 	return ss
 }
 
+// rawList returns the array name with its elements undecoded, or nil when
+// it is absent.
+func (f *fields) rawList(name string) []json.RawMessage {
+	raw, ok := f.obj[name]
+	f.used[name] = true
+	if !ok {
+		return nil
+	}
+	var list []json.RawMessage
+	if err := json.Unmarshal(raw, &list); err != nil || list == nil {
+		f.fail(name, "must be an array")
+		return nil
+	}
+	return list
+}
+
 // strMap returns the object of strings name, or nil when it is absent.
 func (f *fields) strMap(name string) map[string]string {
 	raw, ok := f.obj[name]

@@ -474,6 +474,8 @@ func TestRequestsPerOperation(t *testing.T) {
 		{"put-item", "PUT", "/v1/vehicles/v2", `{"name":"Van 2","enterprise":"Acme"}`, calls{"UpdateItem": 1}},
 		{"get-item", "GET", "/v1/vehicles/v2", "", calls{"GetItem": 1}},
 		{"list-items", "GET", "/v1/vehicles?limit=1", "", calls{"Query": 1}},
+		{"batch-members (all new)", "POST", "/v1/groups/" + id + "/members:batch", `{"add":[{"type":"users","id":"b1"},{"type":"users","id":"b2"}]}`, calls{"TransactWriteItems": 1}},
+		{"batch-members (one already there)", "POST", "/v1/groups/" + id + "/members:batch", `{"add":[{"type":"users","id":"b1"},{"type":"users","id":"b3"}]}`, calls{"TransactWriteItems": 2}},
 		{"delete-item (in 1 group)", "DELETE", "/v1/vehicles/v9", "", calls{"Query": 1, "TransactWriteItems": 1, "DeleteItem": 1}},
 		{"delete-group (no members)", "DELETE", "/v1/groups/" + empty, "", calls{"GetItem": 1, "TransactWriteItems": 1}},
 		{"delete-group (3 members)", "DELETE", "/v1/groups/" + id, "", calls{"GetItem": 1, "TransactWriteItems": 1, "Query": 1, "BatchWriteItem": 1, "DeleteItem": 1}},

@@ -98,3 +98,25 @@ type Tenant struct {
 	APIKey    string
 	CreatedAt time.Time
 }
+
+// MaxBatchEntries bounds one bulk membership request: with the group's count
+// update it fits one or two transactions.
+const MaxBatchEntries = 100
+
+// MemberChange is one entry of a bulk membership request.
+type MemberChange struct {
+	Remove bool
+	Item   Item
+}
+
+// Outcome is what became of one MemberChange.
+type Outcome string
+
+// The outcomes of bulk membership entries.
+const (
+	Added         Outcome = "added"
+	AlreadyMember Outcome = "already_member"
+	Removed       Outcome = "removed"
+	NotMember     Outcome = "not_member"
+	Invalid       Outcome = "invalid"
+)

@@ -1,6 +1,7 @@
 package groups
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -115,7 +116,8 @@ func ValidationError(errs []FieldError) error {
 
 // FieldsOf returns the field errors carried by err.
 func FieldsOf(err error) []FieldError {
-	if e, ok := err.(*Error); ok {
+	var e *Error
+	if errors.As(err, &e) {
 		return e.Fields
 	}
 	return nil

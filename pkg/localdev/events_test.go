@@ -52,7 +52,7 @@ func TestEventsRunThroughTheirHandlers(t *testing.T) {
 		routes.CreateGroup: 201, routes.GetGroup: 200, routes.UpdateGroup: 200, routes.DeleteGroup: 200,
 		routes.ListGroups: 200, routes.AddMember: 201, routes.RemoveMember: 204, routes.ListMembers: 200,
 		routes.ListItemGroups: 200, routes.PutItem: 201, routes.GetItem: 200, routes.DeleteItem: 200,
-		routes.ListItems: 200,
+		routes.ListItems: 200, routes.BatchMembers: 200,
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	for _, fn := range routes.Functions {

@@ -29,6 +29,7 @@ const (
 	GetItem        Operation = "get-item"
 	DeleteItem     Operation = "delete-item"
 	ListItems      Operation = "list-items"
+	BatchMembers   Operation = "batch-members"
 	// Authorizer is the API Gateway REQUEST authorizer; it serves no route.
 	Authorizer Operation = "authorizer"
 )
@@ -65,6 +66,7 @@ var Functions = []Function{
 	{GetItem, ReadOnly, "Returns an item's registration"},
 	{DeleteItem, ReadWrite, "Removes an item from every group and deletes its registration"},
 	{ListItems, ReadOnly, "Lists the registered items of a type"},
+	{BatchMembers, ReadWrite, "Adds and removes up to 100 members at once"},
 	{Authorizer, ReadOnly, "Authenticates bearer tokens and names the tenant"},
 }
 
@@ -97,6 +99,7 @@ func buildRoutes() []Route {
 		{"GET", "/v1/groups/{groupId}/{itemType}", ListMembers},
 		{"PUT", "/v1/groups/{groupId}/{itemType}/{itemId}", AddMember},
 		{"DELETE", "/v1/groups/{groupId}/{itemType}/{itemId}", RemoveMember},
+		{"POST", "/v1/groups/{groupId}/members:batch", BatchMembers},
 	}
 	for _, t := range groups.ItemTypes {
 		rs = append(rs, Route{"GET", "/v1/" + string(t) + "/{itemId}/groups", ListItemGroups})
