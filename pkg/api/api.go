@@ -52,20 +52,23 @@ type endpoint func(w http.ResponseWriter, r *http.Request, tenant string) error
 
 func (a *API) endpoints() map[routes.Operation]endpoint {
 	return map[routes.Operation]endpoint{
-		routes.CreateGroup:    a.createGroup,
-		routes.GetGroup:       a.getGroup,
-		routes.UpdateGroup:    a.updateGroup,
-		routes.DeleteGroup:    a.deleteGroup,
-		routes.ListGroups:     a.listGroups,
-		routes.AddMember:      a.addMember,
-		routes.RemoveMember:   a.removeMember,
-		routes.ListMembers:    a.listMembers,
-		routes.ListItemGroups: a.listItemGroups,
-		routes.PutItem:        a.putItem,
-		routes.GetItem:        a.getItem,
-		routes.DeleteItem:     a.deleteItem,
-		routes.ListItems:      a.listItems,
-		routes.BatchMembers:   a.batchMembers,
+		routes.CreateGroup:        a.createGroup,
+		routes.GetGroup:           a.getGroup,
+		routes.UpdateGroup:        a.updateGroup,
+		routes.DeleteGroup:        a.deleteGroup,
+		routes.ListGroups:         a.listGroups,
+		routes.AddMember:          a.addMember,
+		routes.RemoveMember:       a.removeMember,
+		routes.ListMembers:        a.listMembers,
+		routes.ListItemGroups:     a.listItemGroups,
+		routes.PutItem:            a.putItem,
+		routes.GetItem:            a.getItem,
+		routes.DeleteItem:         a.deleteItem,
+		routes.ListItems:          a.listItems,
+		routes.BatchMembers:       a.batchMembers,
+		routes.CreateAssociations: a.createAssociations,
+		routes.DeleteAssociations: a.deleteAssociations,
+		routes.ListAssociations:   a.listAssociations,
 	}
 }
 

@@ -61,18 +61,18 @@ func (a *API) getItem(w http.ResponseWriter, r *http.Request, tenant string) err
 }
 
 // deleteItem: DELETE /v1/{itemType}/{itemId}. The item leaves every group
-// (counts stay exact) and its registration goes; 404 if it was neither
-// registered nor a member anywhere.
+// (counts stay exact), loses its associations, and its registration goes;
+// 404 if it had none of these.
 func (a *API) deleteItem(w http.ResponseWriter, r *http.Request, tenant string) error {
 	it, err := itemPath(r)
 	if err != nil {
 		return err
 	}
-	n, err := a.store.DeleteRegisteredItem(r.Context(), tenant, it)
+	left, assocs, err := a.store.DeleteRegisteredItem(r.Context(), tenant, it)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, deletedItemView{ItemType: it.Type, ItemID: it.ID, RemovedFromGroups: n})
+	writeJSON(w, http.StatusOK, deletedItemView{ItemType: it.Type, ItemID: it.ID, RemovedFromGroups: left, RemovedAssociations: assocs})
 	return nil
 }
 

@@ -84,9 +84,10 @@ func viewItem(ri groups.RegisteredItem) itemView {
 }
 
 type deletedItemView struct {
-	ItemType          groups.ItemType `json:"itemType"`
-	ItemID            string          `json:"itemId"`
-	RemovedFromGroups int             `json:"removedFromGroups"`
+	ItemType            groups.ItemType `json:"itemType"`
+	ItemID              string          `json:"itemId"`
+	RemovedFromGroups   int             `json:"removedFromGroups"`
+	RemovedAssociations int             `json:"removedAssociations"`
 }
 
 // itemSummary is what ?include=item adds to a membership: the registered

@@ -448,6 +448,7 @@ func TestRequestsPerOperation(t *testing.T) {
 	e.call(t, A, "PUT", "/v1/vehicles/v9", `{"name":"Spare"}`)
 	inTwo := e.call(t, A, "POST", "/v1/groups", `{"name":"Two","vehicles":["v9"]}`).str("id")
 	e.call(t, A, "PUT", "/v1/groups/"+inTwo+"/devices/v9", "")
+	asc := e.call(t, A, "POST", "/v1/vehicles/associations/users", `{"data":[{"vehicle_id":"v1","user_id":"u7"}]}`).at("data").([]any)[0].(map[string]any)["id"]
 	e.call(t, A, "GET", "/v1/groups", "") // loads the cursor key once per process
 	next := e.call(t, A, "GET", "/v1/groups/"+id+"/vehicles?limit=1", "").str("next_cursor")
 	e.counter.Take()
@@ -476,7 +477,11 @@ func TestRequestsPerOperation(t *testing.T) {
 		{"list-items", "GET", "/v1/vehicles?limit=1", "", calls{"Query": 1}},
 		{"batch-members (all new)", "POST", "/v1/groups/" + id + "/members:batch", `{"add":[{"type":"users","id":"b1"},{"type":"users","id":"b2"}]}`, calls{"TransactWriteItems": 1}},
 		{"batch-members (one already there)", "POST", "/v1/groups/" + id + "/members:batch", `{"add":[{"type":"users","id":"b1"},{"type":"users","id":"b3"}]}`, calls{"TransactWriteItems": 2}},
-		{"delete-item (in 1 group)", "DELETE", "/v1/vehicles/v9", "", calls{"Query": 1, "TransactWriteItems": 1, "DeleteItem": 1}},
+		{"create-associations (1 entry)", "POST", "/v1/vehicles/associations/users", `{"data":[{"vehicle_id":"v2","user_id":"u1"}]}`, calls{"BatchGetItem": 1, "TransactWriteItems": 1}},
+		{"list-associations", "GET", "/v1/vehicles/v1/associations/users", "", calls{"Query": 1}},
+		{"list-associations (include=item)", "GET", "/v1/users/u7/associations/vehicles?include=item", "", calls{"Query": 1, "BatchGetItem": 1}},
+		{"delete-associations (1 entry)", "DELETE", "/v1/vehicles/associations/users", fmt.Sprintf(`{"data":[{"type":"user_permission","id":%q}]}`, asc), calls{"BatchGetItem": 1, "TransactWriteItems": 1}},
+		{"delete-item (in 1 group, no associations)", "DELETE", "/v1/vehicles/v9", "", calls{"Query": 2, "TransactWriteItems": 1, "DeleteItem": 1}},
 		{"delete-group (no members)", "DELETE", "/v1/groups/" + empty, "", calls{"GetItem": 1, "TransactWriteItems": 1}},
 		{"delete-group (3 members)", "DELETE", "/v1/groups/" + id, "", calls{"GetItem": 1, "TransactWriteItems": 1, "Query": 1, "BatchWriteItem": 1, "DeleteItem": 1}},
 	}

@@ -120,3 +120,19 @@ const (
 	NotMember     Outcome = "not_member"
 	Invalid       Outcome = "invalid"
 )
+
+// Association links a vehicle and a user ("user_permission" in fleet
+// platforms' terms). It is stored as an edge in each item's partition, so
+// that both directions list with one Query.
+type Association struct {
+	ID        string
+	VehicleID string
+	UserID    string
+	CreatedAt time.Time
+}
+
+// AssociationType is the type clients name associations by.
+const AssociationType = "user_permission"
+
+// MaxAssociationEntries bounds one association request.
+const MaxAssociationEntries = 100

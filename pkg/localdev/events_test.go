@@ -53,6 +53,7 @@ func TestEventsRunThroughTheirHandlers(t *testing.T) {
 		routes.ListGroups: 200, routes.AddMember: 201, routes.RemoveMember: 204, routes.ListMembers: 200,
 		routes.ListItemGroups: 200, routes.PutItem: 201, routes.GetItem: 200, routes.DeleteItem: 200,
 		routes.ListItems: 200, routes.BatchMembers: 200,
+		routes.CreateAssociations: 201, routes.DeleteAssociations: 200, routes.ListAssociations: 200,
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	for _, fn := range routes.Functions {

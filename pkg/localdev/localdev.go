@@ -31,6 +31,8 @@ const (
 	DemoToken    = "fg_tn_demo.local-demo-token"
 	DemoAPIKey   = "local-demo-api-key-0000000000"
 	DemoGroupID  = "grp_demo"
+	// DemoAssociationID links veh-001 and usr-001.
+	DemoAssociationID = "asc_demo"
 )
 
 // DemoMembers are the demo group's members.
@@ -70,6 +72,7 @@ func SeedDemo(ctx context.Context, st *store.Store) error {
 	}
 	seeder := *st
 	seeder.NewID = func() string { return DemoGroupID }
+	seeder.NewAssociationID = func() string { return DemoAssociationID }
 	_, err = seeder.CreateGroup(ctx, DemoTenantID, groups.NewGroup{
 		Name: "Demo fleet", Description: "Seeded by localdev for the sample events", Members: DemoMembers,
 	})
@@ -83,7 +86,8 @@ func SeedDemo(ctx context.Context, st *store.Store) error {
 			return err
 		}
 	}
-	return nil
+	_, _, err = seeder.CreateAssociation(ctx, DemoTenantID, "veh-001", "usr-001")
+	return err
 }
 
 // Invoke runs op's Lambda handler on a JSON event as the Lambda runtime

@@ -16,20 +16,23 @@ type Operation string
 
 // The operations, one Lambda each.
 const (
-	CreateGroup    Operation = "create-group"
-	GetGroup       Operation = "get-group"
-	UpdateGroup    Operation = "update-group"
-	DeleteGroup    Operation = "delete-group"
-	ListGroups     Operation = "list-groups"
-	AddMember      Operation = "add-member"
-	RemoveMember   Operation = "remove-member"
-	ListMembers    Operation = "list-members"
-	ListItemGroups Operation = "list-item-groups"
-	PutItem        Operation = "put-item"
-	GetItem        Operation = "get-item"
-	DeleteItem     Operation = "delete-item"
-	ListItems      Operation = "list-items"
-	BatchMembers   Operation = "batch-members"
+	CreateGroup        Operation = "create-group"
+	GetGroup           Operation = "get-group"
+	UpdateGroup        Operation = "update-group"
+	DeleteGroup        Operation = "delete-group"
+	ListGroups         Operation = "list-groups"
+	AddMember          Operation = "add-member"
+	RemoveMember       Operation = "remove-member"
+	ListMembers        Operation = "list-members"
+	ListItemGroups     Operation = "list-item-groups"
+	PutItem            Operation = "put-item"
+	GetItem            Operation = "get-item"
+	DeleteItem         Operation = "delete-item"
+	ListItems          Operation = "list-items"
+	BatchMembers       Operation = "batch-members"
+	CreateAssociations Operation = "create-associations"
+	DeleteAssociations Operation = "delete-associations"
+	ListAssociations   Operation = "list-associations"
 	// Authorizer is the API Gateway REQUEST authorizer; it serves no route.
 	Authorizer Operation = "authorizer"
 )
@@ -67,6 +70,9 @@ var Functions = []Function{
 	{DeleteItem, ReadWrite, "Removes an item from every group and deletes its registration"},
 	{ListItems, ReadOnly, "Lists the registered items of a type"},
 	{BatchMembers, ReadWrite, "Adds and removes up to 100 members at once"},
+	{CreateAssociations, ReadWrite, "Associates vehicles with users"},
+	{DeleteAssociations, ReadWrite, "Removes vehicle–user associations"},
+	{ListAssociations, ReadOnly, "Lists a vehicle's users or a user's vehicles"},
 	{Authorizer, ReadOnly, "Authenticates bearer tokens and names the tenant"},
 }
 
@@ -114,6 +120,14 @@ func buildRoutes() []Route {
 			Route{"GET", base, ListItems},
 		)
 	}
+	// Vehicle–user associations. {itemId} (not {vehicleId}) because API
+	// Gateway allows one variable name per path level.
+	rs = append(rs,
+		Route{"POST", "/v1/vehicles/associations/users", CreateAssociations},
+		Route{"DELETE", "/v1/vehicles/associations/users", DeleteAssociations},
+		Route{"GET", "/v1/vehicles/{itemId}/associations/users", ListAssociations},
+		Route{"GET", "/v1/users/{itemId}/associations/vehicles", ListAssociations},
+	)
 	return rs
 }
 

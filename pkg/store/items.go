@@ -150,3 +150,38 @@ func (it registeredItem) toRegistered() groups.RegisteredItem {
 		CreatedAt: parseTime(it.CreatedAt), UpdatedAt: parseTime(it.UpdatedAt), Version: it.Version,
 	}
 }
+
+type associationItem struct {
+	PK        string `dynamodbav:"PK"`
+	SK        string `dynamodbav:"SK"`
+	Kind      string `dynamodbav:"kind"`
+	ID        string `dynamodbav:"id"`
+	VehicleID string `dynamodbav:"vehicleId"`
+	UserID    string `dynamodbav:"userId"`
+	CreatedAt string `dynamodbav:"createdAt"`
+}
+
+func (it associationItem) toAssociation() groups.Association {
+	return groups.Association{ID: it.ID, VehicleID: it.VehicleID, UserID: it.UserID, CreatedAt: parseTime(it.CreatedAt)}
+}
+
+// edgeItem is one direction of an association, in the partition of the item
+// it starts from; it copies the association so either direction lists
+// without another read.
+type edgeItem struct {
+	associationItem
+	GSI2PK string `dynamodbav:"GSI2PK"`
+	GSI2SK string `dynamodbav:"GSI2SK"`
+}
+
+func toEdgeItems(tenant string, a groups.Association) [2]edgeItem {
+	v := groups.Item{Type: groups.Vehicles, ID: a.VehicleID}
+	u := groups.Item{Type: groups.Users, ID: a.UserID}
+	rec := associationItem{Kind: "edge", ID: a.ID, VehicleID: a.VehicleID, UserID: a.UserID, CreatedAt: formatTime(a.CreatedAt)}
+	edge := func(from, to groups.Item) edgeItem {
+		e := edgeItem{associationItem: rec, GSI2PK: edgesGSI2PK(tenant, from, to.Type), GSI2SK: createdSK(rec.CreatedAt, to.ID)}
+		e.PK, e.SK = itemPK(tenant, from), edgeSK(to)
+		return e
+	}
+	return [2]edgeItem{edge(v, u), edge(u, v)}
+}

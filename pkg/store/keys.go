@@ -21,6 +21,9 @@ import (
 //	name guard          T#<t>#NAME#<lower name>     NAME
 //	registered item     T#<t>#I#<type>#<item>       ITEM                  T#<t>#ITEMS#<type>         N#<lower name>#<item>
 //	                    (and GSI2: T#<t>#ITEMS#<type> / C#<createdAt>#<item>, the created order)
+//	association         T#<t>#ASSOC#<id>            ASSOC
+//	association edge    T#<t>#I#<type>#<item>       A#<other type>#<other item>
+//	                    (and GSI2: T#<t>#I#<type>#<item>#A#<other type> / C#<createdAt>#<other item>)
 //	cursor key          #SYSTEM                     CURSOR_KEY
 //
 // The group item sorts before its memberships ("#" < "M"), so one Query of the
@@ -34,6 +37,8 @@ const (
 	skGroup       = "#GROUP"
 	skNameGuard   = "NAME"
 	skItem        = "ITEM"
+	skAssociation = "ASSOC"
+	skEdgeRoot    = "A#"
 	skMemberRoot  = "M#"
 	skMemberEnd   = "M$" // sorts just after every "M#..." key
 	gsiDirectory  = "#DIR"
@@ -94,6 +99,19 @@ func nameKey(name string) string {
 }
 
 func itemGSI1SK(name, id string) string { return gsiNamePrefix + nameKey(name) + "#" + id }
+
+func associationPK(tenant, id string) string { return tenantPK(tenant) + "#ASSOC#" + id }
+
+// edgeSK is the sort key, in from's partition, of from's edge to the item to.
+func edgeSK(to groups.Item) string { return edgeTypePrefix(to.Type) + to.ID }
+
+// edgeTypePrefix is the sort-key prefix of an item's edges to items of type t.
+func edgeTypePrefix(t groups.ItemType) string { return skEdgeRoot + string(t) + "#" }
+
+// edgesGSI2PK is the GSI2 partition listing from's edges to type t by creation.
+func edgesGSI2PK(tenant string, from groups.Item, t groups.ItemType) string {
+	return itemPK(tenant, from) + "#A#" + string(t)
+}
 
 // createdSK is the GSI2 sort key: creation order, ties broken by id.
 func createdSK(createdAt, id string) string { return "C#" + createdAt + "#" + id }

@@ -50,6 +50,32 @@ func (s *Store) query(ctx context.Context, index string, kc expression.KeyCondit
 	return out.Items, nil
 }
 
+// forEach hands every item of a key range to fn, a page at a time (fn may
+// delete what it is handed: DynamoDB resumes after the last key it read).
+func (s *Store) forEach(ctx context.Context, index string, kc expression.KeyConditionBuilder, fn func(map[string]types.AttributeValue) error) error {
+	const pageSize = 100
+	var after map[string]string
+	keyAttrs := tableKeyAttrs
+	if index != "" {
+		keyAttrs = indexKeyAttrs
+	}
+	for {
+		raw, err := s.query(ctx, index, kc, pageSize, after)
+		if err != nil {
+			return err
+		}
+		for _, r := range raw {
+			if err := fn(r); err != nil {
+				return translate(err)
+			}
+		}
+		if len(raw) < pageSize {
+			return nil
+		}
+		after = keyStrings(raw[len(raw)-1], keyAttrs...)
+	}
+}
+
 // paginate decodes the first limit raw items into T and sets Next when more
 // were read.
 func paginate[T any, I any](raw []map[string]types.AttributeValue, limit int, keyAttrs []string, conv func(I) T) (Page[T], error) {

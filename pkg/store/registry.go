@@ -78,49 +78,46 @@ func (s *Store) GetRegisteredItem(ctx context.Context, tenant string, it groups.
 }
 
 // DeleteRegisteredItem removes the item from every group (each removal one
-// transaction that also uncounts it, so counts stay exact) and then deletes
-// its registration. It returns how many groups it left, and ErrNotFound if
-// the item was neither registered nor a member anywhere. Interrupted, it can
-// simply be called again: what is left is still consistent.
-func (s *Store) DeleteRegisteredItem(ctx context.Context, tenant string, it groups.Item) (removedFrom int, err error) {
+// transaction that also uncounts it, so counts stay exact), removes its
+// associations, and then deletes its registration. It returns how many
+// groups it left and associations it lost, and ErrNotFound if the item had
+// none of the three. Interrupted, it can simply be called again: what is
+// left is still consistent.
+func (s *Store) DeleteRegisteredItem(ctx context.Context, tenant string, it groups.Item) (groupsLeft, associations int, err error) {
 	kc := expression.Key(AttrGSI1PK).Equal(expression.Value(itemGSI1PK(tenant, it))).
 		And(expression.Key(AttrGSI1SK).BeginsWith(gsiGroupRoot))
-	var after map[string]string
-	for {
-		raw, err := s.query(ctx, IndexGSI1, kc, 100, after)
-		if err != nil {
-			return removedFrom, err
+	err = s.forEach(ctx, IndexGSI1, kc, func(raw map[string]types.AttributeValue) error {
+		var m memberItem
+		if err := attributevalue.UnmarshalMap(raw, &m); err != nil {
+			return err
 		}
-		for _, r := range raw {
-			var m memberItem
-			if err := attributevalue.UnmarshalMap(r, &m); err != nil {
-				return removedFrom, translate(err)
-			}
-			// A membership already gone, or a group being deleted (whose
-			// purge takes the membership), is not an error here.
-			switch err := s.RemoveMember(ctx, tenant, m.GroupID, it); groups.CodeOf(err) {
-			case "":
-				removedFrom++
-			case groups.CodeNotFound:
-			default:
-				return removedFrom, err
-			}
+		// A membership already gone, or a group being deleted (whose purge
+		// takes the membership), is not an error here.
+		switch err := s.RemoveMember(ctx, tenant, m.GroupID, it); groups.CodeOf(err) {
+		case "":
+			groupsLeft++
+		case groups.CodeNotFound:
+		default:
+			return err
 		}
-		if len(raw) < 100 {
-			break
-		}
-		after = keyStrings(raw[len(raw)-1], indexKeyAttrs...)
+		return nil
+	})
+	if err != nil {
+		return groupsLeft, 0, err
+	}
+	if associations, err = s.deleteEdges(ctx, tenant, it); err != nil {
+		return groupsLeft, associations, err
 	}
 	out, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName: aws.String(s.table), Key: key(itemPK(tenant, it), skItem), ReturnValues: types.ReturnValueAllOld,
 	})
 	if err != nil {
-		return removedFrom, translate(err)
+		return groupsLeft, associations, translate(err)
 	}
-	if out.Attributes == nil && removedFrom == 0 {
-		return 0, groups.ErrNotFound
+	if out.Attributes == nil && groupsLeft == 0 && associations == 0 {
+		return 0, 0, groups.ErrNotFound
 	}
-	return removedFrom, nil
+	return groupsLeft, associations, nil
 }
 
 // ListRegisteredItems lists the tenant's registered items of one type in

@@ -29,11 +29,13 @@ type Store struct {
 	Now func() time.Time
 	// NewID returns a fresh group id.
 	NewID func() string
+	// NewAssociationID returns a fresh association id.
+	NewAssociationID func() string
 }
 
 // New returns a store on table.
 func New(db *dynamodb.Client, table string) *Store {
-	return &Store{db: db, table: table, Now: time.Now, NewID: NewGroupID}
+	return &Store{db: db, table: table, Now: time.Now, NewID: NewGroupID, NewAssociationID: NewAssociationID}
 }
 
 // Table is the table's name.
