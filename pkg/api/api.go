@@ -61,6 +61,8 @@ func (a *API) endpoints() map[routes.Operation]endpoint {
 		routes.RemoveMember:   a.removeMember,
 		routes.ListMembers:    a.listMembers,
 		routes.ListItemGroups: a.listItemGroups,
+		// Issue 3 §7: OpenAPI.
+		routes.GetOpenAPI: a.getOpenAPI,
 	}
 }
 
@@ -110,7 +112,7 @@ func (p *headerProbe) Write(b []byte) (int, error) { return len(b), nil }
 func (p *headerProbe) WriteHeader(status int)      { p.status = status }
 
 // serve wraps an endpoint with what every request gets: the tenant from the
-// authorizer, the request id, problem rendering, panic recovery and one
+// authorizer (required unless the operation is public), the request id, problem rendering, panic recovery and one
 // structured log line.
 func (a *API) serve(op routes.Operation, ep endpoint) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -129,7 +131,7 @@ func (a *API) serve(op routes.Operation, ep endpoint) http.Handler {
 					err = &groups.Error{Code: groups.CodeInternal, Err: fmt.Errorf("panic: %v\n%s", p, debug.Stack())}
 				}
 			}()
-			if !auth.ValidTenantID(tenant) {
+			if !auth.ValidTenantID(tenant) && !routes.IsPublic(op) {
 				// The authorizer always sets it; without it nothing is safe to do.
 				return &groups.Error{Code: groups.CodeUnauthenticated, Detail: "the request carries no authenticated tenant"}
 			}

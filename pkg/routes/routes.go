@@ -25,6 +25,8 @@ const (
 	RemoveMember   Operation = "remove-member"
 	ListMembers    Operation = "list-members"
 	ListItemGroups Operation = "list-item-groups"
+	// Issue 3 §7: OpenAPI.
+	GetOpenAPI Operation = "get-openapi"
 	// Authorizer is the API Gateway REQUEST authorizer; it serves no route.
 	Authorizer Operation = "authorizer"
 )
@@ -57,6 +59,8 @@ var Functions = []Function{
 	{RemoveMember, ReadWrite, "Removes an item from a group"},
 	{ListMembers, ReadOnly, "Lists a group's members"},
 	{ListItemGroups, ReadOnly, "Lists the groups that hold an item"},
+	// Issue 3 §7: OpenAPI.
+	{GetOpenAPI, ReadOnly, "Serves the API's OpenAPI document"},
 	{Authorizer, ReadOnly, "Authenticates bearer tokens and names the tenant"},
 }
 
@@ -93,8 +97,21 @@ func buildRoutes() []Route {
 	for _, t := range groups.ItemTypes {
 		rs = append(rs, Route{"GET", "/v1/" + string(t) + "/{itemId}/groups", ListItemGroups})
 	}
+	// Issue 3 §7: OpenAPI.
+	rs = append(rs, Route{"GET", "/v1/openapi.json", GetOpenAPI})
 	return rs
 }
+
+// publicOperations answer without a token: API Gateway runs no authorizer and
+// requires no API key for their routes (so no usage plan meters them), the
+// local gateway does the same, and the Lambda serves them without a tenant.
+// A public operation must therefore never touch tenant data. It is a set of
+// its own rather than a field of Function or Route so that the positional
+// entries above (and those added on other branches) keep compiling.
+var publicOperations = map[Operation]bool{GetOpenAPI: true}
+
+// IsPublic reports whether op is served without authentication.
+func IsPublic(op Operation) bool { return publicOperations[op] }
 
 // For returns the routes served by op.
 func For(op Operation) []Route {
