@@ -112,8 +112,8 @@ func (p *headerProbe) Write(b []byte) (int, error) { return len(b), nil }
 func (p *headerProbe) WriteHeader(status int)      { p.status = status }
 
 // serve wraps an endpoint with what every request gets: the tenant from the
-// authorizer (required unless the operation is public), the request id, problem rendering, panic recovery and one
-// structured log line.
+// authorizer (required unless the operation is public), the request id,
+// problem rendering, panic recovery and one structured log line.
 func (a *API) serve(op routes.Operation, ep endpoint) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()

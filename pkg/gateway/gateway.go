@@ -1,8 +1,8 @@
 // Package gateway plays API Gateway on a developer's machine, as `sam local
 // start-api` does: it matches a request against the route table, runs the
-// authorizer Lambda's handler on a REQUEST event (except for public routes), builds the proxy event the
-// deployed API would send (authorizer context included) and invokes the
-// operation's Lambda handler. Nothing between the HTTP request and the
+// authorizer Lambda's handler on a REQUEST event (except for public routes),
+// builds the proxy event the deployed API would send (authorizer context
+// included) and invokes the operation's Lambda handler. Nothing between the HTTP request and the
 // handlers is specific to local use, so what passes here passes in AWS.
 package gateway
 
