@@ -72,11 +72,11 @@ func newEnv(t *testing.T) *env {
 	h.Authorizer = (&auth.Authorizer{Store: authStore, Log: quiet}).Handle
 	e.srv = httptest.NewServer(gateway.New(h, quiet))
 	t.Cleanup(e.srv.Close)
-	contract, err := contract()
+	tr, err := contract()
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.client = &http.Client{Transport: contract}
+	e.client = &http.Client{Transport: tr}
 	counter.Take()
 	return e
 }
