@@ -122,9 +122,18 @@ func (tr *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	res.Body = io.NopCloser(bytes.NewReader(resBody))
 	if err := tr.check(withBody(req, reqBody), res, resBody); err != nil {
-		return nil, fmt.Errorf("OpenAPI contract: %s %s answered %d: %w\nbody: %s", req.Method, req.URL.RequestURI(), res.StatusCode, err, resBody)
+		return nil, fmt.Errorf("OpenAPI contract: %s %s answered %d: %w\nbody: %s", req.Method, req.URL.RequestURI(), res.StatusCode, err, excerpt(resBody))
 	}
 	return res, nil
+}
+
+// excerpt is the start of a body, enough to recognise it in a test failure.
+func excerpt(body []byte) string {
+	const max = 1000
+	if len(body) > max {
+		return string(body[:max]) + "…"
+	}
+	return string(body)
 }
 
 // withBody is a copy of req that reads body.
