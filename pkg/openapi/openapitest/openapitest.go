@@ -129,9 +129,9 @@ func (tr *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // excerpt is the start of a body, enough to recognise it in a test failure.
 func excerpt(body []byte) string {
-	const max = 1000
-	if len(body) > max {
-		return string(body[:max]) + "…"
+	const limit = 1000
+	if len(body) > limit {
+		return string(body[:limit]) + "…"
 	}
 	return string(body)
 }
