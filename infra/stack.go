@@ -192,7 +192,8 @@ func newAPI(scope constructs.Construct, fns map[routes.Operation]awslambda.Funct
 }
 
 // addRoutes builds the resource tree from the route paths, puts each route's
-// method on its resource, and answers every other method there with 405.
+// method on its resource (authorized, unless routes.IsPublic), and answers
+// every other method there with 405.
 func addRoutes(api awsapigateway.RestApi, authorizer awsapigateway.IAuthorizer, fns map[routes.Operation]awslambda.Function) {
 	// One integration per function: the routes that share an operation share
 	// its Lambda. AllowTestInvoke false halves the Lambda permissions (the
@@ -215,11 +216,19 @@ func addRoutes(api awsapigateway.RestApi, authorizer awsapigateway.IAuthorizer, 
 	var paths []string
 	for _, r := range routes.Routes {
 		res := tree.resource(r.Path)
-		res.AddMethod(jsii.String(r.Method), integration(r.Operation), &awsapigateway.MethodOptions{
+		opts := &awsapigateway.MethodOptions{
 			Authorizer:     authorizer,
 			ApiKeyRequired: jsii.Bool(true),
 			OperationName:  jsii.String(routes.LogicalName(r.Operation)),
-		})
+		}
+		if routes.IsPublic(r.Operation) {
+			// No authorizer and no API key: anyone may call it, and no
+			// tenant's usage plan counts it.
+			opts.Authorizer = nil
+			opts.AuthorizationType = awsapigateway.AuthorizationType_NONE
+			opts.ApiKeyRequired = jsii.Bool(false)
+		}
+		res.AddMethod(jsii.String(r.Method), integration(r.Operation), opts)
 		if _, seen := allowed[r.Path]; !seen {
 			paths = append(paths, r.Path)
 		}

@@ -97,6 +97,9 @@ func TestCheckTemplateReportsDrift(t *testing.T) {
 		list     = "ListGroupsFunction"
 		authzFn  = "AuthorizerFunction"
 		extraEvt = "ExtraEvent"
+		// The public route (routes.IsPublic).
+		openapiFn  = "GetOpenapiFunction"
+		openapiEvt = "GetV1OpenapiJson"
 	)
 	apiEvent := func(api, method, path string) map[string]any {
 		return map[string]any{"Type": "Api", "Properties": map[string]any{
@@ -321,6 +324,29 @@ func TestCheckTemplateReportsDrift(t *testing.T) {
 				mapAt(t, doc, "Resources", "Table", "Properties", "TimeToLiveSpecification")["AttributeName"] = "ttl"
 			},
 			want: []string{"Table: TimeToLiveSpecification"},
+		},
+		{
+			name: "public-route-authorized",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				delete(mapAt(t, doc, "Resources", openapiFn, "Properties", "Events", openapiEvt, "Properties"), "Auth")
+			},
+			want: []string{"GetOpenapiFunction event GetV1OpenapiJson: public route, but Auth is <nil>"},
+		},
+		{
+			name: "public-route-requires-api-key",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				mapAt(t, doc, "Resources", openapiFn, "Properties", "Events", openapiEvt, "Properties", "Auth")["ApiKeyRequired"] = true
+			},
+			want: []string{"GetOpenapiFunction event GetV1OpenapiJson: public route, but Auth is map[ApiKeyRequired:true Authorizer:NONE]"},
+		},
+		{
+			name: "private-route-opts-out-of-authorizer",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				for _, ev := range mapAt(t, doc, "Resources", get, "Properties", "Events") {
+					ev.(map[string]any)["Properties"].(map[string]any)["Auth"] = map[string]any{"Authorizer": "NONE"}
+				}
+			},
+			want: []string{"GetGroupFunction event GetV1GroupsByGroupId: Auth map[Authorizer:NONE] overrides the default authorizer"},
 		},
 		{
 			name: "no-default-authorizer",
@@ -617,6 +643,9 @@ func checkTemplate(doc map[string]any, fns []routes.Function, rs []routes.Route)
 			if !isRef(at(ev, "Properties", "RestApiId"), apiID) {
 				report("%s event %s: RestApiId is not a Ref to %s", id, name, apiID)
 			}
+			if fn, ok := want[id]; ok {
+				problems = append(problems, checkEventAuth(id, name, routes.IsPublic(fn.Operation), at(ev, "Properties", "Auth"))...)
+			}
 			method, _ := at(ev, "Properties", "Method").(string)
 			path, _ := at(ev, "Properties", "Path").(string)
 			r := route{id, strings.ToUpper(method), path}
@@ -688,6 +717,22 @@ func checkPolicies(id string, access routes.Access, policies any, tableID string
 		}
 	}
 	return problems
+}
+
+// checkEventAuth holds an Api event to its route's access: a public route
+// opts out of the default authorizer and the API key, and no other route may
+// touch either.
+func checkEventAuth(id, event string, public bool, auth any) []string {
+	if public {
+		if at(auth, "Authorizer") != "NONE" || at(auth, "ApiKeyRequired") != false {
+			return []string{fmt.Sprintf("%s event %s: public route, but Auth is %v; want Authorizer NONE and ApiKeyRequired false", id, event, auth)}
+		}
+		return nil
+	}
+	if auth != nil {
+		return []string{fmt.Sprintf("%s event %s: Auth %v overrides the default authorizer or API key", id, event, auth)}
+	}
+	return nil
 }
 
 // checkTable compares the table's schema with store.TableDefinition, the one

@@ -265,14 +265,17 @@ func functionResource(fn routes.Function, rs []routes.Route) (*yaml.Node, error)
 				return nil, fmt.Errorf("%s: routes %q and %q both get event name %s", fn.Operation, prev.Pattern(), r.Pattern(), name)
 			}
 			seen[name] = r
-			add(events, name, obj(
-				"Type", "Api",
-				"Properties", obj(
-					"RestApiId", ref(apiID),
-					"Path", r.Path,
-					"Method", strings.ToLower(r.Method),
-				),
-			))
+			evProps := obj(
+				"RestApiId", ref(apiID),
+				"Path", r.Path,
+				"Method", strings.ToLower(r.Method),
+			)
+			if routes.IsPublic(r.Operation) {
+				// Opt out of the API's default authorizer and API key:
+				// anyone may call it, and no tenant's usage plan counts it.
+				add(evProps, "Auth", obj("Authorizer", "NONE", "ApiKeyRequired", false))
+			}
+			add(events, name, obj("Type", "Api", "Properties", evProps))
 		}
 		add(props, "Events", events)
 	}

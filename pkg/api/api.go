@@ -69,6 +69,8 @@ func (a *API) endpoints() map[routes.Operation]endpoint {
 		routes.CreateAssociations: a.createAssociations,
 		routes.DeleteAssociations: a.deleteAssociations,
 		routes.ListAssociations:   a.listAssociations,
+		// Issue 3 §7: OpenAPI.
+		routes.GetOpenAPI: a.getOpenAPI,
 	}
 }
 
@@ -118,8 +120,8 @@ func (p *headerProbe) Write(b []byte) (int, error) { return len(b), nil }
 func (p *headerProbe) WriteHeader(status int)      { p.status = status }
 
 // serve wraps an endpoint with what every request gets: the tenant from the
-// authorizer, the request id, problem rendering, panic recovery and one
-// structured log line.
+// authorizer (required unless the operation is public), the request id,
+// problem rendering, panic recovery and one structured log line.
 func (a *API) serve(op routes.Operation, ep endpoint) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -137,7 +139,7 @@ func (a *API) serve(op routes.Operation, ep endpoint) http.Handler {
 					err = &groups.Error{Code: groups.CodeInternal, Err: fmt.Errorf("panic: %v\n%s", p, debug.Stack())}
 				}
 			}()
-			if !auth.ValidTenantID(tenant) {
+			if !auth.ValidTenantID(tenant) && !routes.IsPublic(op) {
 				// The authorizer always sets it; without it nothing is safe to do.
 				return &groups.Error{Code: groups.CodeUnauthenticated, Detail: "the request carries no authenticated tenant"}
 			}

@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/fleetgroups/fleetgroups/pkg/app"
@@ -18,6 +20,8 @@ import (
 	"github.com/fleetgroups/fleetgroups/pkg/ddblocal"
 	"github.com/fleetgroups/fleetgroups/pkg/gateway"
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
+	"github.com/fleetgroups/fleetgroups/pkg/openapi"
+	"github.com/fleetgroups/fleetgroups/pkg/openapi/openapitest"
 	"github.com/fleetgroups/fleetgroups/pkg/store"
 	"github.com/fleetgroups/fleetgroups/pkg/storetest"
 )
@@ -26,9 +30,21 @@ func TestMain(m *testing.M) { os.Exit(ddblocal.RunTests(m)) }
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
+// contract is the transport of every test's client: each request and
+// response is checked against the OpenAPI document, and a mismatch fails the
+// call, so the end-to-end tests are the document's contract tests too.
+var contract = sync.OnceValues(func() (*openapitest.Transport, error) {
+	doc, err := openapitest.Load()
+	if err != nil {
+		return nil, err
+	}
+	return openapitest.NewTransport(doc)
+})
+
 // env is a local API on a fresh table with two tenants.
 type env struct {
 	srv         *httptest.Server
+	client      *http.Client // checks every exchange against the OpenAPI document
 	st          *store.Store
 	counter     *storetest.Counter // the operation Lambdas' requests
 	authCounter *storetest.Counter // the authorizer's
@@ -56,6 +72,11 @@ func newEnv(t *testing.T) *env {
 	h.Authorizer = (&auth.Authorizer{Store: authStore, Log: quiet}).Handle
 	e.srv = httptest.NewServer(gateway.New(h, quiet))
 	t.Cleanup(e.srv.Close)
+	tr, err := contract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.client = &http.Client{Transport: tr}
 	counter.Take()
 	return e
 }
@@ -63,6 +84,7 @@ func newEnv(t *testing.T) *env {
 type response struct {
 	status int
 	header http.Header
+	raw    []byte
 	body   map[string]any
 }
 
@@ -110,13 +132,13 @@ func (e *env) call(t *testing.T, token, method, path, body string, headers ...st
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := e.client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(res.Body)
-	out := response{status: res.StatusCode, header: res.Header}
+	out := response{status: res.StatusCode, header: res.Header, raw: raw}
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &out.body); err != nil {
 			t.Fatalf("%s %s: body is not JSON: %q", method, path, raw)
@@ -393,6 +415,46 @@ func TestTenantIsolationOnEveryRoute(t *testing.T) {
 	after := e.call(t, e.tokenA, "GET", "/v1/groups/"+id, "")
 	if after.str("name") != "A's group" || after.num("memberCount") != 2 {
 		t.Fatalf("A's group changed: %v", after.body)
+	}
+}
+
+// TestOpenAPIDocumentIsPublic: GET /v1/openapi.json answers the embedded
+// document byte for byte to anyone, without running the authorizer or
+// touching the table, and revalidates with its ETag.
+func TestOpenAPIDocumentIsPublic(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, c := range []struct{ name, token string }{{"200-no-token", ""}, {"200-token-ignored", "not-a-token"}} {
+		t.Run(c.name, func(t *testing.T) {
+			r := e.call(t, c.token, "GET", "/v1/openapi.json", "")
+			expect(t, r, 200, "")
+			if !bytes.Equal(r.raw, openapi.JSON()) {
+				t.Fatal("the body is not the embedded document")
+			}
+			if r.header.Get("Content-Type") != "application/json" || r.header.Get("ETag") != openapi.ETag() ||
+				r.header.Get("Cache-Control") != "public, max-age=300" {
+				t.Fatalf("headers %v", r.header)
+			}
+		})
+	}
+	t.Run("304-if-none-match", func(t *testing.T) {
+		r := e.call(t, "", "GET", "/v1/openapi.json", "", "If-None-Match", `"stale", `+openapi.ETag())
+		expect(t, r, 304, "")
+		if len(r.raw) != 0 || r.header.Get("ETag") != openapi.ETag() {
+			t.Fatalf("304 with body %q, headers %v", r.raw, r.header)
+		}
+	})
+	t.Run("200-stale-etag", func(t *testing.T) {
+		expect(t, e.call(t, "", "GET", "/v1/openapi.json", "", "If-None-Match", `"stale"`), 200, "")
+	})
+	t.Run("400-unknown-param", func(t *testing.T) {
+		expect(t, e.call(t, "", "GET", "/v1/openapi.json?v=2", ""), 400, groups.CodeInvalidArgument)
+	})
+	t.Run("405-other-method", func(t *testing.T) {
+		expect(t, e.call(t, "", "POST", "/v1/openapi.json", "{}"), 405, groups.CodeMethodNotAllowed)
+	})
+	if ops, auth := e.counter.Take(), e.authCounter.Take(); len(ops)+len(auth) != 0 {
+		t.Errorf("DynamoDB requests: operation %v, authorizer %v; want none", ops, auth)
 	}
 }
 

@@ -54,6 +54,7 @@ func TestEventsRunThroughTheirHandlers(t *testing.T) {
 		routes.ListItemGroups: 200, routes.PutItem: 201, routes.GetItem: 200, routes.DeleteItem: 200,
 		routes.ListItems: 200, routes.BatchMembers: 200,
 		routes.CreateAssociations: 201, routes.DeleteAssociations: 200, routes.ListAssociations: 200,
+		routes.GetOpenAPI: 200,
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	for _, fn := range routes.Functions {
@@ -95,12 +96,20 @@ func TestEventsRunThroughTheirHandlers(t *testing.T) {
 }
 
 // checkRoute asserts that a proxy event is one of op's routes, with path
-// parameters that fill the route's template to the event's path.
+// parameters that fill the route's template to the event's path, and that it
+// is authorized unless the route is public.
 func checkRoute(t *testing.T, op routes.Operation, raw []byte) {
 	t.Helper()
 	var e events.APIGatewayProxyRequest
 	if err := json.Unmarshal(raw, &e); err != nil {
 		t.Fatal(err)
+	}
+	// A public route's event is what API Gateway sends without an
+	// authorizer: no token and no authorizer context; every other event
+	// carries both.
+	_, token := e.Headers["Authorization"]
+	if public := routes.IsPublic(op); token == public || (e.RequestContext.Authorizer != nil) == public {
+		t.Fatalf("public=%v, but the event has token=%v and authorizer context %v", public, token, e.RequestContext.Authorizer)
 	}
 	for _, rt := range routes.For(op) {
 		if rt.Method == e.HTTPMethod && rt.Path == e.Resource {

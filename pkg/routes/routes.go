@@ -33,6 +33,8 @@ const (
 	CreateAssociations Operation = "create-associations"
 	DeleteAssociations Operation = "delete-associations"
 	ListAssociations   Operation = "list-associations"
+	// Issue 3 §7: OpenAPI.
+	GetOpenAPI Operation = "get-openapi"
 	// Authorizer is the API Gateway REQUEST authorizer; it serves no route.
 	Authorizer Operation = "authorizer"
 )
@@ -73,6 +75,8 @@ var Functions = []Function{
 	{CreateAssociations, ReadWrite, "Associates vehicles with users"},
 	{DeleteAssociations, ReadWrite, "Removes vehicle–user associations"},
 	{ListAssociations, ReadOnly, "Lists a vehicle's users or a user's vehicles"},
+	// Issue 3 §7: OpenAPI.
+	{GetOpenAPI, ReadOnly, "Serves the API's OpenAPI document"},
 	{Authorizer, ReadOnly, "Authenticates bearer tokens and names the tenant"},
 }
 
@@ -128,8 +132,21 @@ func buildRoutes() []Route {
 		Route{"GET", "/v1/vehicles/{itemId}/associations/users", ListAssociations},
 		Route{"GET", "/v1/users/{itemId}/associations/vehicles", ListAssociations},
 	)
+	// Issue 3 §7: OpenAPI.
+	rs = append(rs, Route{"GET", "/v1/openapi.json", GetOpenAPI})
 	return rs
 }
+
+// publicOperations answer without a token: API Gateway runs no authorizer and
+// requires no API key for their routes (so no usage plan meters them), the
+// local gateway does the same, and the Lambda serves them without a tenant.
+// A public operation must therefore never touch tenant data. It is a set of
+// its own rather than a field of Function or Route so that the positional
+// entries above (and those added on other branches) keep compiling.
+var publicOperations = map[Operation]bool{GetOpenAPI: true}
+
+// IsPublic reports whether op is served without authentication.
+func IsPublic(op Operation) bool { return publicOperations[op] }
 
 // For returns the routes served by op.
 func For(op Operation) []Route {
