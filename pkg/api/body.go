@@ -130,19 +130,29 @@ func (f *fields) rawList(name string) []json.RawMessage {
 	return list
 }
 
-// strMap returns the object of strings name, or nil when it is absent.
+// strMap returns the object of strings name, or nil when it is absent. A
+// null value is refused like any other non-string (json.Unmarshal would
+// quietly make it "").
 func (f *fields) strMap(name string) map[string]string {
 	raw, ok := f.obj[name]
 	f.used[name] = true
 	if !ok {
 		return nil
 	}
-	var m map[string]string
+	var m map[string]*string
 	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
 		f.fail(name, "must be an object whose values are strings")
 		return nil
 	}
-	return m
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		if v == nil {
+			f.fail(name, "must be an object whose values are strings")
+			return nil
+		}
+		out[k] = *v
+	}
+	return out
 }
 
 // rejectUnknown reports every field that no getter asked for.

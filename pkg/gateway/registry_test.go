@@ -45,6 +45,7 @@ func TestItemRegistry(t *testing.T) {
 		{"put-400-blank-enterprise", "PUT", "/v1/users/u-1", `{"name":"U","enterprise":" "}`, 400, groups.CodeInvalidArgument, nil},
 		{"put-400-attributes-not-object", "PUT", "/v1/users/u-1", `{"name":"U","attributes":["a"]}`, 400, groups.CodeInvalidArgument, nil},
 		{"put-400-attribute-not-string", "PUT", "/v1/users/u-1", `{"name":"U","attributes":{"age":42}}`, 400, groups.CodeInvalidArgument, nil},
+		{"put-400-attribute-null", "PUT", "/v1/users/u-1", `{"name":"U","attributes":{"nick":null}}`, 400, groups.CodeInvalidArgument, nil},
 		{"put-400-attribute-key-with-dot", "PUT", "/v1/users/u-1", `{"name":"U","attributes":{"a.b":"x"}}`, 400, groups.CodeInvalidArgument, nil},
 		{"put-400-51-attributes", "PUT", "/v1/users/u-1", `{"name":"U","attributes":{` + strings.Join(many, ",") + `}}`, 400, groups.CodeInvalidArgument, nil},
 		{"put-400-attributes-over-8k", "PUT", "/v1/users/u-1", `{"name":"U","attributes":{"a":"` + strings.Repeat("x", 1000) +
