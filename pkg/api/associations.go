@@ -11,14 +11,16 @@ import (
 )
 
 // Association resources use the field names fleet platforms expose them
-// with: snake_case, "user_permission".
+// with: snake_case, "user_permission". A listed association has every field;
+// an entry result leaves out what its entry does not know (a rejected entry
+// has no id or created_at), rather than sending "".
 
 type associationView struct {
-	ID        string       `json:"id"`
-	Type      string       `json:"type"`
-	VehicleID string       `json:"vehicle_id"`
-	UserID    string       `json:"user_id"`
-	CreatedAt string       `json:"created_at"`
+	ID        string       `json:"id,omitempty"`
+	Type      string       `json:"type,omitempty"`
+	VehicleID string       `json:"vehicle_id,omitempty"`
+	UserID    string       `json:"user_id,omitempty"`
+	CreatedAt string       `json:"created_at,omitempty"`
 	Vehicle   *itemSummary `json:"vehicle,omitempty"`
 	User      *itemSummary `json:"user,omitempty"`
 }

@@ -48,6 +48,9 @@ func TestAssociations(t *testing.T) {
 	if !strings.HasPrefix(ascID, "asc_") || first["type"] != "user_permission" || first["created_at"] == "" {
 		t.Fatalf("created entry %v", first)
 	}
+	if rejected := created.at("data").([]any)[1].(map[string]any); rejected["id"] != nil || rejected["created_at"] != nil || rejected["error"] == nil {
+		t.Fatalf("a rejected entry has an id or created_at, or no error: %v", rejected)
+	}
 
 	again := e.call(t, A, "POST", assocPath, `{"data":[{"vehicle_id":"v1","user_id":"u1"}]}`)
 	expect(t, again, 200, "")
