@@ -28,6 +28,11 @@ const (
 	CodeQuotaExceeded    Code = "quota_exceeded"
 	CodeUnavailable      Code = "unavailable"
 	CodeInternal         Code = "internal"
+
+	// Safe retries and concurrency (If-Match, Idempotency-Key).
+	CodePreconditionFailed   Code = "precondition_failed"
+	CodeIdempotencyKeyReused Code = "idempotency_key_reused"
+	CodeIdempotencyKeyInUse  Code = "idempotency_key_in_use"
 )
 
 // FieldError names one invalid input field and what is wrong with it.
@@ -67,6 +72,11 @@ var ErrNotFound = &Error{Code: CodeNotFound, Detail: "the requested resource doe
 // ErrNameTaken is returned when another group of the tenant already has the
 // name, compared case-insensitively.
 var ErrNameTaken = &Error{Code: CodeNameTaken, Detail: "a group with this name already exists"}
+
+// ErrPreconditionFailed is returned when a write was made conditional on a
+// version of the group (If-Match) and the group, which exists, is at another.
+var ErrPreconditionFailed = &Error{Code: CodePreconditionFailed,
+	Detail: "the group has changed since the entity tag sent in If-Match; read it again"}
 
 // CodeOf returns the code of err, or CodeInternal when err is not an *Error.
 func CodeOf(err error) Code {
