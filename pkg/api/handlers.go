@@ -91,7 +91,7 @@ func (a *API) updateGroup(w http.ResponseWriter, r *http.Request, tenant string)
 	if err := f.err(); err != nil {
 		return err
 	}
-	g, err := a.store.UpdateGroup(r.Context(), tenant, id, p)
+	g, err := a.store.UpdateGroup(r.Context(), tenant, id, p, store.AnyVersion)
 	if err != nil {
 		return err
 	}
@@ -107,7 +107,7 @@ func (a *API) deleteGroup(w http.ResponseWriter, r *http.Request, tenant string)
 	if err != nil {
 		return err
 	}
-	g, err := a.store.DeleteGroup(r.Context(), tenant, id)
+	g, err := a.store.DeleteGroup(r.Context(), tenant, id, store.AnyVersion)
 	switch {
 	case err == store.ErrDeleteInProgress:
 		w.Header().Set("Retry-After", "1")
