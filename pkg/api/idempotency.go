@@ -35,8 +35,9 @@ const (
 )
 
 // replayedHeaders are the response headers stored and replayed; the others
-// belong to one response (X-Request-Id) or to outcomes that are not stored.
-var replayedHeaders = []string{"Content-Type", "Location", "ETag", "Allow"}
+// belong to one response (X-Request-Id) or to outcomes that are not stored
+// (Retry-After comes with 202 and 503 only).
+var replayedHeaders = []string{"Content-Type", "Location", "ETag"}
 
 // idempotent wraps next, op's handler, with Idempotency-Key. Requests without
 // the header, and safe methods, pass straight through, with no extra
@@ -65,15 +66,15 @@ func (a *API) idempotent(op routes.Operation, next http.Handler) http.Handler {
 		r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), r.Body))
 		fingerprint := requestFingerprint(r, body)
 
-		held, claimed, err := a.store.ClaimIdempotencyKey(r.Context(), tenant, key, fingerprint, idempotencyLease)
+		rec, claimed, err := a.store.ClaimIdempotencyKey(r.Context(), tenant, key, fingerprint, idempotencyLease)
 		switch {
 		case err != nil:
 			respond(fail(err))
-		case !claimed && held.Fingerprint != fingerprint:
+		case !claimed && rec.Fingerprint != fingerprint:
 			respond(fail(groups.Errorf(groups.CodeIdempotencyKeyReused,
 				"the Idempotency-Key was first used for another request (method, path or body); use a new key for a new request")))
-		case !claimed && held.Done:
-			respond(replay(held.Response))
+		case !claimed && rec.Done:
+			respond(replay(rec.Response))
 		case !claimed:
 			respond(func(w http.ResponseWriter, _ *http.Request, _ string) error {
 				w.Header().Set("Retry-After", "1")
@@ -81,7 +82,7 @@ func (a *API) idempotent(op routes.Operation, next http.Handler) http.Handler {
 					"a request with this Idempotency-Key is still in progress; retry after it completes")
 			})
 		default:
-			a.runClaimed(w, r, next, tenant, key, held)
+			a.runClaimed(w, r, next, tenant, key, rec)
 		}
 	})
 }
