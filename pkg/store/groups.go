@@ -195,10 +195,10 @@ func (s *Store) updateInPlace(ctx context.Context, tenant, id string, p groups.G
 	})
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
-		var old groupItem
 		if ccf.Item == nil {
 			return groups.Group{}, groups.ErrNotFound
 		}
+		var old groupItem
 		if err := attributevalue.UnmarshalMap(ccf.Item, &old); err != nil {
 			return groups.Group{}, translate(err)
 		}
