@@ -83,7 +83,7 @@ func (a *API) Handler(op routes.Operation) http.Handler {
 	}
 	mux := http.NewServeMux()
 	for _, rt := range routes.For(op) {
-		mux.Handle(rt.Pattern(), a.serve(op, ep))
+		mux.Handle(rt.Pattern(), a.idempotent(op, a.serve(op, ep)))
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, pattern := mux.Handler(r); pattern == "" {
@@ -130,7 +130,7 @@ func (a *API) serve(op routes.Operation, ep endpoint) http.Handler {
 		if requestID == "" {
 			requestID = NewRequestID()
 		}
-		tenant, _ := gw.Authorizer[auth.ContextTenantID].(string)
+		tenant := tenantOf(r)
 		w.Header().Set("X-Request-Id", requestID)
 		rec := &statusRecorder{ResponseWriter: w}
 		err := func() (err error) {
@@ -159,6 +159,13 @@ func (a *API) serve(op routes.Operation, ep endpoint) http.Handler {
 			a.log.InfoContext(r.Context(), "request", attrs...)
 		}
 	})
+}
+
+// tenantOf is the tenant the authorizer named ("" if none).
+func tenantOf(r *http.Request) string {
+	gw, _ := core.GetAPIGatewayContextFromContext(r.Context())
+	tenant, _ := gw.Authorizer[auth.ContextTenantID].(string)
+	return tenant
 }
 
 type statusRecorder struct {

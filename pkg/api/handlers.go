@@ -44,7 +44,7 @@ func (a *API) createGroup(w http.ResponseWriter, r *http.Request, tenant string)
 		return err
 	}
 	w.Header().Set("Location", "/v1/groups/"+g.ID)
-	writeJSON(w, http.StatusCreated, viewGroup(g))
+	writeGroup(w, http.StatusCreated, g)
 	return nil
 }
 
@@ -54,11 +54,20 @@ func (a *API) getGroup(w http.ResponseWriter, r *http.Request, tenant string) er
 	if err != nil {
 		return err
 	}
+	ifNoneMatch, err := entityTags(r, "If-None-Match")
+	if err != nil {
+		return err
+	}
 	g, err := a.store.GetGroup(r.Context(), tenant, id)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, viewGroup(g))
+	if notModified(ifNoneMatch, g) {
+		w.Header().Set("ETag", etag(g))
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	writeGroup(w, http.StatusOK, g)
 	return nil
 }
 
@@ -91,11 +100,15 @@ func (a *API) updateGroup(w http.ResponseWriter, r *http.Request, tenant string)
 	if err := f.err(); err != nil {
 		return err
 	}
-	g, err := a.store.UpdateGroup(r.Context(), tenant, id, p)
+	version, err := ifMatch(r)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, viewGroup(g))
+	g, err := a.store.UpdateGroup(r.Context(), tenant, id, p, version)
+	if err != nil {
+		return err
+	}
+	writeGroup(w, http.StatusOK, g)
 	return nil
 }
 
@@ -107,16 +120,20 @@ func (a *API) deleteGroup(w http.ResponseWriter, r *http.Request, tenant string)
 	if err != nil {
 		return err
 	}
-	g, err := a.store.DeleteGroup(r.Context(), tenant, id)
+	version, err := ifMatch(r)
+	if err != nil {
+		return err
+	}
+	g, err := a.store.DeleteGroup(r.Context(), tenant, id, version)
 	switch {
 	case err == store.ErrDeleteInProgress:
 		w.Header().Set("Retry-After", "1")
-		writeJSON(w, http.StatusAccepted, viewGroup(g))
+		writeGroup(w, http.StatusAccepted, g)
 		return nil
 	case err != nil:
 		return err
 	}
-	writeJSON(w, http.StatusOK, viewGroup(g))
+	writeGroup(w, http.StatusOK, g)
 	return nil
 }
 

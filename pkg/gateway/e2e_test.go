@@ -548,19 +548,51 @@ func TestRequestsPerOperation(t *testing.T) {
 		{"delete-group (3 members)", "DELETE", "/v1/groups/" + id, "", calls{"GetItem": 1, "TransactWriteItems": 1, "Query": 1, "BatchWriteItem": 1, "DeleteItem": 1}},
 	}
 	report := "\n| operation | DynamoDB requests |\n|---|---|\n"
-	for _, c := range cases {
-		r := e.call(t, A, c.method, c.path, c.body)
-		if r.status >= 300 {
-			t.Fatalf("%s: status %d %v", c.name, r.status, r.body)
+	measure := func(name, method, path, body string, want calls, headers ...string) response {
+		r := e.call(t, A, method, path, body, headers...)
+		if r.status >= 400 {
+			t.Fatalf("%s: status %d %v", name, r.status, r.body)
 		}
 		got := e.counter.Take()
-		if !maps.Equal(got, c.want) {
-			t.Errorf("%s: requests = %v, want %v", c.name, got, c.want)
+		if !maps.Equal(got, want) {
+			t.Errorf("%s: requests = %v, want %v", name, got, want)
 		}
 		if auth := e.authCounter.Take(); !maps.Equal(auth, calls{"GetItem": 1}) {
-			t.Errorf("%s: authorizer requests = %v, want one GetItem", c.name, auth)
+			t.Errorf("%s: authorizer requests = %v, want one GetItem", name, auth)
 		}
-		report += fmt.Sprintf("| %s | %v |\n", c.name, got)
+		report += fmt.Sprintf("| %s | %v |\n", name, got)
+		return r
+	}
+	for _, c := range cases {
+		measure(c.name, c.method, c.path, c.body, c.want)
+	}
+
+	// Safe retries and concurrency: an Idempotency-Key costs a conditional
+	// PutItem that claims it and an UpdateItem that stores the response; a
+	// replay is the one PutItem, which returns the stored response when its
+	// condition fails. ETag preconditions ride on the operations' own requests.
+	cond := e.call(t, A, "POST", "/v1/groups", `{"name":"Conditional"}`).str("id")
+	e.counter.Take()
+	e.authCounter.Take()
+	withHeaders := []struct {
+		name, method, path, body string
+		headers                  []string
+		status                   int
+		want                     calls
+	}{
+		{"create-group (Idempotency-Key, first)", "POST", "/v1/groups", `{"name":"Keyed"}`, []string{"Idempotency-Key", "k1"}, 201, calls{"PutItem": 1, "TransactWriteItems": 1, "UpdateItem": 1}},
+		{"create-group (Idempotency-Key, replay)", "POST", "/v1/groups", `{"name":"Keyed"}`, []string{"Idempotency-Key", "k1"}, 201, calls{"PutItem": 1}},
+		{"add-member (Idempotency-Key, first)", "PUT", "/v1/groups/" + cond + "/users/u1", "", []string{"Idempotency-Key", "k2"}, 201, calls{"PutItem": 1, "TransactWriteItems": 1, "UpdateItem": 1}},
+		{"add-member (Idempotency-Key, replay)", "PUT", "/v1/groups/" + cond + "/users/u1", "", []string{"Idempotency-Key", "k2"}, 201, calls{"PutItem": 1}},
+		{"get-group (If-None-Match, 304)", "GET", "/v1/groups/" + cond, "", []string{"If-None-Match", `"v2"`}, 304, calls{"GetItem": 1}},
+		{"update-group (description, If-Match)", "PATCH", "/v1/groups/" + cond, `{"description":"d"}`, []string{"If-Match", `"v2"`}, 200, calls{"UpdateItem": 1}},
+		{"update-group (rename, If-Match)", "PATCH", "/v1/groups/" + cond, `{"name":"Conditional 2"}`, []string{"If-Match", `"v3"`}, 200, calls{"GetItem": 1, "TransactWriteItems": 1}},
+		{"delete-group (1 member, If-Match)", "DELETE", "/v1/groups/" + cond, "", []string{"If-Match", `"v4"`}, 200, calls{"GetItem": 1, "TransactWriteItems": 1, "Query": 1, "BatchWriteItem": 1, "DeleteItem": 1}},
+	}
+	for _, c := range withHeaders {
+		if r := measure(c.name, c.method, c.path, c.body, c.want, c.headers...); r.status != c.status {
+			t.Errorf("%s: status %d, want %d", c.name, r.status, c.status)
+		}
 	}
 	report += "| authorizer (every call, before caching) | map[GetItem:1] |\n"
 	t.Log(report)

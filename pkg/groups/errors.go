@@ -30,6 +30,11 @@ const (
 	CodeQuotaExceeded        Code = "quota_exceeded"
 	CodeUnavailable          Code = "unavailable"
 	CodeInternal             Code = "internal"
+
+	// Safe retries and concurrency (If-Match, Idempotency-Key).
+	CodePreconditionFailed   Code = "precondition_failed"
+	CodeIdempotencyKeyReused Code = "idempotency_key_reused"
+	CodeIdempotencyKeyInUse  Code = "idempotency_key_in_use"
 )
 
 // FieldError names one invalid input field and what is wrong with it.
@@ -72,6 +77,12 @@ var ErrNameTaken = &Error{Code: CodeNameTaken, Detail: "a group with this name a
 
 // CodeOf returns the code of err: "" for nil, CodeInternal when err is not
 // an *Error.
+// ErrPreconditionFailed is returned when a write was made conditional on a
+// version of the group (If-Match) and the group, which exists, is at another.
+var ErrPreconditionFailed = &Error{Code: CodePreconditionFailed,
+	Detail: "the group has changed since the entity tag sent in If-Match; read it again"}
+
+// CodeOf returns the code of err, or CodeInternal when err is not an *Error.
 func CodeOf(err error) Code {
 	if err == nil {
 		return ""

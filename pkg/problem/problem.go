@@ -43,6 +43,10 @@ var statusOf = map[groups.Code]int{
 	groups.CodeQuotaExceeded:        http.StatusTooManyRequests,
 	groups.CodeUnavailable:          http.StatusServiceUnavailable,
 	groups.CodeInternal:             http.StatusInternalServerError,
+
+	groups.CodePreconditionFailed:   http.StatusPreconditionFailed,
+	groups.CodeIdempotencyKeyReused: http.StatusUnprocessableEntity,
+	groups.CodeIdempotencyKeyInUse:  http.StatusConflict,
 }
 
 // Status is the HTTP status of code.

@@ -185,3 +185,39 @@ func toEdgeItems(tenant string, a groups.Association) [2]edgeItem {
 	}
 	return [2]edgeItem{edge(v, u), edge(u, v)}
 }
+
+// idempotencyItem is the outcome of a request made with an Idempotency-Key:
+// a claim while the request runs, then the response to replay. It expires at
+// ExpiresAt (TTL); since TTL deletes lazily, reads and conditions treat an
+// expired item as absent.
+type idempotencyItem struct {
+	PK          string            `dynamodbav:"PK"`
+	SK          string            `dynamodbav:"SK"`
+	Kind        string            `dynamodbav:"kind"`
+	Fingerprint string            `dynamodbav:"fingerprint"`
+	Claim       string            `dynamodbav:"claim"`
+	State       string            `dynamodbav:"state"`
+	Status      int               `dynamodbav:"status,omitempty"`
+	Header      map[string]string `dynamodbav:"header,omitempty"`
+	Body        []byte            `dynamodbav:"body,omitempty"`
+	CreatedAt   string            `dynamodbav:"createdAt"`
+	ExpiresAt   int64             `dynamodbav:"expiresAt"`
+}
+
+// Attribute names and states of idempotency items; they must match the tags above.
+const (
+	attrClaim       = "claim"
+	attrState       = "state"
+	attrStatus      = "status"
+	attrHeader      = "header"
+	attrBody        = "body"
+	stateInProgress = "in_progress"
+	stateDone       = "done"
+)
+
+func (it idempotencyItem) toRecord() IdempotencyRecord {
+	return IdempotencyRecord{
+		Fingerprint: it.Fingerprint, Claim: it.Claim, Done: it.State == stateDone,
+		Response: StoredResponse{Status: it.Status, Header: it.Header, Body: it.Body},
+	}
+}

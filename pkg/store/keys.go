@@ -24,12 +24,17 @@ import (
 //	association         T#<t>#ASSOC#<id>            ASSOC
 //	association edge    T#<t>#I#<type>#<item>       A#<other type>#<other item>
 //	                    (and GSI2: T#<t>#I#<type>#<item>#A#<other type> / C#<createdAt>#<other item>)
+//	idempotency record  T#<t>#IDEM#<key>            IDEM
 //	cursor key          #SYSTEM                     CURSOR_KEY
 //
 // The group item sorts before its memberships ("#" < "M"), so one Query of the
 // group's partition returns the group (with its counts) followed by its
 // members; the directory item sorts before every group name in GSI1, so one
 // Query of the tenant's groups returns the group count followed by the groups.
+//
+// An idempotency key is the client's own string (printable ASCII, '#'
+// included): it is the last part of its key, after the tenant, so it can
+// reach no other tenant's items and no other kind of item.
 const (
 	skTenant      = "TENANT"
 	skTokenPrefix = "TOKEN#"
@@ -133,3 +138,7 @@ func parseMemberSK(sk string) (groups.Item, bool) {
 func parseGroupPK(tenant, pk string) (string, bool) {
 	return strings.CutPrefix(pk, groupPK(tenant, ""))
 }
+
+const skIdempotency = "IDEM"
+
+func idempotencyPK(tenant, key string) string { return tenantPK(tenant) + "#IDEM#" + key }
