@@ -159,16 +159,20 @@ func newFunction(scope constructs.Construct, table awsdynamodb.Table, f routes.F
 	default:
 		table.GrantReadData(fn)
 	}
-	if len(routes.For(f.Operation)) > 0 {
+	if meters(f.Operation) {
 		grantMetering(fn, table)
 	}
 	return fn
 }
 
+// meters reports whether op counts its calls: every operation serving
+// routes does, except public ones, which have no tenant to count for.
+func meters(op routes.Operation) bool { return len(routes.For(op)) > 0 && !routes.IsPublic(op) }
+
 func number(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 
 // grantMetering lets fn count its calls, the one write that every function
-// serving routes makes, read-only ones included: UpdateItem only in a
+// serving authenticated routes makes, read-only ones included: UpdateItem only in a
 // tenant's own partition and only of the counters' attributes (see
 // store.MeterLeadingKeys), returning nothing but the updated counter.
 func grantMetering(fn awslambda.Function, table awsdynamodb.Table) {
@@ -222,7 +226,8 @@ func newAPI(scope constructs.Construct, fns map[routes.Operation]awslambda.Funct
 }
 
 // addRoutes builds the resource tree from the route paths, puts each route's
-// method on its resource, and answers every other method there with 405.
+// method on its resource (authorized, unless routes.IsPublic), and answers
+// every other method there with 405.
 func addRoutes(api awsapigateway.RestApi, authorizer awsapigateway.IAuthorizer, fns map[routes.Operation]awslambda.Function) {
 	// One integration per function: the routes that share an operation share
 	// its Lambda. AllowTestInvoke false halves the Lambda permissions (the
@@ -245,11 +250,19 @@ func addRoutes(api awsapigateway.RestApi, authorizer awsapigateway.IAuthorizer, 
 	var paths []string
 	for _, r := range routes.Routes {
 		res := tree.resource(r.Path)
-		res.AddMethod(jsii.String(r.Method), integration(r.Operation), &awsapigateway.MethodOptions{
+		opts := &awsapigateway.MethodOptions{
 			Authorizer:     authorizer,
 			ApiKeyRequired: jsii.Bool(true),
 			OperationName:  jsii.String(routes.LogicalName(r.Operation)),
-		})
+		}
+		if routes.IsPublic(r.Operation) {
+			// No authorizer and no API key: anyone may call it, and no
+			// tenant's usage plan counts it.
+			opts.Authorizer = nil
+			opts.AuthorizationType = awsapigateway.AuthorizationType_NONE
+			opts.ApiKeyRequired = jsii.Bool(false)
+		}
+		res.AddMethod(jsii.String(r.Method), integration(r.Operation), opts)
 		if _, seen := allowed[r.Path]; !seen {
 			paths = append(paths, r.Path)
 		}

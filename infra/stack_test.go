@@ -236,6 +236,16 @@ func TestEveryRouteIsAnAuthorizedProxyMethodOfItsOperationsLambda(t *testing.T) 
 			if got, want := refsTo(integ["Uri"]), map[string]bool{fnIDs[r.Operation]: true}; !reflect.DeepEqual(got, want) {
 				t.Errorf("integration invokes %v, want the %s Lambda %v", got, r.Operation, want)
 			}
+			if routes.IsPublic(r.Operation) {
+				// Public: neither authorized nor metered.
+				if p["AuthorizationType"] != "NONE" || p["AuthorizerId"] != nil {
+					t.Errorf("authorization = %v %v, want NONE for a public route", p["AuthorizationType"], p["AuthorizerId"])
+				}
+				if p["ApiKeyRequired"] != false {
+					t.Errorf("ApiKeyRequired = %v, want false for a public route", p["ApiKeyRequired"])
+				}
+				return
+			}
 			if p["AuthorizationType"] != "CUSTOM" || !reflect.DeepEqual(p["AuthorizerId"], ref(authorizer)) {
 				t.Errorf("authorization = %v %v, want CUSTOM by %s", p["AuthorizationType"], p["AuthorizerId"], authorizer)
 			}
@@ -498,8 +508,14 @@ func TestLambdasMayTouchOnlyTheTableAndTheirLogs(t *testing.T) {
 			if !slices.Contains(dynamo, "dynamodb:Query") {
 				t.Errorf("function may not even query the table: %v", dynamo)
 			}
-			// ... and every function serving routes, and only those, meters
-			if want := min(len(routes.For(f.Operation)), 1); metering != want {
+			// ... and every function serving authenticated routes, and only
+			// those, meters (the authorizer and public operations have no
+			// tenant to count for)
+			want := 0
+			if len(routes.For(f.Operation)) > 0 && !routes.IsPublic(f.Operation) {
+				want = 1
+			}
+			if metering != want {
 				t.Errorf("%d metering grants, want %d", metering, want)
 			}
 		})

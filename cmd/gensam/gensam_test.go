@@ -97,6 +97,9 @@ func TestCheckTemplateReportsDrift(t *testing.T) {
 		list     = "ListGroupsFunction"
 		authzFn  = "AuthorizerFunction"
 		extraEvt = "ExtraEvent"
+		// The public route (routes.IsPublic).
+		openapiFn  = "GetOpenapiFunction"
+		openapiEvt = "GetV1OpenapiJson"
 	)
 	apiEvent := func(api, method, path string) map[string]any {
 		return map[string]any{"Type": "Api", "Properties": map[string]any{
@@ -269,7 +272,15 @@ func TestCheckTemplateReportsDrift(t *testing.T) {
 				props := mapAt(t, doc, "Resources", authzFn, "Properties")
 				props["Policies"] = append(props["Policies"].([]any), wantMeteringPolicy("Table"))
 			},
-			want: []string{"AuthorizerFunction: metering grant on a function that serves no route"},
+			want: []string{"AuthorizerFunction: metering grant on a function that counts no calls"},
+		},
+		{
+			name: "metering-grant-on-public-function",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				props := mapAt(t, doc, "Resources", "GetOpenapiFunction", "Properties")
+				props["Policies"] = append(props["Policies"].([]any), wantMeteringPolicy("Table"))
+			},
+			want: []string{"GetOpenapiFunction: metering grant on a function that counts no calls"},
 		},
 		{
 			name: "metering-grant-widened",
@@ -360,6 +371,29 @@ func TestCheckTemplateReportsDrift(t *testing.T) {
 				mapAt(t, doc, "Resources", "Table", "Properties", "TimeToLiveSpecification")["AttributeName"] = "ttl"
 			},
 			want: []string{"Table: TimeToLiveSpecification"},
+		},
+		{
+			name: "public-route-authorized",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				delete(mapAt(t, doc, "Resources", openapiFn, "Properties", "Events", openapiEvt, "Properties"), "Auth")
+			},
+			want: []string{"GetOpenapiFunction event GetV1OpenapiJson: public route, but Auth is <nil>"},
+		},
+		{
+			name: "public-route-requires-api-key",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				mapAt(t, doc, "Resources", openapiFn, "Properties", "Events", openapiEvt, "Properties", "Auth")["ApiKeyRequired"] = true
+			},
+			want: []string{"GetOpenapiFunction event GetV1OpenapiJson: public route, but Auth is map[ApiKeyRequired:true Authorizer:NONE]"},
+		},
+		{
+			name: "private-route-opts-out-of-authorizer",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				for _, ev := range mapAt(t, doc, "Resources", get, "Properties", "Events") {
+					ev.(map[string]any)["Properties"].(map[string]any)["Auth"] = map[string]any{"Authorizer": "NONE"}
+				}
+			},
+			want: []string{"GetGroupFunction event GetV1GroupsByGroupId: Auth map[Authorizer:NONE] overrides the default authorizer"},
 		},
 		{
 			name: "no-default-authorizer",
@@ -646,7 +680,8 @@ func checkTemplate(doc map[string]any, fns []routes.Function, rs []routes.Route)
 			report("%s: environment TABLE_NAME is not a Ref to %s", id, tableID)
 		}
 		if fn, ok := want[id]; ok {
-			problems = append(problems, checkPolicies(id, fn.Access, served[fn.Operation], props["Policies"], tableID)...)
+			meters := served[fn.Operation] && !routes.IsPublic(fn.Operation)
+			problems = append(problems, checkPolicies(id, fn.Access, meters, props["Policies"], tableID)...)
 		}
 		// get-usage reports the limits the usage plan enforces.
 		for env, plan := range map[string][]string{
@@ -672,6 +707,9 @@ func checkTemplate(doc map[string]any, fns []routes.Function, rs []routes.Route)
 			}
 			if !isRef(at(ev, "Properties", "RestApiId"), apiID) {
 				report("%s event %s: RestApiId is not a Ref to %s", id, name, apiID)
+			}
+			if fn, ok := want[id]; ok {
+				problems = append(problems, checkEventAuth(id, name, routes.IsPublic(fn.Operation), at(ev, "Properties", "Auth"))...)
 			}
 			method, _ := at(ev, "Properties", "Method").(string)
 			path, _ := at(ev, "Properties", "Path").(string)
@@ -719,8 +757,8 @@ var logicalID = regexp.MustCompile(`^[A-Za-z0-9]+$`)
 
 // checkPolicies holds each function to least privilege: exactly one policy
 // template, the one matching its access, scoped to the table, and, if it
-// serves routes, the metering grant in the store's terms as its only other
-// policy.
+// meters (it serves authenticated routes), the metering grant in the store's
+// terms as its only other policy.
 func checkPolicies(id string, access routes.Access, meters bool, policies any, tableID string) []string {
 	wantPolicy := "DynamoDBReadPolicy"
 	if access == routes.ReadWrite {
@@ -755,9 +793,9 @@ func checkPolicies(id string, access routes.Access, meters bool, policies any, t
 	}
 	switch {
 	case meters && metering != 1:
-		problems = append(problems, fmt.Sprintf("%s: %d metering grants, want 1: it serves routes, so it counts calls", id, metering))
+		problems = append(problems, fmt.Sprintf("%s: %d metering grants, want 1: it serves authenticated routes, so it counts calls", id, metering))
 	case !meters && metering != 0:
-		problems = append(problems, fmt.Sprintf("%s: metering grant on a function that serves no route", id))
+		problems = append(problems, fmt.Sprintf("%s: metering grant on a function that counts no calls", id))
 	}
 	return problems
 }
@@ -781,6 +819,22 @@ func wantMeteringPolicy(tableID string) map[string]any {
 			"StringEqualsIfExists":       map[string]any{"dynamodb:ReturnValues": list(store.MeterReturnValues())},
 		},
 	}}}
+}
+
+// checkEventAuth holds an Api event to its route's access: a public route
+// opts out of the default authorizer and the API key, and no other route may
+// touch either.
+func checkEventAuth(id, event string, public bool, auth any) []string {
+	if public {
+		if at(auth, "Authorizer") != "NONE" || at(auth, "ApiKeyRequired") != false {
+			return []string{fmt.Sprintf("%s event %s: public route, but Auth is %v; want Authorizer NONE and ApiKeyRequired false", id, event, auth)}
+		}
+		return nil
+	}
+	if auth != nil {
+		return []string{fmt.Sprintf("%s event %s: Auth %v overrides the default authorizer or API key", id, event, auth)}
+	}
+	return nil
 }
 
 // checkTable compares the table's schema with store.TableDefinition, the one

@@ -253,7 +253,7 @@ func functionResource(fn routes.Function, rs []routes.Route) (*yaml.Node, error)
 		policy = "DynamoDBCrudPolicy"
 	}
 	policies := seq(obj(policy, obj("TableName", ref(tableID))))
-	if len(rs) > 0 {
+	if len(rs) > 0 && !routes.IsPublic(fn.Operation) { // a public operation has no tenant to count for
 		policies.Content = append(policies.Content, meteringPolicy())
 	}
 	props := obj(
@@ -273,14 +273,17 @@ func functionResource(fn routes.Function, rs []routes.Route) (*yaml.Node, error)
 				return nil, fmt.Errorf("%s: routes %q and %q both get event name %s", fn.Operation, prev.Pattern(), r.Pattern(), name)
 			}
 			seen[name] = r
-			add(events, name, obj(
-				"Type", "Api",
-				"Properties", obj(
-					"RestApiId", ref(apiID),
-					"Path", r.Path,
-					"Method", strings.ToLower(r.Method),
-				),
-			))
+			evProps := obj(
+				"RestApiId", ref(apiID),
+				"Path", r.Path,
+				"Method", strings.ToLower(r.Method),
+			)
+			if routes.IsPublic(r.Operation) {
+				// Opt out of the API's default authorizer and API key:
+				// anyone may call it, and no tenant's usage plan counts it.
+				add(evProps, "Auth", obj("Authorizer", "NONE", "ApiKeyRequired", false))
+			}
+			add(events, name, obj("Type", "Api", "Properties", evProps))
 		}
 		add(props, "Events", events)
 	}
@@ -292,7 +295,7 @@ func functionResource(fn routes.Function, rs []routes.Route) (*yaml.Node, error)
 }
 
 // meteringPolicy lets a function count its calls, the one write that every
-// function serving routes makes, read-only ones included: UpdateItem only in
+// function serving authenticated routes makes, read-only ones included: UpdateItem only in
 // a tenant's own partition and only of the counters' attributes, in the
 // store's terms (store.MeterLeadingKeys and the rest).
 func meteringPolicy() *yaml.Node {

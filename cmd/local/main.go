@@ -21,6 +21,7 @@ import (
 	"syscall"
 
 	"github.com/fleetgroups/fleetgroups/pkg/app"
+	"github.com/fleetgroups/fleetgroups/pkg/ddblocal"
 	"github.com/fleetgroups/fleetgroups/pkg/gateway"
 	"github.com/fleetgroups/fleetgroups/pkg/localdev"
 )
@@ -40,7 +41,9 @@ func run(addr, table string) error {
 	defer stop()
 	log := app.NewLogger(slog.LevelInfo)
 
-	fmt.Fprintln(os.Stderr, "starting DynamoDB Local (the first run downloads it)…")
+	if os.Getenv(ddblocal.EndpointEnv) == "" {
+		fmt.Fprintln(os.Stderr, "starting DynamoDB Local (the first run downloads it)…")
+	}
 	st, endpoint, stopDB, err := localdev.Start(ctx, table)
 	if err != nil {
 		return err

@@ -61,16 +61,27 @@ type endpoint func(w http.ResponseWriter, r *http.Request, tenant string) error
 
 func (a *API) endpoints() map[routes.Operation]endpoint {
 	return map[routes.Operation]endpoint{
-		routes.CreateGroup:    a.createGroup,
-		routes.GetGroup:       a.getGroup,
-		routes.UpdateGroup:    a.updateGroup,
-		routes.DeleteGroup:    a.deleteGroup,
-		routes.ListGroups:     a.listGroups,
-		routes.AddMember:      a.addMember,
-		routes.RemoveMember:   a.removeMember,
-		routes.ListMembers:    a.listMembers,
-		routes.ListItemGroups: a.listItemGroups,
-		routes.GetUsage:       a.getUsage,
+		routes.CreateGroup:        a.createGroup,
+		routes.GetGroup:           a.getGroup,
+		routes.UpdateGroup:        a.updateGroup,
+		routes.DeleteGroup:        a.deleteGroup,
+		routes.ListGroups:         a.listGroups,
+		routes.AddMember:          a.addMember,
+		routes.RemoveMember:       a.removeMember,
+		routes.ListMembers:        a.listMembers,
+		routes.ListItemGroups:     a.listItemGroups,
+		routes.PutItem:            a.putItem,
+		routes.GetItem:            a.getItem,
+		routes.DeleteItem:         a.deleteItem,
+		routes.ListItems:          a.listItems,
+		routes.BatchMembers:       a.batchMembers,
+		routes.CreateAssociations: a.createAssociations,
+		routes.DeleteAssociations: a.deleteAssociations,
+		routes.ListAssociations:   a.listAssociations,
+		// Issue 3 §7: OpenAPI.
+		routes.GetOpenAPI: a.getOpenAPI,
+		// Issue 3 §6: usage metering.
+		routes.GetUsage: a.getUsage,
 	}
 }
 
@@ -83,7 +94,7 @@ func (a *API) Handler(op routes.Operation) http.Handler {
 	}
 	mux := http.NewServeMux()
 	for _, rt := range routes.For(op) {
-		mux.Handle(rt.Pattern(), a.serve(op, ep))
+		mux.Handle(rt.Pattern(), a.idempotent(op, a.serve(op, ep)))
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, pattern := mux.Handler(r); pattern == "" {
@@ -120,8 +131,9 @@ func (p *headerProbe) Write(b []byte) (int, error) { return len(b), nil }
 func (p *headerProbe) WriteHeader(status int)      { p.status = status }
 
 // serve wraps an endpoint with what every request gets: the tenant from the
-// authorizer, the request id, usage metering, problem rendering, panic
-// recovery and one structured log line.
+// authorizer (required unless the operation is public), the request id,
+// usage metering, problem rendering, panic recovery and one structured log
+// line.
 func (a *API) serve(op routes.Operation, ep endpoint) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -130,7 +142,7 @@ func (a *API) serve(op routes.Operation, ep endpoint) http.Handler {
 		if requestID == "" {
 			requestID = NewRequestID()
 		}
-		tenant, _ := gw.Authorizer[auth.ContextTenantID].(string)
+		tenant := tenantOf(r)
 		w.Header().Set("X-Request-Id", requestID)
 		w, r, waitMeter := a.startMetering(w, r, op, tenant, requestID)
 		defer waitMeter()
@@ -141,7 +153,7 @@ func (a *API) serve(op routes.Operation, ep endpoint) http.Handler {
 					err = &groups.Error{Code: groups.CodeInternal, Err: fmt.Errorf("panic: %v\n%s", p, debug.Stack())}
 				}
 			}()
-			if !auth.ValidTenantID(tenant) {
+			if !auth.ValidTenantID(tenant) && !routes.IsPublic(op) {
 				// The authorizer always sets it; without it nothing is safe to do.
 				return &groups.Error{Code: groups.CodeUnauthenticated, Detail: "the request carries no authenticated tenant"}
 			}
@@ -161,6 +173,13 @@ func (a *API) serve(op routes.Operation, ep endpoint) http.Handler {
 			a.log.InfoContext(r.Context(), "request", attrs...)
 		}
 	})
+}
+
+// tenantOf is the tenant the authorizer named ("" if none).
+func tenantOf(r *http.Request) string {
+	gw, _ := core.GetAPIGatewayContextFromContext(r.Context())
+	tenant, _ := gw.Authorizer[auth.ContextTenantID].(string)
+	return tenant
 }
 
 type statusRecorder struct {

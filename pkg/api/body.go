@@ -114,6 +114,47 @@ func (f *fields) strs(name string) []string {
 	return ss
 }
 
+// rawList returns the array name with its elements undecoded, or nil when
+// it is absent.
+func (f *fields) rawList(name string) []json.RawMessage {
+	raw, ok := f.obj[name]
+	f.used[name] = true
+	if !ok {
+		return nil
+	}
+	var list []json.RawMessage
+	if err := json.Unmarshal(raw, &list); err != nil || list == nil {
+		f.fail(name, "must be an array")
+		return nil
+	}
+	return list
+}
+
+// strMap returns the object of strings name, or nil when it is absent. A
+// null value is refused like any other non-string (json.Unmarshal would
+// quietly make it "").
+func (f *fields) strMap(name string) map[string]string {
+	raw, ok := f.obj[name]
+	f.used[name] = true
+	if !ok {
+		return nil
+	}
+	var m map[string]*string
+	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
+		f.fail(name, "must be an object whose values are strings")
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		if v == nil {
+			f.fail(name, "must be an object whose values are strings")
+			return nil
+		}
+		out[k] = *v
+	}
+	return out
+}
+
 // rejectUnknown reports every field that no getter asked for.
 func (f *fields) rejectUnknown() {
 	var unknown []string

@@ -44,7 +44,7 @@ func (a *API) createGroup(w http.ResponseWriter, r *http.Request, tenant string)
 		return err
 	}
 	w.Header().Set("Location", "/v1/groups/"+g.ID)
-	writeJSON(w, http.StatusCreated, viewGroup(g))
+	writeGroup(w, http.StatusCreated, g)
 	return nil
 }
 
@@ -54,11 +54,20 @@ func (a *API) getGroup(w http.ResponseWriter, r *http.Request, tenant string) er
 	if err != nil {
 		return err
 	}
+	ifNoneMatch, err := entityTags(r, "If-None-Match")
+	if err != nil {
+		return err
+	}
 	g, err := a.store.GetGroup(r.Context(), tenant, id)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, viewGroup(g))
+	if notModified(ifNoneMatch, g) {
+		w.Header().Set("ETag", etag(g))
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	writeGroup(w, http.StatusOK, g)
 	return nil
 }
 
@@ -91,11 +100,15 @@ func (a *API) updateGroup(w http.ResponseWriter, r *http.Request, tenant string)
 	if err := f.err(); err != nil {
 		return err
 	}
-	g, err := a.store.UpdateGroup(r.Context(), tenant, id, p)
+	version, err := ifMatch(r)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, viewGroup(g))
+	g, err := a.store.UpdateGroup(r.Context(), tenant, id, p, version)
+	if err != nil {
+		return err
+	}
+	writeGroup(w, http.StatusOK, g)
 	return nil
 }
 
@@ -107,16 +120,20 @@ func (a *API) deleteGroup(w http.ResponseWriter, r *http.Request, tenant string)
 	if err != nil {
 		return err
 	}
-	g, err := a.store.DeleteGroup(r.Context(), tenant, id)
+	version, err := ifMatch(r)
+	if err != nil {
+		return err
+	}
+	g, err := a.store.DeleteGroup(r.Context(), tenant, id, version)
 	switch {
 	case err == store.ErrDeleteInProgress:
 		w.Header().Set("Retry-After", "1")
-		writeJSON(w, http.StatusAccepted, viewGroup(g))
+		writeGroup(w, http.StatusAccepted, g)
 		return nil
 	case err != nil:
 		return err
 	}
-	writeJSON(w, http.StatusOK, viewGroup(g))
+	writeGroup(w, http.StatusOK, g)
 	return nil
 }
 
@@ -175,9 +192,10 @@ func (a *API) removeMember(w http.ResponseWriter, r *http.Request, tenant string
 }
 
 // listMembers: GET /v1/groups/{groupId}/members (every type) and
-// GET /v1/groups/{groupId}/{itemType}.
+// GET /v1/groups/{groupId}/{itemType}. With include=item each member carries
+// its registered name and enterprise (one BatchGetItem per page).
 func (a *API) listMembers(w http.ResponseWriter, r *http.Request, tenant string) error {
-	id, err := groupID(r, paramLimit, paramCursor)
+	id, err := groupID(r, paramLimit, paramCursor, paramInclude)
 	if err != nil {
 		return err
 	}
@@ -186,6 +204,10 @@ func (a *API) listMembers(w http.ResponseWriter, r *http.Request, tenant string)
 		if t, err = groups.ParseItemType("itemType", name); err != nil {
 			return err
 		}
+	}
+	include, err := includeItem(r)
+	if err != nil {
+		return err
 	}
 	list := "members:" + id + ":" + string(t)
 	pr, err := a.pageRequest(r, tenant, list)
@@ -196,26 +218,47 @@ func (a *API) listMembers(w http.ResponseWriter, r *http.Request, tenant string)
 	if err != nil {
 		return err
 	}
-	return writePage(a, w, r, tenant, list, page, viewMember)
-}
-
-// listItemGroups: GET /v1/{itemType}/{itemId}/groups, registered once per
-// item type, so the type is the path's first segment after /v1/.
-func (a *API) listItemGroups(w http.ResponseWriter, r *http.Request, tenant string) error {
-	rest, _ := strings.CutPrefix(r.URL.Path, "/v1/")
-	typeName, _, _ := strings.Cut(rest, "/")
-	t, err := groups.ParseItemType("itemType", typeName)
+	if !include {
+		return writePage(a, w, r, tenant, list, page, viewMember)
+	}
+	items := make([]groups.Item, len(page.Items))
+	for i, m := range page.Items {
+		items[i] = m.Item
+	}
+	registered, err := a.store.RegisteredItems(r.Context(), tenant, items)
 	if err != nil {
 		return err
 	}
-	it := groups.Item{Type: t, ID: r.PathValue("itemId")}
-	if err := groups.ValidateID("itemId", it.ID); err != nil {
+	return writePage(a, w, r, tenant, list, page, func(m groups.Membership) memberView {
+		v := viewMember(m)
+		if ri, ok := registered[m.Item]; ok {
+			v.Item = &itemSummary{Name: ri.Name, Enterprise: ri.Enterprise}
+		}
+		return v
+	})
+}
+
+const paramInclude = "include"
+
+// includeItem reads include=item, the only include there is.
+func includeItem(r *http.Request) (bool, error) {
+	v, ok := r.URL.Query()[paramInclude]
+	if !ok {
+		return false, nil
+	}
+	if len(v) != 1 || v[0] != "item" {
+		return false, fieldErrorf(paramInclude, `must be "item"`)
+	}
+	return true, nil
+}
+
+// listItemGroups: GET /v1/{itemType}/{itemId}/groups.
+func (a *API) listItemGroups(w http.ResponseWriter, r *http.Request, tenant string) error {
+	it, err := itemPath(r, paramLimit, paramCursor)
+	if err != nil {
 		return err
 	}
-	if err := onlyParams(r, paramLimit, paramCursor); err != nil {
-		return err
-	}
-	list := "item-groups:" + string(t) + ":" + it.ID
+	list := "item-groups:" + string(it.Type) + ":" + it.ID
 	pr, err := a.pageRequest(r, tenant, list)
 	if err != nil {
 		return err
@@ -229,6 +272,28 @@ func (a *API) listItemGroups(w http.ResponseWriter, r *http.Request, tenant stri
 
 // groupID is the request's valid {groupId}; params are the query parameters
 // the operation accepts (none unless named).
+// pathItemType is the item type of a route registered once per type
+// (/v1/vehicles/...): the path's first segment after /v1/.
+func pathItemType(r *http.Request) (groups.ItemType, error) {
+	rest, _ := strings.CutPrefix(r.URL.Path, "/v1/")
+	name, _, _ := strings.Cut(rest, "/")
+	return groups.ParseItemType("itemType", name)
+}
+
+// itemPath is the valid item of a /v1/{itemType}/{itemId}... route; params
+// are the query parameters the operation accepts.
+func itemPath(r *http.Request, params ...string) (groups.Item, error) {
+	t, err := pathItemType(r)
+	if err != nil {
+		return groups.Item{}, err
+	}
+	it := groups.Item{Type: t, ID: r.PathValue("itemId")}
+	if err := groups.ValidateID("itemId", it.ID); err != nil {
+		return groups.Item{}, err
+	}
+	return it, onlyParams(r, params...)
+}
+
 func groupID(r *http.Request, params ...string) (string, error) {
 	id := r.PathValue("groupId")
 	if err := groups.ValidateID("groupId", id); err != nil {

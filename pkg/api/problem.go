@@ -10,8 +10,12 @@ import (
 // WriteProblem writes err as application/problem+json.
 func WriteProblem(w http.ResponseWriter, err error, requestID string) int {
 	p := problem.For(err, requestID)
-	if p.Status == http.StatusServiceUnavailable {
+	switch p.Status {
+	case http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", "1")
+	case http.StatusUnauthorized:
+		// RFC 9110 requires a 401 to name the scheme, as API Gateway's does.
+		w.Header().Set("WWW-Authenticate", "Bearer")
 	}
 	writeBody(w, p.Status, problem.MediaType, p)
 	return p.Status

@@ -36,6 +36,7 @@ type memberView struct {
 	ItemType groups.ItemType `json:"itemType"`
 	ItemID   string          `json:"itemId"`
 	AddedAt  string          `json:"addedAt"`
+	Item     *itemSummary    `json:"item,omitempty"`
 }
 
 func viewMember(m groups.Membership) memberView {
@@ -59,3 +60,39 @@ type listView[T any] struct {
 }
 
 func rfc3339(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+
+type itemView struct {
+	ItemType   groups.ItemType   `json:"itemType"`
+	ItemID     string            `json:"itemId"`
+	Name       string            `json:"name"`
+	Enterprise string            `json:"enterprise,omitempty"`
+	Attributes map[string]string `json:"attributes"`
+	CreatedAt  string            `json:"createdAt"`
+	UpdatedAt  string            `json:"updatedAt"`
+	Version    int               `json:"version"`
+}
+
+func viewItem(ri groups.RegisteredItem) itemView {
+	attrs := ri.Attributes
+	if attrs == nil {
+		attrs = map[string]string{}
+	}
+	return itemView{
+		ItemType: ri.Type, ItemID: ri.ID, Name: ri.Name, Enterprise: ri.Enterprise, Attributes: attrs,
+		CreatedAt: rfc3339(ri.CreatedAt), UpdatedAt: rfc3339(ri.UpdatedAt), Version: ri.Version,
+	}
+}
+
+type deletedItemView struct {
+	ItemType            groups.ItemType `json:"itemType"`
+	ItemID              string          `json:"itemId"`
+	RemovedFromGroups   int             `json:"removedFromGroups"`
+	RemovedAssociations int             `json:"removedAssociations"`
+}
+
+// itemSummary is what ?include=item adds to a membership: the registered
+// name and enterprise, when the item is registered.
+type itemSummary struct {
+	Name       string `json:"name"`
+	Enterprise string `json:"enterprise,omitempty"`
+}

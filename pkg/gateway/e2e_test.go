@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/fleetgroups/fleetgroups/pkg/api"
@@ -19,6 +21,8 @@ import (
 	"github.com/fleetgroups/fleetgroups/pkg/ddblocal"
 	"github.com/fleetgroups/fleetgroups/pkg/gateway"
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
+	"github.com/fleetgroups/fleetgroups/pkg/openapi"
+	"github.com/fleetgroups/fleetgroups/pkg/openapi/openapitest"
 	"github.com/fleetgroups/fleetgroups/pkg/store"
 	"github.com/fleetgroups/fleetgroups/pkg/storetest"
 )
@@ -27,9 +31,21 @@ func TestMain(m *testing.M) { os.Exit(ddblocal.RunTests(m)) }
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
+// contract is the transport of every test's client: each request and
+// response is checked against the OpenAPI document, and a mismatch fails the
+// call, so the end-to-end tests are the document's contract tests too.
+var contract = sync.OnceValues(func() (*openapitest.Transport, error) {
+	doc, err := openapitest.Load()
+	if err != nil {
+		return nil, err
+	}
+	return openapitest.NewTransport(doc)
+})
+
 // env is a local API on a fresh table with two tenants.
 type env struct {
 	srv         *httptest.Server
+	client      *http.Client // checks every exchange against the OpenAPI document
 	st          *store.Store
 	counter     *storetest.Counter // the operation Lambdas' requests
 	authCounter *storetest.Counter // the authorizer's
@@ -70,6 +86,11 @@ func newLoggedEnv(t *testing.T, log *slog.Logger, opts ...api.Option) *env {
 	h.Authorizer = (&auth.Authorizer{Store: authStore, Log: quiet}).Handle
 	e.srv = httptest.NewServer(gateway.New(h, quiet))
 	t.Cleanup(e.srv.Close)
+	tr, err := contract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.client = &http.Client{Transport: tr}
 	counter.Take()
 	return e
 }
@@ -77,6 +98,7 @@ func newLoggedEnv(t *testing.T, log *slog.Logger, opts ...api.Option) *env {
 type response struct {
 	status int
 	header http.Header
+	raw    []byte
 	body   map[string]any
 }
 
@@ -124,13 +146,13 @@ func (e *env) call(t *testing.T, token, method, path, body string, headers ...st
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := e.client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(res.Body)
-	out := response{status: res.StatusCode, header: res.Header}
+	out := response{status: res.StatusCode, header: res.Header, raw: raw}
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &out.body); err != nil {
 			t.Fatalf("%s %s: body is not JSON: %q", method, path, raw)
@@ -410,6 +432,46 @@ func TestTenantIsolationOnEveryRoute(t *testing.T) {
 	}
 }
 
+// TestOpenAPIDocumentIsPublic: GET /v1/openapi.json answers the embedded
+// document byte for byte to anyone, without running the authorizer or
+// touching the table, and revalidates with its ETag.
+func TestOpenAPIDocumentIsPublic(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, c := range []struct{ name, token string }{{"200-no-token", ""}, {"200-token-ignored", "not-a-token"}} {
+		t.Run(c.name, func(t *testing.T) {
+			r := e.call(t, c.token, "GET", "/v1/openapi.json", "")
+			expect(t, r, 200, "")
+			if !bytes.Equal(r.raw, openapi.JSON()) {
+				t.Fatal("the body is not the embedded document")
+			}
+			if r.header.Get("Content-Type") != "application/json" || r.header.Get("ETag") != openapi.ETag() ||
+				r.header.Get("Cache-Control") != "public, max-age=300" {
+				t.Fatalf("headers %v", r.header)
+			}
+		})
+	}
+	t.Run("304-if-none-match", func(t *testing.T) {
+		r := e.call(t, "", "GET", "/v1/openapi.json", "", "If-None-Match", `"stale", `+openapi.ETag())
+		expect(t, r, 304, "")
+		if len(r.raw) != 0 || r.header.Get("ETag") != openapi.ETag() {
+			t.Fatalf("304 with body %q, headers %v", r.raw, r.header)
+		}
+	})
+	t.Run("200-stale-etag", func(t *testing.T) {
+		expect(t, e.call(t, "", "GET", "/v1/openapi.json", "", "If-None-Match", `"stale"`), 200, "")
+	})
+	t.Run("400-unknown-param", func(t *testing.T) {
+		expect(t, e.call(t, "", "GET", "/v1/openapi.json?v=2", ""), 400, groups.CodeInvalidArgument)
+	})
+	t.Run("405-other-method", func(t *testing.T) {
+		expect(t, e.call(t, "", "POST", "/v1/openapi.json", "{}"), 405, groups.CodeMethodNotAllowed)
+	})
+	if ops, auth := e.counter.Take(), e.authCounter.Take(); len(ops)+len(auth) != 0 {
+		t.Errorf("DynamoDB requests: operation %v, authorizer %v; want none", ops, auth)
+	}
+}
+
 func TestCursors(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -460,6 +522,11 @@ func TestRequestsPerOperation(t *testing.T) {
 	A := e.tokenA
 	id := e.call(t, A, "POST", "/v1/groups", `{"name":"Counted","vehicles":["v1","v2","v3"]}`).str("id")
 	empty := e.call(t, A, "POST", "/v1/groups", `{"name":"Empty"}`).str("id")
+	e.call(t, A, "PUT", "/v1/vehicles/v1", `{"name":"Van"}`)
+	e.call(t, A, "PUT", "/v1/vehicles/v9", `{"name":"Spare"}`)
+	inTwo := e.call(t, A, "POST", "/v1/groups", `{"name":"Two","vehicles":["v9"]}`).str("id")
+	e.call(t, A, "PUT", "/v1/groups/"+inTwo+"/devices/v9", "")
+	asc := e.call(t, A, "POST", "/v1/vehicles/associations/users", `{"data":[{"vehicle_id":"v1","user_id":"u7"}]}`).at("data").([]any)[0].(map[string]any)["id"]
 	e.call(t, A, "GET", "/v1/groups", "") // loads the cursor key once per process
 	next := e.call(t, A, "GET", "/v1/groups/"+id+"/vehicles?limit=1", "").str("next_cursor")
 	e.counter.Take()
@@ -484,30 +551,93 @@ func TestRequestsPerOperation(t *testing.T) {
 		{"list-members (one type, first page)", "GET", "/v1/groups/" + id + "/vehicles?limit=1", "", calls{"GetItem": 1, "Query": 1}},
 		{"list-members (one type, next page)", "GET", "/v1/groups/" + id + "/vehicles?limit=1&cursor=" + next, "", calls{"Query": 1}},
 		{"list-item-groups", "GET", "/v1/vehicles/v1/groups", "", calls{"Query": 1, "BatchGetItem": 1}},
+		{"list-members (include=item)", "GET", "/v1/groups/" + id + "/members?include=item", "", calls{"Query": 1, "BatchGetItem": 1}},
+		{"put-item", "PUT", "/v1/vehicles/v2", `{"name":"Van 2","enterprise":"Acme"}`, calls{"UpdateItem": 1}},
+		{"get-item", "GET", "/v1/vehicles/v2", "", calls{"GetItem": 1}},
+		{"list-items", "GET", "/v1/vehicles?limit=1", "", calls{"Query": 1}},
+		{"batch-members (all new)", "POST", "/v1/groups/" + id + "/members:batch", `{"add":[{"type":"users","id":"b1"},{"type":"users","id":"b2"}]}`, calls{"TransactWriteItems": 1}},
+		{"batch-members (one already there)", "POST", "/v1/groups/" + id + "/members:batch", `{"add":[{"type":"users","id":"b1"},{"type":"users","id":"b3"}]}`, calls{"TransactWriteItems": 2}},
+		{"create-associations (1 entry)", "POST", "/v1/vehicles/associations/users", `{"data":[{"vehicle_id":"v2","user_id":"u1"}]}`, calls{"BatchGetItem": 1, "TransactWriteItems": 1}},
+		{"list-associations", "GET", "/v1/vehicles/v1/associations/users", "", calls{"Query": 1}},
+		{"list-associations (include=item)", "GET", "/v1/users/u7/associations/vehicles?include=item", "", calls{"Query": 1, "BatchGetItem": 1}},
+		{"delete-associations (1 entry)", "DELETE", "/v1/vehicles/associations/users", fmt.Sprintf(`{"data":[{"type":"user_permission","id":%q}]}`, asc), calls{"BatchGetItem": 1, "TransactWriteItems": 1}},
+		{"delete-item (in 1 group, no associations)", "DELETE", "/v1/vehicles/v9", "", calls{"Query": 2, "TransactWriteItems": 1, "DeleteItem": 1}},
 		{"delete-group (no members)", "DELETE", "/v1/groups/" + empty, "", calls{"GetItem": 1, "TransactWriteItems": 1}},
 		{"delete-group (3 members)", "DELETE", "/v1/groups/" + id, "", calls{"GetItem": 1, "TransactWriteItems": 1, "Query": 1, "BatchWriteItem": 1, "DeleteItem": 1}},
 		// It reports the count that metering returned: no request of its own.
 		{"get-usage", "GET", "/v1/usage", "", calls{}},
 	}
 	report := "\n| operation | DynamoDB requests | plus metering |\n|---|---|---|\n"
-	for _, c := range cases {
-		r := e.call(t, A, c.method, c.path, c.body)
-		if r.status >= 300 {
-			t.Fatalf("%s: status %d %v", c.name, r.status, r.body)
+	measure := func(name, method, path, body string, want calls, headers ...string) response {
+		r := e.call(t, A, method, path, body, headers...)
+		if r.status >= 400 {
+			t.Fatalf("%s: status %d %v", name, r.status, r.body)
 		}
 		got := e.counter.Take()
-		if !maps.Equal(got, c.want) {
-			t.Errorf("%s: requests = %v, want %v", c.name, got, c.want)
+		if !maps.Equal(got, want) {
+			t.Errorf("%s: requests = %v, want %v", name, got, want)
 		}
 		if auth := e.authCounter.Take(); !maps.Equal(auth, calls{"GetItem": 1}) {
-			t.Errorf("%s: authorizer requests = %v, want one GetItem", c.name, auth)
+			t.Errorf("%s: authorizer requests = %v, want one GetItem", name, auth)
 		}
 		meter := e.meterCount.Take()
 		if !maps.Equal(meter, metering) {
-			t.Errorf("%s: metering requests = %v, want %v", c.name, meter, metering)
+			t.Errorf("%s: metering requests = %v, want %v", name, meter, metering)
 		}
-		report += fmt.Sprintf("| %s | %v | %v |\n", c.name, got, meter)
+		report += fmt.Sprintf("| %s | %v | %v |\n", name, got, meter)
+		return r
+	}
+	for _, c := range cases {
+		measure(c.name, c.method, c.path, c.body, c.want)
+	}
+
+	// Safe retries and concurrency: an Idempotency-Key costs a conditional
+	// PutItem that claims it and an UpdateItem that stores the response; a
+	// replay is the one PutItem, which returns the stored response when its
+	// condition fails. ETag preconditions ride on the operations' own requests.
+	cond := e.call(t, A, "POST", "/v1/groups", `{"name":"Conditional"}`).str("id")
+	e.counter.Take()
+	e.authCounter.Take()
+	e.meterCount.Take()
+	withHeaders := []struct {
+		name, method, path, body string
+		headers                  []string
+		status                   int
+		want                     calls
+	}{
+		{"create-group (Idempotency-Key, first)", "POST", "/v1/groups", `{"name":"Keyed"}`, []string{"Idempotency-Key", "k1"}, 201, calls{"PutItem": 1, "TransactWriteItems": 1, "UpdateItem": 1}},
+		{"create-group (Idempotency-Key, replay)", "POST", "/v1/groups", `{"name":"Keyed"}`, []string{"Idempotency-Key", "k1"}, 201, calls{"PutItem": 1}},
+		{"add-member (Idempotency-Key, first)", "PUT", "/v1/groups/" + cond + "/users/u1", "", []string{"Idempotency-Key", "k2"}, 201, calls{"PutItem": 1, "TransactWriteItems": 1, "UpdateItem": 1}},
+		{"add-member (Idempotency-Key, replay)", "PUT", "/v1/groups/" + cond + "/users/u1", "", []string{"Idempotency-Key", "k2"}, 201, calls{"PutItem": 1}},
+		{"get-group (If-None-Match, 304)", "GET", "/v1/groups/" + cond, "", []string{"If-None-Match", `"v2"`}, 304, calls{"GetItem": 1}},
+		{"update-group (description, If-Match)", "PATCH", "/v1/groups/" + cond, `{"description":"d"}`, []string{"If-Match", `"v2"`}, 200, calls{"UpdateItem": 1}},
+		{"update-group (rename, If-Match)", "PATCH", "/v1/groups/" + cond, `{"name":"Conditional 2"}`, []string{"If-Match", `"v3"`}, 200, calls{"GetItem": 1, "TransactWriteItems": 1}},
+		{"delete-group (1 member, If-Match)", "DELETE", "/v1/groups/" + cond, "", []string{"If-Match", `"v4"`}, 200, calls{"GetItem": 1, "TransactWriteItems": 1, "Query": 1, "BatchWriteItem": 1, "DeleteItem": 1}},
+	}
+	for _, c := range withHeaders {
+		if r := measure(c.name, c.method, c.path, c.body, c.want, c.headers...); r.status != c.status {
+			t.Errorf("%s: status %d, want %d", c.name, r.status, c.status)
+		}
 	}
 	report += "| authorizer (every call, before caching) | map[GetItem:1] | none |\n"
 	t.Log(report)
+}
+
+// TestEncodedPathCharacters: API Gateway passes the path still encoded, so
+// an encoded '#', '?' or '%' reaches validation as itself and is rejected,
+// instead of truncating the id.
+func TestEncodedPathCharacters(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	g := e.call(t, e.tokenA, "POST", "/v1/groups", `{"name":"Enc","vehicles":["has"]}`).str("id")
+	for _, path := range []string{
+		"/v1/groups/" + g + "/vehicles/has%23hash", "/v1/groups/" + g + "/vehicles/has%3Fq", "/v1/groups/" + g + "/vehicles/has%25",
+	} {
+		t.Run(path, func(t *testing.T) {
+			expect(t, e.call(t, e.tokenA, "DELETE", path, ""), 400, groups.CodeInvalidArgument)
+		})
+	}
+	if r := e.call(t, e.tokenA, "GET", "/v1/groups/"+g, ""); r.num("memberCount") != 1 {
+		t.Fatalf("member removed through an encoded path: %v", r.body)
+	}
 }

@@ -1,8 +1,8 @@
 // Package gateway plays API Gateway on a developer's machine, as `sam local
 // start-api` does: it matches a request against the route table, runs the
-// authorizer Lambda's handler on a REQUEST event, builds the proxy event the
-// deployed API would send (authorizer context included) and invokes the
-// operation's Lambda handler. Nothing between the HTTP request and the
+// authorizer Lambda's handler on a REQUEST event (except for public routes),
+// builds the proxy event the deployed API would send (authorizer context
+// included) and invokes the operation's Lambda handler. Nothing between the HTTP request and the
 // handlers is specific to local use, so what passes here passes in AWS.
 package gateway
 
@@ -55,7 +55,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.mux.ServeHTTP(w, r)
 		return
 	}
-	api.WriteProblem(w, api.RouteError(g.mux, w, r), api.NewRequestID())
+	requestID := api.NewRequestID()
+	w.Header().Set("X-Request-Id", requestID)
+	api.WriteProblem(w, api.RouteError(g.mux, w, r), requestID)
 }
 
 func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request, rt routes.Route) {
@@ -67,22 +69,9 @@ func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request, rt routes.Route
 		return
 	}
 	event := proxyEvent(r, rt, body, requestID)
-	authz, err := g.handlers.Authorizer(r.Context(), authorizerEvent(event))
-	switch {
-	case errors.Is(err, auth.ErrUnauthorized):
-		g.answer(w, problem.Gateway("UNAUTHORIZED"), requestID)
+	// Public routes have no authorizer in the deployed API either.
+	if !routes.IsPublic(rt.Operation) && !g.authorize(w, r, &event) {
 		return
-	case err != nil:
-		g.log.Error("authorizer failed", "request_id", requestID, "error", err)
-		api.WriteProblem(w, &groups.Error{Code: groups.CodeInternal, Err: err}, requestID)
-		return
-	case !allows(authz.PolicyDocument):
-		g.answer(w, problem.Gateway("ACCESS_DENIED"), requestID)
-		return
-	}
-	event.RequestContext.Authorizer = map[string]any{"principalId": authz.PrincipalID}
-	for k, v := range authz.Context {
-		event.RequestContext.Authorizer[k] = v
 	}
 	res, err := g.handlers.Operations[rt.Operation](r.Context(), event)
 	if err != nil {
@@ -93,11 +82,37 @@ func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request, rt routes.Route
 	}
 	writeProxyResponse(w, res)
 	g.log.Info("gateway", "requestId", requestID, "httpMethod", r.Method, "resourcePath", rt.Path,
-		"status", res.StatusCode, "tenantId", authz.Context[auth.ContextTenantID], "latency_ms", time.Since(start).Milliseconds())
+		"status", res.StatusCode, "tenantId", event.RequestContext.Authorizer[auth.ContextTenantID], "latency_ms", time.Since(start).Milliseconds())
+}
+
+// authorize runs the authorizer on the event and puts its context into the
+// event, as API Gateway does; when the authorizer refuses, it answers the
+// request itself and returns false.
+func (g *Gateway) authorize(w http.ResponseWriter, r *http.Request, event *events.APIGatewayProxyRequest) bool {
+	requestID := event.RequestContext.RequestID
+	authz, err := g.handlers.Authorizer(r.Context(), authorizerEvent(*event))
+	switch {
+	case errors.Is(err, auth.ErrUnauthorized):
+		g.answer(w, problem.Gateway("UNAUTHORIZED"), requestID)
+		return false
+	case err != nil:
+		g.log.Error("authorizer failed", "request_id", requestID, "error", err)
+		api.WriteProblem(w, &groups.Error{Code: groups.CodeInternal, Err: err}, requestID)
+		return false
+	case !allows(authz.PolicyDocument):
+		g.answer(w, problem.Gateway("ACCESS_DENIED"), requestID)
+		return false
+	}
+	event.RequestContext.Authorizer = map[string]any{"principalId": authz.PrincipalID}
+	for k, v := range authz.Context {
+		event.RequestContext.Authorizer[k] = v
+	}
+	return true
 }
 
 // answer writes one of API Gateway's own error responses.
 func (g *Gateway) answer(w http.ResponseWriter, gr problem.GatewayResponse, requestID string) {
+	w.Header().Set("X-Request-Id", requestID)
 	for k, v := range gr.Headers {
 		w.Header().Set(k, v)
 	}
@@ -106,13 +121,15 @@ func (g *Gateway) answer(w http.ResponseWriter, gr problem.GatewayResponse, requ
 
 // proxyEvent builds the Lambda proxy integration event API Gateway sends.
 func proxyEvent(r *http.Request, rt routes.Route, body []byte, requestID string) events.APIGatewayProxyRequest {
+	// REST APIs deliver the path still percent-encoded (path parameters
+	// decoded), and the Lambda adapter parses it as a URL again.
 	e := events.APIGatewayProxyRequest{
-		Resource: rt.Path, Path: r.URL.Path, HTTPMethod: r.Method,
+		Resource: rt.Path, Path: r.URL.EscapedPath(), HTTPMethod: r.Method,
 		Headers: map[string]string{}, MultiValueHeaders: map[string][]string(r.Header.Clone()),
 		PathParameters: map[string]string{},
 		RequestContext: events.APIGatewayProxyRequestContext{
 			RequestID: requestID, Stage: routes.Stage, ResourcePath: rt.Path, HTTPMethod: r.Method,
-			APIID: "local", AccountID: "000000000000", DomainName: r.Host, Path: "/" + routes.Stage + r.URL.Path,
+			APIID: "local", AccountID: "000000000000", DomainName: r.Host, Path: "/" + routes.Stage + r.URL.EscapedPath(),
 			RequestTimeEpoch: time.Now().UnixMilli(),
 			Identity:         events.APIGatewayRequestIdentity{SourceIP: sourceIP(r), UserAgent: r.UserAgent()},
 		},

@@ -11,23 +11,30 @@ type Code string
 
 // The error vocabulary of the API. The HTTP layer maps each code to a status.
 const (
-	CodeInvalidArgument  Code = "invalid_argument"
-	CodeMalformedJSON    Code = "malformed_json"
-	CodeInvalidCursor    Code = "invalid_cursor"
-	CodeBadRequest       Code = "bad_request"
-	CodePayloadTooLarge  Code = "payload_too_large"
-	CodeUnsupportedMedia Code = "unsupported_media_type"
-	CodeNotFound         Code = "not_found"
-	CodeRouteNotFound    Code = "route_not_found"
-	CodeMethodNotAllowed Code = "method_not_allowed"
-	CodeNameTaken        Code = "name_taken"
-	CodeConflict         Code = "conflict"
-	CodeUnauthenticated  Code = "unauthenticated"
-	CodeForbidden        Code = "forbidden"
-	CodeThrottled        Code = "throttled"
-	CodeQuotaExceeded    Code = "quota_exceeded"
-	CodeUnavailable      Code = "unavailable"
-	CodeInternal         Code = "internal"
+	CodeInvalidArgument      Code = "invalid_argument"
+	CodeMalformedJSON        Code = "malformed_json"
+	CodeInvalidCursor        Code = "invalid_cursor"
+	CodeBadRequest           Code = "bad_request"
+	CodePayloadTooLarge      Code = "payload_too_large"
+	CodeUnsupportedMedia     Code = "unsupported_media_type"
+	CodeNotFound             Code = "not_found"
+	CodeAssociationNotFound  Code = "association_not_found"
+	CodeDifferentEnterprises Code = "different_enterprises"
+	CodeRouteNotFound        Code = "route_not_found"
+	CodeMethodNotAllowed     Code = "method_not_allowed"
+	CodeNameTaken            Code = "name_taken"
+	CodeConflict             Code = "conflict"
+	CodeUnauthenticated      Code = "unauthenticated"
+	CodeForbidden            Code = "forbidden"
+	CodeThrottled            Code = "throttled"
+	CodeQuotaExceeded        Code = "quota_exceeded"
+	CodeUnavailable          Code = "unavailable"
+	CodeInternal             Code = "internal"
+
+	// Safe retries and concurrency (If-Match, Idempotency-Key).
+	CodePreconditionFailed   Code = "precondition_failed"
+	CodeIdempotencyKeyReused Code = "idempotency_key_reused"
+	CodeIdempotencyKeyInUse  Code = "idempotency_key_in_use"
 )
 
 // FieldError names one invalid input field and what is wrong with it.
@@ -68,8 +75,18 @@ var ErrNotFound = &Error{Code: CodeNotFound, Detail: "the requested resource doe
 // name, compared case-insensitively.
 var ErrNameTaken = &Error{Code: CodeNameTaken, Detail: "a group with this name already exists"}
 
+// CodeOf returns the code of err: "" for nil, CodeInternal when err is not
+// an *Error.
+// ErrPreconditionFailed is returned when a write was made conditional on a
+// version of the group (If-Match) and the group, which exists, is at another.
+var ErrPreconditionFailed = &Error{Code: CodePreconditionFailed,
+	Detail: "the group has changed since the entity tag sent in If-Match; read it again"}
+
 // CodeOf returns the code of err, or CodeInternal when err is not an *Error.
 func CodeOf(err error) Code {
+	if err == nil {
+		return ""
+	}
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Code

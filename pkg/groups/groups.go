@@ -114,3 +114,41 @@ type Usage struct {
 	Day      time.Time
 	DayCount int64
 }
+
+// MaxBatchEntries bounds one bulk membership request: with the group's count
+// update it fits one or two transactions.
+const MaxBatchEntries = 100
+
+// MemberChange is one entry of a bulk membership request.
+type MemberChange struct {
+	Remove bool
+	Item   Item
+}
+
+// Outcome is what became of one MemberChange.
+type Outcome string
+
+// The outcomes of bulk membership entries.
+const (
+	Added         Outcome = "added"
+	AlreadyMember Outcome = "already_member"
+	Removed       Outcome = "removed"
+	NotMember     Outcome = "not_member"
+	Invalid       Outcome = "invalid"
+)
+
+// Association links a vehicle and a user ("user_permission" in fleet
+// platforms' terms). It is stored as an edge in each item's partition, so
+// that both directions list with one Query.
+type Association struct {
+	ID        string
+	VehicleID string
+	UserID    string
+	CreatedAt time.Time
+}
+
+// AssociationType is the type clients name associations by.
+const AssociationType = "user_permission"
+
+// MaxAssociationEntries bounds one association request.
+const MaxAssociationEntries = 100

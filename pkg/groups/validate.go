@@ -1,9 +1,9 @@
 package groups
 
 import (
+	"errors"
 	"fmt"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 )
 
@@ -57,14 +57,7 @@ func NormalizeName(name string) string {
 // CleanName trims a group name and checks it: 1–128 characters, no control
 // characters.
 func CleanName(field, name string) (string, error) {
-	name = strings.TrimSpace(name)
-	if name == "" || utf8.RuneCountInString(name) > MaxNameLength {
-		return "", fieldError(field, fmt.Sprintf("must be 1–%d characters after trimming", MaxNameLength))
-	}
-	if strings.IndexFunc(name, unicode.IsControl) >= 0 {
-		return "", fieldError(field, "must not contain control characters")
-	}
-	return name, nil
+	return cleanText(field, name, MaxNameLength)
 }
 
 // CleanDescription checks a description: at most 1024 characters.
@@ -123,7 +116,8 @@ func ValidationError(errs []FieldError) error {
 
 // FieldsOf returns the field errors carried by err.
 func FieldsOf(err error) []FieldError {
-	if e, ok := err.(*Error); ok {
+	var e *Error
+	if errors.As(err, &e) {
 		return e.Fields
 	}
 	return nil

@@ -52,7 +52,10 @@ func TestEventsRunThroughTheirHandlers(t *testing.T) {
 	wantStatus := map[routes.Operation]int{
 		routes.CreateGroup: 201, routes.GetGroup: 200, routes.UpdateGroup: 200, routes.DeleteGroup: 200,
 		routes.ListGroups: 200, routes.AddMember: 201, routes.RemoveMember: 204, routes.ListMembers: 200,
-		routes.ListItemGroups: 200, routes.GetUsage: 200,
+		routes.ListItemGroups: 200, routes.PutItem: 201, routes.GetItem: 200, routes.DeleteItem: 200,
+		routes.ListItems: 200, routes.BatchMembers: 200,
+		routes.CreateAssociations: 201, routes.DeleteAssociations: 200, routes.ListAssociations: 200,
+		routes.GetOpenAPI: 200, routes.GetUsage: 200,
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	for _, fn := range routes.Functions {
@@ -85,9 +88,14 @@ func TestEventsRunThroughTheirHandlers(t *testing.T) {
 				if res.StatusCode != 204 && !json.Valid([]byte(res.Body)) {
 					t.Fatalf("body is not JSON: %s", res.Body)
 				}
-				// The Lambda path meters too: the demo tenant's first call.
-				if got := res.MultiValueHeaders[api.HeaderUsage]; !slices.Equal(got, []string{"1"}) {
-					t.Fatalf("%s = %q, want the first call counted", api.HeaderUsage, got)
+				// The Lambda path meters too: the demo tenant's first call
+				// (public operations have no tenant to count for).
+				want := []string{"1"}
+				if routes.IsPublic(op) {
+					want = nil
+				}
+				if got := res.MultiValueHeaders[api.HeaderUsage]; !slices.Equal(got, want) {
+					t.Fatalf("%s = %q, want %q", api.HeaderUsage, got, want)
 				}
 				checkRoute(t, op, raw)
 			default:
@@ -98,12 +106,20 @@ func TestEventsRunThroughTheirHandlers(t *testing.T) {
 }
 
 // checkRoute asserts that a proxy event is one of op's routes, with path
-// parameters that fill the route's template to the event's path.
+// parameters that fill the route's template to the event's path, and that it
+// is authorized unless the route is public.
 func checkRoute(t *testing.T, op routes.Operation, raw []byte) {
 	t.Helper()
 	var e events.APIGatewayProxyRequest
 	if err := json.Unmarshal(raw, &e); err != nil {
 		t.Fatal(err)
+	}
+	// A public route's event is what API Gateway sends without an
+	// authorizer: no token and no authorizer context; every other event
+	// carries both.
+	_, token := e.Headers["Authorization"]
+	if public := routes.IsPublic(op); token == public || (e.RequestContext.Authorizer != nil) == public {
+		t.Fatalf("public=%v, but the event has token=%v and authorizer context %v", public, token, e.RequestContext.Authorizer)
 	}
 	for _, rt := range routes.For(op) {
 		if rt.Method == e.HTTPMethod && rt.Path == e.Resource {

@@ -31,12 +31,21 @@ const (
 	DemoToken    = "fg_tn_demo.local-demo-token"
 	DemoAPIKey   = "local-demo-api-key-0000000000"
 	DemoGroupID  = "grp_demo"
+	// DemoAssociationID links veh-001 and usr-001.
+	DemoAssociationID = "asc_demo"
 )
 
 // DemoMembers are the demo group's members.
 var DemoMembers = []groups.Item{
 	{Type: groups.Vehicles, ID: "veh-001"}, {Type: groups.Vehicles, ID: "veh-002"},
 	{Type: groups.Users, ID: "usr-001"}, {Type: groups.Devices, ID: "dev-456"},
+}
+
+// DemoRegistrations are the demo tenant's registered items.
+var DemoRegistrations = []groups.RegisteredItem{
+	{Item: groups.Item{Type: groups.Vehicles, ID: "veh-001"}, Name: "Transit Van 1", Enterprise: "Acme Logistics",
+		Attributes: map[string]string{"plate": "B-FG 1001", "fuel": "diesel"}},
+	{Item: groups.Item{Type: groups.Users, ID: "usr-001"}, Name: "Alex Driver", Enterprise: "Acme Logistics"},
 }
 
 // OpenTable connects to DynamoDB Local at endpoint and creates table (if it
@@ -63,13 +72,22 @@ func SeedDemo(ctx context.Context, st *store.Store) error {
 	}
 	seeder := *st
 	seeder.NewID = func() string { return DemoGroupID }
+	seeder.NewAssociationID = func() string { return DemoAssociationID }
 	_, err = seeder.CreateGroup(ctx, DemoTenantID, groups.NewGroup{
 		Name: "Demo fleet", Description: "Seeded by localdev for the sample events", Members: DemoMembers,
 	})
-	if err != nil && groups.CodeOf(err) != groups.CodeNameTaken {
+	// Seeding again (a long-lived DynamoDB Local) finds the name or, if the
+	// demo group was renamed, its id taken: either way the group is there.
+	if c := groups.CodeOf(err); c != "" && c != groups.CodeNameTaken && c != groups.CodeConflict {
 		return err
 	}
-	return nil
+	for _, ri := range DemoRegistrations {
+		if _, _, err := st.PutRegisteredItem(ctx, DemoTenantID, ri); err != nil {
+			return err
+		}
+	}
+	_, _, err = seeder.CreateAssociation(ctx, DemoTenantID, "veh-001", "usr-001")
+	return err
 }
 
 // Invoke runs op's Lambda handler on a JSON event as the Lambda runtime

@@ -16,16 +16,26 @@ type Operation string
 
 // The operations, one Lambda each.
 const (
-	CreateGroup    Operation = "create-group"
-	GetGroup       Operation = "get-group"
-	UpdateGroup    Operation = "update-group"
-	DeleteGroup    Operation = "delete-group"
-	ListGroups     Operation = "list-groups"
-	AddMember      Operation = "add-member"
-	RemoveMember   Operation = "remove-member"
-	ListMembers    Operation = "list-members"
-	ListItemGroups Operation = "list-item-groups"
-	// Section 6: usage metering.
+	CreateGroup        Operation = "create-group"
+	GetGroup           Operation = "get-group"
+	UpdateGroup        Operation = "update-group"
+	DeleteGroup        Operation = "delete-group"
+	ListGroups         Operation = "list-groups"
+	AddMember          Operation = "add-member"
+	RemoveMember       Operation = "remove-member"
+	ListMembers        Operation = "list-members"
+	ListItemGroups     Operation = "list-item-groups"
+	PutItem            Operation = "put-item"
+	GetItem            Operation = "get-item"
+	DeleteItem         Operation = "delete-item"
+	ListItems          Operation = "list-items"
+	BatchMembers       Operation = "batch-members"
+	CreateAssociations Operation = "create-associations"
+	DeleteAssociations Operation = "delete-associations"
+	ListAssociations   Operation = "list-associations"
+	// Issue 3 §7: OpenAPI.
+	GetOpenAPI Operation = "get-openapi"
+	// Issue 3 §6: usage metering.
 	GetUsage Operation = "get-usage"
 	// Authorizer is the API Gateway REQUEST authorizer; it serves no route.
 	Authorizer Operation = "authorizer"
@@ -36,9 +46,9 @@ type Access int
 
 const (
 	// ReadOnly functions are granted read actions only, except that every
-	// function serving routes also counts its calls: it may UpdateItem the
-	// usage counters of a tenant's own partition, and nothing else (see
-	// store.MeterLeadingKeys).
+	// function serving authenticated routes also counts its calls: it may
+	// UpdateItem the usage counters of a tenant's own partition, and nothing
+	// else (see store.MeterLeadingKeys).
 	ReadOnly Access = iota
 	// ReadWrite functions may also write.
 	ReadWrite
@@ -62,7 +72,17 @@ var Functions = []Function{
 	{RemoveMember, ReadWrite, "Removes an item from a group"},
 	{ListMembers, ReadOnly, "Lists a group's members"},
 	{ListItemGroups, ReadOnly, "Lists the groups that hold an item"},
-	// Section 6: usage metering.
+	{PutItem, ReadWrite, "Registers or replaces an item's name, enterprise and attributes"},
+	{GetItem, ReadOnly, "Returns an item's registration"},
+	{DeleteItem, ReadWrite, "Removes an item from every group and deletes its registration"},
+	{ListItems, ReadOnly, "Lists the registered items of a type"},
+	{BatchMembers, ReadWrite, "Adds and removes up to 100 members at once"},
+	{CreateAssociations, ReadWrite, "Associates vehicles with users"},
+	{DeleteAssociations, ReadWrite, "Removes vehicle–user associations"},
+	{ListAssociations, ReadOnly, "Lists a vehicle's users or a user's vehicles"},
+	// Issue 3 §7: OpenAPI.
+	{GetOpenAPI, ReadOnly, "Serves the API's OpenAPI document"},
+	// Issue 3 §6: usage metering.
 	{GetUsage, ReadOnly, "Returns the tenant's call counts and usage plan limits"},
 	{Authorizer, ReadOnly, "Authenticates bearer tokens and names the tenant"},
 }
@@ -96,14 +116,46 @@ func buildRoutes() []Route {
 		{"GET", "/v1/groups/{groupId}/{itemType}", ListMembers},
 		{"PUT", "/v1/groups/{groupId}/{itemType}/{itemId}", AddMember},
 		{"DELETE", "/v1/groups/{groupId}/{itemType}/{itemId}", RemoveMember},
+		{"POST", "/v1/groups/{groupId}/members:batch", BatchMembers},
 	}
 	for _, t := range groups.ItemTypes {
 		rs = append(rs, Route{"GET", "/v1/" + string(t) + "/{itemId}/groups", ListItemGroups})
 	}
-	// Section 6: usage metering.
+	// The item registry, per item type for the same reason.
+	for _, t := range groups.ItemTypes {
+		base := "/v1/" + string(t)
+		rs = append(rs,
+			Route{"PUT", base + "/{itemId}", PutItem},
+			Route{"GET", base + "/{itemId}", GetItem},
+			Route{"DELETE", base + "/{itemId}", DeleteItem},
+			Route{"GET", base, ListItems},
+		)
+	}
+	// Vehicle–user associations. {itemId} (not {vehicleId}) because API
+	// Gateway allows one variable name per path level.
+	rs = append(rs,
+		Route{"POST", "/v1/vehicles/associations/users", CreateAssociations},
+		Route{"DELETE", "/v1/vehicles/associations/users", DeleteAssociations},
+		Route{"GET", "/v1/vehicles/{itemId}/associations/users", ListAssociations},
+		Route{"GET", "/v1/users/{itemId}/associations/vehicles", ListAssociations},
+	)
+	// Issue 3 §7: OpenAPI.
+	rs = append(rs, Route{"GET", "/v1/openapi.json", GetOpenAPI})
+	// Issue 3 §6: usage metering.
 	rs = append(rs, Route{"GET", "/v1/usage", GetUsage})
 	return rs
 }
+
+// publicOperations answer without a token: API Gateway runs no authorizer and
+// requires no API key for their routes (so no usage plan meters them), the
+// local gateway does the same, and the Lambda serves them without a tenant.
+// A public operation must therefore never touch tenant data. It is a set of
+// its own rather than a field of Function or Route so that the positional
+// entries above (and those added on other branches) keep compiling.
+var publicOperations = map[Operation]bool{GetOpenAPI: true}
+
+// IsPublic reports whether op is served without authentication.
+func IsPublic(op Operation) bool { return publicOperations[op] }
 
 // For returns the routes served by op.
 func For(op Operation) []Route {

@@ -34,6 +34,7 @@ func TestRoutesRegisterInOneServeMux(t *testing.T) {
 		{"DELETE", "/v1/groups/g1/devices/dev-1", routes.RemoveMember},
 		{"GET", "/v1/vehicles/veh-1/groups", routes.ListItemGroups},
 		{"GET", "/v1/products/p-1/groups", routes.ListItemGroups},
+		{"GET", "/v1/openapi.json", routes.GetOpenAPI},
 		{"GET", "/v1/usage", routes.GetUsage},
 	}
 	for _, c := range cases {
@@ -97,5 +98,19 @@ func TestLogicalName(t *testing.T) {
 		if got := routes.LogicalName(in); got != want {
 			t.Errorf("LogicalName(%s) = %s, want %s", in, got, want)
 		}
+	}
+}
+
+// TestPublicOperations pins the operations anyone may call without a token:
+// making another one public must be a deliberate change here too.
+func TestPublicOperations(t *testing.T) {
+	var public []routes.Operation
+	for _, fn := range routes.Functions {
+		if routes.IsPublic(fn.Operation) {
+			public = append(public, fn.Operation)
+		}
+	}
+	if want := []routes.Operation{routes.GetOpenAPI}; !slices.Equal(public, want) {
+		t.Errorf("public operations = %v, want %v", public, want)
 	}
 }

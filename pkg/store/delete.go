@@ -36,12 +36,22 @@ const purgeReserve = 3 * time.Second
 // tombstone last. If the process dies midway the tombstone stays, hidden, and
 // a repeated DELETE resumes the purge, so no orphan is ever left for good.
 //
+// With ifVersion (not AnyVersion) the group must be at that version: the
+// version read is compared, and the first transaction is conditional on it,
+// so a change that lands between the read and the write fails the delete. A
+// tombstone keeps the version it was deleted at, so a repeated DELETE with
+// the same If-Match resumes the purge.
+//
 // It returns the deleted group; ErrNotFound if there is no such group;
-// ErrDeleteInProgress (with the group) if the deadline came first.
-func (s *Store) DeleteGroup(ctx context.Context, tenant, id string) (groups.Group, error) {
+// ErrPreconditionFailed if it is at another version; ErrDeleteInProgress
+// (with the group) if the deadline came first.
+func (s *Store) DeleteGroup(ctx context.Context, tenant, id string, ifVersion int) (groups.Group, error) {
 	for attempt := 1; ; attempt++ {
 		cur, err := s.getGroupItem(ctx, tenant, id)
 		if err != nil {
+			return groups.Group{}, err
+		}
+		if err := checkVersion(cur, ifVersion); err != nil {
 			return groups.Group{}, err
 		}
 		if cur.DeletingAt == "" {
@@ -166,10 +176,8 @@ func (s *Store) batchWrite(ctx context.Context, reqs []types.WriteRequest) error
 		}
 		reqs = out.UnprocessedItems[s.table]
 		if len(reqs) > 0 {
-			select {
-			case <-ctx.Done():
-				return translate(ctx.Err())
-			case <-time.After(time.Duration(min(attempt, 8)*25) * time.Millisecond):
+			if err := pause(ctx, attempt); err != nil {
+				return err
 			}
 		}
 	}

@@ -35,7 +35,7 @@ func SeedMembers(ctx context.Context, s *Store, tenant, groupID string, n int) e
 			return err
 		}
 	}
-	expr, err := expression.NewBuilder().WithUpdate(memberCountUpdate(string(groups.Vehicles), n, formatTime(now))).Build()
+	expr, err := expression.NewBuilder().WithUpdate(countsUpdate(map[groups.ItemType]int{groups.Vehicles: n}, formatTime(now))).Build()
 	if err != nil {
 		return err
 	}

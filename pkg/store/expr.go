@@ -5,6 +5,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/fleetgroups/fleetgroups/pkg/groups"
 )
 
 // Conditions shared by several operations.
@@ -106,12 +108,18 @@ func directoryUpdate(tenant string, delta int) expression.UpdateBuilder {
 		Set(expression.Name(AttrGSI1SK), expression.Value(gsiDirectory))
 }
 
-// memberCountUpdate changes a group's count for one item type and bumps its
+// countsUpdate changes a group's counts by delta per item type and bumps its
 // version, since the group's representation (its counts) changed.
-func memberCountUpdate(t string, delta int, now string) expression.UpdateBuilder {
-	path := attrCounts + "." + t
-	return expression.Set(expression.Name(path), expression.Name(path).Plus(expression.Value(delta))).
-		Add(expression.Name(attrMemberCount), expression.Value(delta)).
-		Add(expression.Name(attrVersion), expression.Value(1)).
-		Set(expression.Name(attrUpdatedAt), expression.Value(now))
+func countsUpdate(delta map[groups.ItemType]int, now string) expression.UpdateBuilder {
+	total := 0
+	upd := expression.Set(expression.Name(attrUpdatedAt), expression.Value(now)).
+		Add(expression.Name(attrVersion), expression.Value(1))
+	for _, t := range groups.ItemTypes {
+		if d := delta[t]; d != 0 {
+			path := attrCounts + "." + string(t)
+			upd = upd.Set(expression.Name(path), expression.Name(path).Plus(expression.Value(d)))
+			total += d
+		}
+	}
+	return upd.Add(expression.Name(attrMemberCount), expression.Value(total))
 }

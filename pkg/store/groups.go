@@ -77,14 +77,19 @@ func (s *Store) getGroupItem(ctx context.Context, tenant, id string) (groupItem,
 	return it, nil
 }
 
-// UpdateGroup renames the group and/or changes its description. A change of
-// description or of the name's case is one conditional UpdateItem; a rename
-// reads the group and moves its name guard in one transaction guarded by the
-// version it read, retrying if the group changed meanwhile. It returns
-// ErrNotFound or ErrNameTaken.
-func (s *Store) UpdateGroup(ctx context.Context, tenant, id string, p groups.GroupPatch) (groups.Group, error) {
+// AnyVersion makes a write unconditional on the group's version.
+const AnyVersion = 0
+
+// UpdateGroup renames the group and/or changes its description, if it is at
+// ifVersion (unless that is AnyVersion). A change of description or of the
+// name's case is one conditional UpdateItem; a rename reads the group and
+// moves its name guard in one transaction guarded by the version it read,
+// retrying if the group changed meanwhile (and then, with ifVersion, failing,
+// since the version read no longer matches). It returns ErrNotFound,
+// ErrPreconditionFailed or ErrNameTaken.
+func (s *Store) UpdateGroup(ctx context.Context, tenant, id string, p groups.GroupPatch, ifVersion int) (groups.Group, error) {
 	if p.Name == nil {
-		return s.updateInPlace(ctx, tenant, id, p)
+		return s.updateInPlace(ctx, tenant, id, p, ifVersion)
 	}
 	for attempt := 1; ; attempt++ {
 		cur, err := s.getGroupItem(ctx, tenant, id)
@@ -94,8 +99,11 @@ func (s *Store) UpdateGroup(ctx context.Context, tenant, id string, p groups.Gro
 		if cur.DeletingAt != "" {
 			return groups.Group{}, groups.ErrNotFound
 		}
+		if err := checkVersion(cur, ifVersion); err != nil {
+			return groups.Group{}, err
+		}
 		if groups.NormalizeName(cur.Name) == groups.NormalizeName(*p.Name) {
-			return s.updateInPlace(ctx, tenant, id, p)
+			return s.updateInPlace(ctx, tenant, id, p, ifVersion)
 		}
 		g, err := s.rename(ctx, tenant, cur, p)
 		if errors.Is(err, errVersionMoved) && attempt < maxTxAttempts {
@@ -107,6 +115,21 @@ func (s *Store) UpdateGroup(ctx context.Context, tenant, id string, p groups.Gro
 
 var errVersionMoved = errors.New("group changed since it was read")
 
+// checkVersion compares the group as read with the version a write asked
+// for: a tombstone is gone (ErrNotFound) and a live group at another version
+// is ErrPreconditionFailed. The write itself must still be conditional on
+// the version, as the group may change between the read and the write.
+func checkVersion(cur groupItem, ifVersion int) error {
+	switch {
+	case ifVersion == AnyVersion || cur.Version == ifVersion:
+		return nil
+	case cur.DeletingAt != "":
+		return groups.ErrNotFound
+	default:
+		return groups.ErrPreconditionFailed
+	}
+}
+
 func (s *Store) rename(ctx context.Context, tenant string, cur groupItem, p groups.GroupPatch) (groups.Group, error) {
 	now := s.now()
 	g := cur.toGroup()
@@ -114,7 +137,7 @@ func (s *Store) rename(ctx context.Context, tenant string, cur groupItem, p grou
 	if p.Description != nil {
 		g.Description = *p.Description
 	}
-	sameVersion := expression.Name(attrVersion).Equal(expression.Value(cur.Version))
+	sameVersion := liveGroup.And(expression.Name(attrVersion).Equal(expression.Value(cur.Version)))
 	ownGuard := expression.Name(attrGroupID).Equal(expression.Value(cur.ID))
 	var tx txBuilder
 	tx.add(s.updateIf(key(cur.PK, cur.SK), expression.
@@ -144,8 +167,9 @@ func (s *Store) rename(ctx context.Context, tenant string, cur groupItem, p grou
 }
 
 // updateInPlace applies a patch that keeps the normalised name, so no guard
-// moves.
-func (s *Store) updateInPlace(ctx context.Context, tenant, id string, p groups.GroupPatch) (groups.Group, error) {
+// moves. The version check is in the update's condition; when it fails, the
+// item as it was (ALL_OLD) tells a stale version from a missing group.
+func (s *Store) updateInPlace(ctx context.Context, tenant, id string, p groups.GroupPatch, ifVersion int) (groups.Group, error) {
 	upd := expression.Set(expression.Name(attrUpdatedAt), expression.Value(formatTime(s.now()))).
 		Add(expression.Name(attrVersion), expression.Value(1))
 	if p.Name != nil {
@@ -154,7 +178,11 @@ func (s *Store) updateInPlace(ctx context.Context, tenant, id string, p groups.G
 	if p.Description != nil {
 		upd = upd.Set(expression.Name(attrDescription), expression.Value(*p.Description))
 	}
-	expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(liveGroup).Build()
+	cond := liveGroup
+	if ifVersion != AnyVersion {
+		cond = cond.And(expression.Name(attrVersion).Equal(expression.Value(ifVersion)))
+	}
+	expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()
 	if err != nil {
 		return groups.Group{}, translate(err)
 	}
@@ -162,11 +190,22 @@ func (s *Store) updateInPlace(ctx context.Context, tenant, id string, p groups.G
 		TableName: aws.String(s.table), Key: key(groupPK(tenant, id), skGroup),
 		UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
 		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-		ReturnValues: types.ReturnValueAllNew,
+		ReturnValues:                        types.ReturnValueAllNew,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
-		return groups.Group{}, groups.ErrNotFound
+		if ccf.Item == nil {
+			return groups.Group{}, groups.ErrNotFound
+		}
+		var old groupItem
+		if err := attributevalue.UnmarshalMap(ccf.Item, &old); err != nil {
+			return groups.Group{}, translate(err)
+		}
+		if err := checkVersion(old, ifVersion); err != nil {
+			return groups.Group{}, err
+		}
+		return groups.Group{}, groups.ErrNotFound // liveGroup failed: a tombstone
 	}
 	if err != nil {
 		return groups.Group{}, translate(err)

@@ -39,6 +39,10 @@ const (
 	attrDeletingAt  = "deletingAt"
 	attrGroupID     = "groupId"
 	attrGroupCount  = "groupCount"
+	attrEnterprise  = "enterprise"
+	attrAttributes  = "attributes"
+	attrNameLower   = "nameLower"
+	attrCreatedAt   = "createdAt"
 	attrCalls       = "calls"
 	attrAPIKey      = "apiKey"
 )
@@ -144,4 +148,97 @@ type usageItem struct {
 	Calls int64  `dynamodbav:"calls"`
 	// ExpiresAt (epoch seconds) is set on the daily counters only.
 	ExpiresAt int64 `dynamodbav:"expiresAt,omitempty"`
+}
+
+type registeredItem struct {
+	PK         string            `dynamodbav:"PK"`
+	SK         string            `dynamodbav:"SK"`
+	Kind       string            `dynamodbav:"kind"`
+	ItemType   string            `dynamodbav:"itemType"`
+	ItemID     string            `dynamodbav:"itemId"`
+	Name       string            `dynamodbav:"name"`
+	Enterprise string            `dynamodbav:"enterprise,omitempty"`
+	Attributes map[string]string `dynamodbav:"attributes"`
+	CreatedAt  string            `dynamodbav:"createdAt"`
+	UpdatedAt  string            `dynamodbav:"updatedAt"`
+	Version    int               `dynamodbav:"version"`
+}
+
+func (it registeredItem) toRegistered() groups.RegisteredItem {
+	return groups.RegisteredItem{
+		Item: groups.Item{Type: groups.ItemType(it.ItemType), ID: it.ItemID},
+		Name: it.Name, Enterprise: it.Enterprise, Attributes: it.Attributes,
+		CreatedAt: parseTime(it.CreatedAt), UpdatedAt: parseTime(it.UpdatedAt), Version: it.Version,
+	}
+}
+
+type associationItem struct {
+	PK        string `dynamodbav:"PK"`
+	SK        string `dynamodbav:"SK"`
+	Kind      string `dynamodbav:"kind"`
+	ID        string `dynamodbav:"id"`
+	VehicleID string `dynamodbav:"vehicleId"`
+	UserID    string `dynamodbav:"userId"`
+	CreatedAt string `dynamodbav:"createdAt"`
+}
+
+func (it associationItem) toAssociation() groups.Association {
+	return groups.Association{ID: it.ID, VehicleID: it.VehicleID, UserID: it.UserID, CreatedAt: parseTime(it.CreatedAt)}
+}
+
+// edgeItem is one direction of an association, in the partition of the item
+// it starts from; it copies the association so either direction lists
+// without another read.
+type edgeItem struct {
+	associationItem
+	GSI2PK string `dynamodbav:"GSI2PK"`
+	GSI2SK string `dynamodbav:"GSI2SK"`
+}
+
+func toEdgeItems(tenant string, a groups.Association) [2]edgeItem {
+	v := groups.Item{Type: groups.Vehicles, ID: a.VehicleID}
+	u := groups.Item{Type: groups.Users, ID: a.UserID}
+	rec := associationItem{Kind: "edge", ID: a.ID, VehicleID: a.VehicleID, UserID: a.UserID, CreatedAt: formatTime(a.CreatedAt)}
+	edge := func(from, to groups.Item) edgeItem {
+		e := edgeItem{associationItem: rec, GSI2PK: edgesGSI2PK(tenant, from, to.Type), GSI2SK: createdSK(rec.CreatedAt, to.ID)}
+		e.PK, e.SK = itemPK(tenant, from), edgeSK(to)
+		return e
+	}
+	return [2]edgeItem{edge(v, u), edge(u, v)}
+}
+
+// idempotencyItem is the outcome of a request made with an Idempotency-Key:
+// a claim while the request runs, then the response to replay. It expires at
+// ExpiresAt (TTL); since TTL deletes lazily, reads and conditions treat an
+// expired item as absent.
+type idempotencyItem struct {
+	PK          string            `dynamodbav:"PK"`
+	SK          string            `dynamodbav:"SK"`
+	Kind        string            `dynamodbav:"kind"`
+	Fingerprint string            `dynamodbav:"fingerprint"`
+	Claim       string            `dynamodbav:"claim"`
+	State       string            `dynamodbav:"state"`
+	Status      int               `dynamodbav:"status,omitempty"`
+	Header      map[string]string `dynamodbav:"header,omitempty"`
+	Body        []byte            `dynamodbav:"body,omitempty"`
+	CreatedAt   string            `dynamodbav:"createdAt"`
+	ExpiresAt   int64             `dynamodbav:"expiresAt"`
+}
+
+// Attribute names and states of idempotency items; they must match the tags above.
+const (
+	attrClaim       = "claim"
+	attrState       = "state"
+	attrStatus      = "status"
+	attrHeader      = "header"
+	attrBody        = "body"
+	stateInProgress = "in_progress"
+	stateDone       = "done"
+)
+
+func (it idempotencyItem) toRecord() IdempotencyRecord {
+	return IdempotencyRecord{
+		Fingerprint: it.Fingerprint, Claim: it.Claim, Done: it.State == stateDone,
+		Response: StoredResponse{Status: it.Status, Header: it.Header, Body: it.Body},
+	}
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
 )
@@ -21,20 +22,34 @@ import (
 //	group               T#<t>#G#<group>             #GROUP                T#<t>#GROUPS               N#<lower name>
 //	membership          T#<t>#G#<group>             M#<type>#<item>       T#<t>#I#<type>#<item>      G#<group>
 //	name guard          T#<t>#NAME#<lower name>     NAME
+//	registered item     T#<t>#I#<type>#<item>       ITEM                  T#<t>#ITEMS#<type>         N#<lower name>#<item>
+//	                    (and GSI2: T#<t>#ITEMS#<type> / C#<createdAt>#<item>, the created order)
+//	association         T#<t>#ASSOC#<id>            ASSOC
+//	association edge    T#<t>#I#<type>#<item>       A#<other type>#<other item>
+//	                    (and GSI2: T#<t>#I#<type>#<item>#A#<other type> / C#<createdAt>#<other item>)
+//	idempotency record  T#<t>#IDEM#<key>            IDEM
 //	cursor key          #SYSTEM                     CURSOR_KEY
 //
 // The group item sorts before its memberships ("#" < "M"), so one Query of the
 // group's partition returns the group (with its counts) followed by its
 // members; the directory item sorts before every group name in GSI1, so one
 // Query of the tenant's groups returns the group count followed by the groups.
+//
 // The usage counters sit in the tenant's own partition, where IAM can let
 // every function count calls without letting it write groups (usage.go).
+//
+// An idempotency key is the client's own string (printable ASCII, '#'
+// included): it is the last part of its key, after the tenant, so it can
+// reach no other tenant's items and no other kind of item.
 const (
 	skTenant      = "TENANT"
 	skTokenPrefix = "TOKEN#"
 	skDirectory   = "DIR"
 	skGroup       = "#GROUP"
 	skNameGuard   = "NAME"
+	skItem        = "ITEM"
+	skAssociation = "ASSOC"
+	skEdgeRoot    = "A#"
 	skMemberRoot  = "M#"
 	skMemberEnd   = "M$" // sorts just after every "M#..." key
 	gsiDirectory  = "#DIR"
@@ -73,6 +88,49 @@ func itemGSI1PK(tenant string, it groups.Item) string {
 
 func memberGSI1SK(groupID string) string { return gsiGroupRoot + groupID }
 
+// itemPK is the partition of one of the partner's items: its registration
+// (and its association edges) live there. The same string is the GSI1
+// partition of the item's memberships, in another index.
+func itemPK(tenant string, it groups.Item) string { return itemGSI1PK(tenant, it) }
+
+// itemsPK is the index partition listing the tenant's registered items of a type.
+func itemsPK(tenant string, t groups.ItemType) string {
+	return tenantPK(tenant) + "#ITEMS#" + string(t)
+}
+
+// maxNameKeyBytes keeps name-ordered sort keys under DynamoDB's 1,024-byte
+// limit: the normalised name is cut (on a character boundary) to this many
+// bytes, which is longer than any search prefix, so only the order of names
+// sharing their first 512 bytes can differ.
+const maxNameKeyBytes = 512
+
+func nameKey(name string) string {
+	n := groups.NormalizeName(name)
+	for len(n) > maxNameKeyBytes {
+		_, size := utf8.DecodeLastRuneInString(n)
+		n = n[:len(n)-size]
+	}
+	return n
+}
+
+func itemGSI1SK(name, id string) string { return gsiNamePrefix + nameKey(name) + "#" + id }
+
+func associationPK(tenant, id string) string { return tenantPK(tenant) + "#ASSOC#" + id }
+
+// edgeSK is the sort key, in from's partition, of from's edge to the item to.
+func edgeSK(to groups.Item) string { return edgeTypePrefix(to.Type) + to.ID }
+
+// edgeTypePrefix is the sort-key prefix of an item's edges to items of type t.
+func edgeTypePrefix(t groups.ItemType) string { return skEdgeRoot + string(t) + "#" }
+
+// edgesGSI2PK is the GSI2 partition listing from's edges to type t by creation.
+func edgesGSI2PK(tenant string, from groups.Item, t groups.ItemType) string {
+	return itemPK(tenant, from) + "#A#" + string(t)
+}
+
+// createdSK is the GSI2 sort key: creation order, ties broken by id.
+func createdSK(createdAt, id string) string { return "C#" + createdAt + "#" + id }
+
 // parseMemberSK is the inverse of memberSK.
 func parseMemberSK(sk string) (groups.Item, bool) {
 	rest, ok := strings.CutPrefix(sk, skMemberRoot)
@@ -90,3 +148,7 @@ func parseMemberSK(sk string) (groups.Item, bool) {
 func parseGroupPK(tenant, pk string) (string, bool) {
 	return strings.CutPrefix(pk, groupPK(tenant, ""))
 }
+
+const skIdempotency = "IDEM"
+
+func idempotencyPK(tenant, key string) string { return tenantPK(tenant) + "#IDEM#" + key }

@@ -50,6 +50,32 @@ func (s *Store) query(ctx context.Context, index string, kc expression.KeyCondit
 	return out.Items, nil
 }
 
+// forEach hands every item of a key range to fn, a page at a time (fn may
+// delete what it is handed: DynamoDB resumes after the last key it read).
+func (s *Store) forEach(ctx context.Context, index string, kc expression.KeyConditionBuilder, fn func(map[string]types.AttributeValue) error) error {
+	const pageSize = 100
+	var after map[string]string
+	keyAttrs := tableKeyAttrs
+	if index != "" {
+		keyAttrs = indexKeyAttrs
+	}
+	for {
+		raw, err := s.query(ctx, index, kc, pageSize, after)
+		if err != nil {
+			return err
+		}
+		for _, r := range raw {
+			if err := fn(r); err != nil {
+				return translate(err)
+			}
+		}
+		if len(raw) < pageSize {
+			return nil
+		}
+		after = keyStrings(raw[len(raw)-1], keyAttrs...)
+	}
+}
+
 // paginate decodes the first limit raw items into T and sets Next when more
 // were read.
 func paginate[T any, I any](raw []map[string]types.AttributeValue, limit int, keyAttrs []string, conv func(I) T) (Page[T], error) {
@@ -206,37 +232,56 @@ func (s *Store) ListItemGroups(ctx context.Context, tenant string, it groups.Ite
 }
 
 // liveGroupNames reads the names of the memberships' groups with one
-// BatchGetItem (more only if DynamoDB leaves keys unprocessed), leaving out
-// groups that are gone or being deleted.
+// BatchGetItem, leaving out groups that are gone or being deleted.
 func (s *Store) liveGroupNames(ctx context.Context, tenant string, ms []groups.Membership) (map[string]string, error) {
-	expr, err := expression.NewBuilder().WithProjection(expression.NamesList(
-		expression.Name("id"), expression.Name(attrName), expression.Name(attrDeletingAt))).Build()
-	if err != nil {
-		return nil, translate(err)
-	}
 	keys := make([]map[string]types.AttributeValue, len(ms))
 	for i, m := range ms {
 		keys[i] = key(groupPK(tenant, m.GroupID), skGroup)
 	}
+	proj := expression.NamesList(expression.Name("id"), expression.Name(attrName), expression.Name(attrDeletingAt))
 	names := make(map[string]string, len(ms))
-	req := map[string]types.KeysAndAttributes{s.table: {
-		Keys: keys, ProjectionExpression: expr.Projection(), ExpressionAttributeNames: expr.Names(),
-	}}
-	for len(req) > 0 {
+	err := s.batchGet(ctx, keys, &proj, func(raw map[string]types.AttributeValue) error {
+		var g groupItem
+		if err := attributevalue.UnmarshalMap(raw, &g); err != nil {
+			return err
+		}
+		if g.DeletingAt == "" {
+			names[g.ID] = g.Name
+		}
+		return nil
+	})
+	return names, err
+}
+
+// batchGet reads the items at keys (at most 100) with one BatchGetItem,
+// repeating only for keys DynamoDB leaves unprocessed, and hands each item
+// found to each.
+func (s *Store) batchGet(ctx context.Context, keys []map[string]types.AttributeValue, proj *expression.ProjectionBuilder, each func(map[string]types.AttributeValue) error) error {
+	ka := types.KeysAndAttributes{Keys: keys}
+	if proj != nil {
+		expr, err := expression.NewBuilder().WithProjection(*proj).Build()
+		if err != nil {
+			return translate(err)
+		}
+		ka.ProjectionExpression, ka.ExpressionAttributeNames = expr.Projection(), expr.Names()
+	}
+	req := map[string]types.KeysAndAttributes{s.table: ka}
+	for attempt := 1; len(req) > 0; attempt++ {
+		if attempt > 1 {
+			if err := pause(ctx, attempt); err != nil {
+				return err
+			}
+		}
 		out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
 		if err != nil {
-			return nil, translate(err)
+			return translate(err)
 		}
 		for _, raw := range out.Responses[s.table] {
-			var g groupItem
-			if err := attributevalue.UnmarshalMap(raw, &g); err != nil {
-				return nil, translate(err)
-			}
-			if g.DeletingAt == "" {
-				names[g.ID] = g.Name
+			if err := each(raw); err != nil {
+				return translate(err)
 			}
 		}
 		req = out.UnprocessedKeys
 	}
-	return names, nil
+	return nil
 }

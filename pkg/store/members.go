@@ -19,7 +19,7 @@ func (s *Store) AddMember(ctx context.Context, tenant, groupID string, it groups
 	var tx txBuilder
 	tx.add(s.putIf(toMemberItem(tenant, m), absent))
 	tx.add(s.updateIf(key(groupPK(tenant, groupID), skGroup),
-		memberCountUpdate(string(it.Type), 1, formatTime(now)), &liveGroup))
+		countsUpdate(map[groups.ItemType]int{it.Type: 1}, formatTime(now)), &liveGroup))
 	if tx.err != nil {
 		return groups.Membership{}, false, translate(tx.err)
 	}
@@ -50,7 +50,7 @@ func (s *Store) RemoveMember(ctx context.Context, tenant, groupID string, it gro
 	var tx txBuilder
 	tx.add(s.deleteIf(key(groupPK(tenant, groupID), memberSK(it)), expression.AttributeExists(expression.Name(AttrPK))))
 	tx.add(s.updateIf(key(groupPK(tenant, groupID), skGroup),
-		memberCountUpdate(string(it.Type), -1, now), &liveGroup))
+		countsUpdate(map[groups.ItemType]int{it.Type: -1}, now), &liveGroup))
 	if tx.err != nil {
 		return translate(tx.err)
 	}

@@ -29,11 +29,13 @@ type Store struct {
 	Now func() time.Time
 	// NewID returns a fresh group id.
 	NewID func() string
+	// NewAssociationID returns a fresh association id.
+	NewAssociationID func() string
 }
 
 // New returns a store on table.
 func New(db *dynamodb.Client, table string) *Store {
-	return &Store{db: db, table: table, Now: time.Now, NewID: NewGroupID}
+	return &Store{db: db, table: table, Now: time.Now, NewID: NewGroupID, NewAssociationID: NewAssociationID}
 }
 
 // Table is the table's name.
@@ -88,6 +90,17 @@ func (s *Store) transact(ctx context.Context, items []types.TransactWriteItem) e
 	}
 }
 
+// pause waits before resubmitting what a batch call left unprocessed,
+// longer on each attempt (DynamoDB asks for backoff there).
+func pause(ctx context.Context, attempt int) error {
+	select {
+	case <-ctx.Done():
+		return translate(ctx.Err())
+	case <-time.After(time.Duration(min(attempt, 8)*25) * time.Millisecond):
+		return nil
+	}
+}
+
 func onlyConflicts(err error) bool {
 	var tce *types.TransactionCanceledException
 	if !errors.As(err, &tce) {
@@ -135,6 +148,11 @@ func translate(err error) error {
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return &groups.Error{Code: groups.CodeUnavailable, Detail: "the request timed out; retry it", Err: err}
+	}
+	// A transaction cancelled by a condition its caller did not decode means
+	// the stored state contradicts the request: retrying will not help.
+	if failed, ok := failedChecks(err); ok && len(failed) > 0 {
+		return &groups.Error{Code: groups.CodeConflict, Detail: "the request conflicts with the current state of the resource", Err: err}
 	}
 	var apiErr smithy.APIError
 	if errors.As(err, &apiErr) {

@@ -208,7 +208,7 @@ func TestUpdateGroup(t *testing.T) {
 	version := g.Version
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := st.UpdateGroup(ctx, tenantA, g.ID, c.patch)
+			got, err := st.UpdateGroup(ctx, tenantA, g.ID, c.patch, store.AnyVersion)
 			if c.code != "" {
 				wantCode(t, err, c.code)
 				return
@@ -223,9 +223,9 @@ func TestUpdateGroup(t *testing.T) {
 	mustCreate(t, st, tenantA, "old name")
 	_, err := st.CreateGroup(ctx, tenantA, groups.NewGroup{Name: "NEW NAME"})
 	wantCode(t, err, groups.CodeNameTaken)
-	_, err = st.UpdateGroup(ctx, tenantB, g.ID, groups.GroupPatch{Name: str("Hijack")})
+	_, err = st.UpdateGroup(ctx, tenantB, g.ID, groups.GroupPatch{Name: str("Hijack")}, store.AnyVersion)
 	wantCode(t, err, groups.CodeNotFound)
-	_, err = st.UpdateGroup(ctx, tenantB, g.ID, groups.GroupPatch{Description: str("Hijack")})
+	_, err = st.UpdateGroup(ctx, tenantB, g.ID, groups.GroupPatch{Description: str("Hijack")}, store.AnyVersion)
 	wantCode(t, err, groups.CodeNotFound)
 }
 
@@ -238,7 +238,7 @@ func TestDeleteLargeGroupLeavesNoOrphans(t *testing.T) {
 	if err := store.SeedMembers(ctx, st, tenantA, g.ID, members); err != nil {
 		t.Fatalf("seed: %v", err)
 	}
-	deleted, err := st.DeleteGroup(ctx, tenantA, g.ID)
+	deleted, err := st.DeleteGroup(ctx, tenantA, g.ID, store.AnyVersion)
 	if err != nil || deleted.MemberCount() != members+1 {
 		t.Fatalf("delete = %d members, %v", deleted.MemberCount(), err)
 	}
@@ -248,7 +248,7 @@ func TestDeleteLargeGroupLeavesNoOrphans(t *testing.T) {
 	}
 	_, err = st.GetGroup(ctx, tenantA, g.ID)
 	wantCode(t, err, groups.CodeNotFound)
-	_, err = st.DeleteGroup(ctx, tenantA, g.ID)
+	_, err = st.DeleteGroup(ctx, tenantA, g.ID, store.AnyVersion)
 	wantCode(t, err, groups.CodeNotFound)
 	mustCreate(t, st, tenantA, "huge") // the name is free
 	page, _ := st.ListGroups(ctx, tenantA, "", store.PageRequest{Limit: 10})
@@ -267,7 +267,7 @@ func TestInterruptedDeleteIsHiddenAndResumable(t *testing.T) {
 	// group became a tombstone, as a timeout or a crash would.
 	short, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	_, err := st.DeleteGroup(short, tenantA, g.ID)
+	_, err := st.DeleteGroup(short, tenantA, g.ID, store.AnyVersion)
 	if !errors.Is(err, store.ErrDeleteInProgress) {
 		t.Fatalf("delete with short deadline = %v, want ErrDeleteInProgress", err)
 	}
@@ -283,7 +283,7 @@ func TestInterruptedDeleteIsHiddenAndResumable(t *testing.T) {
 	}
 	mustCreate(t, st, tenantA, "Interrupted") // the name was freed at once
 
-	if _, err := st.DeleteGroup(ctx, tenantA, g.ID); err != nil {
+	if _, err := st.DeleteGroup(ctx, tenantA, g.ID, store.AnyVersion); err != nil {
 		t.Fatalf("resumed delete: %v", err)
 	}
 	if left, err := store.ItemsOf(ctx, st, tenantA, g.ID); err != nil || left != 0 {
@@ -357,7 +357,7 @@ func TestTenantsNeverSeeEachOther(t *testing.T) {
 	g := mustCreate(t, st, tenantA, "Private", v("veh-1"))
 	_, err := st.GetGroup(ctx, tenantB, g.ID)
 	wantCode(t, err, groups.CodeNotFound)
-	_, err = st.DeleteGroup(ctx, tenantB, g.ID)
+	_, err = st.DeleteGroup(ctx, tenantB, g.ID, store.AnyVersion)
 	wantCode(t, err, groups.CodeNotFound)
 	_, err = st.ListMembers(ctx, tenantB, g.ID, "", store.PageRequest{Limit: 10})
 	wantCode(t, err, groups.CodeNotFound)

@@ -13,6 +13,8 @@ const (
 	AttrSK      = "SK"
 	AttrGSI1PK  = "GSI1PK"
 	AttrGSI1SK  = "GSI1SK"
+	AttrGSI2PK  = "GSI2PK"
+	AttrGSI2SK  = "GSI2SK"
 	IndexGSI1   = "GSI1"
 	AttrExpires = "expiresAt" // TTL attribute (epoch seconds)
 )

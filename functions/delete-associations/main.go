@@ -1,0 +1,9 @@
+// Command delete-associations is the delete-associations Lambda; its routes are in pkg/routes.
+package main
+
+import (
+	"github.com/fleetgroups/fleetgroups/pkg/app"
+	"github.com/fleetgroups/fleetgroups/pkg/routes"
+)
+
+func main() { app.Start(routes.DeleteAssociations) }

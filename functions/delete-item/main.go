@@ -1,0 +1,9 @@
+// Command delete-item is the delete-item Lambda; its routes are in pkg/routes.
+package main
+
+import (
+	"github.com/fleetgroups/fleetgroups/pkg/app"
+	"github.com/fleetgroups/fleetgroups/pkg/routes"
+)
+
+func main() { app.Start(routes.DeleteItem) }

@@ -1,0 +1,106 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/fleetgroups/fleetgroups/pkg/groups"
+	"github.com/fleetgroups/fleetgroups/pkg/store"
+)
+
+// A group's entity tag is its version, quoted: "v3". Every change of the
+// group's representation (name, description, counts) bumps the version in
+// the same write, so the tag is strong.
+func etag(g groups.Group) string { return versionTag(g.Version) }
+
+func versionTag(v int) string { return `"v` + strconv.Itoa(v) + `"` }
+
+// tagVersion is the inverse of versionTag.
+func tagVersion(tag string) (int, bool) {
+	v, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(tag, `"v`), `"`))
+	return v, err == nil && v > 0 && versionTag(v) == tag
+}
+
+// writeGroup answers g with its ETag.
+func writeGroup(w http.ResponseWriter, status int, g groups.Group) {
+	w.Header().Set("ETag", etag(g))
+	writeJSON(w, status, viewGroup(g))
+}
+
+// ifMatch reads If-Match (RFC 9110 §13.1.1) as the version a write requires:
+// store.AnyVersion without the header or for "*" (any existing group).
+// Otherwise it must be one strong tag of ours: the API issues no other, and
+// a write can be conditional on one version only.
+func ifMatch(r *http.Request) (int, error) {
+	const field = "If-Match"
+	tags, err := entityTags(r, field)
+	switch {
+	case err != nil || tags == nil:
+		return store.AnyVersion, err
+	case len(tags) == 1 && tags[0] == "*":
+		return store.AnyVersion, nil
+	}
+	if v, ok := tagVersion(tags[0]); ok && len(tags) == 1 {
+		return v, nil
+	}
+	return 0, fieldErrorf(field, `must be "*" or one entity tag of this API, such as "v3"`)
+}
+
+// notModified reports whether If-None-Match (RFC 9110 §13.1.2), parsed by
+// entityTags, names g's current tag or is "*"; the comparison is weak.
+func notModified(ifNoneMatch []string, g groups.Group) bool {
+	for _, t := range ifNoneMatch {
+		if t == "*" || strings.TrimPrefix(t, "W/") == etag(g) {
+			return true
+		}
+	}
+	return false
+}
+
+// entityTags parses the header field as "*" or a list of entity tags, over
+// all of its lines: nil when absent, an invalid_argument error naming field
+// when malformed. A tag may contain a comma, so the list is scanned, not split.
+func entityTags(r *http.Request, field string) ([]string, error) {
+	values := r.Header.Values(field)
+	if values == nil {
+		return nil, nil
+	}
+	s := strings.Trim(strings.Join(values, ","), " \t")
+	if s == "*" {
+		return []string{"*"}, nil
+	}
+	var tags []string
+	for {
+		s = strings.TrimLeft(s, " \t,")
+		if s == "" {
+			break
+		}
+		start := 0
+		if strings.HasPrefix(s, "W/") {
+			start = 2
+		}
+		end := -1
+		if len(s) > start && s[start] == '"' {
+			end = strings.IndexByte(s[start+1:], '"')
+		}
+		if end < 0 {
+			return nil, fieldErrorf(field, `must be "*" or a list of entity tags, such as "v3"`)
+		}
+		tag := s[:start+end+2]
+		for _, c := range []byte(tag[start+1 : len(tag)-1]) {
+			if c < 0x21 || c == 0x7f { // etagc: no space, control or quote (RFC 9110 §8.8.3)
+				return nil, fieldErrorf(field, "must not contain spaces or control characters inside an entity tag")
+			}
+		}
+		tags = append(tags, tag)
+		s = strings.TrimLeft(s[len(tag):], " \t")
+		if s != "" && s[0] != ',' {
+			return nil, fieldErrorf(field, "separate entity tags with commas")
+		}
+	}
+	if tags == nil {
+		return nil, fieldErrorf(field, `must be "*" or a list of entity tags, such as "v3"`)
+	}
+	return tags, nil
+}

@@ -1,0 +1,87 @@
+package groups
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Limits of the item registry.
+const (
+	MaxItemNameLength      = 256
+	MaxEnterpriseLength    = 128
+	MaxAttributes          = 50
+	MaxAttributeBytes      = 8 << 10
+	MaxAttributeKeyLength  = 64
+	MaxAttributeValueBytes = 1024
+)
+
+// RegisteredItem is what a partner tells about one of its items, so that
+// lists can show names, not only ids. Registration is optional: an item can
+// be a member of groups without it.
+type RegisteredItem struct {
+	Item
+	Name string
+	// Enterprise is the partner's customer organisation the item belongs
+	// to; "" when not given.
+	Enterprise string
+	Attributes map[string]string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	Version    int
+}
+
+// CleanItemName trims an item name and checks it: 1–256 characters, no
+// control characters.
+func CleanItemName(field, name string) (string, error) {
+	return cleanText(field, name, MaxItemNameLength)
+}
+
+// CleanEnterprise trims an enterprise and checks it: 1–128 characters, no
+// control characters.
+func CleanEnterprise(field, e string) (string, error) {
+	return cleanText(field, e, MaxEnterpriseLength)
+}
+
+func cleanText(field, s string, max int) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || utf8.RuneCountInString(s) > max {
+		return "", fieldError(field, fmt.Sprintf("must be 1–%d characters after trimming", max))
+	}
+	if strings.IndexFunc(s, unicode.IsControl) >= 0 {
+		return "", fieldError(field, "must not contain control characters")
+	}
+	return s, nil
+}
+
+// ValidateAttributes checks an item's attributes: at most 50 keys of 1–64
+// letters, digits, '_' and '-' (no '.', so that a filter field
+// "attributes.<key>" is unambiguous), values of at most 1024 bytes, and at
+// most 8 KiB in all.
+func ValidateAttributes(field string, attrs map[string]string) []FieldError {
+	var errs []FieldError
+	if len(attrs) > MaxAttributes {
+		return []FieldError{{Field: field, Message: fmt.Sprintf("at most %d attributes", MaxAttributes)}}
+	}
+	total := 0
+	for k, v := range attrs {
+		total += len(k) + len(v)
+		name := field + "." + k
+		switch {
+		case k == "" || len(k) > MaxAttributeKeyLength || strings.IndexFunc(k, notAttributeKeyRune) >= 0:
+			errs = append(errs, FieldError{Field: name, Message: fmt.Sprintf("keys must be 1–%d letters, digits, '_' or '-'", MaxAttributeKeyLength)})
+		case len(v) > MaxAttributeValueBytes:
+			errs = append(errs, FieldError{Field: name, Message: fmt.Sprintf("must be at most %d bytes", MaxAttributeValueBytes)})
+		}
+	}
+	if total > MaxAttributeBytes {
+		errs = append(errs, FieldError{Field: field, Message: fmt.Sprintf("must be at most %d bytes in all", MaxAttributeBytes)})
+	}
+	return errs
+}
+
+func notAttributeKeyRune(r rune) bool {
+	return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-')
+}

@@ -1,0 +1,50 @@
+// Package openapi holds the API's OpenAPI 3.1 document, openapi.json: the
+// contract clients build on. The get-openapi operation serves it byte for
+// byte at GET /v1/openapi.json.
+//
+// The document is written by hand and kept honest by tests:
+//
+//   - TestDocumentMatchesRouteTable (this package) holds it to pkg/routes and
+//     pkg/groups: one operation per route of routes.Routes and nothing else,
+//     each with a 2xx response; the problem codes, item types and public
+//     operations as the Go code has them.
+//   - The end-to-end tests of pkg/gateway send every request through a
+//     transport that validates it and its response against the document
+//     (see pkg/openapi/openapitest).
+//
+// Operations name the Lambda that serves them in the x-operation extension
+// (a routes.Operation). The operationId is that name, qualified with a
+// suffix when one Lambda serves several routes ("list-members",
+// "list-members-by-type", "list-item-groups-vehicles").
+//
+// Adding a route: add it to pkg/routes, then run go test ./pkg/openapi:
+// TestDocumentMatchesRouteTable names the missing "METHOD path", and once the
+// operation is written, each status, x-operation or operationId it still
+// gets wrong. Reuse components (parameters, headers, problem responses);
+// a new error code goes into ProblemCode and the problem response of its
+// status. The end-to-end tests of the new route then fail on any request or
+// response that the document does not describe.
+package openapi
+
+import (
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"slices"
+)
+
+//go:embed openapi.json
+var document []byte
+
+// etag is the document's strong entity tag: its content hash, so it changes
+// exactly when the document does.
+var etag = func() string {
+	sum := sha256.Sum256(document)
+	return `"` + hex.EncodeToString(sum[:16]) + `"`
+}()
+
+// JSON returns the document.
+func JSON() []byte { return slices.Clone(document) }
+
+// ETag returns the document's entity tag, quoted as the ETag header has it.
+func ETag() string { return etag }

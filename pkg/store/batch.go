@@ -1,0 +1,103 @@
+package store
+
+import (
+	"context"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+
+	"github.com/fleetgroups/fleetgroups/pkg/groups"
+)
+
+// maxChangesPerTx leaves room for the group's count update in DynamoDB's
+// 100-action transactions.
+const maxChangesPerTx = 99
+
+// ApplyMemberChanges adds and removes many items in one go. Each chunk of
+// changes is one transaction together with the group's count update, so the
+// counts always match the memberships. A change whose condition fails (the
+// item is already a member, or is not one) is reported as such and the rest
+// of its chunk is applied again without it. changes must hold distinct
+// items. It returns one outcome per change, in order, or ErrNotFound if the
+// group does not exist (or is being deleted).
+func (s *Store) ApplyMemberChanges(ctx context.Context, tenant, groupID string, changes []groups.MemberChange) ([]groups.Outcome, error) {
+	outcomes := make([]groups.Outcome, len(changes))
+	for start := 0; start < len(changes); start += maxChangesPerTx {
+		end := min(start+maxChangesPerTx, len(changes))
+		pending := make([]int, 0, end-start) // indexes into changes
+		for i := start; i < end; i++ {
+			pending = append(pending, i)
+		}
+		for len(pending) > 0 {
+			failed, err := s.applyChunk(ctx, tenant, groupID, changes, pending)
+			if err != nil {
+				return nil, err
+			}
+			if len(failed) == 0 {
+				for _, i := range pending {
+					outcomes[i] = outcome(changes[i], true)
+				}
+				break
+			}
+			// The failed ones are settled; the rest go again.
+			var rest []int
+			for j, i := range pending {
+				if failed[j] {
+					outcomes[i] = outcome(changes[i], false)
+				} else {
+					rest = append(rest, i)
+				}
+			}
+			pending = rest
+		}
+	}
+	return outcomes, nil
+}
+
+// applyChunk runs one transaction for the pending changes. failed[j] tells
+// which of them (by position in pending) had its condition fail; nil means
+// the transaction went through.
+func (s *Store) applyChunk(ctx context.Context, tenant, groupID string, changes []groups.MemberChange, pending []int) (failed map[int]bool, err error) {
+	now := s.now()
+	delta := map[groups.ItemType]int{}
+	var tx txBuilder
+	for _, i := range pending {
+		c := changes[i]
+		if c.Remove {
+			delta[c.Item.Type]--
+			tx.add(s.deleteIf(key(groupPK(tenant, groupID), memberSK(c.Item)), expression.AttributeExists(expression.Name(AttrPK))))
+		} else {
+			delta[c.Item.Type]++
+			tx.add(s.putIf(toMemberItem(tenant, groups.Membership{GroupID: groupID, Item: c.Item, AddedAt: now}), absent))
+		}
+	}
+	tx.add(s.updateIf(key(groupPK(tenant, groupID), skGroup), countsUpdate(delta, formatTime(now)), &liveGroup))
+	if tx.err != nil {
+		return nil, translate(tx.err)
+	}
+	err = s.transact(ctx, tx.items)
+	reasons, ok := failedChecks(err)
+	switch {
+	case ok && reasons[len(pending)].Code != nil:
+		return nil, groups.ErrNotFound
+	case ok && len(reasons) > 0:
+		failed = make(map[int]bool, len(reasons))
+		for j := range reasons {
+			failed[j] = true
+		}
+		return failed, nil
+	}
+	return nil, translate(err)
+}
+
+// outcome names what became of c: applied, or found already so.
+func outcome(c groups.MemberChange, applied bool) groups.Outcome {
+	switch {
+	case c.Remove && applied:
+		return groups.Removed
+	case c.Remove:
+		return groups.NotMember
+	case applied:
+		return groups.Added
+	}
+	return groups.AlreadyMember
+}

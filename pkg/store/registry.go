@@ -1,0 +1,164 @@
+package store
+
+import (
+	"context"
+	"errors"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/fleetgroups/fleetgroups/pkg/groups"
+)
+
+// PutRegisteredItem creates or replaces an item's registration in one
+// UpdateItem, keeping its creation time (and so its place in the created
+// order) on replace. created tells which it was.
+func (s *Store) PutRegisteredItem(ctx context.Context, tenant string, ri groups.RegisteredItem) (out groups.RegisteredItem, created bool, err error) {
+	now := formatTime(s.now())
+	attrs := ri.Attributes
+	if attrs == nil {
+		attrs = map[string]string{}
+	}
+	upd := expression.Set(expression.Name("kind"), expression.Value("item")).
+		Set(expression.Name("itemType"), expression.Value(string(ri.Type))).
+		Set(expression.Name("itemId"), expression.Value(ri.ID)).
+		Set(expression.Name(attrName), expression.Value(ri.Name)).
+		Set(expression.Name(attrNameLower), expression.Value(groups.NormalizeName(ri.Name))).
+		Set(expression.Name(attrAttributes), expression.Value(attrs)).
+		Set(expression.Name(attrUpdatedAt), expression.Value(now)).
+		Set(expression.Name(attrCreatedAt), expression.IfNotExists(expression.Name(attrCreatedAt), expression.Value(now))).
+		Set(expression.Name(AttrGSI1PK), expression.Value(itemsPK(tenant, ri.Type))).
+		Set(expression.Name(AttrGSI1SK), expression.Value(itemGSI1SK(ri.Name, ri.ID))).
+		Set(expression.Name(AttrGSI2PK), expression.Value(itemsPK(tenant, ri.Type))).
+		Set(expression.Name(AttrGSI2SK), expression.IfNotExists(expression.Name(AttrGSI2SK), expression.Value(createdSK(now, ri.ID)))).
+		Add(expression.Name(attrVersion), expression.Value(1))
+	if ri.Enterprise != "" {
+		upd = upd.Set(expression.Name(attrEnterprise), expression.Value(ri.Enterprise))
+	} else {
+		upd = upd.Remove(expression.Name(attrEnterprise))
+	}
+	expr, err := expression.NewBuilder().WithUpdate(upd).Build()
+	if err != nil {
+		return groups.RegisteredItem{}, false, translate(err)
+	}
+	res, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.table), Key: key(itemPK(tenant, ri.Item), skItem),
+		UpdateExpression: expr.Update(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+		ReturnValues: types.ReturnValueAllNew,
+	})
+	if err != nil {
+		return groups.RegisteredItem{}, false, translate(err)
+	}
+	var it registeredItem
+	if err := attributevalue.UnmarshalMap(res.Attributes, &it); err != nil {
+		return groups.RegisteredItem{}, false, translate(err)
+	}
+	return it.toRegistered(), it.Version == 1, nil
+}
+
+// GetRegisteredItem returns the item's registration, or ErrNotFound.
+func (s *Store) GetRegisteredItem(ctx context.Context, tenant string, it groups.Item) (groups.RegisteredItem, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.table), Key: key(itemPK(tenant, it), skItem), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return groups.RegisteredItem{}, translate(err)
+	}
+	if out.Item == nil {
+		return groups.RegisteredItem{}, groups.ErrNotFound
+	}
+	var ri registeredItem
+	if err := attributevalue.UnmarshalMap(out.Item, &ri); err != nil {
+		return groups.RegisteredItem{}, translate(err)
+	}
+	return ri.toRegistered(), nil
+}
+
+// DeleteRegisteredItem removes the item from every group (each removal one
+// transaction that also uncounts it, so counts stay exact), removes its
+// associations, and then deletes its registration. It returns how many
+// groups it left and associations it lost, and ErrNotFound if the item had
+// none of the three. Interrupted, it can simply be called again: what is
+// left is still consistent.
+func (s *Store) DeleteRegisteredItem(ctx context.Context, tenant string, it groups.Item) (groupsLeft, associations int, err error) {
+	kc := expression.Key(AttrGSI1PK).Equal(expression.Value(itemGSI1PK(tenant, it))).
+		And(expression.Key(AttrGSI1SK).BeginsWith(gsiGroupRoot))
+	err = s.forEach(ctx, IndexGSI1, kc, func(raw map[string]types.AttributeValue) error {
+		var m memberItem
+		if err := attributevalue.UnmarshalMap(raw, &m); err != nil {
+			return err
+		}
+		// A membership already gone, or a group being deleted (whose purge
+		// takes the membership), is not an error here.
+		switch err := s.RemoveMember(ctx, tenant, m.GroupID, it); groups.CodeOf(err) {
+		case "":
+			groupsLeft++
+		case groups.CodeNotFound:
+		default:
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return groupsLeft, 0, err
+	}
+	if associations, err = s.deleteEdges(ctx, tenant, it); err != nil {
+		return groupsLeft, associations, err
+	}
+	out, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: aws.String(s.table), Key: key(itemPK(tenant, it), skItem), ReturnValues: types.ReturnValueAllOld,
+	})
+	if err != nil {
+		return groupsLeft, associations, translate(err)
+	}
+	if out.Attributes == nil && groupsLeft == 0 && associations == 0 {
+		return 0, 0, groups.ErrNotFound
+	}
+	return groupsLeft, associations, nil
+}
+
+// ListRegisteredItems lists the tenant's registered items of one type in
+// name order.
+func (s *Store) ListRegisteredItems(ctx context.Context, tenant string, t groups.ItemType, pr PageRequest) (Page[groups.RegisteredItem], error) {
+	kc := expression.Key(AttrGSI1PK).Equal(expression.Value(itemsPK(tenant, t))).
+		And(expression.Key(AttrGSI1SK).BeginsWith(gsiNamePrefix))
+	raw, err := s.query(ctx, IndexGSI1, kc, pr.Limit+1, pr.After)
+	if err != nil {
+		return Page[groups.RegisteredItem]{}, err
+	}
+	return paginate(raw, pr.Limit, indexKeyAttrs, registeredItem.toRegistered)
+}
+
+// RegisteredItems returns the registrations of items (at most 100) keyed by
+// item, with one BatchGetItem (more only if DynamoDB leaves keys
+// unprocessed); unregistered items are absent from the map.
+func (s *Store) RegisteredItems(ctx context.Context, tenant string, items []groups.Item) (map[groups.Item]groups.RegisteredItem, error) {
+	out := make(map[groups.Item]groups.RegisteredItem, len(items))
+	if len(items) == 0 {
+		return out, nil
+	}
+	if len(items) > 100 {
+		return nil, translate(errors.New("RegisteredItems takes at most 100 items"))
+	}
+	seen := make(map[groups.Item]bool, len(items))
+	keys := make([]map[string]types.AttributeValue, 0, len(items))
+	for _, it := range items {
+		if !seen[it] {
+			seen[it] = true
+			keys = append(keys, key(itemPK(tenant, it), skItem))
+		}
+	}
+	err := s.batchGet(ctx, keys, nil, func(raw map[string]types.AttributeValue) error {
+		var ri registeredItem
+		if err := attributevalue.UnmarshalMap(raw, &ri); err != nil {
+			return err
+		}
+		r := ri.toRegistered()
+		out[r.Item] = r
+		return nil
+	})
+	return out, err
+}
