@@ -159,15 +159,11 @@ func newFunction(scope constructs.Construct, table awsdynamodb.Table, f routes.F
 	default:
 		table.GrantReadData(fn)
 	}
-	if meters(f.Operation) {
+	if routes.Metered(f.Operation) {
 		grantMetering(fn, table)
 	}
 	return fn
 }
-
-// meters reports whether op counts its calls: every operation serving
-// routes does, except public ones, which have no tenant to count for.
-func meters(op routes.Operation) bool { return len(routes.For(op)) > 0 && !routes.IsPublic(op) }
 
 func number(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 

@@ -253,7 +253,7 @@ func functionResource(fn routes.Function, rs []routes.Route) (*yaml.Node, error)
 		policy = "DynamoDBCrudPolicy"
 	}
 	policies := seq(obj(policy, obj("TableName", ref(tableID))))
-	if len(rs) > 0 && !routes.IsPublic(fn.Operation) { // a public operation has no tenant to count for
+	if routes.Metered(fn.Operation) {
 		policies.Content = append(policies.Content, meteringPolicy())
 	}
 	props := obj(

@@ -157,6 +157,13 @@ var publicOperations = map[Operation]bool{GetOpenAPI: true}
 // IsPublic reports whether op is served without authentication.
 func IsPublic(op Operation) bool { return publicOperations[op] }
 
+// Issue 3 §6: usage metering.
+
+// Metered reports whether op counts its calls against the tenant's usage,
+// and so needs the metering grant: every operation that serves routes does,
+// except public ones, which have no tenant to count for.
+func Metered(op Operation) bool { return len(For(op)) > 0 && !IsPublic(op) }
+
 // For returns the routes served by op.
 func For(op Operation) []Route {
 	var rs []Route

@@ -114,3 +114,12 @@ func TestPublicOperations(t *testing.T) {
 		t.Errorf("public operations = %v, want %v", public, want)
 	}
 }
+
+func TestMeteredAreTheAuthenticatedOperations(t *testing.T) {
+	for _, fn := range routes.Functions {
+		want := fn.Operation != routes.Authorizer && fn.Operation != routes.GetOpenAPI
+		if got := routes.Metered(fn.Operation); got != want {
+			t.Errorf("Metered(%s) = %v, want %v", fn.Operation, got, want)
+		}
+	}
+}
