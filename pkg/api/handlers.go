@@ -120,25 +120,18 @@ func (a *API) deleteGroup(w http.ResponseWriter, r *http.Request, tenant string)
 	return nil
 }
 
-// listGroups: GET /v1/groups?prefix=&limit=&cursor=.
+// listGroups: GET /v1/groups with the list parameters (listQuery); prefix
+// is the deprecated name of search.
 func (a *API) listGroups(w http.ResponseWriter, r *http.Request, tenant string) error {
-	if err := onlyParams(r, paramLimit, paramCursor, "prefix"); err != nil {
-		return err
-	}
-	prefix := r.URL.Query().Get("prefix")
-	if err := groups.ValidateNamePrefix("prefix", prefix); err != nil {
-		return err
-	}
-	list := "groups?prefix=" + groups.NormalizeName(prefix)
-	pr, err := a.pageRequest(r, tenant, list)
+	q, list, err := a.listQuery(r, tenant, "groups", store.GroupFields, map[string]string{"prefix": paramSearch})
 	if err != nil {
 		return err
 	}
-	page, err := a.store.ListGroups(r.Context(), tenant, prefix, pr)
+	page, err := a.store.ListGroups(r.Context(), tenant, q)
 	if err != nil {
 		return err
 	}
-	return writePage(a, w, r, tenant, list, page, viewGroup)
+	return writePage(a, w, r, tenant, list, q, page, viewGroup)
 }
 
 // addMember: PUT /v1/groups/{groupId}/{itemType}/{itemId}. 201 when added,
@@ -175,28 +168,28 @@ func (a *API) removeMember(w http.ResponseWriter, r *http.Request, tenant string
 }
 
 // listMembers: GET /v1/groups/{groupId}/members (every type) and
-// GET /v1/groups/{groupId}/{itemType}.
+// GET /v1/groups/{groupId}/{itemType}, with the list parameters (listQuery).
 func (a *API) listMembers(w http.ResponseWriter, r *http.Request, tenant string) error {
-	id, err := groupID(r, paramLimit, paramCursor)
-	if err != nil {
+	id := r.PathValue("groupId")
+	if err := groups.ValidateID("groupId", id); err != nil {
 		return err
 	}
 	var t groups.ItemType // "" lists every type
 	if name := r.PathValue("itemType"); name != "" {
+		var err error
 		if t, err = groups.ParseItemType("itemType", name); err != nil {
 			return err
 		}
 	}
-	list := "members:" + id + ":" + string(t)
-	pr, err := a.pageRequest(r, tenant, list)
+	q, list, err := a.listQuery(r, tenant, "members:"+id+":"+string(t), store.MemberFields, nil)
 	if err != nil {
 		return err
 	}
-	page, err := a.store.ListMembers(r.Context(), tenant, id, t, pr)
+	page, err := a.store.ListMembers(r.Context(), tenant, id, t, q)
 	if err != nil {
 		return err
 	}
-	return writePage(a, w, r, tenant, list, page, viewMember)
+	return writePage(a, w, r, tenant, list, q, page, viewMember)
 }
 
 // listItemGroups: GET /v1/{itemType}/{itemId}/groups, registered once per
@@ -224,7 +217,7 @@ func (a *API) listItemGroups(w http.ResponseWriter, r *http.Request, tenant stri
 	if err != nil {
 		return err
 	}
-	return writePage(a, w, r, tenant, list, page, viewGroupRef)
+	return writePage(a, w, r, tenant, list, store.ListQuery{PageRequest: pr}, page, viewGroupRef)
 }
 
 // groupID is the request's valid {groupId}; params are the query parameters
@@ -289,11 +282,20 @@ func (a *API) pageRequest(r *http.Request, tenant, list string) (store.PageReque
 	return pr, nil
 }
 
-// writePage answers a page of a list, sealing its next position as the cursor.
-func writePage[T, V any](a *API, w http.ResponseWriter, r *http.Request, tenant, list string, page store.Page[T], view func(T) V) error {
+// writePage answers a page of a list, sealing its next position as the
+// cursor; a page-number page (q.PageNumber) also says where it is.
+func writePage[T, V any](a *API, w http.ResponseWriter, r *http.Request, tenant, list string, q store.ListQuery, page store.Page[T], view func(T) V) error {
 	out := listView[V]{Items: make([]V, len(page.Items)), TotalCount: page.Total}
 	for i, it := range page.Items {
 		out.Items[i] = view(it)
+	}
+	if q.PageNumber > 0 {
+		total := 0
+		if page.Total != nil {
+			total = *page.Total
+		}
+		out.PageNumbers = &PageNumbers{Page: q.PageNumber, PerPage: q.Limit,
+			TotalPages: (total + q.Limit - 1) / q.Limit, ResponseCount: len(out.Items)}
 	}
 	if page.Next != nil {
 		c, err := a.cursors.seal(r.Context(), cursorPayload{Tenant: tenant, List: list, After: page.Next})

@@ -37,6 +37,8 @@ const (
 	attrUpdatedAt   = "updatedAt"
 	attrName        = "name"
 	attrNameLower   = "nameLower"
+	attrItemType    = "itemType"
+	attrItemID      = "itemId"
 	attrDescription = "description"
 	attrDeletingAt  = "deletingAt"
 	attrGroupID     = "groupId"
