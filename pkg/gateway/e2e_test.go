@@ -466,6 +466,18 @@ func TestRequestsPerOperation(t *testing.T) {
 		{"list-members (one type, first page)", "GET", "/v1/groups/" + id + "/vehicles?limit=1", "", calls{"GetItem": 1, "Query": 1}},
 		{"list-members (one type, next page)", "GET", "/v1/groups/" + id + "/vehicles?limit=1&cursor=" + next, "", calls{"Query": 1}},
 		{"list-item-groups", "GET", "/v1/vehicles/v1/groups", "", calls{"Query": 1, "BatchGetItem": 1}},
+		// Section 4: search, sort, filters, counts, page numbers.
+		{"list-groups (search)", "GET", "/v1/groups?search=re", "", calls{"Query": 1}},
+		{"list-groups (search, count=true)", "GET", "/v1/groups?search=re&count=true", "", calls{"Query": 2}},
+		{"list-groups (created order)", "GET", "/v1/groups?sort=-created", "", calls{"GetItem": 1, "Query": 1}},
+		{"list-groups (filtered)", "GET", "/v1/groups?filter[name][ilk]=E", "", calls{"Query": 1}},
+		{"list-groups (filtered, count=true)", "GET", "/v1/groups?filter[name][ew]=d&count=true", "", calls{"Query": 2}},
+		{"list-groups (page 2, per_page 1)", "GET", "/v1/groups?page=2&per_page=1", "", calls{"GetItem": 1, "Query": 2}},
+		{"list-members (one type, search)", "GET", "/v1/groups/" + id + "/vehicles?search=v", "", calls{"GetItem": 1, "Query": 1}},
+		{"list-members (all types, search)", "GET", "/v1/groups/" + id + "/members?search=v", "", calls{"GetItem": 1, "Query": 5}},
+		{"list-members (created order)", "GET", "/v1/groups/" + id + "/members?sort=created", "", calls{"GetItem": 1, "Query": 1}},
+		{"list-members (one type, filtered, count=true)", "GET", "/v1/groups/" + id + "/vehicles?filter[name][ilk]=V&count=true", "", calls{"GetItem": 1, "Query": 2}},
+		{"list-members (page 2, per_page 2)", "GET", "/v1/groups/" + id + "/vehicles?page=2&per_page=2", "", calls{"GetItem": 1, "Query": 2}},
 		{"delete-group (no members)", "DELETE", "/v1/groups/" + empty, "", calls{"GetItem": 1, "TransactWriteItems": 1}},
 		{"delete-group (3 members)", "DELETE", "/v1/groups/" + id, "", calls{"GetItem": 1, "TransactWriteItems": 1, "Query": 1, "BatchWriteItem": 1, "DeleteItem": 1}},
 	}
