@@ -213,6 +213,9 @@ func (l listLayout) read(q ListQuery) (listRead, error) {
 		case OpEq:
 			conds = append(conds, name.Equal(expression.Value(f.Value)))
 		case OpNeq:
+			// An entry without the field differs from any value. DynamoDB
+			// Local already reads <> so; the OR states it rather than rely
+			// on how a comparison with an absent attribute evaluates.
 			conds = append(conds, name.NotEqual(expression.Value(f.Value)).Or(expression.AttributeNotExists(name)))
 		case OpStartsWith:
 			conds = append(conds, name.BeginsWith(f.Value))
