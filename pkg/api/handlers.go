@@ -123,7 +123,8 @@ func (a *API) deleteGroup(w http.ResponseWriter, r *http.Request, tenant string)
 // listGroups: GET /v1/groups with the list parameters (listQuery); prefix
 // is the deprecated name of search.
 func (a *API) listGroups(w http.ResponseWriter, r *http.Request, tenant string) error {
-	q, list, err := a.listQuery(r, tenant, "groups", store.GroupFields, map[string]string{"prefix": paramSearch})
+	q, list, err := a.listQuery(r, tenant, "groups", listSpec{
+		fields: store.GroupFields, aliases: map[string]string{"prefix": paramSearch}})
 	if err != nil {
 		return err
 	}
@@ -181,7 +182,7 @@ func (a *API) listMembers(w http.ResponseWriter, r *http.Request, tenant string)
 			return err
 		}
 	}
-	q, list, err := a.listQuery(r, tenant, "members:"+id+":"+string(t), store.MemberFields, nil)
+	q, list, err := a.listQuery(r, tenant, "members:"+id+":"+string(t), listSpec{fields: store.MemberFields})
 	if err != nil {
 		return err
 	}

@@ -36,24 +36,35 @@ var sorts = map[string]store.Sort{
 // filterParam is a filter parameter: filter[<field>][<op>].
 var filterParam = regexp.MustCompile(`^filter\[([^\[\]]*)\]\[([^\[\]]*)\]$`)
 
+// listSpec is what one list accepts besides the common list parameters.
+type listSpec struct {
+	// fields are the fields filter[<field>][<op>] may name.
+	fields store.ListSchema
+	// aliases maps deprecated parameter names to current ones (prefix →
+	// search); a deprecated name follows the rules of the current one.
+	aliases map[string]string
+	// extra are parameters the handler reads itself; they must not change
+	// which entries the list holds or their order (cursors ignore them).
+	extra []string
+}
+
 // listQuery reads a list's query parameters: search, filter[<field>][<op>]
-// on the fields of the list, sort, count, and either cursor pagination
-// (limit, cursor) or page numbers (page, per_page). aliases maps deprecated
-// parameter names to the current ones (prefix → search). Anything else, and
-// any invalid value, is one 400 naming every bad parameter.
+// on the list's fields, sort, count, and either cursor pagination (limit,
+// cursor) or page numbers (page, per_page). Anything else, and any invalid
+// value, is one 400 naming every bad parameter.
 //
 // It returns the query, with the cursor's position, and the list id next
 // cursors are bound to: list plus every parameter that changes which entries
 // the list holds or their order, so that a cursor cannot be replayed with
 // other parameters.
-func (a *API) listQuery(r *http.Request, tenant, list string, fields store.ListSchema, aliases map[string]string) (store.ListQuery, string, error) {
+func (a *API) listQuery(r *http.Request, tenant, list string, spec listSpec) (store.ListQuery, string, error) {
 	params := r.URL.Query()
 	var errs []groups.FieldError
 	fail := func(field, format string, args ...any) {
 		errs = append(errs, groups.FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
 	}
 	given := map[string]string{} // parameter → the name the client used for it
-	for alias, name := range aliases {
+	for alias, name := range spec.aliases {
 		if v, ok := params[alias]; ok {
 			if _, both := params[name]; both {
 				fail(alias, "is the deprecated name of %s: give only %s", name, name)
@@ -92,13 +103,16 @@ func (a *API) listQuery(r *http.Request, tenant, list string, fields store.ListS
 		case paramLimit, paramCursor, paramPage, paramPerPage:
 			// Read below, once the kind of pagination is known.
 		default:
+			if slices.Contains(spec.extra, name) {
+				continue
+			}
 			m := filterParam.FindStringSubmatch(name)
 			if m == nil {
 				fail(field, "is not a known query parameter")
 				continue
 			}
 			f := store.Filter{Field: m[1], Op: store.FilterOp(m[2]), Value: v}
-			if msg := filterProblem(fields, f); msg != "" {
+			if msg := filterProblem(spec.fields, f); msg != "" {
 				fail(field, "%s", msg)
 				continue
 			}

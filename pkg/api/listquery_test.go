@@ -31,19 +31,20 @@ func TestListQueryMapFields(t *testing.T) {
 		filters     int
 		list        string
 	}{
-		{"200-unfiltered-list-id-unchanged", "limit=5&count=true", "", "", 0, "things"},
+		{"200-unfiltered-list-id-unchanged", "limit=5&count=true&include=item", "", "", 0, "things"},
 		{"200-map-field", "filter[attributes.colour][ilk]=Red", "", "", 1, "things?filter%5Battributes.colour%5D%5Bilk%5D=Red"},
 		{"200-list-id-canonical", "sort=-created&search=a&filter[name][sw]=b", "", "", 1, "things?filter%5Bname%5D%5Bsw%5D=b&search=a&sort=-created"},
 		{"200-list-id-canonical-reordered", "filter[name][sw]=b&search=a&sort=-created", "", "", 1, "things?filter%5Bname%5D%5Bsw%5D=b&search=a&sort=-created"},
 		{"200-ten-filters", filters(10), "", "", 10, ""},
 		{"400-eleven-filters", filters(11), groups.CodeInvalidArgument, "filter", 0, ""},
 		{"400-map-key-with-dot", "filter[attributes.a.b][eq]=v", groups.CodeInvalidArgument, "filter[attributes.a.b][eq]", 0, ""},
+		{"400-extra-not-a-filter", "include=item&filter[include][eq]=x", groups.CodeInvalidArgument, "filter[include][eq]", 0, ""},
 		{"400-map-wildcard", "filter[attributes.*][eq]=v", groups.CodeInvalidArgument, "filter[attributes.*][eq]", 0, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			r := httptest.NewRequest("GET", "/v1/things?"+c.query, nil)
-			q, list, err := (&API{}).listQuery(r, "tn_a", "things", fields, nil)
+			q, list, err := (&API{}).listQuery(r, "tn_a", "things", listSpec{fields: fields, extra: []string{"include"}})
 			if c.code != "" {
 				var e *groups.Error
 				if groups.CodeOf(err) != c.code || !errors.As(err, &e) || len(e.Fields) == 0 || e.Fields[0].Field != c.field {
