@@ -17,11 +17,17 @@ import (
 // one transaction each), keeping its counts exact, so that tests can build
 // the large groups that delete must handle.
 func SeedMembers(ctx context.Context, s *Store, tenant, groupID string, n int) error {
+	return SeedMembersOf(ctx, s, tenant, groupID, groups.Vehicles, "veh-", n)
+}
+
+// SeedMembersOf is SeedMembers for members of type t with ids
+// <prefix>000000, <prefix>000001…
+func SeedMembersOf(ctx context.Context, s *Store, tenant, groupID string, t groups.ItemType, prefix string, n int) error {
 	now := s.now()
 	reqs := make([]types.WriteRequest, 0, n)
 	for i := range n {
 		item := toMemberItem(tenant, groups.Membership{
-			GroupID: groupID, Item: groups.Item{Type: groups.Vehicles, ID: fmt.Sprintf("veh-%06d", i)}, AddedAt: now,
+			GroupID: groupID, Item: groups.Item{Type: t, ID: fmt.Sprintf("%s%06d", prefix, i)}, AddedAt: now,
 		})
 		av, err := attributevalue.MarshalMap(item)
 		if err != nil {
@@ -34,7 +40,7 @@ func SeedMembers(ctx context.Context, s *Store, tenant, groupID string, n int) e
 			return err
 		}
 	}
-	expr, err := expression.NewBuilder().WithUpdate(memberCountUpdate(string(groups.Vehicles), n, formatTime(now))).Build()
+	expr, err := expression.NewBuilder().WithUpdate(memberCountUpdate(string(t), n, formatTime(now))).Build()
 	if err != nil {
 		return err
 	}

@@ -449,6 +449,9 @@ func (s *Store) walk(ctx context.Context, r listRead, from map[string]string, n,
 			continue
 		}
 		start = out.LastEvaluatedKey
+		// The bound can only be reached by a Query that read its whole
+		// Limit, and DynamoDB then always returns LastEvaluatedKey: the
+		// resume position is never the bare start of the next range.
 		if maxRead > 0 && read >= maxRead {
 			return hits, head, r.position(rng, start), nil
 		}

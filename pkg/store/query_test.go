@@ -57,6 +57,39 @@ func TestFilteredPagesAreBounded(t *testing.T) {
 	}
 }
 
+// TestReadBoundAcrossRanges fills the first range of a search over every
+// member type with exactly MaxReadPerPage entries, none matching: the bound
+// falls on the range's end, and the next range must wait for the next page.
+func TestReadBoundAcrossRanges(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, _ := storetest.NewStore(t)
+	g := mustCreate(t, st, tenantA, "Spread", v("x-last"))
+	if err := store.SeedMembersOf(ctx, st, tenantA, g.ID, groups.Devices, "x-", store.MaxReadPerPage); err != nil {
+		t.Fatalf("seed: %v", err)
+	}
+	q := store.ListQuery{Search: "x-", Filters: []store.Filter{{Field: "name", Op: store.OpEq, Value: "x-last"}},
+		PageRequest: store.PageRequest{Limit: 10}}
+	var pages [][]string
+	for range 4 {
+		p, err := st.ListMembers(ctx, tenantA, g.ID, "", q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, m := range p.Items {
+			ids = append(ids, m.Item.ID)
+		}
+		pages = append(pages, ids)
+		if q.After = p.Next; q.After == nil {
+			break
+		}
+	}
+	if len(pages) < 2 || len(pages[0]) != 0 || !slices.Equal(pages[len(pages)-1], []string{"x-last"}) {
+		t.Fatalf("pages = %v; want an empty first page (the bound), x-last last", pages)
+	}
+}
+
 func TestListSchemaLookup(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
