@@ -125,7 +125,8 @@ func PutThing(ctx context.Context, s *Store, tenant string, th Thing) error {
 }
 
 // ListThings lists the tenant's things as q asks. There is no counter, so
-// every total is a COUNT Query.
+// a total comes only when asked for (count=true, page numbers), from a COUNT
+// Query.
 func ListThings(ctx context.Context, s *Store, tenant string, q ListQuery) (Page[Thing], error) {
 	pk := thingsPK(tenant)
 	r, err := listLayout{

@@ -107,9 +107,9 @@ func (q ListQuery) first() bool { return q.PageNumber > 0 || q.After == nil }
 
 // wantsTotal reports whether the page carries total_count: when asked for,
 // with page numbers (which need it), and on the first page of an unfiltered
-// list, where the counter gives it at most one GetItem away.
-func (q ListQuery) wantsTotal() bool {
-	return q.Count || q.PageNumber > 0 || (q.After == nil && !q.Filtered())
+// list that has a counter (see listParent), at most one GetItem away.
+func (q ListQuery) wantsTotal(counted bool) bool {
+	return q.Count || q.PageNumber > 0 || (counted && q.After == nil && !q.Filtered())
 }
 
 // plainFirstPage reports whether the query reads an unfiltered list from its
@@ -544,11 +544,11 @@ type listParent struct {
 }
 
 // runList reads the page q asks for from r and, when the page carries one,
-// its exact total: from the parent's counter when unfiltered (nil parent: a
-// COUNT Query), else a COUNT Query. The parent is read in parallel with the
+// its exact total: from the parent's counter when unfiltered, else (or
+// without a parent) a COUNT Query. The parent is read in parallel with the
 // page, unless r.head brings it in the page's own Query.
 func runList[T, I any](ctx context.Context, s *Store, r listRead, parent *listParent, q ListQuery, conv func(I) T) (Page[T], error) {
-	wantTotal := q.wantsTotal()
+	wantTotal := q.wantsTotal(parent != nil)
 	fromParent := wantTotal && !q.Filtered() && parent != nil
 	needParent := parent != nil && (fromParent || (q.first() && parent.required))
 	headInPage := r.head != "" && q.PageNumber == 0 && q.After == nil
