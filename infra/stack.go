@@ -26,7 +26,10 @@ const (
 	attrSK      = "SK"
 	attrGSI1PK  = "GSI1PK"
 	attrGSI1SK  = "GSI1SK"
+	attrGSI2PK  = "GSI2PK"
+	attrGSI2SK  = "GSI2SK"
 	indexGSI1   = "GSI1"
+	indexGSI2   = "GSI2"
 	attrExpires = "expiresAt"
 	attrCalls   = "calls"
 	// The metering grant's terms (store.MeterLeadingKeys and friends).
@@ -98,12 +101,14 @@ func newTable(scope constructs.Construct, protected bool) awsdynamodb.Table {
 		RemovalPolicy:       removalPolicy(protected),
 		TimeToLiveAttribute: jsii.String(attrExpires),
 	})
-	table.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
-		IndexName:      jsii.String(indexGSI1),
-		PartitionKey:   stringAttr(attrGSI1PK),
-		SortKey:        stringAttr(attrGSI1SK),
-		ProjectionType: awsdynamodb.ProjectionType_ALL,
-	})
+	for _, gsi := range [][3]string{{indexGSI1, attrGSI1PK, attrGSI1SK}, {indexGSI2, attrGSI2PK, attrGSI2SK}} {
+		table.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
+			IndexName:      jsii.String(gsi[0]),
+			PartitionKey:   stringAttr(gsi[1]),
+			SortKey:        stringAttr(gsi[2]),
+			ProjectionType: awsdynamodb.ProjectionType_ALL,
+		})
+	}
 	return table
 }
 

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
+	"github.com/fleetgroups/fleetgroups/pkg/store"
 )
 
 // Association resources use the field names fleet platforms expose them
@@ -289,7 +290,7 @@ func (a *API) deleteAssociations(w http.ResponseWriter, r *http.Request, tenant 
 // GET /v1/users/{itemId}/associations/vehicles, one Query each; include=item
 // adds the other side's registered name and enterprise (one BatchGetItem).
 func (a *API) listAssociations(w http.ResponseWriter, r *http.Request, tenant string) error {
-	from, err := itemPath(r, paramLimit, paramCursor, paramInclude)
+	from, err := pathItem(r)
 	if err != nil {
 		return err
 	}
@@ -301,12 +302,12 @@ func (a *API) listAssociations(w http.ResponseWriter, r *http.Request, tenant st
 	if err != nil {
 		return err
 	}
-	list := "associations:" + string(from.Type) + ":" + from.ID
-	pr, err := a.pageRequest(r, tenant, list)
+	q, list, err := a.listQuery(r, tenant, "associations:"+string(from.Type)+":"+from.ID,
+		listSpec{fields: store.AssociationFields, extra: []string{paramInclude}})
 	if err != nil {
 		return err
 	}
-	page, err := a.store.ListAssociations(r.Context(), tenant, from, to, pr)
+	page, err := a.store.ListAssociations(r.Context(), tenant, from, to, q)
 	if err != nil {
 		return err
 	}
@@ -326,7 +327,7 @@ func (a *API) listAssociations(w http.ResponseWriter, r *http.Request, tenant st
 			return err
 		}
 	}
-	return writePage(a, w, r, tenant, list, page, func(asc groups.Association) associationView {
+	return writePage(a, w, r, tenant, list, q, page, func(asc groups.Association) associationView {
 		v := viewAssociation(asc)
 		if ri, ok := registered[other(asc)]; ok {
 			sum := &itemSummary{Name: ri.Name, Enterprise: ri.Enterprise}

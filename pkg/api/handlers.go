@@ -137,25 +137,19 @@ func (a *API) deleteGroup(w http.ResponseWriter, r *http.Request, tenant string)
 	return nil
 }
 
-// listGroups: GET /v1/groups?prefix=&limit=&cursor=.
+// listGroups: GET /v1/groups with the list parameters (listQuery); prefix
+// is the deprecated name of search.
 func (a *API) listGroups(w http.ResponseWriter, r *http.Request, tenant string) error {
-	if err := onlyParams(r, paramLimit, paramCursor, "prefix"); err != nil {
-		return err
-	}
-	prefix := r.URL.Query().Get("prefix")
-	if err := groups.ValidateNamePrefix("prefix", prefix); err != nil {
-		return err
-	}
-	list := "groups?prefix=" + groups.NormalizeName(prefix)
-	pr, err := a.pageRequest(r, tenant, list)
+	q, list, err := a.listQuery(r, tenant, "groups", listSpec{
+		fields: store.GroupFields, aliases: map[string]string{"prefix": paramSearch}})
 	if err != nil {
 		return err
 	}
-	page, err := a.store.ListGroups(r.Context(), tenant, prefix, pr)
+	page, err := a.store.ListGroups(r.Context(), tenant, q)
 	if err != nil {
 		return err
 	}
-	return writePage(a, w, r, tenant, list, page, viewGroup)
+	return writePage(a, w, r, tenant, list, q, page, viewGroup)
 }
 
 // addMember: PUT /v1/groups/{groupId}/{itemType}/{itemId}. 201 when added,
@@ -192,15 +186,17 @@ func (a *API) removeMember(w http.ResponseWriter, r *http.Request, tenant string
 }
 
 // listMembers: GET /v1/groups/{groupId}/members (every type) and
-// GET /v1/groups/{groupId}/{itemType}. With include=item each member carries
-// its registered name and enterprise (one BatchGetItem per page).
+// GET /v1/groups/{groupId}/{itemType}, with the list parameters (listQuery).
+// With include=item each member carries its registered name and enterprise
+// (one BatchGetItem per page).
 func (a *API) listMembers(w http.ResponseWriter, r *http.Request, tenant string) error {
-	id, err := groupID(r, paramLimit, paramCursor, paramInclude)
-	if err != nil {
+	id := r.PathValue("groupId")
+	if err := groups.ValidateID("groupId", id); err != nil {
 		return err
 	}
 	var t groups.ItemType // "" lists every type
 	if name := r.PathValue("itemType"); name != "" {
+		var err error
 		if t, err = groups.ParseItemType("itemType", name); err != nil {
 			return err
 		}
@@ -209,17 +205,16 @@ func (a *API) listMembers(w http.ResponseWriter, r *http.Request, tenant string)
 	if err != nil {
 		return err
 	}
-	list := "members:" + id + ":" + string(t)
-	pr, err := a.pageRequest(r, tenant, list)
+	q, list, err := a.listQuery(r, tenant, "members:"+id+":"+string(t), listSpec{fields: store.MemberFields, extra: []string{paramInclude}})
 	if err != nil {
 		return err
 	}
-	page, err := a.store.ListMembers(r.Context(), tenant, id, t, pr)
+	page, err := a.store.ListMembers(r.Context(), tenant, id, t, q)
 	if err != nil {
 		return err
 	}
 	if !include {
-		return writePage(a, w, r, tenant, list, page, viewMember)
+		return writePage(a, w, r, tenant, list, q, page, viewMember)
 	}
 	items := make([]groups.Item, len(page.Items))
 	for i, m := range page.Items {
@@ -229,7 +224,7 @@ func (a *API) listMembers(w http.ResponseWriter, r *http.Request, tenant string)
 	if err != nil {
 		return err
 	}
-	return writePage(a, w, r, tenant, list, page, func(m groups.Membership) memberView {
+	return writePage(a, w, r, tenant, list, q, page, func(m groups.Membership) memberView {
 		v := viewMember(m)
 		if ri, ok := registered[m.Item]; ok {
 			v.Item = &itemSummary{Name: ri.Name, Enterprise: ri.Enterprise}
@@ -267,7 +262,7 @@ func (a *API) listItemGroups(w http.ResponseWriter, r *http.Request, tenant stri
 	if err != nil {
 		return err
 	}
-	return writePage(a, w, r, tenant, list, page, viewGroupRef)
+	return writePage(a, w, r, tenant, list, store.ListQuery{PageRequest: pr}, page, viewGroupRef)
 }
 
 // groupID is the request's valid {groupId}; params are the query parameters
@@ -283,15 +278,21 @@ func pathItemType(r *http.Request) (groups.ItemType, error) {
 // itemPath is the valid item of a /v1/{itemType}/{itemId}... route; params
 // are the query parameters the operation accepts.
 func itemPath(r *http.Request, params ...string) (groups.Item, error) {
+	it, err := pathItem(r)
+	if err != nil {
+		return groups.Item{}, err
+	}
+	return it, onlyParams(r, params...)
+}
+
+// pathItem is the request's valid {itemType} and {itemId}.
+func pathItem(r *http.Request) (groups.Item, error) {
 	t, err := pathItemType(r)
 	if err != nil {
 		return groups.Item{}, err
 	}
 	it := groups.Item{Type: t, ID: r.PathValue("itemId")}
-	if err := groups.ValidateID("itemId", it.ID); err != nil {
-		return groups.Item{}, err
-	}
-	return it, onlyParams(r, params...)
+	return it, groups.ValidateID("itemId", it.ID)
 }
 
 func groupID(r *http.Request, params ...string) (string, error) {
@@ -354,11 +355,20 @@ func (a *API) pageRequest(r *http.Request, tenant, list string) (store.PageReque
 	return pr, nil
 }
 
-// writePage answers a page of a list, sealing its next position as the cursor.
-func writePage[T, V any](a *API, w http.ResponseWriter, r *http.Request, tenant, list string, page store.Page[T], view func(T) V) error {
+// writePage answers a page of a list, sealing its next position as the
+// cursor; a page-number page (q.PageNumber) also says where it is.
+func writePage[T, V any](a *API, w http.ResponseWriter, r *http.Request, tenant, list string, q store.ListQuery, page store.Page[T], view func(T) V) error {
 	out := listView[V]{Items: make([]V, len(page.Items)), TotalCount: page.Total}
 	for i, it := range page.Items {
 		out.Items[i] = view(it)
+	}
+	if q.PageNumber > 0 {
+		total := 0
+		if page.Total != nil {
+			total = *page.Total
+		}
+		out.PageNumbers = &PageNumbers{Page: q.PageNumber, PerPage: q.Limit,
+			TotalPages: (total + q.Limit - 1) / q.Limit, ResponseCount: len(out.Items)}
 	}
 	if page.Next != nil {
 		c, err := a.cursors.seal(r.Context(), cursorPayload{Tenant: tenant, List: list, After: page.Next})

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
+	"github.com/fleetgroups/fleetgroups/pkg/store"
 )
 
 // putItem: PUT /v1/{itemType}/{itemId}. 201 when the item was registered,
@@ -82,17 +83,13 @@ func (a *API) listItems(w http.ResponseWriter, r *http.Request, tenant string) e
 	if err != nil {
 		return err
 	}
-	if err := onlyParams(r, paramLimit, paramCursor); err != nil {
-		return err
-	}
-	list := "items:" + string(t)
-	pr, err := a.pageRequest(r, tenant, list)
+	q, list, err := a.listQuery(r, tenant, "items:"+string(t), listSpec{fields: store.ItemFields})
 	if err != nil {
 		return err
 	}
-	page, err := a.store.ListRegisteredItems(r.Context(), tenant, t, pr)
+	page, err := a.store.ListRegisteredItems(r.Context(), tenant, t, q)
 	if err != nil {
 		return err
 	}
-	return writePage(a, w, r, tenant, list, page, viewItem)
+	return writePage(a, w, r, tenant, list, q, page, viewItem)
 }

@@ -7,7 +7,8 @@ import (
 )
 
 // The JSON shapes of responses. Resource fields are camelCase; the list
-// envelope uses items, next_cursor and total_count.
+// envelope uses items, next_cursor and total_count, and with page numbers
+// page, per_page, total_pages and response_count.
 
 type groupView struct {
 	ID           string                  `json:"id"`
@@ -57,6 +58,16 @@ type listView[T any] struct {
 	Items      []T    `json:"items"`
 	NextCursor string `json:"next_cursor,omitempty"`
 	TotalCount *int   `json:"total_count,omitempty"`
+	*PageNumbers
+}
+
+// PageNumbers place a page-number page (?page=&per_page=) in its list;
+// total_pages is 0 for an empty list.
+type PageNumbers struct {
+	Page          int `json:"page"`
+	PerPage       int `json:"per_page"`
+	TotalPages    int `json:"total_pages"`
+	ResponseCount int `json:"response_count"`
 }
 
 func rfc3339(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }

@@ -562,6 +562,18 @@ func TestRequestsPerOperation(t *testing.T) {
 		{"list-associations (include=item)", "GET", "/v1/users/u7/associations/vehicles?include=item", "", calls{"Query": 1, "BatchGetItem": 1}},
 		{"delete-associations (1 entry)", "DELETE", "/v1/vehicles/associations/users", fmt.Sprintf(`{"data":[{"type":"user_permission","id":%q}]}`, asc), calls{"BatchGetItem": 1, "TransactWriteItems": 1}},
 		{"delete-item (in 1 group, no associations)", "DELETE", "/v1/vehicles/v9", "", calls{"Query": 2, "TransactWriteItems": 1, "DeleteItem": 1}},
+		// Section 4: search, sort, filters, counts, page numbers.
+		{"list-groups (search)", "GET", "/v1/groups?search=re", "", calls{"Query": 1}},
+		{"list-groups (search, count=true)", "GET", "/v1/groups?search=re&count=true", "", calls{"Query": 2}},
+		{"list-groups (created order)", "GET", "/v1/groups?sort=-created", "", calls{"GetItem": 1, "Query": 1}},
+		{"list-groups (filtered)", "GET", "/v1/groups?filter[name][ilk]=E", "", calls{"Query": 1}},
+		{"list-groups (filtered, count=true)", "GET", "/v1/groups?filter[name][ew]=d&count=true", "", calls{"Query": 2}},
+		{"list-groups (page 2, per_page 1)", "GET", "/v1/groups?page=2&per_page=1", "", calls{"GetItem": 1, "Query": 2}},
+		{"list-members (one type, search)", "GET", "/v1/groups/" + id + "/vehicles?search=v", "", calls{"GetItem": 1, "Query": 1}},
+		{"list-members (all types, search)", "GET", "/v1/groups/" + id + "/members?search=v", "", calls{"GetItem": 1, "Query": 5}},
+		{"list-members (created order)", "GET", "/v1/groups/" + id + "/members?sort=created", "", calls{"GetItem": 1, "Query": 1}},
+		{"list-members (one type, filtered, count=true)", "GET", "/v1/groups/" + id + "/vehicles?filter[name][ilk]=V&count=true", "", calls{"GetItem": 1, "Query": 2}},
+		{"list-members (page 2, per_page 2)", "GET", "/v1/groups/" + id + "/vehicles?page=2&per_page=2", "", calls{"GetItem": 1, "Query": 2}},
 		{"delete-group (no members)", "DELETE", "/v1/groups/" + empty, "", calls{"GetItem": 1, "TransactWriteItems": 1}},
 		{"delete-group (3 members)", "DELETE", "/v1/groups/" + id, "", calls{"GetItem": 1, "TransactWriteItems": 1, "Query": 1, "BatchWriteItem": 1, "DeleteItem": 1}},
 		// It reports the count that metering returned: no request of its own.

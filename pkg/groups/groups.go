@@ -34,6 +34,14 @@ const (
 	MaxInitialMembers = 95
 	MaxPageSize       = 100
 	DefaultPageSize   = 100
+	// MaxSearchLength bounds a list's search (a name prefix).
+	MaxSearchLength = 100
+	// MaxFilters and MaxFilterValueLength bound a list's filters.
+	MaxFilters           = 10
+	MaxFilterValueLength = 256
+	// MaxPageNumberDepth bounds page-number pagination (page × per_page):
+	// page N reads every entry before it, so deeper reads take cursors.
+	MaxPageNumberDepth = 10000
 )
 
 // Group is a named set of items inside one tenant.

@@ -68,14 +68,6 @@ func CleanDescription(field, d string) (string, error) {
 	return d, nil
 }
 
-// ValidateNamePrefix checks the optional prefix filter of list-groups.
-func ValidateNamePrefix(field, prefix string) error {
-	if utf8.RuneCountInString(prefix) > MaxNameLength {
-		return fieldError(field, fmt.Sprintf("must be at most %d characters", MaxNameLength))
-	}
-	return nil
-}
-
 // ValidateInitialMembers checks the members of a create-group request: valid
 // ids, no item twice, at most MaxInitialMembers in all.
 func ValidateInitialMembers(members []Item) []FieldError {

@@ -94,16 +94,36 @@ func (s *Store) DeleteAssociation(ctx context.Context, tenant string, a groups.A
 // or belongs to another tenant.
 var ErrAssociationNotFound = &groups.Error{Code: groups.CodeAssociationNotFound, Detail: "no association with this id"}
 
-// ListAssociations lists from's associations with items of type to, in the
-// other item's id order, with one Query of from's partition.
-func (s *Store) ListAssociations(ctx context.Context, tenant string, from groups.Item, to groups.ItemType, pr PageRequest) (Page[groups.Association], error) {
-	kc := expression.Key(AttrPK).Equal(expression.Value(itemPK(tenant, from))).
-		And(expression.Key(AttrSK).BeginsWith(edgeTypePrefix(to)))
-	raw, err := s.query(ctx, "", kc, pr.Limit+1, pr.After)
+// AssociationFields are the fields the association lists filter on: an
+// association's name is the other item's id.
+var AssociationFields = ListSchema{"name": {}}
+
+// ListAssociations lists from's associations with items of type to as q
+// asks (see query.go): by the other item's id in from's partition (so a
+// search is begins_with on "A#<to>#<search>", case-sensitive like ids), by
+// creation in GSI2. ilk on the id is tested in memory (edges keep no
+// lower-case copy). No counter: a total only when asked for.
+func (s *Store) ListAssociations(ctx context.Context, tenant string, from groups.Item, to groups.ItemType, q ListQuery) (Page[groups.Association], error) {
+	other := "userId"
+	if to == groups.Vehicles {
+		other = "vehicleId"
+	}
+	pk := expression.Key(AttrPK).Equal(expression.Value(itemPK(tenant, from)))
+	r, err := listLayout{
+		schema: ListSchema{"name": {Attr: other}},
+		byName: func(search string) listOrder {
+			return listOrder{keyAttrs: tableKeyAttrs, sortAttr: AttrSK,
+				ranges: []expression.KeyConditionBuilder{pk.And(expression.Key(AttrSK).BeginsWith(edgeTypePrefix(to) + search))}}
+		},
+		byCreated: listOrder{index: IndexGSI2, keyAttrs: gsi2KeyAttrs, sortAttr: AttrGSI2SK,
+			ranges: []expression.KeyConditionBuilder{expression.Key(AttrGSI2PK).Equal(expression.Value(edgesGSI2PK(tenant, from, to))).
+				And(expression.Key(AttrGSI2SK).BeginsWith(gsiCreated))}},
+		createdSearch: func(search string) expression.ConditionBuilder { return expression.Name(other).BeginsWith(search) },
+	}.read(q)
 	if err != nil {
 		return Page[groups.Association]{}, err
 	}
-	return paginate(raw, pr.Limit, tableKeyAttrs, edgeItem.toAssociation)
+	return runList(ctx, s, r, nil, q, edgeItem.toAssociation)
 }
 
 // deleteEdges removes every association of the item (record and both

@@ -29,7 +29,7 @@ const purgeReserve = 3 * time.Second
 //
 // A group without members goes in one transaction. A larger group cannot
 // (a transaction holds 100 items), so the first transaction turns the group
-// item into a tombstone (deletingAt set, dropped from the name index), frees
+// item into a tombstone (deletingAt set, dropped from the list indexes), frees
 // the name and decrements the count; from then on the group is 404 to every
 // reader and add-member's condition fails, so no membership can be added
 // behind the purge. The memberships are then deleted in batches and the
@@ -77,7 +77,8 @@ func (s *Store) retire(ctx context.Context, tenant string, cur groupItem) error 
 		tx.add(s.deleteIf(key(cur.PK, cur.SK), sameVersion))
 	} else {
 		tombstone := expression.Set(expression.Name(attrDeletingAt), expression.Value(formatTime(s.now()))).
-			Remove(expression.Name(AttrGSI1PK)).Remove(expression.Name(AttrGSI1SK))
+			Remove(expression.Name(AttrGSI1PK)).Remove(expression.Name(AttrGSI1SK)).
+			Remove(expression.Name(AttrGSI2PK)).Remove(expression.Name(AttrGSI2SK))
 		tx.add(s.updateIf(key(cur.PK, cur.SK), tombstone, &sameVersion))
 	}
 	tx.add(s.deleteIf(key(nameGuardPK(tenant, cur.Name), skNameGuard),

@@ -18,11 +18,17 @@ import (
 // one transaction each), keeping its counts exact, so that tests can build
 // the large groups that delete must handle.
 func SeedMembers(ctx context.Context, s *Store, tenant, groupID string, n int) error {
+	return SeedMembersOf(ctx, s, tenant, groupID, groups.Vehicles, "veh-", n)
+}
+
+// SeedMembersOf is SeedMembers for members of type t with ids
+// <prefix>000000, <prefix>000001…
+func SeedMembersOf(ctx context.Context, s *Store, tenant, groupID string, t groups.ItemType, prefix string, n int) error {
 	now := s.now()
 	reqs := make([]types.WriteRequest, 0, n)
 	for i := range n {
 		item := toMemberItem(tenant, groups.Membership{
-			GroupID: groupID, Item: groups.Item{Type: groups.Vehicles, ID: fmt.Sprintf("veh-%06d", i)}, AddedAt: now,
+			GroupID: groupID, Item: groups.Item{Type: t, ID: fmt.Sprintf("%s%06d", prefix, i)}, AddedAt: now,
 		})
 		av, err := attributevalue.MarshalMap(item)
 		if err != nil {
@@ -35,7 +41,7 @@ func SeedMembers(ctx context.Context, s *Store, tenant, groupID string, n int) e
 			return err
 		}
 	}
-	expr, err := expression.NewBuilder().WithUpdate(countsUpdate(map[groups.ItemType]int{groups.Vehicles: n}, formatTime(now))).Build()
+	expr, err := expression.NewBuilder().WithUpdate(countsUpdate(map[groups.ItemType]int{t: n}, formatTime(now))).Build()
 	if err != nil {
 		return err
 	}
@@ -92,4 +98,83 @@ func PartitionKeys(tenant string) map[string]string {
 		"name guard": nameGuardPK(tenant, "Berlin"),
 		"system":     pkSystem,
 	}
+}
+
+// Thing is a test-only list entry shaped like the item registry's: a name,
+// an optional enterprise and a map of attributes. ListThings is the query
+// layer applied to it, as a list of the registry would apply it, so that map
+// fields and absent fields are tested against DynamoDB before a real list
+// has them. Its keys live under "T#<t>#TEST#", which nothing else uses.
+type Thing struct {
+	ID, Name, Enterprise string
+	Attributes           map[string]string
+}
+
+type thingItem struct {
+	PK         string            `dynamodbav:"PK"`
+	SK         string            `dynamodbav:"SK"`
+	GSI1PK     string            `dynamodbav:"GSI1PK"`
+	GSI1SK     string            `dynamodbav:"GSI1SK"`
+	GSI2PK     string            `dynamodbav:"GSI2PK"`
+	GSI2SK     string            `dynamodbav:"GSI2SK"`
+	ID         string            `dynamodbav:"id"`
+	Name       string            `dynamodbav:"name"`
+	NameLower  string            `dynamodbav:"nameLower"`
+	Enterprise string            `dynamodbav:"enterprise,omitempty"`
+	Attributes map[string]string `dynamodbav:"attributes,omitempty"`
+}
+
+func (it thingItem) toThing() Thing {
+	return Thing{ID: it.ID, Name: it.Name, Enterprise: it.Enterprise, Attributes: it.Attributes}
+}
+
+// ThingFields: ilk on name uses the lower-case copy; on enterprise and
+// attributes it is tested in memory.
+var ThingFields = ListSchema{
+	"name":         {Attr: attrName, LowerAttr: attrNameLower},
+	"enterprise":   {Attr: "enterprise"},
+	"attributes.*": {Attr: "attributes"},
+}
+
+func thingsPK(tenant string) string { return tenantPK(tenant) + "#TEST#THINGS" }
+
+// PutThing stores th, created now.
+func PutThing(ctx context.Context, s *Store, tenant string, th Thing) error {
+	lower := groups.NormalizeName(th.Name)
+	item, err := attributevalue.MarshalMap(thingItem{
+		PK: tenantPK(tenant) + "#TEST#THING#" + th.ID, SK: "#THING",
+		GSI1PK: thingsPK(tenant), GSI1SK: gsiNamePrefix + lower + "#" + th.ID,
+		GSI2PK: thingsPK(tenant), GSI2SK: createdSK(formatTime(s.now()), th.ID),
+		ID: th.ID, Name: th.Name, NameLower: lower, Enterprise: th.Enterprise, Attributes: th.Attributes,
+	})
+	if err != nil {
+		return err
+	}
+	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item})
+	return err
+}
+
+// ListThings lists the tenant's things as q asks. There is no counter, so
+// a total comes only when asked for (count=true, page numbers), from a COUNT
+// Query.
+func ListThings(ctx context.Context, s *Store, tenant string, q ListQuery) (Page[Thing], error) {
+	pk := thingsPK(tenant)
+	r, err := listLayout{
+		schema: ThingFields,
+		byName: func(search string) listOrder {
+			return listOrder{index: IndexGSI1, keyAttrs: indexKeyAttrs, sortAttr: AttrGSI1SK,
+				ranges: []expression.KeyConditionBuilder{expression.Key(AttrGSI1PK).Equal(expression.Value(pk)).
+					And(expression.Key(AttrGSI1SK).BeginsWith(gsiNamePrefix + groups.NormalizeName(search)))}}
+		},
+		byCreated: listOrder{index: IndexGSI2, keyAttrs: gsi2KeyAttrs, sortAttr: AttrGSI2SK,
+			ranges: []expression.KeyConditionBuilder{expression.Key(AttrGSI2PK).Equal(expression.Value(pk)).
+				And(expression.Key(AttrGSI2SK).BeginsWith(gsiCreated))}},
+		createdSearch: func(search string) expression.ConditionBuilder {
+			return expression.Name(attrNameLower).BeginsWith(groups.NormalizeName(search))
+		},
+	}.read(q)
+	if err != nil {
+		return Page[Thing]{}, err
+	}
+	return runList(ctx, s, r, nil, q, thingItem.toThing)
 }

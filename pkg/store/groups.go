@@ -142,6 +142,7 @@ func (s *Store) rename(ctx context.Context, tenant string, cur groupItem, p grou
 	var tx txBuilder
 	tx.add(s.updateIf(key(cur.PK, cur.SK), expression.
 		Set(expression.Name(attrName), expression.Value(g.Name)).
+		Set(expression.Name(attrNameLower), expression.Value(groups.NormalizeName(g.Name))).
 		Set(expression.Name(attrDescription), expression.Value(g.Description)).
 		Set(expression.Name(AttrGSI1SK), expression.Value(groupGSI1SK(g.Name))).
 		Set(expression.Name(attrUpdatedAt), expression.Value(formatTime(now))).

@@ -14,9 +14,12 @@ type groupItem struct {
 	SK          string         `dynamodbav:"SK"`
 	GSI1PK      string         `dynamodbav:"GSI1PK,omitempty"`
 	GSI1SK      string         `dynamodbav:"GSI1SK,omitempty"`
+	GSI2PK      string         `dynamodbav:"GSI2PK,omitempty"`
+	GSI2SK      string         `dynamodbav:"GSI2SK,omitempty"`
 	Kind        string         `dynamodbav:"kind"`
 	ID          string         `dynamodbav:"id"`
 	Name        string         `dynamodbav:"name"`
+	NameLower   string         `dynamodbav:"nameLower"`
 	Description string         `dynamodbav:"description"`
 	Counts      map[string]int `dynamodbav:"counts"`
 	MemberCount int            `dynamodbav:"memberCount"`
@@ -35,13 +38,15 @@ const (
 	attrVersion     = "version"
 	attrUpdatedAt   = "updatedAt"
 	attrName        = "name"
+	attrNameLower   = "nameLower"
+	attrItemType    = "itemType"
+	attrItemID      = "itemId"
 	attrDescription = "description"
 	attrDeletingAt  = "deletingAt"
 	attrGroupID     = "groupId"
 	attrGroupCount  = "groupCount"
 	attrEnterprise  = "enterprise"
 	attrAttributes  = "attributes"
-	attrNameLower   = "nameLower"
 	attrCreatedAt   = "createdAt"
 	attrCalls       = "calls"
 	attrAPIKey      = "apiKey"
@@ -52,12 +57,14 @@ func toGroupItem(tenant string, g groups.Group) groupItem {
 	for _, t := range groups.ItemTypes {
 		counts[string(t)] = g.Counts[t]
 	}
+	createdAt := formatTime(g.CreatedAt)
 	return groupItem{
 		PK: groupPK(tenant, g.ID), SK: skGroup,
 		GSI1PK: groupsGSI1PK(tenant), GSI1SK: groupGSI1SK(g.Name),
-		Kind: "group", ID: g.ID, Name: g.Name, Description: g.Description,
+		GSI2PK: groupsGSI1PK(tenant), GSI2SK: createdSK(createdAt, g.ID),
+		Kind: "group", ID: g.ID, Name: g.Name, NameLower: groups.NormalizeName(g.Name), Description: g.Description,
 		Counts: counts, MemberCount: g.MemberCount(),
-		CreatedAt: formatTime(g.CreatedAt), UpdatedAt: formatTime(g.UpdatedAt), Version: g.Version,
+		CreatedAt: createdAt, UpdatedAt: formatTime(g.UpdatedAt), Version: g.Version,
 	}
 }
 
@@ -83,24 +90,32 @@ func toNameGuardItem(tenant, name, groupID string) nameGuardItem {
 	return nameGuardItem{PK: nameGuardPK(tenant, name), SK: skNameGuard, Kind: "name", GroupID: groupID}
 }
 
+// A membership's name, for search, sort and filters, is its item id (the
+// partner's own identifier); nameLower is its lower-case copy for the
+// case-insensitive filter.
 type memberItem struct {
-	PK       string `dynamodbav:"PK"`
-	SK       string `dynamodbav:"SK"`
-	GSI1PK   string `dynamodbav:"GSI1PK"`
-	GSI1SK   string `dynamodbav:"GSI1SK"`
-	Kind     string `dynamodbav:"kind"`
-	GroupID  string `dynamodbav:"groupId"`
-	ItemType string `dynamodbav:"itemType"`
-	ItemID   string `dynamodbav:"itemId"`
-	AddedAt  string `dynamodbav:"addedAt"`
+	PK        string `dynamodbav:"PK"`
+	SK        string `dynamodbav:"SK"`
+	GSI1PK    string `dynamodbav:"GSI1PK"`
+	GSI1SK    string `dynamodbav:"GSI1SK"`
+	GSI2PK    string `dynamodbav:"GSI2PK"`
+	GSI2SK    string `dynamodbav:"GSI2SK"`
+	Kind      string `dynamodbav:"kind"`
+	GroupID   string `dynamodbav:"groupId"`
+	ItemType  string `dynamodbav:"itemType"`
+	ItemID    string `dynamodbav:"itemId"`
+	NameLower string `dynamodbav:"nameLower"`
+	AddedAt   string `dynamodbav:"addedAt"`
 }
 
 func toMemberItem(tenant string, m groups.Membership) memberItem {
+	addedAt := formatTime(m.AddedAt)
 	return memberItem{
 		PK: groupPK(tenant, m.GroupID), SK: memberSK(m.Item),
 		GSI1PK: itemGSI1PK(tenant, m.Item), GSI1SK: memberGSI1SK(m.GroupID),
+		GSI2PK: membersGSI2PK(tenant, m.GroupID), GSI2SK: memberGSI2SK(addedAt, m.Item),
 		Kind: "member", GroupID: m.GroupID, ItemType: string(m.Item.Type), ItemID: m.Item.ID,
-		AddedAt: formatTime(m.AddedAt),
+		NameLower: groups.NormalizeName(m.Item.ID), AddedAt: addedAt,
 	}
 }
 

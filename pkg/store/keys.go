@@ -30,6 +30,17 @@ import (
 //	idempotency record  T#<t>#IDEM#<key>            IDEM
 //	cursor key          #SYSTEM                     CURSOR_KEY
 //
+// GSI2 is the created-order index of every list: GSI2PK is the list, GSI2SK
+// "C#" + the creation time (timeFormat, which sorts as a string) + "#" + the
+// entry's id, so entries created in the same millisecond still sort apart.
+//
+//	item                GSI2PK                      GSI2SK
+//	group               T#<t>#GROUPS                C#<createdAt>#<group>
+//	membership          T#<t>#G#<group>#MEMBERS     C#<addedAt>#<type>#<item>
+//
+// A group's index keys (GSI1 and GSI2) go when it becomes a tombstone, so
+// no list shows a group being deleted.
+//
 // The group item sorts before its memberships ("#" < "M"), so one Query of the
 // group's partition returns the group (with its counts) followed by its
 // members; the directory item sorts before every group name in GSI1, so one
@@ -55,6 +66,7 @@ const (
 	gsiDirectory  = "#DIR"
 	gsiNamePrefix = "N#"
 	gsiGroupRoot  = "G#"
+	gsiCreated    = "C#"
 	pkSystem      = "#SYSTEM"
 	skCursorKey   = "CURSOR_KEY"
 	skUsage       = "USAGE"
@@ -72,6 +84,17 @@ func groupPK(tenant, groupID string) string { return tenantPK(tenant) + "#G#" + 
 func groupsGSI1PK(tenant string) string { return tenantPK(tenant) + "#GROUPS" }
 
 func groupGSI1SK(name string) string { return gsiNamePrefix + groups.NormalizeName(name) }
+
+// createdSK is the GSI2 sort key of a list entry created at (timeFormat)
+// with id.
+func createdSK(at, id string) string { return gsiCreated + at + "#" + id }
+
+// membersGSI2PK is the GSI2 partition of a group's members in created order.
+func membersGSI2PK(tenant, groupID string) string { return groupPK(tenant, groupID) + "#MEMBERS" }
+
+func memberGSI2SK(addedAt string, it groups.Item) string {
+	return createdSK(addedAt, string(it.Type)+"#"+it.ID)
+}
 
 func nameGuardPK(tenant, name string) string {
 	return tenantPK(tenant) + "#NAME#" + groups.NormalizeName(name)
@@ -127,9 +150,6 @@ func edgeTypePrefix(t groups.ItemType) string { return skEdgeRoot + string(t) + 
 func edgesGSI2PK(tenant string, from groups.Item, t groups.ItemType) string {
 	return itemPK(tenant, from) + "#A#" + string(t)
 }
-
-// createdSK is the GSI2 sort key: creation order, ties broken by id.
-func createdSK(createdAt, id string) string { return "C#" + createdAt + "#" + id }
 
 // parseMemberSK is the inverse of memberSK.
 func parseMemberSK(sk string) (groups.Item, bool) {

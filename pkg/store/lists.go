@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -12,13 +14,10 @@ import (
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
 )
 
-// Every list reads one more item than the page holds: when it arrives there
-// is a next page and the cursor points after the last item shown, so the last
-// page never comes back empty with a dangling cursor.
-
 var (
 	tableKeyAttrs = []string{AttrPK, AttrSK}
 	indexKeyAttrs = []string{AttrPK, AttrSK, AttrGSI1PK, AttrGSI1SK}
+	gsi2KeyAttrs  = []string{AttrPK, AttrSK, AttrGSI2PK, AttrGSI2SK}
 )
 
 // query runs one Query of the table (index "") or of GSI1 from after, for at
@@ -103,127 +102,148 @@ func sortKeyOf(item map[string]types.AttributeValue, attr string) string {
 	return v.Value
 }
 
-// ListGroups lists the tenant's groups in name order, optionally only those
-// whose name starts with prefix (case-insensitively). The first page of an
-// unfiltered list carries the tenant's group count, read from the directory
-// item that the same Query returns.
-func (s *Store) ListGroups(ctx context.Context, tenant, prefix string, pr PageRequest) (Page[groups.Group], error) {
-	kc := expression.Key(AttrGSI1PK).Equal(expression.Value(groupsGSI1PK(tenant)))
-	withCount := pr.After == nil && prefix == ""
-	limit := pr.Limit + 1
-	if withCount {
-		limit++ // the directory item sorts first
-	} else {
-		kc = kc.And(expression.Key(AttrGSI1SK).BeginsWith(groupGSI1SK(prefix)))
+// GroupFields are the fields list-groups filters on.
+var GroupFields = ListSchema{"name": {Attr: attrName, LowerAttr: attrNameLower}}
+
+// groupsLayout is where a tenant's groups live: by lower-case name in GSI1
+// (so a search is a begins_with on GSI1SK), by creation in GSI2.
+func groupsLayout(tenant string) listLayout {
+	pk := groupsGSI1PK(tenant)
+	return listLayout{
+		schema: GroupFields,
+		byName: func(search string) listOrder {
+			return listOrder{index: IndexGSI1, keyAttrs: indexKeyAttrs, sortAttr: AttrGSI1SK,
+				ranges: []expression.KeyConditionBuilder{expression.Key(AttrGSI1PK).Equal(expression.Value(pk)).
+					And(expression.Key(AttrGSI1SK).BeginsWith(groupGSI1SK(search)))}}
+		},
+		byCreated: listOrder{index: IndexGSI2, keyAttrs: gsi2KeyAttrs, sortAttr: AttrGSI2SK,
+			ranges: []expression.KeyConditionBuilder{expression.Key(AttrGSI2PK).Equal(expression.Value(pk)).
+				And(expression.Key(AttrGSI2SK).BeginsWith(gsiCreated))}},
+		createdSearch: func(search string) expression.ConditionBuilder {
+			return expression.Name(attrNameLower).BeginsWith(groups.NormalizeName(search))
+		},
 	}
-	raw, err := s.query(ctx, IndexGSI1, kc, limit, pr.After)
+}
+
+// ListGroups lists the tenant's groups as q asks (see query.go): search is a
+// case-insensitive name prefix; the unfiltered total is the directory's
+// group count. The first page of the plain list reads the directory item in
+// the same Query, since it sorts just before every name in GSI1.
+func (s *Store) ListGroups(ctx context.Context, tenant string, q ListQuery) (Page[groups.Group], error) {
+	r, err := groupsLayout(tenant).read(q)
 	if err != nil {
 		return Page[groups.Group]{}, err
 	}
-	total := 0
-	if len(raw) > 0 && sortKeyOf(raw[0], AttrGSI1SK) == gsiDirectory {
+	if q.plainFirstPage() {
+		r.ranges = []expression.KeyConditionBuilder{expression.Key(AttrGSI1PK).Equal(expression.Value(groupsGSI1PK(tenant)))}
+		r.head = gsiDirectory
+	}
+	directory := &listParent{key: key(tenantPK(tenant), skDirectory), total: func(item map[string]types.AttributeValue) (int, error) {
 		var dir struct {
 			GroupCount int `dynamodbav:"groupCount"`
 		}
-		if err := attributevalue.UnmarshalMap(raw[0], &dir); err != nil {
-			return Page[groups.Group]{}, translate(err)
-		}
-		total, raw = dir.GroupCount, raw[1:]
-	}
-	page, err := paginate(raw, pr.Limit, indexKeyAttrs, groupItem.toGroup)
-	if withCount {
-		page.Total = &total
-	}
-	return page, err
+		return dir.GroupCount, translate(attributevalue.UnmarshalMap(item, &dir))
+	}}
+	return runList(ctx, s, r, directory, q, groupItem.toGroup)
 }
 
-// ListMembers lists a group's members of one item type, or of all types when
-// t is "", in (type, id) order. The first page carries the exact count kept
-// on the group item. It returns ErrNotFound if the group does not exist.
-//
-// All types: the group item sorts just before its memberships, so one Query
-// returns both. One type: the group item is not adjacent to that type's
-// range, so the first page also reads it (GetItem, in parallel).
-func (s *Store) ListMembers(ctx context.Context, tenant, groupID string, t groups.ItemType, pr PageRequest) (Page[groups.Membership], error) {
+// MemberFields are the fields list-members filters on: a member's name is
+// its item id.
+var MemberFields = ListSchema{"name": {Attr: attrItemID, LowerAttr: attrNameLower}}
+
+// membersLayout is where a group's members of type t ("" for every type)
+// live: by (type, item id) in the group's partition, by addition in GSI2.
+// Item ids are case-sensitive, so a search is too: begins_with on
+// "M#<type>#<search>". Searching every type reads one range per type, in
+// sort-key order. Created order of one type reads every type's entries and
+// filters on itemType.
+func membersLayout(tenant, groupID string, t groups.ItemType) listLayout {
 	pk := expression.Key(AttrPK).Equal(expression.Value(groupPK(tenant, groupID)))
-	first := pr.After == nil
-	switch {
-	case t == "" && first:
-		raw, err := s.query(ctx, "", pk.And(expression.Key(AttrSK).Between(
-			expression.Value(skGroup), expression.Value(skMemberEnd))), pr.Limit+2, nil)
-		if err != nil {
-			return Page[groups.Membership]{}, err
-		}
-		if len(raw) == 0 || sortKeyOf(raw[0], AttrSK) != skGroup {
-			return Page[groups.Membership]{}, groups.ErrNotFound
-		}
-		var g groupItem
-		if err := attributevalue.UnmarshalMap(raw[0], &g); err != nil {
-			return Page[groups.Membership]{}, translate(err)
-		}
-		if g.DeletingAt != "" {
-			return Page[groups.Membership]{}, groups.ErrNotFound
-		}
-		page, err := paginate(raw[1:], pr.Limit, tableKeyAttrs, memberItem.toMembership)
-		page.Total = &g.MemberCount
-		return page, err
-	case t == "":
-		raw, err := s.query(ctx, "", pk.And(expression.Key(AttrSK).BeginsWith(skMemberRoot)), pr.Limit+1, pr.After)
-		if err != nil {
-			return Page[groups.Membership]{}, err
-		}
-		return paginate(raw, pr.Limit, tableKeyAttrs, memberItem.toMembership)
+	l := listLayout{
+		schema: MemberFields,
+		byName: func(search string) listOrder {
+			o := listOrder{keyAttrs: tableKeyAttrs, sortAttr: AttrSK}
+			switch {
+			case t != "":
+				o.ranges = []expression.KeyConditionBuilder{pk.And(expression.Key(AttrSK).BeginsWith(memberTypePrefix(t) + search))}
+			case search == "":
+				o.ranges = []expression.KeyConditionBuilder{pk.And(expression.Key(AttrSK).BeginsWith(skMemberRoot))}
+			default:
+				for _, typ := range slices.Sorted(slices.Values(groups.ItemTypes)) {
+					o.ranges = append(o.ranges, pk.And(expression.Key(AttrSK).BeginsWith(memberTypePrefix(typ)+search)))
+				}
+			}
+			return o
+		},
+		byCreated: listOrder{index: IndexGSI2, keyAttrs: gsi2KeyAttrs, sortAttr: AttrGSI2SK,
+			ranges: []expression.KeyConditionBuilder{expression.Key(AttrGSI2PK).Equal(expression.Value(membersGSI2PK(tenant, groupID))).
+				And(expression.Key(AttrGSI2SK).BeginsWith(gsiCreated))}},
+		createdSearch: func(search string) expression.ConditionBuilder {
+			return expression.Name(attrItemID).BeginsWith(search)
+		},
 	}
-	kc := pk.And(expression.Key(AttrSK).BeginsWith(memberTypePrefix(t)))
-	var (
-		g    groupItem
-		gErr error
-		done = make(chan struct{})
-	)
-	if first {
-		go func() { defer close(done); g, gErr = s.getGroupItem(ctx, tenant, groupID) }()
-	} else {
-		close(done)
+	if t != "" {
+		l.byCreated.filter = expression.Name(attrItemType).Equal(expression.Value(string(t)))
 	}
-	raw, err := s.query(ctx, "", kc, pr.Limit+1, pr.After)
-	<-done
+	return l
+}
+
+// ListMembers lists a group's members of one item type, or of every type
+// when t is "", as q asks (see query.go). The unfiltered total is the count
+// kept on the group item, which every first page reads to answer ErrNotFound
+// for a group that does not exist or is being deleted: in the same Query for
+// the plain list of every type (the group item sorts just before its
+// memberships), else with a GetItem in parallel.
+func (s *Store) ListMembers(ctx context.Context, tenant, groupID string, t groups.ItemType, q ListQuery) (Page[groups.Membership], error) {
+	r, err := membersLayout(tenant, groupID, t).read(q)
 	if err != nil {
 		return Page[groups.Membership]{}, err
 	}
-	if gErr != nil {
-		return Page[groups.Membership]{}, gErr
+	if t == "" && q.plainFirstPage() {
+		r.ranges = []expression.KeyConditionBuilder{expression.Key(AttrPK).Equal(expression.Value(groupPK(tenant, groupID))).
+			And(expression.Key(AttrSK).Between(expression.Value(skGroup), expression.Value(skMemberEnd)))}
+		r.head = skGroup
 	}
-	if first && g.DeletingAt != "" {
-		return Page[groups.Membership]{}, groups.ErrNotFound
-	}
-	page, err := paginate(raw, pr.Limit, tableKeyAttrs, memberItem.toMembership)
-	if first {
-		n := g.Counts[string(t)]
-		page.Total = &n
-	}
-	return page, err
+	group := &listParent{key: key(groupPK(tenant, groupID), skGroup), required: true, total: func(item map[string]types.AttributeValue) (int, error) {
+		if item == nil {
+			return 0, groups.ErrNotFound
+		}
+		var g groupItem
+		if err := attributevalue.UnmarshalMap(item, &g); err != nil {
+			return 0, translate(err)
+		}
+		if g.DeletingAt != "" {
+			return 0, groups.ErrNotFound
+		}
+		if t == "" {
+			return g.MemberCount, nil
+		}
+		return g.Counts[string(t)], nil
+	}}
+	return runList(ctx, s, r, group, q, memberItem.toMembership)
 }
 
 // ListItemGroups lists the groups that hold the item, through the inverted
 // index (one Query), joined with the groups' names (one BatchGetItem). Groups
 // being deleted are left out. No total: it would need a counter per item.
 func (s *Store) ListItemGroups(ctx context.Context, tenant string, it groups.Item, pr PageRequest) (Page[groups.GroupRef], error) {
-	kc := expression.Key(AttrGSI1PK).Equal(expression.Value(itemGSI1PK(tenant, it))).
-		And(expression.Key(AttrGSI1SK).BeginsWith(gsiGroupRoot))
-	raw, err := s.query(ctx, IndexGSI1, kc, pr.Limit+1, pr.After)
+	r := listRead{index: IndexGSI1, keyAttrs: indexKeyAttrs, ranges: []expression.KeyConditionBuilder{
+		expression.Key(AttrGSI1PK).Equal(expression.Value(itemGSI1PK(tenant, it))).
+			And(expression.Key(AttrGSI1SK).BeginsWith(gsiGroupRoot))}}
+	res, err := s.readPage(ctx, r, ListQuery{PageRequest: pr})
 	if err != nil {
 		return Page[groups.GroupRef]{}, err
 	}
-	members, err := paginate(raw, pr.Limit, indexKeyAttrs, memberItem.toMembership)
-	if err != nil || len(members.Items) == 0 {
-		return Page[groups.GroupRef]{Items: []groups.GroupRef{}, Next: members.Next}, err
+	members, err := decodeItems(res.items, memberItem.toMembership)
+	if err != nil || len(members) == 0 {
+		return Page[groups.GroupRef]{Items: []groups.GroupRef{}, Next: res.next}, err
 	}
-	names, err := s.liveGroupNames(ctx, tenant, members.Items)
+	names, err := s.liveGroupNames(ctx, tenant, members)
 	if err != nil {
 		return Page[groups.GroupRef]{}, err
 	}
-	page := Page[groups.GroupRef]{Items: make([]groups.GroupRef, 0, len(members.Items)), Next: members.Next}
-	for _, m := range members.Items {
+	page := Page[groups.GroupRef]{Items: make([]groups.GroupRef, 0, len(members)), Next: res.next}
+	for _, m := range members {
 		if name, ok := names[m.GroupID]; ok {
 			page.Items = append(page.Items, groups.GroupRef{ID: m.GroupID, Name: name, AddedAt: m.AddedAt})
 		}

@@ -120,16 +120,36 @@ func (s *Store) DeleteRegisteredItem(ctx context.Context, tenant string, it grou
 	return groupsLeft, associations, nil
 }
 
-// ListRegisteredItems lists the tenant's registered items of one type in
-// name order.
-func (s *Store) ListRegisteredItems(ctx context.Context, tenant string, t groups.ItemType, pr PageRequest) (Page[groups.RegisteredItem], error) {
-	kc := expression.Key(AttrGSI1PK).Equal(expression.Value(itemsPK(tenant, t))).
-		And(expression.Key(AttrGSI1SK).BeginsWith(gsiNamePrefix))
-	raw, err := s.query(ctx, IndexGSI1, kc, pr.Limit+1, pr.After)
+// ItemFields are the fields list-items filters on.
+var ItemFields = ListSchema{
+	"name":         {Attr: attrName, LowerAttr: attrNameLower},
+	"enterprise":   {Attr: attrEnterprise},
+	"attributes.*": {Attr: attrAttributes},
+}
+
+// ListRegisteredItems lists the tenant's registered items of one type as q
+// asks (see query.go): by name in GSI1, by creation in GSI2. There is no
+// counter: a total is a COUNT Query, only when asked for.
+func (s *Store) ListRegisteredItems(ctx context.Context, tenant string, t groups.ItemType, q ListQuery) (Page[groups.RegisteredItem], error) {
+	pk := itemsPK(tenant, t)
+	r, err := listLayout{
+		schema: ItemFields,
+		byName: func(search string) listOrder {
+			return listOrder{index: IndexGSI1, keyAttrs: indexKeyAttrs, sortAttr: AttrGSI1SK,
+				ranges: []expression.KeyConditionBuilder{expression.Key(AttrGSI1PK).Equal(expression.Value(pk)).
+					And(expression.Key(AttrGSI1SK).BeginsWith(gsiNamePrefix + nameKey(search)))}}
+		},
+		byCreated: listOrder{index: IndexGSI2, keyAttrs: gsi2KeyAttrs, sortAttr: AttrGSI2SK,
+			ranges: []expression.KeyConditionBuilder{expression.Key(AttrGSI2PK).Equal(expression.Value(pk)).
+				And(expression.Key(AttrGSI2SK).BeginsWith(gsiCreated))}},
+		createdSearch: func(search string) expression.ConditionBuilder {
+			return expression.Name(attrNameLower).BeginsWith(groups.NormalizeName(search))
+		},
+	}.read(q)
 	if err != nil {
 		return Page[groups.RegisteredItem]{}, err
 	}
-	return paginate(raw, pr.Limit, indexKeyAttrs, registeredItem.toRegistered)
+	return runList(ctx, s, r, nil, q, registeredItem.toRegistered)
 }
 
 // RegisteredItems returns the registrations of items (at most 100) keyed by

@@ -72,7 +72,7 @@ func TestCreateGroup(t *testing.T) {
 		})
 	}
 	// The failed creates left nothing behind: the tenant still has one group.
-	page, err := st.ListGroups(ctx, tenantA, "", store.PageRequest{Limit: 10})
+	page, err := st.ListGroups(ctx, tenantA, store.ListQuery{PageRequest: store.PageRequest{Limit: 10}})
 	if err != nil || len(page.Items) != 1 || page.Total == nil || *page.Total != 1 {
 		t.Fatalf("list after failed creates = %+v, %v", page, err)
 	}
@@ -112,7 +112,7 @@ func TestNameRaceExactlyOneWins(t *testing.T) {
 	if wins != 1 {
 		t.Fatalf("%d creates won, want exactly 1", wins)
 	}
-	page, err := st.ListGroups(ctx, tenantA, "", store.PageRequest{Limit: 10})
+	page, err := st.ListGroups(ctx, tenantA, store.ListQuery{PageRequest: store.PageRequest{Limit: 10}})
 	if err != nil || len(page.Items) != 1 || *page.Total != 1 {
 		t.Fatalf("list = %+v, %v", page, err)
 	}
@@ -180,7 +180,7 @@ func TestConcurrentAddsKeepCountsExact(t *testing.T) {
 	}
 	wg.Wait()
 	got, _ := st.GetGroup(ctx, tenantA, g.ID)
-	page, err := st.ListMembers(ctx, tenantA, g.ID, "", store.PageRequest{Limit: 100})
+	page, err := st.ListMembers(ctx, tenantA, g.ID, "", store.ListQuery{PageRequest: store.PageRequest{Limit: 100}})
 	if err != nil || got.MemberCount() != adders+1 || len(page.Items) != adders+1 || *page.Total != adders+1 {
 		t.Fatalf("count = %d, listed = %d (%v), want %d", got.MemberCount(), len(page.Items), err, adders+1)
 	}
@@ -251,7 +251,7 @@ func TestDeleteLargeGroupLeavesNoOrphans(t *testing.T) {
 	_, err = st.DeleteGroup(ctx, tenantA, g.ID, store.AnyVersion)
 	wantCode(t, err, groups.CodeNotFound)
 	mustCreate(t, st, tenantA, "huge") // the name is free
-	page, _ := st.ListGroups(ctx, tenantA, "", store.PageRequest{Limit: 10})
+	page, _ := st.ListGroups(ctx, tenantA, store.ListQuery{PageRequest: store.PageRequest{Limit: 10}})
 	if *page.Total != 1 {
 		t.Fatalf("group count = %d, want 1", *page.Total)
 	}
@@ -275,7 +275,7 @@ func TestInterruptedDeleteIsHiddenAndResumable(t *testing.T) {
 	wantCode(t, err, groups.CodeNotFound)
 	_, _, err = st.AddMember(ctx, tenantA, g.ID, v("veh-3"))
 	wantCode(t, err, groups.CodeNotFound)
-	_, err = st.ListMembers(ctx, tenantA, g.ID, "", store.PageRequest{Limit: 10})
+	_, err = st.ListMembers(ctx, tenantA, g.ID, "", store.ListQuery{PageRequest: store.PageRequest{Limit: 10}})
 	wantCode(t, err, groups.CodeNotFound)
 	refs, err := st.ListItemGroups(ctx, tenantA, v("veh-1"), store.PageRequest{Limit: 10})
 	if err != nil || len(refs.Items) != 0 {
@@ -313,19 +313,19 @@ func TestListsPaginate(t *testing.T) {
 		total int
 	}{
 		{"groups", func(pr store.PageRequest) (int, map[string]string, *int, error) {
-			p, err := st.ListGroups(ctx, tenantA, "", pr)
+			p, err := st.ListGroups(ctx, tenantA, store.ListQuery{PageRequest: pr})
 			return len(p.Items), p.Next, p.Total, err
 		}, 2, []pageShape{{2, true}, {2, true}, {2, false}}, 6},
 		{"groups-prefix", func(pr store.PageRequest) (int, map[string]string, *int, error) {
-			p, err := st.ListGroups(ctx, tenantA, "AL", pr)
+			p, err := st.ListGroups(ctx, tenantA, store.ListQuery{Search: "AL", PageRequest: pr})
 			return len(p.Items), p.Next, p.Total, err
 		}, 1, []pageShape{{1, true}, {1, false}}, -1},
 		{"members-all", func(pr store.PageRequest) (int, map[string]string, *int, error) {
-			p, err := st.ListMembers(ctx, tenantA, g.ID, "", pr)
+			p, err := st.ListMembers(ctx, tenantA, g.ID, "", store.ListQuery{PageRequest: pr})
 			return len(p.Items), p.Next, p.Total, err
 		}, 2, []pageShape{{2, true}, {2, true}, {1, false}}, 5},
 		{"members-vehicles-exact-fit", func(pr store.PageRequest) (int, map[string]string, *int, error) {
-			p, err := st.ListMembers(ctx, tenantA, g.ID, groups.Vehicles, pr)
+			p, err := st.ListMembers(ctx, tenantA, g.ID, groups.Vehicles, store.ListQuery{PageRequest: pr})
 			return len(p.Items), p.Next, p.Total, err
 		}, 3, []pageShape{{3, false}}, 3},
 		{"item-groups", func(pr store.PageRequest) (int, map[string]string, *int, error) {
@@ -359,15 +359,15 @@ func TestTenantsNeverSeeEachOther(t *testing.T) {
 	wantCode(t, err, groups.CodeNotFound)
 	_, err = st.DeleteGroup(ctx, tenantB, g.ID, store.AnyVersion)
 	wantCode(t, err, groups.CodeNotFound)
-	_, err = st.ListMembers(ctx, tenantB, g.ID, "", store.PageRequest{Limit: 10})
+	_, err = st.ListMembers(ctx, tenantB, g.ID, "", store.ListQuery{PageRequest: store.PageRequest{Limit: 10}})
 	wantCode(t, err, groups.CodeNotFound)
-	_, err = st.ListMembers(ctx, tenantB, g.ID, groups.Vehicles, store.PageRequest{Limit: 10})
+	_, err = st.ListMembers(ctx, tenantB, g.ID, groups.Vehicles, store.ListQuery{PageRequest: store.PageRequest{Limit: 10}})
 	wantCode(t, err, groups.CodeNotFound)
 	refs, err := st.ListItemGroups(ctx, tenantB, v("veh-1"), store.PageRequest{Limit: 10})
 	if err != nil || len(refs.Items) != 0 {
 		t.Fatalf("tenant B sees A's memberships: %+v %v", refs.Items, err)
 	}
-	page, err := st.ListGroups(ctx, tenantB, "", store.PageRequest{Limit: 10})
+	page, err := st.ListGroups(ctx, tenantB, store.ListQuery{PageRequest: store.PageRequest{Limit: 10}})
 	if err != nil || len(page.Items) != 0 || *page.Total != 0 {
 		t.Fatalf("tenant B lists A's groups: %+v %v", page, err)
 	}

@@ -16,12 +16,14 @@ const (
 	AttrGSI2PK  = "GSI2PK"
 	AttrGSI2SK  = "GSI2SK"
 	IndexGSI1   = "GSI1"
+	IndexGSI2   = "GSI2"
 	AttrExpires = "expiresAt" // TTL attribute (epoch seconds)
 )
 
 // TableDefinition is the table as tests and the local server create it: string
-// keys PK and SK, and GSI1 (GSI1PK, GSI1SK) projecting all attributes, which
-// inverts memberships (item → groups) and lists a tenant's groups by name.
+// keys PK and SK; GSI1 (GSI1PK, GSI1SK), which inverts memberships (item →
+// groups) and lists a tenant's groups by name; and GSI2 (GSI2PK, GSI2SK), the
+// created-order index of every list. Both project all attributes.
 func TableDefinition(name string) *dynamodb.CreateTableInput {
 	str := types.ScalarAttributeTypeS
 	return &dynamodb.CreateTableInput{
@@ -32,18 +34,27 @@ func TableDefinition(name string) *dynamodb.CreateTableInput {
 			{AttributeName: aws.String(AttrSK), AttributeType: str},
 			{AttributeName: aws.String(AttrGSI1PK), AttributeType: str},
 			{AttributeName: aws.String(AttrGSI1SK), AttributeType: str},
+			{AttributeName: aws.String(AttrGSI2PK), AttributeType: str},
+			{AttributeName: aws.String(AttrGSI2SK), AttributeType: str},
 		},
 		KeySchema: []types.KeySchemaElement{
 			{AttributeName: aws.String(AttrPK), KeyType: types.KeyTypeHash},
 			{AttributeName: aws.String(AttrSK), KeyType: types.KeyTypeRange},
 		},
-		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
-			IndexName: aws.String(IndexGSI1),
-			KeySchema: []types.KeySchemaElement{
-				{AttributeName: aws.String(AttrGSI1PK), KeyType: types.KeyTypeHash},
-				{AttributeName: aws.String(AttrGSI1SK), KeyType: types.KeyTypeRange},
-			},
-			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
-		}},
+		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{
+			gsi(IndexGSI1, AttrGSI1PK, AttrGSI1SK),
+			gsi(IndexGSI2, AttrGSI2PK, AttrGSI2SK),
+		},
+	}
+}
+
+func gsi(name, pk, sk string) types.GlobalSecondaryIndex {
+	return types.GlobalSecondaryIndex{
+		IndexName: aws.String(name),
+		KeySchema: []types.KeySchemaElement{
+			{AttributeName: aws.String(pk), KeyType: types.KeyTypeHash},
+			{AttributeName: aws.String(sk), KeyType: types.KeyTypeRange},
+		},
+		Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
 	}
 }
