@@ -246,7 +246,13 @@ func TestIdempotencyKeyInUse(t *testing.T) {
 	t.Cleanup(releaseOnce) // before the server closes, should the test fail early
 	body := `{"name":"Slow"}`
 	done := make(chan response, 1)
-	go func() { done <- slow.call(t, e.tokenA, "POST", "/v1/groups", body, key("slow")...) }()
+	go func() {
+		// Sent even when call fails the test (and ends this goroutine), so
+		// that the wait below ends and reports rather than hanging.
+		var r response
+		defer func() { done <- r }()
+		r = slow.call(t, e.tokenA, "POST", "/v1/groups", body, key("slow")...)
+	}()
 	<-entered
 
 	retry := e.call(t, e.tokenA, "POST", "/v1/groups", body, key("slow")...)

@@ -75,14 +75,13 @@ var ErrNotFound = &Error{Code: CodeNotFound, Detail: "the requested resource doe
 // name, compared case-insensitively.
 var ErrNameTaken = &Error{Code: CodeNameTaken, Detail: "a group with this name already exists"}
 
-// CodeOf returns the code of err: "" for nil, CodeInternal when err is not
-// an *Error.
 // ErrPreconditionFailed is returned when a write was made conditional on a
 // version of the group (If-Match) and the group, which exists, is at another.
 var ErrPreconditionFailed = &Error{Code: CodePreconditionFailed,
 	Detail: "the group has changed since the entity tag sent in If-Match; read it again"}
 
-// CodeOf returns the code of err, or CodeInternal when err is not an *Error.
+// CodeOf returns the code of err: "" for nil, CodeInternal when err is not
+// an *Error.
 func CodeOf(err error) Code {
 	if err == nil {
 		return ""
