@@ -163,12 +163,7 @@ func (a *API) addMember(w http.ResponseWriter, r *http.Request, tenant string) e
 	if err != nil {
 		return err
 	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-		w.Header().Set("Location", r.URL.Path)
-	}
-	writeJSON(w, status, viewMember(m))
+	writeUpserted(w, r, created, viewMember(m))
 	return nil
 }
 

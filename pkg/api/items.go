@@ -38,12 +38,7 @@ func (a *API) putItem(w http.ResponseWriter, r *http.Request, tenant string) err
 	if err != nil {
 		return err
 	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-		w.Header().Set("Location", r.URL.Path)
-	}
-	writeJSON(w, status, viewItem(out))
+	writeUpserted(w, r, created, viewItem(out))
 	return nil
 }
 

@@ -21,6 +21,18 @@ func WriteProblem(w http.ResponseWriter, err error, requestID string) int {
 	return p.Status
 }
 
+// writeUpserted answers a create-or-keep (or create-or-replace) write: 201
+// with a Location when it created the resource at the request's path, 200
+// otherwise.
+func writeUpserted(w http.ResponseWriter, r *http.Request, created bool, v any) {
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+		w.Header().Set("Location", r.URL.Path)
+	}
+	writeJSON(w, status, v)
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	writeBody(w, status, "application/json", v)
 }

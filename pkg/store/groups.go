@@ -61,20 +61,7 @@ func (s *Store) GetGroup(ctx context.Context, tenant, id string) (groups.Group, 
 // getGroupItem reads the group item strongly consistently, tombstones
 // included; it returns ErrNotFound only when there is no item.
 func (s *Store) getGroupItem(ctx context.Context, tenant, id string) (groupItem, error) {
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(s.table), Key: key(groupPK(tenant, id), skGroup), ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		return groupItem{}, translate(err)
-	}
-	if out.Item == nil {
-		return groupItem{}, groups.ErrNotFound
-	}
-	var it groupItem
-	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
-		return groupItem{}, translate(err)
-	}
-	return it, nil
+	return getOne[groupItem](ctx, s, key(groupPK(tenant, id), skGroup))
 }
 
 // AnyVersion makes a write unconditional on the group's version.

@@ -596,6 +596,23 @@ func (s *Store) getRaw(ctx context.Context, k map[string]types.AttributeValue) (
 	return out.Item, nil
 }
 
+// getOne reads one item strongly consistently into I, or returns
+// ErrNotFound when there is none.
+func getOne[I any](ctx context.Context, s *Store, k map[string]types.AttributeValue) (I, error) {
+	var it I
+	raw, err := s.getRaw(ctx, k)
+	if err != nil {
+		return it, err
+	}
+	if raw == nil {
+		return it, groups.ErrNotFound
+	}
+	if err := attributevalue.UnmarshalMap(raw, &it); err != nil {
+		return it, translate(err)
+	}
+	return it, nil
+}
+
 // decodeItems unmarshals raw items into I and converts them to T.
 func decodeItems[T, I any](raw []map[string]types.AttributeValue, conv func(I) T) ([]T, error) {
 	out := make([]T, 0, len(raw))

@@ -61,20 +61,8 @@ func (s *Store) PutRegisteredItem(ctx context.Context, tenant string, ri groups.
 
 // GetRegisteredItem returns the item's registration, or ErrNotFound.
 func (s *Store) GetRegisteredItem(ctx context.Context, tenant string, it groups.Item) (groups.RegisteredItem, error) {
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(s.table), Key: key(itemPK(tenant, it), skItem), ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		return groups.RegisteredItem{}, translate(err)
-	}
-	if out.Item == nil {
-		return groups.RegisteredItem{}, groups.ErrNotFound
-	}
-	var ri registeredItem
-	if err := attributevalue.UnmarshalMap(out.Item, &ri); err != nil {
-		return groups.RegisteredItem{}, translate(err)
-	}
-	return ri.toRegistered(), nil
+	ri, err := getOne[registeredItem](ctx, s, key(itemPK(tenant, it), skItem))
+	return ri.toRegistered(), err
 }
 
 // DeleteRegisteredItem removes the item from every group (each removal one

@@ -42,18 +42,9 @@ func (s *Store) PutTenant(ctx context.Context, t groups.Tenant, tokenHash string
 // ErrNotFound. The tenant id comes from the token itself, so the lookup is
 // one GetItem inside that tenant's partition.
 func (s *Store) TenantByToken(ctx context.Context, tenantID, tokenHash string) (groups.Tenant, error) {
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(s.table), Key: key(tenantPK(tenantID), tokenSK(tokenHash)),
-	})
+	tok, err := getOne[tokenItem](ctx, s, key(tenantPK(tenantID), tokenSK(tokenHash)))
 	if err != nil {
-		return groups.Tenant{}, translate(err)
-	}
-	if out.Item == nil {
-		return groups.Tenant{}, groups.ErrNotFound
-	}
-	var tok tokenItem
-	if err := attributevalue.UnmarshalMap(out.Item, &tok); err != nil {
-		return groups.Tenant{}, translate(err)
+		return groups.Tenant{}, err
 	}
 	return groups.Tenant{ID: tok.TenantID, APIKey: tok.APIKey}, nil
 }

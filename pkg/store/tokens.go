@@ -113,18 +113,5 @@ func (s *Store) DeleteToken(ctx context.Context, tenantID, tokenHash string) err
 
 // tenantItem reads the tenant, or returns ErrNotFound.
 func (s *Store) tenantItem(ctx context.Context, tenantID string) (tenantItem, error) {
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(s.table), Key: key(tenantPK(tenantID), skTenant), ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		return tenantItem{}, translate(err)
-	}
-	if out.Item == nil {
-		return tenantItem{}, groups.ErrNotFound
-	}
-	var it tenantItem
-	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
-		return tenantItem{}, translate(err)
-	}
-	return it, nil
+	return getOne[tenantItem](ctx, s, key(tenantPK(tenantID), skTenant))
 }
