@@ -68,6 +68,7 @@ func (a *API) listQuery(r *http.Request, tenant, list string, spec listSpec) (st
 		if v, ok := params[alias]; ok {
 			if _, both := params[name]; both {
 				fail(alias, "is the deprecated name of %s: give only %s", name, name)
+				delete(params, alias)
 				continue
 			}
 			params[name], given[name] = v, alias
@@ -192,6 +193,6 @@ func pageNumbers(params url.Values, q *store.ListQuery, fail func(field, format 
 		q.Limit = n
 	}
 	if q.PageNumber > groups.MaxPageNumberDepth/q.Limit {
-		fail(paramPage, "page × per_page must be at most %d: read further with cursor pagination (limit, cursor)", groups.MaxPageNumberDepth)
+		fail(paramPage, "× per_page must be at most %d: read further with cursor pagination (limit, cursor)", groups.MaxPageNumberDepth)
 	}
 }

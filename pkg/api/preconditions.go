@@ -85,7 +85,7 @@ func entityTags(r *http.Request, field string) ([]string, error) {
 			end = strings.IndexByte(s[start+1:], '"')
 		}
 		if end < 0 {
-			return nil, fieldErrorf(field, `must be "*" or a list of entity tags, such as "v3"`)
+			return nil, fieldErrorf(field, `must be "*" or quoted entity tags, such as "v3"`)
 		}
 		tag := s[:start+end+2]
 		for _, c := range []byte(tag[start+1 : len(tag)-1]) {
@@ -100,7 +100,7 @@ func entityTags(r *http.Request, field string) ([]string, error) {
 		}
 	}
 	if tags == nil {
-		return nil, fieldErrorf(field, `must be "*" or a list of entity tags, such as "v3"`)
+		return nil, fieldErrorf(field, `must be "*" or quoted entity tags, such as "v3"`)
 	}
 	return tags, nil
 }

@@ -365,6 +365,12 @@ func TestListQueryBadInput(t *testing.T) {
 			}
 		})
 	}
+	t.Run("prefix-and-search-one-error", func(t *testing.T) {
+		r := e.call(t, e.tokenA, "GET", "/v1/groups?prefix=a&search=a", "")
+		if errs, _ := r.body["errors"].([]any); len(errs) != 1 {
+			t.Fatalf("errors = %v, want only the deprecated-name one", r.body["errors"])
+		}
+	})
 	t.Run("every-problem-at-once", func(t *testing.T) {
 		r := e.call(t, e.tokenA, "GET", "/v1/groups?sort=size&count=maybe&filter[colour][eq]=red", "")
 		expect(t, r, 400, groups.CodeInvalidArgument)

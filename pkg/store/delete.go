@@ -39,8 +39,8 @@ const purgeReserve = 3 * time.Second
 // With ifVersion (not AnyVersion) the group must be at that version: the
 // version read is compared, and the first transaction is conditional on it,
 // so a change that lands between the read and the write fails the delete. A
-// tombstone keeps the version it was deleted at, so a repeated DELETE with
-// the same If-Match resumes the purge.
+// tombstone answers a conditional delete with ErrNotFound (the group is gone);
+// only an unconditional DELETE resumes its purge.
 //
 // It returns the deleted group; ErrNotFound if there is no such group;
 // ErrPreconditionFailed if it is at another version; ErrDeleteInProgress

@@ -108,10 +108,15 @@ var errVersionMoved = errors.New("group changed since it was read")
 // the version, as the group may change between the read and the write.
 func checkVersion(cur groupItem, ifVersion int) error {
 	switch {
-	case ifVersion == AnyVersion || cur.Version == ifVersion:
+	case ifVersion == AnyVersion:
 		return nil
 	case cur.DeletingAt != "":
+		// A tombstone is gone for every reader, whatever tag it kept: a
+		// conditional write on it fails, so of racing DELETEs with one
+		// If-Match exactly one succeeds (a plain DELETE resumes a purge).
 		return groups.ErrNotFound
+	case cur.Version == ifVersion:
+		return nil
 	default:
 		return groups.ErrPreconditionFailed
 	}

@@ -115,8 +115,10 @@ func TestIfVersionOnTombstone(t *testing.T) {
 	wantCode(t, err, groups.CodeNotFound)
 	_, err = st.DeleteGroup(ctx, tenantA, g.ID, g.Version+1)
 	wantCode(t, err, groups.CodeNotFound)
-	if _, err := st.DeleteGroup(ctx, tenantA, g.ID, g.Version); err != nil {
-		t.Fatalf("resumed delete with the same version: %v", err)
+	_, err = st.DeleteGroup(ctx, tenantA, g.ID, g.Version)
+	wantCode(t, err, groups.CodeNotFound) // gone, even for the tag it was deleted at
+	if _, err := st.DeleteGroup(ctx, tenantA, g.ID, store.AnyVersion); err != nil {
+		t.Fatalf("resumed delete: %v", err)
 	}
 	if left, err := store.ItemsOf(ctx, st, tenantA, g.ID); err != nil || left != 0 {
 		t.Fatalf("%d items remain (%v)", left, err)
