@@ -67,13 +67,12 @@ func parallel(n int, fn func(i int)) {
 // readEntries reads {"data":[…]} with 1–100 entries, decoding each strictly
 // into a fresh E; a malformed entry is reported through bad, by index.
 func readEntries[E any](r *http.Request) (entries []E, bad map[int]string, err error) {
-	obj, err := readObject(r)
+	f, err := readFields(r)
 	if err != nil {
 		return nil, nil, err
 	}
-	f := newFields(obj)
 	data := f.rawList("data")
-	if _, ok := obj["data"]; !ok {
+	if _, ok := f.obj["data"]; !ok {
 		f.fail("data", "is required")
 	}
 	f.rejectUnknown()

@@ -38,11 +38,10 @@ func (a *API) batchMembers(w http.ResponseWriter, r *http.Request, tenant string
 	if err != nil {
 		return err
 	}
-	obj, err := readObject(r)
+	f, err := readFields(r)
 	if err != nil {
 		return err
 	}
-	f := newFields(obj)
 	adds, removes := f.rawList("add"), f.rawList("remove")
 	f.rejectUnknown()
 	switch n := len(adds) + len(removes); {

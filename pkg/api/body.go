@@ -66,8 +66,14 @@ type fields struct {
 	errs []groups.FieldError
 }
 
-func newFields(obj map[string]json.RawMessage) *fields {
-	return &fields{obj: obj, used: map[string]bool{}}
+// readFields reads the request body (see readObject) for field-by-field
+// checks.
+func readFields(r *http.Request) (*fields, error) {
+	obj, err := readObject(r)
+	if err != nil {
+		return nil, err
+	}
+	return &fields{obj: obj, used: map[string]bool{}}, nil
 }
 
 func (f *fields) fail(field, msg string) {

@@ -15,11 +15,10 @@ func (a *API) createGroup(w http.ResponseWriter, r *http.Request, tenant string)
 	if err := onlyParams(r); err != nil {
 		return err
 	}
-	obj, err := readObject(r)
+	f, err := readFields(r)
 	if err != nil {
 		return err
 	}
-	f := newFields(obj)
 	var ng groups.NewGroup
 	if name := f.str("name", true); name != nil {
 		ng.Name, err = groups.CleanName("name", *name)
@@ -77,11 +76,10 @@ func (a *API) updateGroup(w http.ResponseWriter, r *http.Request, tenant string)
 	if err != nil {
 		return err
 	}
-	obj, err := readObject(r)
+	f, err := readFields(r)
 	if err != nil {
 		return err
 	}
-	f := newFields(obj)
 	var p groups.GroupPatch
 	if name := f.str("name", false); name != nil {
 		clean, err := groups.CleanName("name", *name)

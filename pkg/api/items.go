@@ -14,11 +14,10 @@ func (a *API) putItem(w http.ResponseWriter, r *http.Request, tenant string) err
 	if err != nil {
 		return err
 	}
-	obj, err := readObject(r)
+	f, err := readFields(r)
 	if err != nil {
 		return err
 	}
-	f := newFields(obj)
 	ri := groups.RegisteredItem{Item: it}
 	if name := f.str("name", true); name != nil {
 		ri.Name, err = groups.CleanItemName("name", *name)
