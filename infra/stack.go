@@ -161,8 +161,11 @@ func newFunction(scope constructs.Construct, table awsdynamodb.Table, f routes.F
 	switch f.Access {
 	case routes.ReadWrite:
 		table.GrantReadWriteData(fn)
-	default:
+	case routes.ReadOnly:
 		table.GrantReadData(fn)
+	case routes.TokenLookup:
+		table.Grant(fn, jsii.String("dynamodb:GetItem"))
+	case routes.NoTable:
 	}
 	if routes.Metered(f.Operation) {
 		grantMetering(fn, table)

@@ -504,8 +504,16 @@ func TestLambdasMayTouchOnlyTheTableAndTheirLogs(t *testing.T) {
 						t.Errorf("read-write function may not %s", a)
 					}
 				}
+			case routes.TokenLookup:
+				if !slices.Equal(dynamo, []string{"dynamodb:GetItem"}) {
+					t.Errorf("token lookup may %v, want only dynamodb:GetItem", dynamo)
+				}
+			case routes.NoTable:
+				if len(dynamo) > 0 {
+					t.Errorf("function without table access may %v", dynamo)
+				}
 			}
-			if !slices.Contains(dynamo, "dynamodb:Query") {
+			if (f.Access == routes.ReadOnly || f.Access == routes.ReadWrite) && !slices.Contains(dynamo, "dynamodb:Query") {
 				t.Errorf("function may not even query the table: %v", dynamo)
 			}
 			// ... and every function serving authenticated routes, and only

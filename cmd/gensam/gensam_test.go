@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"maps"
 	"os"
@@ -760,21 +761,22 @@ var logicalID = regexp.MustCompile(`^[A-Za-z0-9]+$`)
 // meters (it serves authenticated routes), the metering grant in the store's
 // terms as its only other policy.
 func checkPolicies(id string, access routes.Access, meters bool, policies any, tableID string) []string {
-	wantPolicy := "DynamoDBReadPolicy"
-	if access == routes.ReadWrite {
-		wantPolicy = "DynamoDBCrudPolicy"
-	}
+	wantPolicy := map[routes.Access]string{routes.ReadOnly: "DynamoDBReadPolicy", routes.ReadWrite: "DynamoDBCrudPolicy"}[access]
 	list, _ := policies.([]any)
-	if len(list) == 0 {
-		return []string{fmt.Sprintf("%s: no Policies, want %s", id, wantPolicy)}
+	if len(list) == 0 && (wantPolicy != "" || access == routes.TokenLookup) {
+		return []string{fmt.Sprintf("%s: no Policies, want %s", id, cmp.Or(wantPolicy, "the token lookup grant"))}
 	}
 	var problems []string
-	metering := 0
+	metering, lookup := 0, 0
 	for _, p := range list {
 		if m, ok := p.(map[string]any); ok && m["Statement"] != nil {
-			metering++
-			if want := wantMeteringPolicy(tableID); !reflect.DeepEqual(p, want) {
-				problems = append(problems, fmt.Sprintf("%s: inline policy %v, want only the metering grant %v", id, p, want))
+			switch {
+			case reflect.DeepEqual(p, wantMeteringPolicy(tableID)):
+				metering++
+			case access == routes.TokenLookup && reflect.DeepEqual(p, wantTokenLookupPolicy(tableID)):
+				lookup++
+			default:
+				problems = append(problems, fmt.Sprintf("%s: inline policy %v, want only the metering grant %v", id, p, wantMeteringPolicy(tableID)))
 			}
 			continue
 		}
@@ -791,6 +793,9 @@ func checkPolicies(id string, access routes.Access, meters bool, policies any, t
 			problems = append(problems, fmt.Sprintf("%s: %s TableName is not a Ref to %s", id, name, tableID))
 		}
 	}
+	if access == routes.TokenLookup && lookup != 1 {
+		problems = append(problems, fmt.Sprintf("%s: %d token lookup grants, want 1 (GetItem only)", id, lookup))
+	}
 	switch {
 	case meters && metering != 1:
 		problems = append(problems, fmt.Sprintf("%s: %d metering grants, want 1: it serves authenticated routes, so it counts calls", id, metering))
@@ -801,6 +806,13 @@ func checkPolicies(id string, access routes.Access, meters bool, policies any, t
 }
 
 // wantMeteringPolicy is the metering grant as parseTemplate reads it.
+func wantTokenLookupPolicy(tableID string) map[string]any {
+	return map[string]any{"Statement": []any{map[string]any{
+		"Sid": "LookUpTokens", "Effect": "Allow", "Action": "dynamodb:GetItem",
+		"Resource": map[string]any{"Fn::GetAtt": []any{tableID, "Arn"}},
+	}}}
+}
+
 func wantMeteringPolicy(tableID string) map[string]any {
 	list := func(ss []string) []any {
 		out := make([]any, len(ss))

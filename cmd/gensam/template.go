@@ -248,11 +248,15 @@ func sortedKeys(m map[string]string) []string {
 
 // functionResource declares fn's Lambda with one Api event per route in rs.
 func functionResource(fn routes.Function, rs []routes.Route) (*yaml.Node, error) {
-	policy := "DynamoDBReadPolicy"
-	if fn.Access == routes.ReadWrite {
-		policy = "DynamoDBCrudPolicy"
+	policies := seq()
+	switch fn.Access {
+	case routes.ReadWrite:
+		policies.Content = append(policies.Content, obj("DynamoDBCrudPolicy", obj("TableName", ref(tableID))))
+	case routes.ReadOnly:
+		policies.Content = append(policies.Content, obj("DynamoDBReadPolicy", obj("TableName", ref(tableID))))
+	case routes.TokenLookup:
+		policies.Content = append(policies.Content, tokenLookupPolicy())
 	}
-	policies := seq(obj(policy, obj("TableName", ref(tableID))))
 	if routes.Metered(fn.Operation) {
 		policies.Content = append(policies.Content, meteringPolicy())
 	}
@@ -298,6 +302,16 @@ func functionResource(fn routes.Function, rs []routes.Route) (*yaml.Node, error)
 // function serving authenticated routes makes, read-only ones included: UpdateItem only in
 // a tenant's own partition and only of the counters' attributes, in the
 // store's terms (store.MeterLeadingKeys and the rest).
+// tokenLookupPolicy lets the authorizer read single items and nothing else.
+func tokenLookupPolicy() *yaml.Node {
+	return obj("Statement", seq(obj(
+		"Sid", "LookUpTokens",
+		"Effect", "Allow",
+		"Action", "dynamodb:GetItem",
+		"Resource", getAtt(tableID, "Arn"),
+	)))
+}
+
 func meteringPolicy() *yaml.Node {
 	return obj("Statement", seq(obj(
 		"Sid", "CountCalls",

@@ -52,6 +52,12 @@ const (
 	ReadOnly Access = iota
 	// ReadWrite functions may also write.
 	ReadWrite
+	// TokenLookup functions may only GetItem: the authorizer reads one token
+	// item per (uncached) call and nothing else.
+	TokenLookup
+	// NoTable functions have no access to the table: public operations
+	// serve static content.
+	NoTable
 )
 
 // Function describes one Lambda.
@@ -81,10 +87,10 @@ var Functions = []Function{
 	{DeleteAssociations, ReadWrite, "Removes vehicle–user associations"},
 	{ListAssociations, ReadOnly, "Lists a vehicle's users or a user's vehicles"},
 	// Issue 3 §7: OpenAPI.
-	{GetOpenAPI, ReadOnly, "Serves the API's OpenAPI document"},
+	{GetOpenAPI, NoTable, "Serves the API's OpenAPI document"},
 	// Issue 3 §6: usage metering.
 	{GetUsage, ReadOnly, "Returns the tenant's call counts and usage plan limits"},
-	{Authorizer, ReadOnly, "Authenticates bearer tokens and names the tenant"},
+	{Authorizer, TokenLookup, "Authenticates bearer tokens and names the tenant"},
 }
 
 // Route binds a method and an API Gateway resource path to an operation. The
