@@ -13,6 +13,7 @@ import (
 	"github.com/fleetgroups/fleetgroups/pkg/gateway"
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
 	"github.com/fleetgroups/fleetgroups/pkg/store"
+	"github.com/fleetgroups/fleetgroups/pkg/storetest"
 )
 
 // Safe retries: Idempotency-Key on POST, PUT, PATCH and DELETE.
@@ -194,21 +195,10 @@ func TestIdempotencyConcurrentRetries(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	const racers = 8
-	var (
-		wg    sync.WaitGroup
-		start = make(chan struct{})
-		out   = make([]response, racers)
-	)
-	for i := range racers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			out[i] = e.call(t, e.tokenA, "POST", "/v1/groups", `{"name":"Raced","vehicles":["v1"]}`, key("race")...)
-		}()
-	}
-	close(start)
-	wg.Wait()
+	out := make([]response, racers)
+	storetest.Race(racers, func(i int) {
+		out[i] = e.call(t, e.tokenA, "POST", "/v1/groups", `{"name":"Raced","vehicles":["v1"]}`, key("race")...)
+	})
 	ids := map[string]bool{}
 	for _, r := range out {
 		switch r.status {

@@ -3,10 +3,10 @@ package gateway_test
 import (
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
+	"github.com/fleetgroups/fleetgroups/pkg/storetest"
 )
 
 // Concurrency: a group's ETag is its version; GET honours If-None-Match,
@@ -97,22 +97,11 @@ func TestIfMatchRace(t *testing.T) {
 			patch := c.patch
 			g := e.call(t, e.tokenA, "POST", "/v1/groups", fmt.Sprintf(`{"name":"Race %d"}`, n))
 			const writers = 8
-			var (
-				wg     sync.WaitGroup
-				start  = make(chan struct{})
-				status = make([]int, writers)
-			)
-			for i := range writers {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					<-start
-					r := e.call(t, e.tokenA, "PATCH", "/v1/groups/"+g.str("id"), fmt.Sprintf(patch, i), "If-Match", g.header.Get("ETag"))
-					status[i] = r.status
-				}()
-			}
-			close(start)
-			wg.Wait()
+			status := make([]int, writers)
+			storetest.Race(writers, func(i int) {
+				r := e.call(t, e.tokenA, "PATCH", "/v1/groups/"+g.str("id"), fmt.Sprintf(patch, i), "If-Match", g.header.Get("ETag"))
+				status[i] = r.status
+			})
 			wins := 0
 			for _, s := range status {
 				switch s {

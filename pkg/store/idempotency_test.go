@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -127,22 +126,10 @@ func TestIdempotencyClaimRaceExactlyOneWins(t *testing.T) {
 	ctx := context.Background()
 	st, _ := storetest.NewStore(t)
 	const racers = 8
-	var (
-		wg      sync.WaitGroup
-		start   = make(chan struct{})
-		claimed = make([]bool, racers)
-		errs    = make([]error, racers)
-	)
-	for i := range racers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			_, claimed[i], errs[i] = st.ClaimIdempotencyKey(ctx, tenantA, "k-race", "fp", lease)
-		}()
-	}
-	close(start)
-	wg.Wait()
+	claimed, errs := make([]bool, racers), make([]error, racers)
+	storetest.Race(racers, func(i int) {
+		_, claimed[i], errs[i] = st.ClaimIdempotencyKey(ctx, tenantA, "k-race", "fp", lease)
+	})
 	if err := errors.Join(errs...); err != nil {
 		t.Fatalf("claims failed: %v", err)
 	}

@@ -3,7 +3,6 @@ package store_test
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -157,21 +156,8 @@ func TestIfVersionRaceExactlyOneWins(t *testing.T) {
 			t.Parallel()
 			g := mustCreate(t, st, tenantA, "Race "+c.name, v("veh-1"))
 			const writers = 8
-			var (
-				wg    sync.WaitGroup
-				start = make(chan struct{})
-				errs  = make([]error, writers)
-			)
-			for i := range writers {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					<-start
-					errs[i] = c.write(g, i)
-				}()
-			}
-			close(start)
-			wg.Wait()
+			errs := make([]error, writers)
+			storetest.Race(writers, func(i int) { errs[i] = c.write(g, i) })
 			wins := 0
 			for _, err := range errs {
 				switch groups.CodeOf(err) {

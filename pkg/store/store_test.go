@@ -83,21 +83,10 @@ func TestNameRaceExactlyOneWins(t *testing.T) {
 	ctx := context.Background()
 	st, _ := storetest.NewStore(t)
 	const racers = 8
-	var (
-		wg    sync.WaitGroup
-		start = make(chan struct{})
-		errs  = make([]error, racers)
-	)
-	for i := range racers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			_, errs[i] = st.CreateGroup(ctx, tenantA, groups.NewGroup{Name: fmt.Sprintf("Race %s", []string{"group", "GROUP"}[i%2])})
-		}()
-	}
-	close(start)
-	wg.Wait()
+	errs := make([]error, racers)
+	storetest.Race(racers, func(i int) {
+		_, errs[i] = st.CreateGroup(ctx, tenantA, groups.NewGroup{Name: fmt.Sprintf("Race %s", []string{"group", "GROUP"}[i%2])})
+	})
 	wins := 0
 	for _, err := range errs {
 		switch groups.CodeOf(err) {

@@ -79,3 +79,20 @@ func Reopen(t testing.TB, st *store.Store) (*store.Store, *Counter) {
 	}
 	return store.New(db, st.Table()), counter
 }
+
+// Race runs fn(0) … fn(n-1) in n goroutines released together, and returns
+// when all are done: the shape of every "exactly one wins" test.
+func Race(n int, fn func(i int)) {
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			fn(i)
+		}()
+	}
+	close(start)
+	wg.Wait()
+}
