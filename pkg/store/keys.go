@@ -1,7 +1,6 @@
 package store
 
 import (
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -149,24 +148,6 @@ func edgeTypePrefix(t groups.ItemType) string { return skEdgeRoot + string(t) + 
 // edgesGSI2PK is the GSI2 partition listing from's edges to type t by creation.
 func edgesGSI2PK(tenant string, from groups.Item, t groups.ItemType) string {
 	return itemPK(tenant, from) + "#A#" + string(t)
-}
-
-// parseMemberSK is the inverse of memberSK.
-func parseMemberSK(sk string) (groups.Item, bool) {
-	rest, ok := strings.CutPrefix(sk, skMemberRoot)
-	if !ok {
-		return groups.Item{}, false
-	}
-	typ, id, ok := strings.Cut(rest, "#")
-	if !ok || id == "" {
-		return groups.Item{}, false
-	}
-	return groups.Item{Type: groups.ItemType(typ), ID: id}, true
-}
-
-// parseGroupPK returns the group id of a group partition key of tenant.
-func parseGroupPK(tenant, pk string) (string, bool) {
-	return strings.CutPrefix(pk, groupPK(tenant, ""))
 }
 
 const skIdempotency = "IDEM"

@@ -5,7 +5,6 @@ import (
 	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -73,25 +72,6 @@ func (s *Store) forEach(ctx context.Context, index string, kc expression.KeyCond
 		}
 		after = keyStrings(raw[len(raw)-1], keyAttrs...)
 	}
-}
-
-// paginate decodes the first limit raw items into T and sets Next when more
-// were read.
-func paginate[T any, I any](raw []map[string]types.AttributeValue, limit int, keyAttrs []string, conv func(I) T) (Page[T], error) {
-	var page Page[T]
-	if len(raw) > limit {
-		raw = raw[:limit]
-		page.Next = keyStrings(raw[limit-1], keyAttrs...)
-	}
-	page.Items = make([]T, 0, len(raw))
-	for _, r := range raw {
-		var it I
-		if err := attributevalue.UnmarshalMap(r, &it); err != nil {
-			return Page[T]{}, translate(err)
-		}
-		page.Items = append(page.Items, conv(it))
-	}
-	return page, nil
 }
 
 func sortKeyOf(item map[string]types.AttributeValue, attr string) string {
