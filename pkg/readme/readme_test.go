@@ -32,12 +32,11 @@ package readme
 //     table with the exported variables in its environment.
 //
 // Values that differ between runs (shapes, in match_test.go): group and
-// association ids, token ids, the OpenAPI document's hash (it changes with
-// every change of the API), elisions "X…" / "X…(N characters)" (cursors,
+// association ids, token ids, elisions "X…" / "X…(N characters)" (cursors,
 // tokens), and request ids, timestamps and dates. Where the README shows
 // one, any real value of its shape matches. The README value of an id, a
-// token id, the hash or an elision then stands for that real value for the
-// rest of the replay (it is bound):
+// token id or an elision then stands for that real value for the rest of
+// the replay (it is bound):
 //
 //   - the same README value must be the same real value everywhere, and two
 //     different README values must be two different real ones;
@@ -50,6 +49,10 @@ package readme
 //     characters is sent as the real one cut alike.
 //   - request ids, timestamps and dates bind nothing: whether two writes
 //     share a millisecond differs from run to run.
+//
+// Everything else is the same for every reader of one commit, and so must
+// be exact: the OpenAPI document's ETag (its hash) included, which changes
+// with the document.
 //
 // Outputs. With -i, the status line must be the same, and every header the
 // README shows must be there with a matching value (headers it leaves out
