@@ -66,6 +66,12 @@ package readme
 // requires an empty body. A failure names the README line, the command, what
 // the README shows and the whole response, ready to paste.
 //
+// go test ./pkg/readme -update rewrites in README.md the outputs of curl
+// commands that no longer match, where they have no elision and at most one
+// line of body: the real status, the shown headers' real values and the real
+// body, keeping the README's ids, request ids and timestamps where they still
+// match. Review the diff; the run after it must pass without -update.
+//
 // A block preceded by <!-- readme-test: unordered-lines WORD (why) -->
 // compares the output lines after the first of its commands containing
 // WORD in any order (list-tokens lists tokens in hash order).
@@ -73,9 +79,12 @@ package readme
 import (
 	"context"
 	"encoding/base32"
+	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/http/httptest"
 	"os"
@@ -94,6 +103,8 @@ import (
 )
 
 func TestMain(m *testing.M) { os.Exit(ddblocal.RunTests(m)) }
+
+var update = flag.Bool("update", false, "rewrite in README.md the outputs of curl commands that no longer match, where they have no elision and at most one line of body")
 
 const (
 	repoRoot   = "../.."
@@ -135,6 +146,16 @@ func TestREADME(t *testing.T) {
 	if r.commands == 0 {
 		t.Fatal("README.md has no command to replay")
 	}
+	if len(r.edits) > 0 {
+		lines := strings.Split(string(data), "\n")
+		for _, e := range slices.Backward(r.edits) {
+			lines = slices.Replace(lines, e.start, e.start+e.n, e.lines...)
+		}
+		if err := os.WriteFile(readmePath, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("rewrote %d outputs in README.md: review the diff, and run the test again without -update", len(r.edits))
+	}
 	t.Logf("replayed %d commands of README.md", r.commands)
 }
 
@@ -155,6 +176,13 @@ type replay struct {
 	provided map[string]string // variables whose value the test sets
 	commands int
 	admin    func() (string, error)
+	edits    []edit // -update
+}
+
+// An edit replaces lines [start, start+n) of README.md (0-based).
+type edit struct {
+	start, n int
+	lines    []string
 }
 
 func newReplay(t *testing.T) *replay {
@@ -298,6 +326,11 @@ func (r *replay) curl(s step, args []string, fail func(string, ...any)) {
 		return
 	}
 	if err := r.compareCurl(req, res, s.want); err != nil {
+		if e, ok := r.rewrite(s, req, res); ok && *update {
+			r.edits = append(r.edits, e)
+			r.t.Logf("README.md:%d: rewriting the output (%v)", s.line, err)
+			return
+		}
 		fail("%v\n--- README.md shows:\n%s\n--- the API answered:\n%s", err, strings.Join(s.want, "\n"), clip(out))
 	}
 }
@@ -443,4 +476,90 @@ func clip(out string) string {
 		return out
 	}
 	return strings.Join(lines[:max], "") + fmt.Sprintf("… (%d more lines)\n", len(lines)-max)
+}
+
+// rewrite is the README output that -update writes for a curl command
+// whose output no longer matches: the real status line, the headers the
+// README shows with their real values, and the real body. Real ids that
+// stand for README ids are written as the README ids, so that later
+// commands still find them. Outputs with an elision, a body of more than
+// one line or -o are left to a human.
+func (r *replay) rewrite(s step, req *curlRequest, res *curlResponse) (edit, bool) {
+	body := strings.TrimSpace(string(res.body))
+	if req.discard || req.hasWriteO || strings.Contains(strings.Join(s.want, "\n"), "…") || strings.Contains(body, "\n") {
+		return edit{}, false
+	}
+	want := s.want
+	var out []string
+	if req.include {
+		if len(want) == 0 {
+			return edit{}, false
+		}
+		out = append(out, statusLine(res.status))
+		for want = want[1:]; len(want) > 0 && strings.TrimSpace(want[0]) != ""; want = want[1:] {
+			name, value, _ := strings.Cut(want[0], ":")
+			v := res.header.Get(name)
+			switch {
+			case v == "":
+			case r.b.clone().matchText(strings.TrimSpace(value), v, false) == nil:
+				out = append(out, want[0]) // unchanged: keep the README's request id
+			default:
+				out = append(out, name+": "+v)
+			}
+		}
+		if body != "" {
+			out = append(out, "")
+		}
+	}
+	if body != "" {
+		// Strings that still match keep the README's text: its request ids
+		// and timestamps stay, and the diff shows only what changed.
+		if pat, err := parsePattern(strings.TrimSpace(strings.Join(want, "\n"))); err == nil {
+			if got, err := decodeJSON(res.body); err == nil {
+				for real, readme := range r.b.clone().keep(pat, got) {
+					body = strings.ReplaceAll(body, real, readme)
+				}
+			}
+		}
+		out = append(out, body)
+	}
+	for i := range out {
+		for _, real := range slices.Sorted(maps.Keys(r.b.readme)) {
+			out[i] = strings.ReplaceAll(out[i], real, r.b.readme[real])
+		}
+	}
+	start := s.line + strings.Count(s.src, "\n") // 0-based index of the first output line
+	return edit{start: start, n: len(s.want), lines: out}, true
+}
+
+// keep pairs the JSON text of real strings with that of the README strings
+// they match, where the two differ (request ids, timestamps).
+func (b *bindings) keep(want, got any) map[string]string {
+	pairs := map[string]string{}
+	var walk func(want, got any)
+	walk = func(want, got any) {
+		switch w := want.(type) {
+		case jsonText:
+			g, ok := got.(string)
+			if ok && g != string(w) && b.matchText(string(w), g, false) == nil {
+				gj, _ := json.Marshal(g)
+				wj, _ := json.Marshal(string(w))
+				pairs[string(gj)] = string(wj)
+			}
+		case jsonObj:
+			if g, ok := got.(map[string]any); ok {
+				for _, k := range w.keys {
+					walk(w.vals[k], g[k])
+				}
+			}
+		case jsonArray:
+			if g, ok := got.([]any); ok {
+				for i := range min(len(w), len(g)) {
+					walk(w[i], g[i])
+				}
+			}
+		}
+	}
+	walk(want, got)
+	return pairs
 }
