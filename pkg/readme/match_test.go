@@ -199,13 +199,16 @@ func (b *bindings) resolve(s string) (string, error) {
 	return out.String(), nil
 }
 
-var hexWord = regexp.MustCompile(`\b[0-9a-f]{8,11}\b`)
+var (
+	hexWord = regexp.MustCompile(`\b[0-9a-f]{8,11}\b`)
+	tokenID = regexp.MustCompile(`^[0-9a-f]{12}$`)
+)
 
 func (b *bindings) tokenIDPrefixes(s string) string {
 	return hexWord.ReplaceAllStringFunc(s, func(w string) string {
 		var match string
 		for v, r := range b.real {
-			if len(v) == 12 && strings.HasPrefix(v, w) && len(w) >= tokenIDPrefixMin {
+			if tokenID.MatchString(v) && strings.HasPrefix(v, w) && len(w) >= tokenIDPrefixMin {
 				if match != "" {
 					return w // ambiguous: leave it as the README has it
 				}

@@ -113,6 +113,7 @@ const (
 )
 
 func TestREADME(t *testing.T) {
+	t.Parallel()
 	data, err := os.ReadFile(readmePath)
 	if err != nil {
 		t.Fatal(err)
