@@ -1,5 +1,41 @@
 package readme
 
+import (
+	"context"
+	"encoding/base32"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"math/rand/v2"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/fleetgroups/fleetgroups/pkg/app"
+	"github.com/fleetgroups/fleetgroups/pkg/ddblocal"
+	"github.com/fleetgroups/fleetgroups/pkg/gateway"
+	"github.com/fleetgroups/fleetgroups/pkg/localdev"
+	"github.com/fleetgroups/fleetgroups/pkg/storetest"
+)
+
+func TestMain(m *testing.M) { os.Exit(ddblocal.RunTests(m)) }
+
+var update = flag.Bool("update", false, "rewrite in README.md the outputs of curl commands that no longer match, where they have no elision and at most one line of body")
+
+const (
+	repoRoot   = "../.."
+	readmePath = repoRoot + "/README.md"
+	adminPkg   = "./cmd/fleetgroups-admin"
+)
+
 // TestREADME replays README.md against the API as `make run` serves it, and
 // fails wherever the README shows something the API does not do.
 //
@@ -64,7 +100,8 @@ package readme
 // Strings match exactly except for shapes and elisions. Other output is
 // compared as text with white space runs as one space. An empty output
 // requires an empty body. A failure names the README line, the command, what
-// the README shows and the whole response, ready to paste.
+// the README shows and the response as curl would print it (its first 60
+// lines), ready to paste.
 //
 // go test ./pkg/readme -update rewrites in README.md the outputs of curl
 // commands that no longer match, where they have no elision and at most one
@@ -75,43 +112,6 @@ package readme
 // A block preceded by <!-- readme-test: unordered-lines WORD (why) -->
 // compares the output lines after the first of its commands containing
 // WORD in any order (list-tokens lists tokens in hash order).
-
-import (
-	"context"
-	"encoding/base32"
-	"encoding/json"
-	"flag"
-	"fmt"
-	"io"
-	"log/slog"
-	"maps"
-	"math/rand/v2"
-	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"slices"
-	"strings"
-	"sync"
-	"testing"
-
-	"github.com/fleetgroups/fleetgroups/pkg/app"
-	"github.com/fleetgroups/fleetgroups/pkg/ddblocal"
-	"github.com/fleetgroups/fleetgroups/pkg/gateway"
-	"github.com/fleetgroups/fleetgroups/pkg/localdev"
-	"github.com/fleetgroups/fleetgroups/pkg/storetest"
-)
-
-func TestMain(m *testing.M) { os.Exit(ddblocal.RunTests(m)) }
-
-var update = flag.Bool("update", false, "rewrite in README.md the outputs of curl commands that no longer match, where they have no elision and at most one line of body")
-
-const (
-	repoRoot   = "../.."
-	readmePath = repoRoot + "/README.md"
-	adminPkg   = "./cmd/fleetgroups-admin"
-)
-
 func TestREADME(t *testing.T) {
 	t.Parallel()
 	data, err := os.ReadFile(readmePath)
