@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path"
 	"runtime/debug"
 	"time"
 
@@ -97,7 +98,7 @@ func (a *API) Handler(op routes.Operation) http.Handler {
 		mux.Handle(rt.Pattern(), a.idempotent(op, a.serve(op, ep)))
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, pattern := mux.Handler(r); pattern == "" {
+		if !Routed(mux, r) {
 			a.serve(op, func(w http.ResponseWriter, r *http.Request, _ string) error {
 				return RouteError(mux, w, r)
 			}).ServeHTTP(w, r)
@@ -107,16 +108,39 @@ func (a *API) Handler(op routes.Operation) http.Handler {
 	})
 }
 
-// RouteError is the error for a request that mux has no pattern for: 405
+// Routed reports whether mux has a route for r's path exactly as it was
+// sent. A path with an empty, "." or ".." segment has none: ServeMux would
+// answer it with a redirect to the cleaned path, and a client that followed
+// DELETE /v1/groups/{g}/vehicles/.. would delete the group {g}. API Gateway
+// may hand a Lambda such a path, so each Lambda checks, not only the local
+// gateway.
+func Routed(mux *http.ServeMux, r *http.Request) bool {
+	if !cleanPath(r) {
+		return false
+	}
+	_, pattern := mux.Handler(r)
+	return pattern != ""
+}
+
+// cleanPath reports whether r's path is its own cleaned form, the only form
+// ServeMux serves without a redirect.
+func cleanPath(r *http.Request) bool {
+	p := r.URL.EscapedPath()
+	return path.Clean(p) == p
+}
+
+// RouteError is the error for a request that Routed refuses: 405
 // method_not_allowed (with the Allow header ServeMux computes) when the path
 // exists, 404 route_not_found otherwise.
 func RouteError(mux *http.ServeMux, w http.ResponseWriter, r *http.Request) error {
-	probe := &headerProbe{header: http.Header{}}
-	h, _ := mux.Handler(r)
-	h.ServeHTTP(probe, r)
-	if probe.status == http.StatusMethodNotAllowed {
-		w.Header().Set("Allow", probe.header.Get("Allow"))
-		return groups.Errorf(groups.CodeMethodNotAllowed, "%s is not supported on %s", r.Method, r.URL.Path)
+	if cleanPath(r) {
+		probe := &headerProbe{header: http.Header{}}
+		h, _ := mux.Handler(r)
+		h.ServeHTTP(probe, r)
+		if probe.status == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", probe.header.Get("Allow"))
+			return groups.Errorf(groups.CodeMethodNotAllowed, "%s is not supported on %s", r.Method, r.URL.Path)
+		}
 	}
 	return groups.Errorf(groups.CodeRouteNotFound, "no route for %s %s", r.Method, r.URL.Path)
 }

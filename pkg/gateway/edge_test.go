@@ -1,14 +1,71 @@
 package gateway_test
 
 import (
+	"context"
+	"encoding/json"
+	"net/http"
 	"testing"
 
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/fleetgroups/fleetgroups/pkg/app"
+	"github.com/fleetgroups/fleetgroups/pkg/auth"
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
+	"github.com/fleetgroups/fleetgroups/pkg/routes"
 )
 
 // The edges of a request: paths, headers and queries that could be read
 // more than one way. Each is refused with a problem document, and nothing is
 // written.
+
+// TestDotSegments: ServeMux answers a path with a dot or empty segment with
+// a redirect to the cleaned path, and a client that follows
+// DELETE /v1/groups/{g}/vehicles/.. would delete the group. Both the local
+// gateway and each Lambda (whatever path API Gateway hands it) answer 404.
+func TestDotSegments(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	g := e.call(t, e.tokenA, "POST", "/v1/groups", `{"name":"Dots","vehicles":["v1"]}`).str("id")
+	tenant, _ := auth.TenantOf(e.tokenA)
+	h := app.NewHandlers(e.st, quiet)
+	cases := []struct {
+		name   string
+		op     routes.Operation // the Lambda the cleaned path belongs to
+		method string
+		path   string
+	}{
+		{"404-remove-member-dotdot", routes.DeleteGroup, "DELETE", "/v1/groups/" + g + "/vehicles/.."},
+		{"404-remove-member-dot", routes.RemoveMember, "DELETE", "/v1/groups/" + g + "/vehicles/./v1"},
+		{"404-delete-group-dotdot", routes.DeleteGroup, "DELETE", "/v1/groups/x/../" + g},
+		{"404-empty-segment", routes.RemoveMember, "DELETE", "/v1/groups/" + g + "//vehicles/v1"},
+		{"404-double-slash", routes.ListGroups, "GET", "/v1//groups"},
+		{"404-item-groups-dotdot", routes.ListGroups, "GET", "/v1/vehicles/../groups"},
+	}
+	for _, c := range cases {
+		t.Run("gateway/"+c.name, func(t *testing.T) {
+			req, err := http.NewRequest(c.method, e.srv.URL+c.path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", "Bearer "+e.tokenA)
+			r := e.do(t, req)
+			expect(t, r, 404, groups.CodeRouteNotFound)
+			if loc := r.header.Get("Location"); loc != "" {
+				t.Fatalf("Location: %s", loc)
+			}
+		})
+		t.Run("lambda/"+c.name, func(t *testing.T) {
+			r := invoke(t, h, c.op, c.method, c.path, tenant, nil)
+			expect(t, r, 404, groups.CodeRouteNotFound)
+			if loc := r.header.Get("Location"); loc != "" {
+				t.Fatalf("Location: %s", loc)
+			}
+		})
+	}
+	if r := e.call(t, e.tokenA, "GET", "/v1/groups/"+g, ""); r.status != 200 || r.num("memberCount") != 1 {
+		t.Fatalf("group after dot segments: %d %v", r.status, r.body)
+	}
+}
 
 // TestDotOnlyIDs: an id of dots only would be a dot segment in every path
 // that names it, so no route could reach it safely; it is refused wherever an
@@ -39,4 +96,35 @@ func TestDotOnlyIDs(t *testing.T) {
 	if r := e.call(t, e.tokenA, "GET", "/v1/groups/"+g, ""); r.num("memberCount") != 0 {
 		t.Fatalf("a dot id was added: %v", r.body)
 	}
+}
+
+// invoke runs op's Lambda handler on the proxy event API Gateway would send
+// for method and path once it has authorized tenant, with the path exactly as
+// given and headers as its multiValueHeaders.
+func invoke(t *testing.T, h app.Handlers, op routes.Operation, method, path, tenant string, headers map[string][]string) response {
+	t.Helper()
+	event := events.APIGatewayProxyRequest{
+		HTTPMethod: method, Path: path, MultiValueHeaders: headers,
+		RequestContext: events.APIGatewayProxyRequestContext{
+			RequestID: "edge", Stage: routes.Stage, DomainName: "api.example.com",
+			Authorizer: map[string]any{auth.ContextTenantID: tenant},
+		},
+	}
+	res, err := h.Operations[op](context.Background(), event)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := response{status: res.StatusCode, header: http.Header{}, raw: []byte(res.Body)}
+	for k, v := range res.Headers {
+		out.header.Set(k, v)
+	}
+	for k, vs := range res.MultiValueHeaders {
+		out.header[http.CanonicalHeaderKey(k)] = vs
+	}
+	if res.Body != "" {
+		if err := json.Unmarshal(out.raw, &out.body); err != nil {
+			t.Fatalf("body is not JSON: %q", res.Body)
+		}
+	}
+	return out
 }

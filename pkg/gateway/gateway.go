@@ -49,9 +49,10 @@ func New(h app.Handlers, log *slog.Logger) *Gateway {
 
 // ServeHTTP answers unknown routes and methods as the deployed gateway
 // responses do (404 route_not_found, 405 method_not_allowed), and forwards
-// everything else.
+// everything else. A path with dot or empty segments is an unknown route,
+// never a redirect (see api.Routed).
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if _, pattern := g.mux.Handler(r); pattern != "" {
+	if api.Routed(g.mux, r) {
 		g.mux.ServeHTTP(w, r)
 		return
 	}
