@@ -104,8 +104,26 @@ func (a *API) Handler(op routes.Operation) http.Handler {
 			}).ServeHTTP(w, r)
 			return
 		}
+		if err := ambiguity(op, r); err != nil {
+			a.serve(op, fail(err)).ServeHTTP(w, r)
+			return
+		}
 		mux.ServeHTTP(w, r)
 	})
+}
+
+// ambiguity refuses a request that could be read more than one way, before
+// anything reads it (Idempotency-Key included, so that no key keeps the
+// refusal as its answer).
+func ambiguity(op routes.Operation, r *http.Request) error {
+	// Several Authorization headers: the authorizer refuses them too, but
+	// API Gateway may answer from a cached authorization of the last token
+	// without running it, and the request would run as that token's tenant
+	// whatever the others say. A public operation reads no token.
+	if n := len(r.Header.Values("Authorization")); n > 1 && !routes.IsPublic(op) {
+		return groups.Errorf(groups.CodeUnauthenticated, "send one Authorization header, not %d", n)
+	}
+	return nil
 }
 
 // Routed reports whether mux has a route for r's path exactly as it was

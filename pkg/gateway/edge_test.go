@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"testing"
 
@@ -96,6 +97,59 @@ func TestDotOnlyIDs(t *testing.T) {
 	if r := e.call(t, e.tokenA, "GET", "/v1/groups/"+g, ""); r.num("memberCount") != 0 {
 		t.Fatalf("a dot id was added: %v", r.body)
 	}
+}
+
+// TestSeveralAuthorizationHeaders: API Gateway's headers map keeps the last
+// of several values, so two tokens would let the request run as either
+// tenant. The authorizer refuses them, and so does every Lambda, since API
+// Gateway may answer from a cached authorization without running the
+// authorizer.
+func TestSeveralAuthorizationHeaders(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tenantB, _ := auth.TenantOf(e.tokenB)
+	A, B := "Bearer "+e.tokenA, "Bearer "+e.tokenB
+	cases := []struct {
+		name    string
+		headers map[string][]string
+	}{
+		{"401-two-tenants", map[string][]string{"Authorization": {A, B}}},
+		{"401-same-token-twice", map[string][]string{"Authorization": {B, B}}},
+		{"401-two-spellings", map[string][]string{"authorization": {A}, "Authorization": {B}}},
+	}
+	h := app.NewHandlers(e.st, quiet)
+	for _, c := range cases {
+		t.Run("gateway/"+c.name, func(t *testing.T) {
+			req, err := http.NewRequest("GET", e.srv.URL+"/v1/groups", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header = c.headers
+			r := e.do(t, req)
+			expect(t, r, 401, groups.CodeUnauthenticated)
+		})
+		t.Run("authorizer/"+c.name, func(t *testing.T) {
+			_, err := h.Authorizer(context.Background(), events.APIGatewayCustomAuthorizerRequestTypeRequest{
+				Type: "REQUEST", MethodArn: "arn:aws:execute-api:local:000000000000:local/live/GET/v1/groups",
+				Headers: map[string]string{"Authorization": B}, MultiValueHeaders: c.headers,
+			})
+			if !errors.Is(err, auth.ErrUnauthorized) {
+				t.Fatalf("authorizer error = %v, want Unauthorized", err)
+			}
+		})
+		t.Run("lambda/"+c.name, func(t *testing.T) {
+			// As if API Gateway had the last token's authorization cached.
+			r := invoke(t, h, routes.ListGroups, "GET", "/v1/groups", tenantB, c.headers)
+			expect(t, r, 401, groups.CodeUnauthenticated)
+			if r.header.Get("WWW-Authenticate") != "Bearer" {
+				t.Fatal("401 without WWW-Authenticate: Bearer")
+			}
+		})
+	}
+	t.Run("200-public-route-ignores-them", func(t *testing.T) {
+		r := invoke(t, h, routes.GetOpenAPI, "GET", "/v1/openapi.json", "", cases[0].headers)
+		expect(t, r, 200, "")
+	})
 }
 
 // invoke runs op's Lambda handler on the proxy event API Gateway would send
