@@ -11,9 +11,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"path"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -123,7 +125,16 @@ func ambiguity(op routes.Operation, r *http.Request) error {
 	if n := len(r.Header.Values("Authorization")); n > 1 && !routes.IsPublic(op) {
 		return groups.Errorf(groups.CodeUnauthenticated, "send one Authorization header, not %d", n)
 	}
-	return nil
+	// A repeated query parameter: handlers read one value of each, and
+	// which of two cursors or limits was meant is a guess.
+	q := r.URL.Query()
+	var errs []groups.FieldError
+	for _, name := range slices.Sorted(maps.Keys(q)) {
+		if len(q[name]) > 1 {
+			errs = append(errs, groups.FieldError{Field: name, Message: "must be given once"})
+		}
+	}
+	return groups.ValidationError(errs)
 }
 
 // Routed reports whether mux has a route for r's path exactly as it was

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -150,6 +151,42 @@ func TestSeveralAuthorizationHeaders(t *testing.T) {
 		r := invoke(t, h, routes.GetOpenAPI, "GET", "/v1/openapi.json", "", cases[0].headers)
 		expect(t, r, 200, "")
 	})
+}
+
+// TestRepeatedQueryParameters: every route refuses a parameter given twice,
+// instead of reading one of the two values.
+func TestRepeatedQueryParameters(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	g := e.call(t, e.tokenA, "POST", "/v1/groups", `{"name":"One","vehicles":["v1"]}`).str("id")
+	e.call(t, e.tokenA, "POST", "/v1/groups", `{"name":"Two","vehicles":["v1"]}`)
+	cursor := e.call(t, e.tokenA, "GET", "/v1/vehicles/v1/groups?limit=1", "").str("next_cursor")
+	if cursor == "" {
+		t.Fatal("no cursor")
+	}
+	check := func(t *testing.T, r response, field string) {
+		t.Helper()
+		expect(t, r, 400, groups.CodeInvalidArgument)
+		errs, _ := r.body["errors"].([]any)
+		if len(errs) == 0 || errs[0].(map[string]any)["field"] != field || errs[0].(map[string]any)["message"] != "must be given once" {
+			t.Fatalf("errors = %v, want %s given once", r.body["errors"], field)
+		}
+	}
+	t.Run("400-item-groups-cursor-twice", func(t *testing.T) {
+		check(t, e.call(t, e.tokenA, "GET", "/v1/vehicles/v1/groups?cursor="+cursor+"&cursor="+cursor, ""), "cursor")
+	})
+	t.Run("400-members-include-twice", func(t *testing.T) {
+		check(t, e.call(t, e.tokenA, "GET", "/v1/groups/"+g+"/members?include=item&include=item", ""), "include")
+	})
+	for _, rt := range routes.Routes {
+		t.Run("400-"+rt.Pattern(), func(t *testing.T) {
+			path := strings.NewReplacer("{groupId}", g, "{itemType}", "vehicles", "{itemId}", "v1").Replace(rt.Path)
+			check(t, e.call(t, e.tokenA, rt.Method, path+"?limit=1&limit=1", ""), "limit")
+		})
+	}
+	if r := e.call(t, e.tokenA, "GET", "/v1/groups/"+g, ""); r.status != 200 || r.num("memberCount") != 1 {
+		t.Fatalf("group after refused requests: %d %v", r.status, r.body)
+	}
 }
 
 // invoke runs op's Lambda handler on the proxy event API Gateway would send
