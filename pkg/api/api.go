@@ -24,6 +24,7 @@ import (
 
 	"github.com/fleetgroups/fleetgroups/pkg/auth"
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
+	"github.com/fleetgroups/fleetgroups/pkg/problem"
 	"github.com/fleetgroups/fleetgroups/pkg/routes"
 	"github.com/fleetgroups/fleetgroups/pkg/store"
 )
@@ -184,9 +185,9 @@ func (p *headerProbe) Write(b []byte) (int, error) { return len(b), nil }
 func (p *headerProbe) WriteHeader(status int)      { p.status = status }
 
 // serve wraps an endpoint with what every request gets: the tenant from the
-// authorizer (required unless the operation is public), the request id,
-// usage metering, problem rendering, panic recovery and one structured log
-// line.
+// authorizer (required unless the operation is public), the request id, the
+// headers every response carries, usage metering, problem rendering, panic
+// recovery and one structured log line.
 func (a *API) serve(op routes.Operation, ep endpoint) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -197,6 +198,9 @@ func (a *API) serve(op routes.Operation, ep endpoint) http.Handler {
 		}
 		tenant := tenantOf(r)
 		w.Header().Set("X-Request-Id", requestID)
+		for k, v := range problem.CommonHeaders() {
+			w.Header().Set(k, v)
+		}
 		w, r, waitMeter := a.startMetering(w, r, op, tenant, requestID)
 		defer waitMeter()
 		rec := &statusRecorder{ResponseWriter: w}

@@ -189,6 +189,43 @@ func TestRepeatedQueryParameters(t *testing.T) {
 	}
 }
 
+// TestResponseHeaders: no answer is stored by a browser or a shared cache
+// (the public OpenAPI document excepted), and no browser sniffs a body into
+// something else, whichever layer answers.
+func TestResponseHeaders(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	g := e.call(t, e.tokenA, "POST", "/v1/groups", `{"name":"Headers"}`).str("id")
+	cases := []struct {
+		name, token, method, path string
+		status                    int
+		cacheControl              string
+	}{
+		{"200-group", e.tokenA, "GET", "/v1/groups/" + g, 200, "no-store"},
+		{"200-list", e.tokenA, "GET", "/v1/groups", 200, "no-store"},
+		{"404-lambda-problem", e.tokenA, "GET", "/v1/groups/grp_missing", 404, "no-store"},
+		{"400-lambda-problem", e.tokenA, "GET", "/v1/groups?limit=0", 400, "no-store"},
+		{"401-gateway-problem", "", "GET", "/v1/groups", 401, "no-store"},
+		{"404-gateway-problem", e.tokenA, "GET", "/v1/nothing", 404, "no-store"},
+		{"405-gateway-problem", e.tokenA, "POST", "/v1/groups/" + g, 405, "no-store"},
+		{"200-public-document", "", "GET", "/v1/openapi.json", 200, "public, max-age=300"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := e.call(t, c.token, c.method, c.path, "")
+			if r.status != c.status {
+				t.Fatalf("status %d, want %d", r.status, c.status)
+			}
+			if got := r.header.Get("Cache-Control"); got != c.cacheControl {
+				t.Errorf("Cache-Control = %q, want %q", got, c.cacheControl)
+			}
+			if got := r.header.Get("X-Content-Type-Options"); got != "nosniff" {
+				t.Errorf("X-Content-Type-Options = %q, want nosniff", got)
+			}
+		})
+	}
+}
+
 // invoke runs op's Lambda handler on the proxy event API Gateway would send
 // for method and path once it has authorized tenant, with the path exactly as
 // given and headers as its multiValueHeaders.

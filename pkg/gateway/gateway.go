@@ -56,9 +56,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.mux.ServeHTTP(w, r)
 		return
 	}
-	requestID := api.NewRequestID()
-	w.Header().Set("X-Request-Id", requestID)
-	api.WriteProblem(w, api.RouteError(g.mux, w, r), requestID)
+	g.fail(w, api.RouteError(g.mux, w, r), api.NewRequestID())
 }
 
 func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request, rt routes.Route) {
@@ -98,7 +96,7 @@ func (g *Gateway) authorize(w http.ResponseWriter, r *http.Request, event *event
 		return false
 	case err != nil:
 		g.log.Error("authorizer failed", "request_id", requestID, "error", err)
-		api.WriteProblem(w, &groups.Error{Code: groups.CodeInternal, Err: err}, requestID)
+		g.fail(w, &groups.Error{Code: groups.CodeInternal, Err: err}, requestID)
 		return false
 	case !allows(authz.PolicyDocument):
 		g.answer(w, problem.Gateway("ACCESS_DENIED"), requestID)
@@ -113,11 +111,21 @@ func (g *Gateway) authorize(w http.ResponseWriter, r *http.Request, event *event
 
 // answer writes one of API Gateway's own error responses.
 func (g *Gateway) answer(w http.ResponseWriter, gr problem.GatewayResponse, requestID string) {
-	w.Header().Set("X-Request-Id", requestID)
-	for k, v := range gr.Headers {
+	for k, v := range gr.AllHeaders() {
 		w.Header().Set(k, v)
 	}
-	api.WriteProblem(w, gr.Err(), requestID)
+	g.fail(w, gr.Err(), requestID)
+}
+
+// fail answers err as the gateway itself, with the headers every response
+// carries. (A Lambda's answer passes as the Lambda wrote it, as in AWS, so
+// that a header missing there is missing here too.)
+func (g *Gateway) fail(w http.ResponseWriter, err error, requestID string) {
+	w.Header().Set("X-Request-Id", requestID)
+	for k, v := range problem.CommonHeaders() {
+		w.Header().Set(k, v)
+	}
+	api.WriteProblem(w, err, requestID)
 }
 
 // proxyEvent builds the Lambda proxy integration event API Gateway sends.
