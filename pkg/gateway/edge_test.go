@@ -1,10 +1,14 @@
 package gateway_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -12,6 +16,7 @@ import (
 
 	"github.com/fleetgroups/fleetgroups/pkg/app"
 	"github.com/fleetgroups/fleetgroups/pkg/auth"
+	"github.com/fleetgroups/fleetgroups/pkg/gateway"
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
 	"github.com/fleetgroups/fleetgroups/pkg/routes"
 )
@@ -224,6 +229,109 @@ func TestResponseHeaders(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMalformedRequests: what net/http or the Lambda adapter cannot read
+// (a Host that is no host, a query that does not parse, a path with a bad
+// escape) is a 400 problem document from the gateway server itself, never a
+// bare 502, a plain-text error or a silently dropped parameter. The requests
+// are written by hand, since no well-behaved client sends them.
+func TestMalformedRequests(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	addr := serve(t, e)
+	bearer := "Authorization: Bearer " + e.tokenA + "\r\n"
+	cases := []struct{ name, request string }{
+		{"400-host-bad-port", "GET /v1/groups HTTP/1.1\r\nHost: x:y\r\n" + bearer + "\r\n"},
+		{"400-host-bad-escape", "GET /v1/groups HTTP/1.1\r\nHost: %zz\r\n" + bearer + "\r\n"},
+		{"400-host-with-space", "GET /v1/groups HTTP/1.1\r\nHost: a b\r\n" + bearer + "\r\n"},
+		{"400-two-hosts", "GET /v1/groups HTTP/1.1\r\nHost: a\r\nHost: b\r\n" + bearer + "\r\n"},
+		{"400-no-host", "GET /v1/groups HTTP/1.1\r\n" + bearer + "\r\n"},
+		{"400-query-semicolon", "GET /v1/groups?limit=1;search=x HTTP/1.1\r\nHost: localhost\r\n" + bearer + "\r\n"},
+		{"400-query-bad-escape", "GET /v1/groups?%ZZ=1 HTTP/1.1\r\nHost: localhost\r\n" + bearer + "\r\n"},
+		{"400-path-bad-escape", "GET /v1/groups/%ZZ HTTP/1.1\r\nHost: localhost\r\n" + bearer + "\r\n"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := exchange(t, addr, c.request)
+			expect(t, r, 400, groups.CodeBadRequest)
+			if r.header.Get("X-Content-Type-Options") != "nosniff" {
+				t.Errorf("headers %v lack X-Content-Type-Options: nosniff", r.header)
+			}
+		})
+	}
+	t.Run("200-well-formed", func(t *testing.T) {
+		expect(t, exchange(t, addr, "GET /v1/groups?limit=1 HTTP/1.1\r\nHost: localhost:3000\r\n"+bearer+"\r\n"), 200, "")
+	})
+}
+
+// TestLambdaFailure: a Lambda that fails (returns an error, as the proxy
+// adapter does on an event it cannot convert) is API Gateway's 502, which
+// the deployed DEFAULT_5XX gateway response renders as a retryable 503
+// problem; the local gateway answers the same, not a bare 502.
+func TestLambdaFailure(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	h := app.NewHandlers(e.st, quiet)
+	h.Operations[routes.ListGroups] = func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+		return events.APIGatewayProxyResponse{}, errors.New("the Lambda failed")
+	}
+	srv := httptest.NewServer(gateway.New(h, quiet))
+	t.Cleanup(srv.Close)
+	req, err := http.NewRequest("GET", srv.URL+"/v1/groups", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+e.tokenA)
+	r := e.do(t, req)
+	expect(t, r, 503, groups.CodeUnavailable)
+	if r.header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("headers %v lack X-Content-Type-Options: nosniff", r.header)
+	}
+}
+
+// serve runs the gateway server over e's table until the test ends, and
+// returns its address.
+func serve(t *testing.T, e *env) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- gateway.Serve(ctx, ln, gateway.New(app.NewHandlers(e.st, quiet), quiet)) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return ln.Addr().String()
+}
+
+// exchange writes request to addr as it is and reads the answer.
+func exchange(t *testing.T, addr, request string) response {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, request); err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	out := response{status: res.StatusCode, header: res.Header, raw: raw}
+	if err := json.Unmarshal(raw, &out.body); err != nil {
+		t.Fatalf("body is not JSON: %d %v %q", res.StatusCode, res.Header, raw)
+	}
+	return out
 }
 
 // invoke runs op's Lambda handler on the proxy event API Gateway would send
