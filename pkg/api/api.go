@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"net/url"
 	"path"
 	"runtime/debug"
 	"slices"
@@ -56,7 +57,27 @@ type LambdaFunc = func(context.Context, events.APIGatewayProxyRequest) (events.A
 // LambdaHandler is op's Lambda handler: API Gateway proxy events in, proxy
 // responses out, through aws-lambda-go-api-proxy and Handler(op).
 func (a *API) LambdaHandler(op routes.Operation) LambdaFunc {
-	return httpadapter.New(a.Handler(op)).ProxyWithContext
+	adapter := httpadapter.New(a.Handler(op))
+	return func(ctx context.Context, e events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+		if _, err := url.Parse(e.Path); err == nil {
+			return adapter.ProxyWithContext(ctx, e)
+		}
+		// The adapter cannot make a request of a path that does not parse
+		// (a stray '%': API Gateway passes paths still encoded) and would
+		// fail the invocation, which API Gateway answers with a 5xx for the
+		// client's mistake. The request is refused on a stand-in path, with
+		// the event's request id and authorizer context.
+		sent := e.Path
+		e.Path = "/"
+		r, err := adapter.EventToRequestWithContext(ctx, e)
+		if err != nil {
+			return core.GatewayTimeout(), err // as the adapter would
+		}
+		r.URL.Path = sent // for the log line
+		w := core.NewProxyResponseWriter()
+		a.serve(op, fail(groups.Errorf(groups.CodeBadRequest, "the request path is not percent-encoded correctly"))).ServeHTTP(w, r)
+		return w.GetProxyResponse()
+	}
 }
 
 // endpoint is an operation's handler: it writes its success response itself

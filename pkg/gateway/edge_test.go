@@ -74,6 +74,32 @@ func TestDotSegments(t *testing.T) {
 	}
 }
 
+// TestLambdaPathThatDoesNotParse: the proxy adapter cannot make a request of
+// a path with a stray '%', and failed the invocation (a 5xx from API
+// Gateway for the client's mistake); each Lambda answers 400 instead.
+func TestLambdaPathThatDoesNotParse(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tenant, _ := auth.TenantOf(e.tokenA)
+	h := app.NewHandlers(e.st, quiet)
+	for _, c := range []struct {
+		name string
+		op   routes.Operation
+		path string
+	}{
+		{"400-group-id", routes.GetGroup, "/v1/groups/%ZZ"},
+		{"400-public-route", routes.GetOpenAPI, "/v1/openapi.json%"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := invoke(t, h, c.op, "GET", c.path, tenant, nil)
+			expect(t, r, 400, groups.CodeBadRequest)
+			if r.header.Get("X-Content-Type-Options") != "nosniff" {
+				t.Errorf("headers %v", r.header)
+			}
+		})
+	}
+}
+
 // TestDotOnlyIDs: an id of dots only would be a dot segment in every path
 // that names it, so no route could reach it safely; it is refused wherever an
 // id enters.
