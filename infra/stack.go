@@ -303,29 +303,32 @@ func (t resourceTree) resource(path string) awsapigateway.IResource {
 func addMethodNotAllowed(res awsapigateway.IResource, methods []string) {
 	sort.Strings(methods)
 	body := problem.MethodNotAllowedBody()
+	headers := problem.CommonHeaders()
+	headers["Content-Type"] = problem.MediaType
+	headers["Allow"] = strings.Join(methods, ", ")
+	values := map[string]*string{} // the mock's literal values
+	declared := map[string]*bool{} // the method response must declare each
+	for k, v := range headers {
+		values["method.response.header."+k] = jsii.String("'" + v + "'")
+		declared["method.response.header."+k] = jsii.Bool(true)
+	}
 	mock := awsapigateway.NewMockIntegration(&awsapigateway.IntegrationOptions{
 		// Any request body is ignored: WHEN_NO_MATCH keeps an unexpected
 		// Content-Type from turning the 405 into a 415.
 		PassthroughBehavior: awsapigateway.PassthroughBehavior_WHEN_NO_MATCH,
 		RequestTemplates:    &map[string]*string{"application/json": jsii.String(`{"statusCode": 200}`)},
 		IntegrationResponses: &[]*awsapigateway.IntegrationResponse{{
-			StatusCode: jsii.String("405"),
-			ResponseParameters: &map[string]*string{
-				"method.response.header.Content-Type": jsii.String("'" + problem.MediaType + "'"),
-				"method.response.header.Allow":        jsii.String("'" + strings.Join(methods, ", ") + "'"),
-			},
-			ResponseTemplates: &map[string]*string{"application/json": jsii.String(body)},
+			StatusCode:         jsii.String("405"),
+			ResponseParameters: &values,
+			ResponseTemplates:  &map[string]*string{"application/json": jsii.String(body)},
 		}},
 	})
 	res.AddMethod(jsii.String("ANY"), mock, &awsapigateway.MethodOptions{
 		AuthorizationType: awsapigateway.AuthorizationType_NONE,
 		ApiKeyRequired:    jsii.Bool(false),
 		MethodResponses: &[]*awsapigateway.MethodResponse{{
-			StatusCode: jsii.String("405"),
-			ResponseParameters: &map[string]*bool{
-				"method.response.header.Content-Type": jsii.Bool(true),
-				"method.response.header.Allow":        jsii.Bool(true),
-			},
+			StatusCode:         jsii.String("405"),
+			ResponseParameters: &declared,
 		}},
 	})
 }
@@ -334,8 +337,8 @@ func addMethodNotAllowed(res awsapigateway.IResource, methods []string) {
 // API's code vocabulary (problem.GatewayResponses).
 func addGatewayResponses(api awsapigateway.RestApi) {
 	for _, g := range problem.GatewayResponses {
-		headers := map[string]*string{"Content-Type": jsii.String("'" + problem.MediaType + "'")}
-		for k, v := range g.Headers {
+		headers := map[string]*string{}
+		for k, v := range g.AllHeaders() {
 			headers[k] = jsii.String("'" + v + "'")
 		}
 		typ := awsapigateway.ResponseType_Of(jsii.String(g.Type))

@@ -315,8 +315,11 @@ func TestWrongMethodsOnRoutedPathsAnswer405(t *testing.T) {
 			if got, want := params["method.response.header.Allow"], "'"+strings.Join(verbs, ", ")+"'"; got != want {
 				t.Errorf("Allow = %v, want %s", got, want)
 			}
-			if got := params["method.response.header.Content-Type"]; got != "'application/problem+json'" {
-				t.Errorf("Content-Type = %v", got)
+			for name, want := range map[string]string{"Content-Type": "'application/problem+json'",
+				"Cache-Control": "'no-store'", "X-Content-Type-Options": "'nosniff'"} {
+				if got := params["method.response.header."+name]; got != want {
+					t.Errorf("%s = %v, want %s", name, got, want)
+				}
 			}
 			body := resp["ResponseTemplates"].(map[string]any)["application/json"].(string)
 			checkProblem(t, body, 405, "method_not_allowed")
@@ -760,7 +763,8 @@ func TestGatewayErrorsAreProblemDetails(t *testing.T) {
 			if p["StatusCode"] != fmt.Sprint(c.status) {
 				t.Errorf("status %v, want %d", p["StatusCode"], c.status)
 			}
-			headers := map[string]any{"Content-Type": "'application/problem+json'"}
+			headers := map[string]any{"Content-Type": "'application/problem+json'",
+				"Cache-Control": "'no-store'", "X-Content-Type-Options": "'nosniff'"}
 			for k, v := range c.headers {
 				headers[k] = v
 			}

@@ -16,6 +16,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/fleetgroups/fleetgroups/pkg/problem"
 	"github.com/fleetgroups/fleetgroups/pkg/routes"
 	"github.com/fleetgroups/fleetgroups/pkg/store"
 )
@@ -85,6 +86,30 @@ func TestTemplateMatchesRouteTable(t *testing.T) {
 	doc := readTemplate(t)
 	for _, p := range checkTemplate(doc, routes.Functions, routes.Routes) {
 		t.Error(p)
+	}
+}
+
+// TestGatewayResponsesAreProblems: API Gateway's own errors in the template
+// answer a problem document with the headers every response carries.
+func TestGatewayResponsesAreProblems(t *testing.T) {
+	responses := mapAt(t, readTemplate(t), "Resources", "Api", "Properties", "GatewayResponses")
+	if len(responses) != len(problem.GatewayResponses) {
+		t.Errorf("%d gateway responses, want %d", len(responses), len(problem.GatewayResponses))
+	}
+	for _, g := range problem.GatewayResponses {
+		t.Run(g.Type, func(t *testing.T) {
+			want := map[string]any{"Content-Type": "'application/problem+json'",
+				"Cache-Control": "'no-store'", "X-Content-Type-Options": "'nosniff'"}
+			for k, v := range g.Headers {
+				want[k] = "'" + v + "'"
+			}
+			if got := mapAt(t, responses, g.Type, "ResponseParameters", "Headers"); !reflect.DeepEqual(got, want) {
+				t.Errorf("headers %v, want %v", got, want)
+			}
+			if got := at(responses, g.Type, "StatusCode"); got != fmt.Sprint(g.Status()) {
+				t.Errorf("status %v, want %d", got, g.Status())
+			}
+		})
 	}
 }
 

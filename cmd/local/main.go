@@ -16,6 +16,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -49,6 +50,10 @@ func run(addr, table string) error {
 		return err
 	}
 	defer stopDB()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(os.Stderr, `
 fleetgroups is serving on http://%s  (DynamoDB Local at %s, table %s)
 
@@ -59,5 +64,5 @@ fleetgroups is serving on http://%s  (DynamoDB Local at %s, table %s)
 
 Ctrl-C stops the server and DynamoDB Local.
 `, addr, endpoint, table, localdev.DemoTenantID, localdev.DemoToken, localdev.DemoToken, addr)
-	return gateway.Serve(ctx, addr, gateway.New(app.NewHandlers(st, log), log))
+	return gateway.Serve(ctx, ln, gateway.New(app.NewHandlers(st, log), log))
 }

@@ -11,8 +11,12 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"net/url"
+	"path"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -21,6 +25,7 @@ import (
 
 	"github.com/fleetgroups/fleetgroups/pkg/auth"
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
+	"github.com/fleetgroups/fleetgroups/pkg/problem"
 	"github.com/fleetgroups/fleetgroups/pkg/routes"
 	"github.com/fleetgroups/fleetgroups/pkg/store"
 )
@@ -52,7 +57,27 @@ type LambdaFunc = func(context.Context, events.APIGatewayProxyRequest) (events.A
 // LambdaHandler is op's Lambda handler: API Gateway proxy events in, proxy
 // responses out, through aws-lambda-go-api-proxy and Handler(op).
 func (a *API) LambdaHandler(op routes.Operation) LambdaFunc {
-	return httpadapter.New(a.Handler(op)).ProxyWithContext
+	adapter := httpadapter.New(a.Handler(op))
+	return func(ctx context.Context, e events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+		if _, err := url.Parse(e.Path); err == nil {
+			return adapter.ProxyWithContext(ctx, e)
+		}
+		// The adapter cannot make a request of a path that does not parse
+		// (a stray '%': API Gateway passes paths still encoded) and would
+		// fail the invocation, which API Gateway answers with a 5xx for the
+		// client's mistake. The request is refused on a stand-in path, with
+		// the event's request id and authorizer context.
+		sent := e.Path
+		e.Path = "/"
+		r, err := adapter.EventToRequestWithContext(ctx, e)
+		if err != nil {
+			return core.GatewayTimeout(), err // as the adapter would
+		}
+		r.URL.Path = sent // for the log line
+		w := core.NewProxyResponseWriter()
+		a.serve(op, fail(groups.Errorf(groups.CodeBadRequest, "the request path is not percent-encoded correctly"))).ServeHTTP(w, r)
+		return w.GetProxyResponse()
+	}
 }
 
 // endpoint is an operation's handler: it writes its success response itself
@@ -97,26 +122,76 @@ func (a *API) Handler(op routes.Operation) http.Handler {
 		mux.Handle(rt.Pattern(), a.idempotent(op, a.serve(op, ep)))
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, pattern := mux.Handler(r); pattern == "" {
+		if !Routed(mux, r) {
 			a.serve(op, func(w http.ResponseWriter, r *http.Request, _ string) error {
 				return RouteError(mux, w, r)
 			}).ServeHTTP(w, r)
+			return
+		}
+		if err := ambiguity(op, r); err != nil {
+			a.serve(op, fail(err)).ServeHTTP(w, r)
 			return
 		}
 		mux.ServeHTTP(w, r)
 	})
 }
 
-// RouteError is the error for a request that mux has no pattern for: 405
+// ambiguity refuses a request that could be read more than one way, before
+// anything reads it (Idempotency-Key included, so that no key keeps the
+// refusal as its answer).
+func ambiguity(op routes.Operation, r *http.Request) error {
+	// Several Authorization headers: the authorizer refuses them too, but
+	// API Gateway may answer from a cached authorization of the last token
+	// without running it, and the request would run as that token's tenant
+	// whatever the others say. A public operation reads no token.
+	if n := len(r.Header.Values("Authorization")); n > 1 && !routes.IsPublic(op) {
+		return groups.Errorf(groups.CodeUnauthenticated, "send one Authorization header, not %d", n)
+	}
+	// A repeated query parameter: handlers read one value of each, and
+	// which of two cursors or limits was meant is a guess.
+	q := r.URL.Query()
+	var errs []groups.FieldError
+	for _, name := range slices.Sorted(maps.Keys(q)) {
+		if len(q[name]) > 1 {
+			errs = append(errs, groups.FieldError{Field: name, Message: "must be given once"})
+		}
+	}
+	return groups.ValidationError(errs)
+}
+
+// Routed reports whether mux has a route for r's path exactly as it was
+// sent. A path with an empty, "." or ".." segment has none: ServeMux would
+// answer it with a redirect to the cleaned path, and a client that followed
+// DELETE /v1/groups/{g}/vehicles/.. would delete the group {g}. API Gateway
+// may hand a Lambda such a path, so each Lambda checks, not only the local
+// gateway.
+func Routed(mux *http.ServeMux, r *http.Request) bool {
+	if !cleanPath(r) {
+		return false
+	}
+	_, pattern := mux.Handler(r)
+	return pattern != ""
+}
+
+// cleanPath reports whether r's path is its own cleaned form, the only form
+// ServeMux serves without a redirect.
+func cleanPath(r *http.Request) bool {
+	p := r.URL.EscapedPath()
+	return path.Clean(p) == p
+}
+
+// RouteError is the error for a request that Routed refuses: 405
 // method_not_allowed (with the Allow header ServeMux computes) when the path
 // exists, 404 route_not_found otherwise.
 func RouteError(mux *http.ServeMux, w http.ResponseWriter, r *http.Request) error {
-	probe := &headerProbe{header: http.Header{}}
-	h, _ := mux.Handler(r)
-	h.ServeHTTP(probe, r)
-	if probe.status == http.StatusMethodNotAllowed {
-		w.Header().Set("Allow", probe.header.Get("Allow"))
-		return groups.Errorf(groups.CodeMethodNotAllowed, "%s is not supported on %s", r.Method, r.URL.Path)
+	if cleanPath(r) {
+		probe := &headerProbe{header: http.Header{}}
+		h, _ := mux.Handler(r)
+		h.ServeHTTP(probe, r)
+		if probe.status == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", probe.header.Get("Allow"))
+			return groups.Errorf(groups.CodeMethodNotAllowed, "%s is not supported on %s", r.Method, r.URL.Path)
+		}
 	}
 	return groups.Errorf(groups.CodeRouteNotFound, "no route for %s %s", r.Method, r.URL.Path)
 }
@@ -131,9 +206,9 @@ func (p *headerProbe) Write(b []byte) (int, error) { return len(b), nil }
 func (p *headerProbe) WriteHeader(status int)      { p.status = status }
 
 // serve wraps an endpoint with what every request gets: the tenant from the
-// authorizer (required unless the operation is public), the request id,
-// usage metering, problem rendering, panic recovery and one structured log
-// line.
+// authorizer (required unless the operation is public), the request id, the
+// headers every response carries, usage metering, problem rendering, panic
+// recovery and one structured log line.
 func (a *API) serve(op routes.Operation, ep endpoint) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -144,6 +219,9 @@ func (a *API) serve(op routes.Operation, ep endpoint) http.Handler {
 		}
 		tenant := tenantOf(r)
 		w.Header().Set("X-Request-Id", requestID)
+		for k, v := range problem.CommonHeaders() {
+			w.Header().Set(k, v)
+		}
 		w, r, waitMeter := a.startMetering(w, r, op, tenant, requestID)
 		defer waitMeter()
 		rec := &statusRecorder{ResponseWriter: w}

@@ -234,7 +234,7 @@ func includeItem(r *http.Request) (bool, error) {
 	if !ok {
 		return false, nil
 	}
-	if len(v) != 1 || v[0] != "item" {
+	if v[0] != "item" {
 		return false, fieldErrorf(paramInclude, `must be "item"`)
 	}
 	return true, nil
@@ -331,7 +331,7 @@ func (a *API) pageRequest(r *http.Request, tenant, list string) (store.PageReque
 	pr := store.PageRequest{Limit: groups.DefaultPageSize}
 	if s, ok := q[paramLimit]; ok {
 		n, err := strconv.Atoi(s[0])
-		if err != nil || n < 1 || n > groups.MaxPageSize || len(s) > 1 {
+		if err != nil || n < 1 || n > groups.MaxPageSize {
 			return pr, fieldErrorf("limit", "must be one whole number from 1 to %d", groups.MaxPageSize)
 		}
 		pr.Limit = n

@@ -79,11 +79,7 @@ func (a *API) listQuery(r *http.Request, tenant, list string, spec listSpec) (st
 	bind := url.Values{}
 	for _, name := range slices.Sorted(maps.Keys(params)) {
 		field := cmp.Or(given[name], name)
-		if len(params[name]) > 1 {
-			fail(field, "must be given once")
-			continue
-		}
-		v := params[name][0]
+		v := params[name][0] // the only one: Handler refuses repeated parameters
 		switch name {
 		case paramSearch:
 			if utf8.RuneCountInString(v) > groups.MaxSearchLength {
@@ -176,7 +172,7 @@ func pageNumbers(params url.Values, q *store.ListQuery, fail func(field, format 
 		fail(paramLimit, "cannot be combined with page numbers: give per_page with page")
 	}
 	q.PageNumber = 1
-	if hasPage && len(page) == 1 {
+	if hasPage {
 		n, err := strconv.Atoi(page[0])
 		if err != nil || n < 1 {
 			fail(paramPage, "must be a whole number of at least 1")
@@ -184,7 +180,7 @@ func pageNumbers(params url.Values, q *store.ListQuery, fail func(field, format 
 		}
 		q.PageNumber = n
 	}
-	if hasPerPage && len(perPage) == 1 {
+	if hasPerPage {
 		n, err := strconv.Atoi(perPage[0])
 		if err != nil || n < 1 || n > groups.MaxPageSize {
 			fail(paramPerPage, "must be one whole number from 1 to %d", groups.MaxPageSize)

@@ -88,12 +88,13 @@ type Authorizer struct {
 }
 
 // Handle authenticates the request's bearer token. It answers
-// ErrUnauthorized (401) for a missing, malformed or unknown token, and an
+// ErrUnauthorized (401) for a missing, malformed or unknown token or for
+// more than one Authorization header, and an
 // Allow policy for the whole API otherwise (so API Gateway may cache it for
 // every route), with the tenant id in the context and the tenant's API key as
 // usageIdentifierKey, by which the usage plan meters and throttles the tenant.
 func (a *Authorizer) Handle(ctx context.Context, req events.APIGatewayCustomAuthorizerRequestTypeRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
-	token, ok := bearerToken(req.Headers)
+	token, ok := bearerToken(req.MultiValueHeaders)
 	if !ok {
 		return events.APIGatewayCustomAuthorizerResponse{}, ErrUnauthorized
 	}
@@ -123,17 +124,25 @@ func (a *Authorizer) Handle(ctx context.Context, req events.APIGatewayCustomAuth
 	}, nil
 }
 
-// bearerToken reads "Authorization: Bearer <token>"; header names are
-// case-insensitive, and API Gateway passes them as the client sent them.
-func bearerToken(headers map[string]string) (string, bool) {
-	for k, v := range headers {
+// bearerToken reads "Authorization: Bearer <token>" from the event's
+// multiValueHeaders, and only from there: its headers map keeps the last of
+// several values, and a request that carries two tokens must run as neither
+// tenant. Header names are case-insensitive, and API Gateway passes them as
+// the client sent them, so "authorization" and "Authorization" are two
+// values of one header.
+func bearerToken(headers map[string][]string) (string, bool) {
+	var values []string
+	for k, vs := range headers {
 		if strings.EqualFold(k, "Authorization") {
-			scheme, token, ok := strings.Cut(strings.TrimSpace(v), " ")
-			token = strings.TrimSpace(token)
-			return token, ok && strings.EqualFold(scheme, "Bearer") && token != ""
+			values = append(values, vs...)
 		}
 	}
-	return "", false
+	if len(values) != 1 {
+		return "", false
+	}
+	scheme, token, ok := strings.Cut(strings.TrimSpace(values[0]), " ")
+	token = strings.TrimSpace(token)
+	return token, ok && strings.EqualFold(scheme, "Bearer") && token != ""
 }
 
 // wholeAPI turns "arn:...:api-id/stage/GET/v1/groups" into

@@ -45,15 +45,18 @@ func TestTenantOf(t *testing.T) {
 
 func TestBearerToken(t *testing.T) {
 	cases := []struct {
-		headers map[string]string
+		headers map[string][]string
 		token   string
 		ok      bool
 	}{
-		{map[string]string{"Authorization": "Bearer abc"}, "abc", true},
-		{map[string]string{"authorization": "bearer  abc "}, "abc", true},
-		{map[string]string{"Authorization": "Basic abc"}, "", false},
-		{map[string]string{"Authorization": "Bearer"}, "", false},
-		{map[string]string{}, "", false},
+		{map[string][]string{"Authorization": {"Bearer abc"}}, "abc", true},
+		{map[string][]string{"authorization": {"bearer  abc "}}, "abc", true},
+		{map[string][]string{"Authorization": {"Basic abc"}}, "", false},
+		{map[string][]string{"Authorization": {"Bearer"}}, "", false},
+		{map[string][]string{}, "", false},
+		{map[string][]string{"Authorization": {"Bearer abc", "Bearer def"}}, "", false},
+		{map[string][]string{"Authorization": {"Bearer abc", "Bearer abc"}}, "", false},
+		{map[string][]string{"authorization": {"Bearer abc"}, "Authorization": {"Bearer def"}}, "", false},
 	}
 	for _, c := range cases {
 		token, ok := bearerToken(c.headers)

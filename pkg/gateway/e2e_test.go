@@ -146,6 +146,13 @@ func (e *env) call(t *testing.T, token, method, path, body string, headers ...st
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
+	return e.do(t, req)
+}
+
+// do sends a request built by the caller (for what call cannot say, such as
+// a header sent twice) through the contract-checking client.
+func (e *env) do(t *testing.T, req *http.Request) response {
+	t.Helper()
 	res, err := e.client.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -155,7 +162,7 @@ func (e *env) call(t *testing.T, token, method, path, body string, headers ...st
 	out := response{status: res.StatusCode, header: res.Header, raw: raw}
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &out.body); err != nil {
-			t.Fatalf("%s %s: body is not JSON: %q", method, path, raw)
+			t.Fatalf("%s %s: body is not JSON: %q", req.Method, req.URL.RequestURI(), raw)
 		}
 	}
 	return out

@@ -8,13 +8,13 @@ package gateway
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -49,15 +49,27 @@ func New(h app.Handlers, log *slog.Logger) *Gateway {
 
 // ServeHTTP answers unknown routes and methods as the deployed gateway
 // responses do (404 route_not_found, 405 method_not_allowed), and forwards
-// everything else.
+// everything else. A path with dot or empty segments is an unknown route,
+// never a redirect (see api.Routed).
+//
+// It refuses with 400 bad_request what API Gateway could not put into a
+// proxy event: a Host that is not a host (the Lambda adapter would fail to
+// parse the request's URL) and a query that does not parse (url.Query would
+// drop the bad pairs silently).
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if _, pattern := g.mux.Handler(r); pattern != "" {
+	if u, err := url.Parse("https://" + r.Host); err != nil || u.Host != r.Host {
+		g.fail(w, groups.Errorf(groups.CodeBadRequest, "the Host header is not a host name or host:port"), api.NewRequestID())
+		return
+	}
+	if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+		g.fail(w, groups.Errorf(groups.CodeBadRequest, "the query is not name=value pairs joined by & and percent-encoded"), api.NewRequestID())
+		return
+	}
+	if api.Routed(g.mux, r) {
 		g.mux.ServeHTTP(w, r)
 		return
 	}
-	requestID := api.NewRequestID()
-	w.Header().Set("X-Request-Id", requestID)
-	api.WriteProblem(w, api.RouteError(g.mux, w, r), requestID)
+	g.fail(w, api.RouteError(g.mux, w, r), api.NewRequestID())
 }
 
 func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request, rt routes.Route) {
@@ -75,9 +87,10 @@ func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request, rt routes.Route
 	}
 	res, err := g.handlers.Operations[rt.Operation](r.Context(), event)
 	if err != nil {
-		// API Gateway answers 502 when the Lambda itself fails.
+		// API Gateway answers a Lambda that fails with a 502, which the
+		// deployed DEFAULT_5XX gateway response renders.
 		g.log.Error("lambda failed", "op", rt.Operation, "request_id", requestID, "error", err)
-		w.WriteHeader(http.StatusBadGateway)
+		g.answer(w, problem.Gateway("DEFAULT_5XX"), requestID)
 		return
 	}
 	writeProxyResponse(w, res)
@@ -97,7 +110,7 @@ func (g *Gateway) authorize(w http.ResponseWriter, r *http.Request, event *event
 		return false
 	case err != nil:
 		g.log.Error("authorizer failed", "request_id", requestID, "error", err)
-		api.WriteProblem(w, &groups.Error{Code: groups.CodeInternal, Err: err}, requestID)
+		g.fail(w, &groups.Error{Code: groups.CodeInternal, Err: err}, requestID)
 		return false
 	case !allows(authz.PolicyDocument):
 		g.answer(w, problem.Gateway("ACCESS_DENIED"), requestID)
@@ -112,11 +125,21 @@ func (g *Gateway) authorize(w http.ResponseWriter, r *http.Request, event *event
 
 // answer writes one of API Gateway's own error responses.
 func (g *Gateway) answer(w http.ResponseWriter, gr problem.GatewayResponse, requestID string) {
-	w.Header().Set("X-Request-Id", requestID)
-	for k, v := range gr.Headers {
+	for k, v := range gr.AllHeaders() {
 		w.Header().Set(k, v)
 	}
-	api.WriteProblem(w, gr.Err(), requestID)
+	g.fail(w, gr.Err(), requestID)
+}
+
+// fail answers err as the gateway itself, with the headers every response
+// carries. (A Lambda's answer passes as the Lambda wrote it, as in AWS, so
+// that a header missing there is missing here too.)
+func (g *Gateway) fail(w http.ResponseWriter, err error, requestID string) {
+	w.Header().Set("X-Request-Id", requestID)
+	for k, v := range problem.CommonHeaders() {
+		w.Header().Set(k, v)
+	}
+	api.WriteProblem(w, err, requestID)
 }
 
 // proxyEvent builds the Lambda proxy integration event API Gateway sends.
@@ -202,19 +225,4 @@ func sourceIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
-}
-
-// Serve runs the gateway on addr until ctx ends, then shuts down gracefully.
-func Serve(ctx context.Context, addr string, h http.Handler) error {
-	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		return srv.Shutdown(shutdown)
-	}
 }

@@ -27,7 +27,9 @@ func itemTypeList() string {
 }
 
 // ValidateID checks a group id or a partner's item id: 1–128 characters of
-// letters, digits and -_.:@ (so ids are safe inside keys, paths and logs).
+// letters, digits and -_.:@, not dots only (so ids are safe inside keys,
+// paths and logs: as a path segment, "." or ".." would name another
+// resource).
 func ValidateID(field, id string) error {
 	if id == "" || len(id) > MaxIDLength {
 		return fieldError(field, fmt.Sprintf("must be 1–%d characters", MaxIDLength))
@@ -36,6 +38,9 @@ func ValidateID(field, id string) error {
 		if !isIDRune(r) {
 			return fieldError(field, "may contain only letters, digits and -_.:@")
 		}
+	}
+	if strings.Trim(id, ".") == "" {
+		return fieldError(field, "must not be dots only")
 	}
 	return nil
 }

@@ -16,6 +16,8 @@ func TestValidateID(t *testing.T) {
 		{"veh-001", true}, {"user@example.com", true}, {"a:b.c_d", true}, {strings.Repeat("x", 128), true},
 		{"", false}, {strings.Repeat("x", 129), false}, {"has space", false}, {"hash#tag", false},
 		{"slash/no", false}, {"ünïcode", false},
+		// Dot segments: a path ending in /.. names the parent resource.
+		{".", false}, {"..", false}, {"...", false}, {".a", true}, {"a..", true}, {"a..b", true},
 	}
 	for _, c := range cases {
 		err := groups.ValidateID("id", c.id)

@@ -106,6 +106,15 @@ func (p Problem) JSON() string {
 	return strings.TrimSuffix(b.String(), "\n")
 }
 
+// CommonHeaders are the headers every response carries, whichever layer
+// answers: no browser or shared cache keeps an answer (they carry a tenant's
+// data, or speak of a tenant's request), and no browser sniffs a body into a
+// type it would render or run. An answer that is the same for everyone (the
+// public OpenAPI document) may replace Cache-Control.
+func CommonHeaders() map[string]string {
+	return map[string]string{"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+}
+
 // GatewayRequestID is API Gateway's mapping variable for the request id.
 const GatewayRequestID = "$context.requestId"
 
@@ -115,7 +124,8 @@ type GatewayResponse struct {
 	Type   string // API Gateway's response type
 	Code   groups.Code
 	Detail string
-	// Headers are extra response headers (literal values).
+	// Headers are the response's own headers besides Content-Type and the
+	// CommonHeaders (literal values).
 	Headers map[string]string
 }
 
@@ -134,6 +144,17 @@ func Gateway(typ string) GatewayResponse {
 		}
 	}
 	panic("problem: no gateway response " + typ)
+}
+
+// AllHeaders are every header of the response: its Content-Type, the
+// CommonHeaders and its own.
+func (g GatewayResponse) AllHeaders() map[string]string {
+	h := CommonHeaders()
+	h["Content-Type"] = MediaType
+	for k, v := range g.Headers {
+		h[k] = v
+	}
+	return h
 }
 
 // Body is the response's mapping template.
