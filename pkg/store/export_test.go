@@ -178,3 +178,21 @@ func ListThings(ctx context.Context, s *Store, tenant string, q ListQuery) (Page
 	}
 	return runList(ctx, s, r, nil, q, thingItem.toThing)
 }
+
+// DropCounters removes the group's counters of the item types ts, as a
+// group written before those types existed lacks them.
+func DropCounters(ctx context.Context, s *Store, tenant, groupID string, ts ...groups.ItemType) error {
+	var upd expression.UpdateBuilder
+	for _, t := range ts {
+		upd = upd.Remove(expression.Name(attrCounts + "." + string(t)))
+	}
+	expr, err := expression.NewBuilder().WithUpdate(upd).Build()
+	if err != nil {
+		return err
+	}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.table), Key: key(groupPK(tenant, groupID), skGroup),
+		UpdateExpression: expr.Update(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+	})
+	return err
+}
