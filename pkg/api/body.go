@@ -55,7 +55,55 @@ func readObject(r *http.Request) (map[string]json.RawMessage, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, groups.Errorf(groups.CodeMalformedJSON, "unexpected data after the JSON object")
 	}
+	// encoding/json keeps the last of repeated keys, so a client that
+	// sends two would never learn which one counted.
+	if path, ok := duplicateKey(body); ok {
+		return nil, fieldErrorf(path, "appears more than once in its object")
+	}
 	return obj, nil
+}
+
+// duplicateKey returns the path of the first key that appears twice in one
+// object of body, a valid JSON document: "name", "attributes.plate",
+// "add[1].id". Keys compare as decoded, so "na\u006de" repeats "name".
+func duplicateKey(body []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var walk func(path string) (string, bool)
+	walk = func(path string) (string, bool) {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		switch tok {
+		case json.Delim('{'):
+			seen := map[string]bool{}
+			for dec.More() {
+				tok, _ := dec.Token()
+				k, _ := tok.(string)
+				p := k
+				if path != "" {
+					p = path + "." + k
+				}
+				if seen[k] {
+					return p, true
+				}
+				seen[k] = true
+				if dup, ok := walk(p); ok {
+					return dup, true
+				}
+			}
+			_, _ = dec.Token() // the closing '}'
+		case json.Delim('['):
+			for i := 0; dec.More(); i++ {
+				if dup, ok := walk(fmt.Sprintf("%s[%d]", path, i)); ok {
+					return dup, true
+				}
+			}
+			_, _ = dec.Token() // the closing ']'
+		}
+		return "", false
+	}
+	return walk("")
 }
 
 // fields takes typed values out of a JSON object and collects every field
