@@ -10,7 +10,10 @@ import (
 // Every key format of the table lives in this file. Each key starts with the
 // tenant ("T#<tenant>"), so no query, get or condition can reach another
 // tenant's items. Tenant, group and item ids never contain '#' (validated at
-// the edge), so the separators are unambiguous.
+// the edge), so the separators are unambiguous. Names may contain '#' and
+// anything else printable, so a name is either the last part of its key
+// (group GSI1SK, name guard) or ends with nameSep (␟ below, U+001F), which
+// no name contains and which sorts before every character a name can hold.
 //
 //	item                PK                          SK                    GSI1PK                     GSI1SK
 //	tenant              T#<t>                       TENANT
@@ -21,7 +24,7 @@ import (
 //	group               T#<t>#G#<group>             #GROUP                T#<t>#GROUPS               N#<lower name>
 //	membership          T#<t>#G#<group>             M#<type>#<item>       T#<t>#I#<type>#<item>      G#<group>
 //	name guard          T#<t>#NAME#<lower name>     NAME
-//	registered item     T#<t>#I#<type>#<item>       ITEM                  T#<t>#ITEMS#<type>         N#<lower name>#<item>
+//	registered item     T#<t>#I#<type>#<item>       ITEM                  T#<t>#ITEMS#<type>         N#<lower name>␟<item>
 //	                    (and GSI2: T#<t>#ITEMS#<type> / C#<createdAt>#<item>, the created order)
 //	association         T#<t>#ASSOC#<id>            ASSOC
 //	association edge    T#<t>#I#<type>#<item>       A#<other type>#<other item>
@@ -135,7 +138,13 @@ func nameKey(name string) string {
 	return n
 }
 
-func itemGSI1SK(name, id string) string { return gsiNamePrefix + nameKey(name) + "#" + id }
+// nameSep ends a name inside a composite key. Names refuse control
+// characters, so no name contains it, and it sorts before every character a
+// name can hold: a name comes before every longer name it starts ("a" before
+// "a b"), and a search prefix never reaches past a name into the id.
+const nameSep = "\x1f" // U+001F INFORMATION SEPARATOR ONE
+
+func itemGSI1SK(name, id string) string { return gsiNamePrefix + nameKey(name) + nameSep + id }
 
 func associationPK(tenant, id string) string { return tenantPK(tenant) + "#ASSOC#" + id }
 
