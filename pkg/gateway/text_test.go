@@ -52,7 +52,7 @@ func TestTextHygiene(t *testing.T) {
 		{"put-item-400-name-format-char", "PUT", "/v1/vehicles/veh-1", `{"name":"Van\u00ad 1"}`, nil, 400, groups.CodeInvalidArgument, "name"},
 		{"put-item-400-enterprise-bidi", "PUT", "/v1/vehicles/veh-1", `{"name":"Van","enterprise":"Acme\u202e"}`, nil, 400, groups.CodeInvalidArgument, "enterprise"},
 		{"put-item-400-attribute-control", "PUT", "/v1/vehicles/veh-1", `{"name":"Van","attributes":{"plate":"B\u0007"}}`, nil, 400, groups.CodeInvalidArgument, "attributes.plate"},
-		{"put-item-200-full-width", "PUT", "/v1/vehicles/veh-2", `{"name":"ＴＲＡＮＳＩＴ Van"}`, nil, 201, "", ""},
+		{"put-item-201-full-width", "PUT", "/v1/vehicles/veh-2", `{"name":"ＴＲＡＮＳＩＴ Van"}`, nil, 201, "", ""},
 		{"search-400-control", "GET", "/v1/groups?search=" + url.QueryEscape("a\x00"), "", nil, 400, groups.CodeInvalidArgument, "search"},
 		{"search-400-invalid-utf8", "GET", "/v1/groups?search=%FF", "", nil, 400, groups.CodeInvalidArgument, "search"},
 		{"filter-400-control", "GET", "/v1/groups?" + url.QueryEscape("filter[name][eq]") + "=" + url.QueryEscape("a\x1b"), "", nil, 400, groups.CodeInvalidArgument, "filter[name][eq]"},
