@@ -34,6 +34,7 @@ import (
 //	                    (and GSI2: T#<t>#I#<type>#<item>#A#<other type> / C#<createdAt>#<other item>)
 //	idempotency record  T#<t>#IDEM#<key>            IDEM
 //	cursor key          #SYSTEM                     CURSOR_KEY
+//	schema version      #SYSTEM                     SCHEMA
 //
 // GSI2 is the created-order index of every list: GSI2PK is the list, GSI2SK
 // "C#" + the creation time (timeFormat, which sorts as a string) + "#" + the
@@ -74,6 +75,7 @@ const (
 	gsiCreated    = "C#"
 	pkSystem      = "#SYSTEM"
 	skCursorKey   = "CURSOR_KEY"
+	skSchema      = "SCHEMA"
 	skUsage       = "USAGE"
 )
 
@@ -119,6 +121,15 @@ func heldGuardPK(tenant string, g groupItem) string {
 		n = strings.ToLower(g.Name)
 	}
 	return tenantPK(tenant) + "#NAME#" + n
+}
+
+// parseGroupPK returns the tenant and group id of a group's partition key.
+func parseGroupPK(pk string) (tenant, groupID string, ok bool) {
+	rest, ok := strings.CutPrefix(pk, "T#")
+	if !ok {
+		return "", "", false
+	}
+	return strings.Cut(rest, "#G#")
 }
 
 func memberSK(it groups.Item) string { return memberTypePrefix(it.Type) + it.ID }
