@@ -77,6 +77,12 @@ var commands = []command{
 		setup:    setupRevokeToken,
 	},
 	{
+		name:     "migrate",
+		synopsis: "[-page-size N] [-table NAME] [-endpoint URL]",
+		summary:  "bring the table's stored shapes (key formats, copies) to the version this code writes; resumable",
+		setup:    setupMigrate,
+	},
+	{
 		name:     "hash-token",
 		synopsis: "TOKEN|-",
 		summary:  "print the SHA-256 under which the table stores TOKEN (- reads it from stdin)",

@@ -14,6 +14,7 @@
 //	create-token   create another token for a tenant and print it, shown only once
 //	list-tokens    list a tenant's tokens (id, label, creation time; never the token)
 //	revoke-token   delete one of a tenant's tokens
+//	migrate        bring a table's stored shapes to the version this code writes
 //	hash-token     print the SHA-256 under which the table stores a token
 //	help           print the commands and their flags
 //
@@ -57,6 +58,15 @@
 //
 //	go run ./cmd/fleetgroups-admin hash-token fg_tn_abc.secret
 //	printf %s "$TOKEN" | go run ./cmd/fleetgroups-admin hash-token -
+//
+// A deployed table keeps the key formats it was written with. After deploying
+// code that changes them, migrate the table; it applies the numbered
+// migrations after the table's schema version (an item #SYSTEM / SCHEMA),
+// saves its position after every page so that an interrupted run resumes,
+// and reports what it cannot decide alone, such as two group names that now
+// fold to one, leaving them as they are and the version unchanged:
+//
+//	go run ./cmd/fleetgroups-admin migrate -endpoint= -table "$TABLE_NAME"
 //
 // Exit status: 0 on success, 2 on a usage error (nothing was done), 1 when a
 // command failed.

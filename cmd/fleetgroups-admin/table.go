@@ -7,6 +7,8 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/fleetgroups/fleetgroups/pkg/store"
 )
 
 func setupCreateTable(fs *flag.FlagSet, e *env) func(context.Context, []string) error {
@@ -49,6 +51,10 @@ func createTable(ctx context.Context, e *env, t target) error {
 	if err := st.EnsureCursorKey(ctx); err != nil {
 		return fmt.Errorf("create the cursor key in %s: %w", t.where(), err)
 	}
-	fmt.Fprintf(e.stdout, "Created %s (TTL on, cursor key in place).\n", t.where())
+	// A new table holds no older shapes: migrate has nothing to do on it.
+	if err := st.MarkSchemaCurrent(ctx); err != nil {
+		return fmt.Errorf("record the schema version in %s: %w", t.where(), err)
+	}
+	fmt.Fprintf(e.stdout, "Created %s (TTL on, cursor key in place, schema version %d).\n", t.where(), store.SchemaVersion())
 	return nil
 }

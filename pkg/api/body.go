@@ -9,6 +9,9 @@ import (
 	"mime"
 	"net/http"
 	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
 )
@@ -18,11 +21,17 @@ const MaxBodyBytes = 64 << 10
 
 // readObject reads the request body as one JSON object, keeping each field's
 // raw value so that fields can be checked one by one, with precise messages.
+// The body must be UTF-8 (RFC 8259), and so must every string in it: an
+// invalid byte or an unpaired surrogate escape ("\ud800") is refused rather
+// than stored as U+FFFD, which encoding/json would make of it.
 func readObject(r *http.Request) (map[string]json.RawMessage, error) {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
+		mt, params, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != "application/json" && mt != "application/merge-patch+json") {
 			return nil, groups.Errorf(groups.CodeUnsupportedMedia, "send the body as application/json, not %q", ct)
+		}
+		if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+			return nil, groups.Errorf(groups.CodeUnsupportedMedia, "send the body in UTF-8, not charset %q", cs)
 		}
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
@@ -34,6 +43,9 @@ func readObject(r *http.Request) (map[string]json.RawMessage, error) {
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, groups.Errorf(groups.CodeMalformedJSON, "the body must be a JSON object")
+	}
+	if !utf8.Valid(body) {
+		return nil, groups.Errorf(groups.CodeMalformedJSON, "the body is not valid UTF-8 (from byte %d)", invalidUTF8(body))
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	var obj map[string]json.RawMessage
@@ -55,7 +67,106 @@ func readObject(r *http.Request) (map[string]json.RawMessage, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, groups.Errorf(groups.CodeMalformedJSON, "unexpected data after the JSON object")
 	}
+	if at, ok := loneSurrogate(body); ok {
+		return nil, groups.Errorf(groups.CodeMalformedJSON,
+			"unpaired UTF-16 surrogate escape at byte %d: \\ud800–\\udfff must come as a high-low pair", at)
+	}
+	// encoding/json keeps the last of repeated keys, so a client that
+	// sends two would never learn which one counted.
+	if path, ok := duplicateKey(body); ok {
+		return nil, fieldErrorf(path, "appears more than once in its object")
+	}
 	return obj, nil
+}
+
+// invalidUTF8 is the offset of the first byte of b that is not valid UTF-8.
+func invalidUTF8(b []byte) int {
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size == 1 {
+			return i
+		}
+		i += size
+	}
+	return len(b)
+}
+
+// loneSurrogate returns the offset of the first \u escape in body, a valid
+// JSON document, that is half of a surrogate pair without the other half.
+// Backslashes occur only inside strings there, so no string state is kept.
+func loneSurrogate(body []byte) (int, bool) {
+	escape := func(i int) (rune, bool) { // the \uXXXX at i, if there is one
+		if i+6 > len(body) || body[i] != '\\' || body[i+1] != 'u' {
+			return 0, false
+		}
+		n, err := strconv.ParseUint(string(body[i+2:i+6]), 16, 16)
+		return rune(n), err == nil
+	}
+	for i := 0; i < len(body); i++ {
+		if body[i] != '\\' {
+			continue
+		}
+		r, ok := escape(i)
+		if !ok {
+			i++ // a two-character escape such as \\ or \"
+			continue
+		}
+		switch {
+		case r >= 0xd800 && r < 0xdc00:
+			if lo, ok := escape(i + 6); ok && lo >= 0xdc00 && lo <= 0xdfff {
+				i += 11
+				continue
+			}
+			return i, true
+		case r >= 0xdc00 && r <= 0xdfff:
+			return i, true
+		}
+		i += 5
+	}
+	return 0, false
+}
+
+// duplicateKey returns the path of the first key that appears twice in one
+// object of body, a valid JSON document: "name", "attributes.plate",
+// "add[1].id". Keys compare as decoded, so "na\u006de" repeats "name".
+func duplicateKey(body []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var walk func(path string) (string, bool)
+	walk = func(path string) (string, bool) {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		switch tok {
+		case json.Delim('{'):
+			seen := map[string]bool{}
+			for dec.More() {
+				tok, _ := dec.Token()
+				k, _ := tok.(string)
+				p := k
+				if path != "" {
+					p = path + "." + k
+				}
+				if seen[k] {
+					return p, true
+				}
+				seen[k] = true
+				if dup, ok := walk(p); ok {
+					return dup, true
+				}
+			}
+			_, _ = dec.Token() // the closing '}'
+		case json.Delim('['):
+			for i := 0; dec.More(); i++ {
+				if dup, ok := walk(fmt.Sprintf("%s[%d]", path, i)); ok {
+					return dup, true
+				}
+			}
+			_, _ = dec.Token() // the closing ']'
+		}
+		return "", false
+	}
+	return walk("")
 }
 
 // fields takes typed values out of a JSON object and collects every field

@@ -84,6 +84,8 @@ func (a *API) listQuery(r *http.Request, tenant, list string, spec listSpec) (st
 		case paramSearch:
 			if utf8.RuneCountInString(v) > groups.MaxSearchLength {
 				fail(field, "must be at most %d characters", groups.MaxSearchLength)
+			} else if err := groups.ValidateSearch(field, v); err != nil {
+				errs = append(errs, groups.FieldsOf(err)...)
 			}
 			q.Search = v
 		case paramSort:
@@ -153,6 +155,9 @@ func filterProblem(fields store.ListSchema, f store.Filter) string {
 	}
 	if f.Value == "" || utf8.RuneCountInString(f.Value) > groups.MaxFilterValueLength {
 		return fmt.Sprintf("must be 1–%d characters", groups.MaxFilterValueLength)
+	}
+	if err := groups.ValidateQueryText("value", f.Value); err != nil {
+		return groups.FieldsOf(err)[0].Message
 	}
 	return ""
 }

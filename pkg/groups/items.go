@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 )
 
 // Limits of the item registry.
@@ -33,33 +31,23 @@ type RegisteredItem struct {
 	Version    int
 }
 
-// CleanItemName trims an item name and checks it: 1–256 characters, no
-// control characters.
+// CleanItemName trims an item name and checks it: 1–256 characters, the
+// rules of names (text.go).
 func CleanItemName(field, name string) (string, error) {
-	return cleanText(field, name, MaxItemNameLength)
+	return cleanName(field, name, MaxItemNameLength)
 }
 
-// CleanEnterprise trims an enterprise and checks it: 1–128 characters, no
-// control characters.
+// CleanEnterprise trims an enterprise and checks it: 1–128 characters, the
+// rules of names (text.go).
 func CleanEnterprise(field, e string) (string, error) {
-	return cleanText(field, e, MaxEnterpriseLength)
-}
-
-func cleanText(field, s string, max int) (string, error) {
-	s = strings.TrimSpace(s)
-	if s == "" || utf8.RuneCountInString(s) > max {
-		return "", fieldError(field, fmt.Sprintf("must be 1–%d characters after trimming", max))
-	}
-	if strings.IndexFunc(s, unicode.IsControl) >= 0 {
-		return "", fieldError(field, "must not contain control characters")
-	}
-	return s, nil
+	return cleanName(field, e, MaxEnterpriseLength)
 }
 
 // ValidateAttributes checks an item's attributes: at most 50 keys of 1–64
 // letters, digits, '_' and '-' (no '.', so that a filter field
 // "attributes.<key>" is unambiguous), values of at most 1024 bytes, and at
-// most 8 KiB in all.
+// most 8 KiB in all; values are free text (no control characters but line
+// feed and tab).
 func ValidateAttributes(field string, attrs map[string]string) []FieldError {
 	var errs []FieldError
 	if len(attrs) > MaxAttributes {
@@ -74,6 +62,8 @@ func ValidateAttributes(field string, attrs map[string]string) []FieldError {
 			errs = append(errs, FieldError{Field: name, Message: fmt.Sprintf("keys must be 1–%d letters, digits, '_' or '-'", MaxAttributeKeyLength)})
 		case len(v) > MaxAttributeValueBytes:
 			errs = append(errs, FieldError{Field: name, Message: fmt.Sprintf("must be at most %d bytes", MaxAttributeValueBytes)})
+		case textProblem(v, freeText) != "":
+			errs = append(errs, FieldError{Field: name, Message: textProblem(v, freeText)})
 		}
 	}
 	if total > MaxAttributeBytes {

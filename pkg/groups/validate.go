@@ -53,22 +53,25 @@ func isIDRune(r rune) bool {
 	return strings.ContainsRune("-_.:@", r)
 }
 
-// NormalizeName is the form in which names are compared for uniqueness and
-// matched by prefix: case-insensitive.
-func NormalizeName(name string) string {
-	return strings.ToLower(name)
-}
-
-// CleanName trims a group name and checks it: 1–128 characters, no control
-// characters.
+// CleanName trims a group name and checks it: 1–128 characters, the rules of
+// names (text.go), and at most MaxFoldedNameBytes once folded, since the
+// folded name is its key.
 func CleanName(field, name string) (string, error) {
-	return cleanText(field, name, MaxNameLength)
+	name, err := cleanName(field, name, MaxNameLength)
+	if err == nil && len(FoldName(name)) > MaxFoldedNameBytes {
+		err = fieldError(field, fmt.Sprintf("must be at most %d bytes once normalised", MaxFoldedNameBytes))
+	}
+	return name, err
 }
 
-// CleanDescription checks a description: at most 1024 characters.
+// CleanDescription checks a description: at most 1024 characters of free
+// text (no control characters but line feed and tab).
 func CleanDescription(field, d string) (string, error) {
 	if utf8.RuneCountInString(d) > MaxDescriptionLength {
 		return "", fieldError(field, fmt.Sprintf("must be at most %d characters", MaxDescriptionLength))
+	}
+	if msg := textProblem(d, freeText); msg != "" {
+		return "", fieldError(field, msg)
 	}
 	return d, nil
 }

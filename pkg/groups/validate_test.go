@@ -91,3 +91,87 @@ func TestParseItemType(t *testing.T) {
 		}
 	}
 }
+
+func TestFoldName(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{"Berlin", "berlin"},
+		{"ＢＥＲＬＩＮ", "berlin"},       // full-width
+		{"Ⓑerlin", "berlin"},       // compatibility form
+		{"Ber\u200blin", "berlin"}, // zero-width space, default-ignorable
+		{"Ber\u00adlin", "berlin"}, // soft hyphen
+		{"Straße", "strasse"},      // full case folding
+		{"ﬁle", "file"},            // ligature
+		{"e\u0301", "\u00e9"},      // composed
+		{"👩\u200d💻", "👩💻"},         // joiners are default-ignorable too
+		{"a#b c!", "a#b c!"},       // punctuation and spaces stay
+		{"\u3164", ""},             // Hangul filler: looks empty, folds empty
+	}
+	for _, c := range cases {
+		if got := groups.FoldName(c.in); got != c.want {
+			t.Errorf("FoldName(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+func TestNameRules(t *testing.T) {
+	cases := []struct {
+		name, in string
+		ok       bool
+	}{
+		{"ok-plain", "Berlin Fleet", true},
+		{"ok-punctuation", "a#b !c", true},
+		{"ok-zwj-emoji", "👩\u200d💻", true},
+		{"ok-zwj-skin-tone", "👩🏽\u200d💻", true},
+		{"ok-zwnj-persian", "می\u200cخواهم", true},
+		{"ok-zwj-after-mark", "क्\u200dष", true},
+		{"bad-zwj-alone", "\u200d", false},
+		{"bad-zwj-at-start", "\u200dBerlin", false},
+		{"bad-zwnj-at-end", "Berlin\u200c", false},
+		{"bad-zwj-between-spaces", "a \u200d b", false},
+		{"bad-zero-width-space", "Ber\u200blin", false},
+		{"bad-bom", "\ufeffBerlin", false},
+		{"bad-word-joiner", "Ber\u2060lin", false},
+		{"bad-bidi-embedding", "a\u202ab", false},
+		{"bad-bidi-override", "\u202eniltreB", false},
+		{"bad-bidi-isolate", "a\u2068b\u2069", false},
+		{"bad-nul", "a\x00b", false},
+		{"bad-escape", "a\x1bb", false},
+		{"bad-c1", "a\u0085b", false},
+		{"bad-tab", "a\tb", false},
+		{"bad-invalid-utf8", "Ber\xfflin", false},
+		{"bad-only-ignorable", "\u3164", false},
+		{"bad-folds-too-long", strings.Repeat("\ufdfa", 20), false}, // 20 characters, 660 bytes folded
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := groups.CleanName("name", c.in)
+			if (err == nil) != c.ok {
+				t.Fatalf("CleanName(%q) = %v, want ok=%v", c.in, err, c.ok)
+			}
+		})
+	}
+}
+
+func TestFreeText(t *testing.T) {
+	cases := []struct {
+		name, in string
+		ok       bool
+	}{
+		{"ok-newline-tab", "line 1\n\tline 2", true},
+		{"ok-format-characters", "Ber\u200blin", true},
+		{"bad-nul", "a\x00", false},
+		{"bad-escape", "\x1b[31m", false},
+		{"bad-carriage-return", "a\r\nb", false},
+		{"bad-c1", "\u009b", false},
+		{"bad-invalid-utf8", "\xff", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := groups.CleanDescription("description", c.in)
+			errs := groups.ValidateAttributes("attributes", map[string]string{"k": c.in})
+			if (err == nil) != c.ok || (len(errs) == 0) != c.ok {
+				t.Fatalf("CleanDescription(%q) = %v, ValidateAttributes = %v; want ok=%v", c.in, err, errs, c.ok)
+			}
+		})
+	}
+}

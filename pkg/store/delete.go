@@ -81,7 +81,7 @@ func (s *Store) retire(ctx context.Context, tenant string, cur groupItem) error 
 			Remove(expression.Name(AttrGSI2PK)).Remove(expression.Name(AttrGSI2SK))
 		tx.add(s.updateIf(key(cur.PK, cur.SK), tombstone, &sameVersion))
 	}
-	tx.add(s.deleteIf(key(nameGuardPK(tenant, cur.Name), skNameGuard),
+	tx.add(s.deleteIf(key(heldGuardPK(tenant, cur), skNameGuard),
 		expression.Name(attrGroupID).Equal(expression.Value(cur.ID))))
 	tx.add(s.updateIf(key(tenantPK(tenant), skDirectory), directoryUpdate(tenant, -1), nil))
 	if tx.err != nil {

@@ -140,7 +140,7 @@ func thingsPK(tenant string) string { return tenantPK(tenant) + "#TEST#THINGS" }
 
 // PutThing stores th, created now.
 func PutThing(ctx context.Context, s *Store, tenant string, th Thing) error {
-	lower := groups.NormalizeName(th.Name)
+	lower := groups.FoldName(th.Name)
 	item, err := attributevalue.MarshalMap(thingItem{
 		PK: tenantPK(tenant) + "#TEST#THING#" + th.ID, SK: "#THING",
 		GSI1PK: thingsPK(tenant), GSI1SK: gsiNamePrefix + lower + "#" + th.ID,
@@ -164,17 +164,35 @@ func ListThings(ctx context.Context, s *Store, tenant string, q ListQuery) (Page
 		byName: func(search string) listOrder {
 			return listOrder{index: IndexGSI1, keyAttrs: indexKeyAttrs, sortAttr: AttrGSI1SK,
 				ranges: []expression.KeyConditionBuilder{expression.Key(AttrGSI1PK).Equal(expression.Value(pk)).
-					And(expression.Key(AttrGSI1SK).BeginsWith(gsiNamePrefix + groups.NormalizeName(search)))}}
+					And(expression.Key(AttrGSI1SK).BeginsWith(gsiNamePrefix + groups.FoldName(search)))}}
 		},
 		byCreated: listOrder{index: IndexGSI2, keyAttrs: gsi2KeyAttrs, sortAttr: AttrGSI2SK,
 			ranges: []expression.KeyConditionBuilder{expression.Key(AttrGSI2PK).Equal(expression.Value(pk)).
 				And(expression.Key(AttrGSI2SK).BeginsWith(gsiCreated))}},
 		createdSearch: func(search string) expression.ConditionBuilder {
-			return expression.Name(attrNameLower).BeginsWith(groups.NormalizeName(search))
+			return expression.Name(attrNameLower).BeginsWith(groups.FoldName(search))
 		},
 	}.read(q)
 	if err != nil {
 		return Page[Thing]{}, err
 	}
 	return runList(ctx, s, r, nil, q, thingItem.toThing)
+}
+
+// DropCounters removes the group's counters of the item types ts, as a
+// group written before those types existed lacks them.
+func DropCounters(ctx context.Context, s *Store, tenant, groupID string, ts ...groups.ItemType) error {
+	var upd expression.UpdateBuilder
+	for _, t := range ts {
+		upd = upd.Remove(expression.Name(attrCounts + "." + string(t)))
+	}
+	expr, err := expression.NewBuilder().WithUpdate(upd).Build()
+	if err != nil {
+		return err
+	}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.table), Key: key(groupPK(tenant, groupID), skGroup),
+		UpdateExpression: expr.Update(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+	})
+	return err
 }

@@ -109,15 +109,17 @@ func directoryUpdate(tenant string, delta int) expression.UpdateBuilder {
 }
 
 // countsUpdate changes a group's counts by delta per item type and bumps its
-// version, since the group's representation (its counts) changed.
+// version, since the group's representation (its counts) changed. A counter
+// starts from 0 when absent: a group written before its type existed has
+// none, and "counts.<type> + :d" on a missing attribute fails the write.
 func countsUpdate(delta map[groups.ItemType]int, now string) expression.UpdateBuilder {
 	total := 0
 	upd := expression.Set(expression.Name(attrUpdatedAt), expression.Value(now)).
 		Add(expression.Name(attrVersion), expression.Value(1))
 	for _, t := range groups.ItemTypes {
 		if d := delta[t]; d != 0 {
-			path := attrCounts + "." + string(t)
-			upd = upd.Set(expression.Name(path), expression.Name(path).Plus(expression.Value(d)))
+			path := expression.Name(attrCounts + "." + string(t))
+			upd = upd.Set(path, expression.Plus(path.IfNotExists(expression.Value(0)), expression.Value(d)))
 			total += d
 		}
 	}

@@ -15,7 +15,7 @@ import (
 
 // CreateGroup writes the group, its name guard, the tenant's group count and
 // every initial membership in one transaction. It returns ErrNameTaken if the
-// tenant has a group of that name (case-insensitively).
+// tenant has a group of that name, compared folded (groups.FoldName).
 func (s *Store) CreateGroup(ctx context.Context, tenant string, ng groups.NewGroup) (groups.Group, error) {
 	now := s.now()
 	g := groups.Group{
@@ -89,7 +89,7 @@ func (s *Store) UpdateGroup(ctx context.Context, tenant, id string, p groups.Gro
 		if err := checkVersion(cur, ifVersion); err != nil {
 			return groups.Group{}, err
 		}
-		if groups.NormalizeName(cur.Name) == groups.NormalizeName(*p.Name) {
+		if groups.FoldName(cur.Name) == groups.FoldName(*p.Name) {
 			return s.updateInPlace(ctx, tenant, id, p, ifVersion)
 		}
 		g, err := s.rename(ctx, tenant, cur, p)
@@ -134,12 +134,12 @@ func (s *Store) rename(ctx context.Context, tenant string, cur groupItem, p grou
 	var tx txBuilder
 	tx.add(s.updateIf(key(cur.PK, cur.SK), expression.
 		Set(expression.Name(attrName), expression.Value(g.Name)).
-		Set(expression.Name(attrNameLower), expression.Value(groups.NormalizeName(g.Name))).
+		Set(expression.Name(attrNameLower), expression.Value(groups.FoldName(g.Name))).
 		Set(expression.Name(attrDescription), expression.Value(g.Description)).
 		Set(expression.Name(AttrGSI1SK), expression.Value(groupGSI1SK(g.Name))).
 		Set(expression.Name(attrUpdatedAt), expression.Value(formatTime(now))).
 		Add(expression.Name(attrVersion), expression.Value(1)), &sameVersion))
-	tx.add(s.deleteIf(key(nameGuardPK(tenant, cur.Name), skNameGuard), ownGuard))
+	tx.add(s.deleteIf(key(heldGuardPK(tenant, cur), skNameGuard), ownGuard))
 	tx.add(s.putIf(toNameGuardItem(tenant, g.Name, g.ID), absent))
 	if tx.err != nil {
 		return groups.Group{}, translate(tx.err)
@@ -159,7 +159,7 @@ func (s *Store) rename(ctx context.Context, tenant string, cur groupItem, p grou
 	return g, nil
 }
 
-// updateInPlace applies a patch that keeps the normalised name, so no guard
+// updateInPlace applies a patch that keeps the folded name, so no guard
 // moves. The version check is in the update's condition; when it fails, the
 // item as it was (ALL_OLD) tells a stale version from a missing group.
 func (s *Store) updateInPlace(ctx context.Context, tenant, id string, p groups.GroupPatch, ifVersion int) (groups.Group, error) {

@@ -10,15 +10,19 @@ import (
 // none. Each kind has its mapper pair here.
 
 type groupItem struct {
-	PK          string         `dynamodbav:"PK"`
-	SK          string         `dynamodbav:"SK"`
-	GSI1PK      string         `dynamodbav:"GSI1PK,omitempty"`
-	GSI1SK      string         `dynamodbav:"GSI1SK,omitempty"`
-	GSI2PK      string         `dynamodbav:"GSI2PK,omitempty"`
-	GSI2SK      string         `dynamodbav:"GSI2SK,omitempty"`
-	Kind        string         `dynamodbav:"kind"`
-	ID          string         `dynamodbav:"id"`
-	Name        string         `dynamodbav:"name"`
+	PK     string `dynamodbav:"PK"`
+	SK     string `dynamodbav:"SK"`
+	GSI1PK string `dynamodbav:"GSI1PK,omitempty"`
+	GSI1SK string `dynamodbav:"GSI1SK,omitempty"`
+	GSI2PK string `dynamodbav:"GSI2PK,omitempty"`
+	GSI2SK string `dynamodbav:"GSI2SK,omitempty"`
+	Kind   string `dynamodbav:"kind"`
+	ID     string `dynamodbav:"id"`
+	Name   string `dynamodbav:"name"`
+	// NameLower is the folded name (groups.FoldName) that the ilk filter and
+	// a search in created order match. It is named for the lower-case copy
+	// it was before names were folded; the name stayed so that memberships,
+	// whose ASCII ids fold to lower case, need no rewrite.
 	NameLower   string         `dynamodbav:"nameLower"`
 	Description string         `dynamodbav:"description"`
 	Counts      map[string]int `dynamodbav:"counts"`
@@ -62,7 +66,7 @@ func toGroupItem(tenant string, g groups.Group) groupItem {
 		PK: groupPK(tenant, g.ID), SK: skGroup,
 		GSI1PK: groupsGSI1PK(tenant), GSI1SK: groupGSI1SK(g.Name),
 		GSI2PK: groupsGSI1PK(tenant), GSI2SK: createdSK(createdAt, g.ID),
-		Kind: "group", ID: g.ID, Name: g.Name, NameLower: groups.NormalizeName(g.Name), Description: g.Description,
+		Kind: "group", ID: g.ID, Name: g.Name, NameLower: groups.FoldName(g.Name), Description: g.Description,
 		Counts: counts, MemberCount: g.MemberCount(),
 		CreatedAt: createdAt, UpdatedAt: formatTime(g.UpdatedAt), Version: g.Version,
 	}
@@ -91,8 +95,8 @@ func toNameGuardItem(tenant, name, groupID string) nameGuardItem {
 }
 
 // A membership's name, for search, sort and filters, is its item id (the
-// partner's own identifier); nameLower is its lower-case copy for the
-// case-insensitive filter.
+// partner's own identifier); nameLower is its folded copy for the ilk
+// filter (for an id, which is ASCII, its lower-case form).
 type memberItem struct {
 	PK        string `dynamodbav:"PK"`
 	SK        string `dynamodbav:"SK"`
@@ -115,7 +119,7 @@ func toMemberItem(tenant string, m groups.Membership) memberItem {
 		GSI1PK: itemGSI1PK(tenant, m.Item), GSI1SK: memberGSI1SK(m.GroupID),
 		GSI2PK: membersGSI2PK(tenant, m.GroupID), GSI2SK: memberGSI2SK(addedAt, m.Item),
 		Kind: "member", GroupID: m.GroupID, ItemType: string(m.Item.Type), ItemID: m.Item.ID,
-		NameLower: groups.NormalizeName(m.Item.ID), AddedAt: addedAt,
+		NameLower: groups.FoldName(m.Item.ID), AddedAt: addedAt,
 	}
 }
 

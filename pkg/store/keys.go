@@ -1,6 +1,7 @@
 package store
 
 import (
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -10,7 +11,12 @@ import (
 // Every key format of the table lives in this file. Each key starts with the
 // tenant ("T#<tenant>"), so no query, get or condition can reach another
 // tenant's items. Tenant, group and item ids never contain '#' (validated at
-// the edge), so the separators are unambiguous.
+// the edge), so the separators are unambiguous. Names may contain '#' and
+// anything else printable, so a name is either the last part of its key
+// (group GSI1SK, name guard) or ends with nameSep (␟ below, U+001F), which
+// no name contains and which sorts before every character a name can hold.
+// A name is keyed in its folded form (groups.FoldName), so that lookalikes
+// share a name guard, and search and name order compare what people see.
 //
 //	item                PK                          SK                    GSI1PK                     GSI1SK
 //	tenant              T#<t>                       TENANT
@@ -18,16 +24,17 @@ import (
 //	usage (all time)    T#<t>                       USAGE
 //	usage (one day)     T#<t>                       USAGE#<yyyy-mm-dd>
 //	group directory     T#<t>                       DIR                   T#<t>#GROUPS               #DIR
-//	group               T#<t>#G#<group>             #GROUP                T#<t>#GROUPS               N#<lower name>
+//	group               T#<t>#G#<group>             #GROUP                T#<t>#GROUPS               N#<folded name>
 //	membership          T#<t>#G#<group>             M#<type>#<item>       T#<t>#I#<type>#<item>      G#<group>
-//	name guard          T#<t>#NAME#<lower name>     NAME
-//	registered item     T#<t>#I#<type>#<item>       ITEM                  T#<t>#ITEMS#<type>         N#<lower name>#<item>
+//	name guard          T#<t>#NAME#<folded name>    NAME
+//	registered item     T#<t>#I#<type>#<item>       ITEM                  T#<t>#ITEMS#<type>         N#<folded name>␟<item>
 //	                    (and GSI2: T#<t>#ITEMS#<type> / C#<createdAt>#<item>, the created order)
 //	association         T#<t>#ASSOC#<id>            ASSOC
 //	association edge    T#<t>#I#<type>#<item>       A#<other type>#<other item>
 //	                    (and GSI2: T#<t>#I#<type>#<item>#A#<other type> / C#<createdAt>#<other item>)
 //	idempotency record  T#<t>#IDEM#<key>            IDEM
 //	cursor key          #SYSTEM                     CURSOR_KEY
+//	schema version      #SYSTEM                     SCHEMA
 //
 // GSI2 is the created-order index of every list: GSI2PK is the list, GSI2SK
 // "C#" + the creation time (timeFormat, which sorts as a string) + "#" + the
@@ -68,6 +75,7 @@ const (
 	gsiCreated    = "C#"
 	pkSystem      = "#SYSTEM"
 	skCursorKey   = "CURSOR_KEY"
+	skSchema      = "SCHEMA"
 	skUsage       = "USAGE"
 )
 
@@ -82,7 +90,10 @@ func groupPK(tenant, groupID string) string { return tenantPK(tenant) + "#G#" + 
 
 func groupsGSI1PK(tenant string) string { return tenantPK(tenant) + "#GROUPS" }
 
-func groupGSI1SK(name string) string { return gsiNamePrefix + groups.NormalizeName(name) }
+// groupGSI1SK is a group's name key: its folded name, which create and
+// rename keep within groups.MaxFoldedNameBytes. As a search prefix, name is
+// the search (validated to the same bound).
+func groupGSI1SK(name string) string { return gsiNamePrefix + groups.FoldName(name) }
 
 // createdSK is the GSI2 sort key of a list entry created at (timeFormat)
 // with id.
@@ -96,7 +107,29 @@ func memberGSI2SK(addedAt string, it groups.Item) string {
 }
 
 func nameGuardPK(tenant, name string) string {
-	return tenantPK(tenant) + "#NAME#" + groups.NormalizeName(name)
+	return tenantPK(tenant) + "#NAME#" + groups.FoldName(name)
+}
+
+// heldGuardPK is the name guard that the group item g holds. Its nameLower
+// is written with the guard, in the same transaction, so it is the guard's
+// name: the folded name since schema 1, the lower-cased name before (until
+// fleetgroups-admin migrate rewrites both); groups older than nameLower had
+// only the lower-cased name.
+func heldGuardPK(tenant string, g groupItem) string {
+	n := g.NameLower
+	if n == "" {
+		n = strings.ToLower(g.Name)
+	}
+	return tenantPK(tenant) + "#NAME#" + n
+}
+
+// parseGroupPK returns the tenant and group id of a group's partition key.
+func parseGroupPK(pk string) (tenant, groupID string, ok bool) {
+	rest, ok := strings.CutPrefix(pk, "T#")
+	if !ok {
+		return "", "", false
+	}
+	return strings.Cut(rest, "#G#")
 }
 
 func memberSK(it groups.Item) string { return memberTypePrefix(it.Type) + it.ID }
@@ -120,22 +153,26 @@ func itemsPK(tenant string, t groups.ItemType) string {
 	return tenantPK(tenant) + "#ITEMS#" + string(t)
 }
 
-// maxNameKeyBytes keeps name-ordered sort keys under DynamoDB's 1,024-byte
-// limit: the normalised name is cut (on a character boundary) to this many
-// bytes, which is longer than any search prefix, so only the order of names
-// sharing their first 512 bytes can differ.
-const maxNameKeyBytes = 512
-
+// nameKey is an item name in its key: folded and, to stay under DynamoDB's
+// 1,024-byte limit, cut (on a character boundary) to
+// groups.MaxFoldedNameBytes, the longest a folded search may be, so only the
+// order of names sharing their first 512 bytes can differ.
 func nameKey(name string) string {
-	n := groups.NormalizeName(name)
-	for len(n) > maxNameKeyBytes {
+	n := groups.FoldName(name)
+	for len(n) > groups.MaxFoldedNameBytes {
 		_, size := utf8.DecodeLastRuneInString(n)
 		n = n[:len(n)-size]
 	}
 	return n
 }
 
-func itemGSI1SK(name, id string) string { return gsiNamePrefix + nameKey(name) + "#" + id }
+// nameSep ends a name inside a composite key. Names refuse control
+// characters, so no name contains it, and it sorts before every character a
+// name can hold: a name comes before every longer name it starts ("a" before
+// "a b"), and a search prefix never reaches past a name into the id.
+const nameSep = "\x1f" // U+001F INFORMATION SEPARATOR ONE
+
+func itemGSI1SK(name, id string) string { return gsiNamePrefix + nameKey(name) + nameSep + id }
 
 func associationPK(tenant, id string) string { return tenantPK(tenant) + "#ASSOC#" + id }
 

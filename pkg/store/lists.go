@@ -85,7 +85,7 @@ func sortKeyOf(item map[string]types.AttributeValue, attr string) string {
 // GroupFields are the fields list-groups filters on.
 var GroupFields = ListSchema{"name": {Attr: attrName, LowerAttr: attrNameLower}}
 
-// groupsLayout is where a tenant's groups live: by lower-case name in GSI1
+// groupsLayout is where a tenant's groups live: by folded name in GSI1
 // (so a search is a begins_with on GSI1SK), by creation in GSI2.
 func groupsLayout(tenant string) listLayout {
 	pk := groupsGSI1PK(tenant)
@@ -100,13 +100,13 @@ func groupsLayout(tenant string) listLayout {
 			ranges: []expression.KeyConditionBuilder{expression.Key(AttrGSI2PK).Equal(expression.Value(pk)).
 				And(expression.Key(AttrGSI2SK).BeginsWith(gsiCreated))}},
 		createdSearch: func(search string) expression.ConditionBuilder {
-			return expression.Name(attrNameLower).BeginsWith(groups.NormalizeName(search))
+			return expression.Name(attrNameLower).BeginsWith(groups.FoldName(search))
 		},
 	}
 }
 
 // ListGroups lists the tenant's groups as q asks (see query.go): search is a
-// case-insensitive name prefix; the unfiltered total is the directory's
+// prefix of the folded name (groups.FoldName); the unfiltered total is the directory's
 // group count. The first page of the plain list reads the directory item in
 // the same Query, since it sorts just before every name in GSI1.
 func (s *Store) ListGroups(ctx context.Context, tenant string, q ListQuery) (Page[groups.Group], error) {

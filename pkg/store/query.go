@@ -26,11 +26,11 @@ import (
 //     a descending sort reads the same range backwards (ScanIndexForward
 //     false).
 //   - Search narrows the name-ordered range with begins_with on the
-//     normalised sort key, so the index serves it and reads only matches. In
+//     folded sort key (groups.FoldName), so the index serves it and reads only matches. In
 //     created order the index cannot, and search becomes a filter.
 //   - Filters eq, neq, sw and ilk are a FilterExpression (ilk is contains on a
-//     lower-case copy attribute, since DynamoDB's contains is case-sensitive;
-//     without a copy it is tested here). DynamoDB has no ends-with: ew is
+//     folded copy attribute, since DynamoDB's contains compares bytes;
+//     without a copy it is tested here, on the folded value). DynamoDB has no ends-with: ew is
 //     tested here, after each Query.
 //   - DynamoDB applies Limit before the filter, so a filtered page takes as
 //     many Queries as fill it, each reading more than the last. A request
@@ -68,7 +68,7 @@ const (
 	OpNeq        FilterOp = "neq" // differs, or the field is absent
 	OpStartsWith FilterOp = "sw"  // starts with (case-sensitive)
 	OpEndsWith   FilterOp = "ew"  // ends with (case-sensitive; tested in memory)
-	OpContains   FilterOp = "ilk" // contains, case-insensitively
+	OpContains   FilterOp = "ilk" // contains, compared folded (groups.FoldName)
 )
 
 // FilterOps are the operators in the order the API documents them.
@@ -123,8 +123,8 @@ func (q ListQuery) plainFirstPage() bool {
 type Field struct {
 	// Attr is the attribute's document path ("name", "attributes.colour").
 	Attr string
-	// LowerAttr is the path of its lower-case copy, which ilk matches with
-	// a FilterExpression; without one, ilk is tested in memory.
+	// LowerAttr is the path of its folded copy (groups.FoldName), which ilk
+	// matches with a FilterExpression; without one, ilk is tested in memory.
 	LowerAttr string
 }
 
@@ -220,11 +220,11 @@ func (l listLayout) read(q ListQuery) (listRead, error) {
 		case OpStartsWith:
 			conds = append(conds, name.BeginsWith(f.Value))
 		case OpContains:
-			needle := strings.ToLower(f.Value)
+			needle := groups.FoldName(f.Value)
 			if fd.LowerAttr != "" {
 				conds = append(conds, expression.Name(fd.LowerAttr).Contains(needle))
 			} else {
-				r.keep = append(r.keep, memFilter{fd.Attr, func(v string) bool { return strings.Contains(strings.ToLower(v), needle) }})
+				r.keep = append(r.keep, memFilter{fd.Attr, func(v string) bool { return strings.Contains(groups.FoldName(v), needle) }})
 			}
 		case OpEndsWith:
 			suffix := f.Value

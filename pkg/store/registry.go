@@ -26,7 +26,7 @@ func (s *Store) PutRegisteredItem(ctx context.Context, tenant string, ri groups.
 		Set(expression.Name("itemType"), expression.Value(string(ri.Type))).
 		Set(expression.Name("itemId"), expression.Value(ri.ID)).
 		Set(expression.Name(attrName), expression.Value(ri.Name)).
-		Set(expression.Name(attrNameLower), expression.Value(groups.NormalizeName(ri.Name))).
+		Set(expression.Name(attrNameLower), expression.Value(groups.FoldName(ri.Name))).
 		Set(expression.Name(attrAttributes), expression.Value(attrs)).
 		Set(expression.Name(attrUpdatedAt), expression.Value(now)).
 		Set(expression.Name(attrCreatedAt), expression.IfNotExists(expression.Name(attrCreatedAt), expression.Value(now))).
@@ -131,7 +131,7 @@ func (s *Store) ListRegisteredItems(ctx context.Context, tenant string, t groups
 			ranges: []expression.KeyConditionBuilder{expression.Key(AttrGSI2PK).Equal(expression.Value(pk)).
 				And(expression.Key(AttrGSI2SK).BeginsWith(gsiCreated))}},
 		createdSearch: func(search string) expression.ConditionBuilder {
-			return expression.Name(attrNameLower).BeginsWith(groups.NormalizeName(search))
+			return expression.Name(attrNameLower).BeginsWith(groups.FoldName(search))
 		},
 	}.read(q)
 	if err != nil {
