@@ -333,7 +333,7 @@ func FuzzOpenCursor(f *testing.F) {
 		if after, err := c.open(ctx, cursor, tenant, list); groups.CodeOf(err) != want {
 			t.Fatalf("open(%q, %q, %q) = %v, %v: want %q", cursor, tenant, list, after, err, want)
 		}
-		if !utf8.ValidString(tenant + list + key + value) {
+		if !utf8.ValidString(tenant) || !utf8.ValidString(list) || !utf8.ValidString(key) || !utf8.ValidString(value) {
 			return // positions, tenants and list ids are ASCII
 		}
 		after := map[string]string{key: value}
