@@ -50,10 +50,11 @@ FUZZ     ?= .
 FUZZ_TARGETS = $(shell grep -o '^func Fuzz[A-Za-z0-9_]*' $$(git ls-files '*_test.go') | sed -E 's|^(.*)/[^/]*:func |\1:|' | grep -E ':.*$(FUZZ)')
 
 fuzz: ## run every fuzz target for FUZZTIME (default 30s) each
-	@set -e; for t in $(FUZZ_TARGETS); do \
+	@failed=; for t in $(FUZZ_TARGETS); do \
 		echo "fuzz: $${t%%:*} $${t##*:} for $(FUZZTIME)"; \
-		$(GO) test -run '^$$' -fuzz "^$${t##*:}$$" -fuzztime $(FUZZTIME) ./$${t%%:*}; \
-	done
+		$(GO) test -run '^$$' -fuzz "^$${t##*:}$$" -fuzztime $(FUZZTIME) ./$${t%%:*} || failed="$$failed $${t##*:}"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz: failed:$$failed (inputs in testdata/fuzz)"; exit 1; fi
 
 # The short pass CI runs (make test calls it): every target for 2s.
 fuzz-brief:
