@@ -11,7 +11,7 @@ LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
 CDK_CLI   ?= npx --yes aws-cdk@2.1148.1
 OP        ?= create-group
 
-.PHONY: run test build clean invoke synth deploy template fmt vet bench
+.PHONY: run test build clean invoke synth deploy template fmt vet bench fuzz fuzz-brief
 
 run: ## serve the API on http://127.0.0.1:3000 with DynamoDB Local
 	$(GO) run ./cmd/local
@@ -39,6 +39,27 @@ deploy: build ## deploy the CDK stack to the current AWS account
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Fuzzing: go test -fuzz takes one target per run, so each FuzzXxx runs on
+# its own for FUZZTIME (the seed corpora in testdata/fuzz also run in every
+# plain go test). Targets are found by their declarations rather than with
+# go test -list, which would start DynamoDB Local for pkg/gateway just to
+# list. FUZZ narrows them by name: make fuzz FUZZ=Cursor FUZZTIME=5m.
+FUZZTIME ?= 30s
+FUZZ     ?= .
+FUZZ_TARGETS = $(shell grep -o '^func Fuzz[A-Za-z0-9_]*' $$(git ls-files '*_test.go') | sed -E 's|^(.*)/[^/]*:func |\1:|' | grep -E ':.*$(FUZZ)')
+
+fuzz: ## run every fuzz target for FUZZTIME (default 30s) each
+	@failed=; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz: $${t%%:*} $${t##*:} for $(FUZZTIME)"; \
+		$(GO) test -vet=off -run '^$$' -fuzz "^$${t##*:}$$" -fuzztime $(FUZZTIME) ./$${t%%:*} || failed="$$failed $${t##*:}"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz: failed:$$failed (inputs in testdata/fuzz)"; exit 1; fi
+
+# The short pass CI runs (make test calls it): every target for 2s. vet is
+# off in these runs because make test has run it already.
+fuzz-brief:
+	$(MAKE) --no-print-directory fuzz FUZZTIME=2s
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -235,6 +235,11 @@ func (a *API) serve(op routes.Operation, ep endpoint) http.Handler {
 				// The authorizer always sets it; without it nothing is safe to do.
 				return &groups.Error{Code: groups.CodeUnauthenticated, Detail: "the request carries no authenticated tenant"}
 			}
+			if r.ContentLength > MaxBodyBytes {
+				// Also for operations that read no body: one limit for every
+				// route, rather than a body ignored however large.
+				return groups.Errorf(groups.CodePayloadTooLarge, "the body is larger than %d bytes", MaxBodyBytes)
+			}
 			return ep(rec, r, tenant)
 		}()
 		if err != nil {

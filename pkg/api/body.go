@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -216,17 +217,23 @@ func (f *fields) str(name string, required bool) *string {
 	return &s
 }
 
-// strs returns the array of strings name, or nil when it is absent.
+// strs returns the array of strings name, or nil when it is absent. A null
+// entry is refused like any other non-string (json.Unmarshal would quietly
+// make it "").
 func (f *fields) strs(name string) []string {
 	raw, ok := f.obj[name]
 	f.used[name] = true
 	if !ok {
 		return nil
 	}
-	var ss []string
-	if err := json.Unmarshal(raw, &ss); err != nil || ss == nil {
+	var ps []*string
+	if err := json.Unmarshal(raw, &ps); err != nil || ps == nil || slices.Contains(ps, nil) {
 		f.fail(name, "must be an array of strings")
 		return nil
+	}
+	ss := make([]string, len(ps))
+	for i, p := range ps {
+		ss[i] = *p
 	}
 	return ss
 }

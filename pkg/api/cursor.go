@@ -77,7 +77,10 @@ func (c *cursorSealer) open(ctx context.Context, cursor, tenant, list string) (m
 	if err != nil {
 		return nil, err
 	}
-	sealed, err := base64.RawURLEncoding.DecodeString(cursor)
+	// Strict: a cursor's last character carries unused bits, and lenient
+	// decoding would accept every spelling of them, so that a changed cursor
+	// still opened.
+	sealed, err := base64.RawURLEncoding.Strict().DecodeString(cursor)
 	if err != nil || len(sealed) < aead.NonceSize() {
 		return nil, errInvalidCursor
 	}

@@ -48,10 +48,15 @@ func ifMatch(r *http.Request) (int, error) {
 }
 
 // notModified reports whether If-None-Match (RFC 9110 §13.1.2), parsed by
-// entityTags, names g's current tag or is "*"; the comparison is weak.
-func notModified(ifNoneMatch []string, g groups.Group) bool {
+// entityTags, names g's current tag or is "*".
+func notModified(ifNoneMatch []string, g groups.Group) bool { return listsTag(ifNoneMatch, etag(g)) }
+
+// listsTag reports whether If-None-Match, parsed by entityTags, is "*" or
+// names tag; the comparison is weak, as RFC 9110 asks for If-None-Match
+// (W/"x" matches "x").
+func listsTag(ifNoneMatch []string, tag string) bool {
 	for _, t := range ifNoneMatch {
-		if t == "*" || strings.TrimPrefix(t, "W/") == etag(g) {
+		if t == "*" || strings.TrimPrefix(t, "W/") == tag {
 			return true
 		}
 	}

@@ -57,13 +57,13 @@ type env struct {
 
 // newEnv starts the API on a fresh table with two tenants; opts apply to
 // the API after the env's own.
-func newEnv(t *testing.T, opts ...api.Option) *env {
+func newEnv(t testing.TB, opts ...api.Option) *env {
 	t.Helper()
 	return newLoggedEnv(t, quiet, opts...)
 }
 
 // newLoggedEnv is newEnv with the operations logging to log.
-func newLoggedEnv(t *testing.T, log *slog.Logger, opts ...api.Option) *env {
+func newLoggedEnv(t testing.TB, log *slog.Logger, opts ...api.Option) *env {
 	t.Helper()
 	st, counter := storetest.NewStore(t)
 	e := &env{st: st, counter: counter}
