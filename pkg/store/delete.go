@@ -36,16 +36,16 @@ const purgeReserve = 3 * time.Second
 // tombstone last. If the process dies midway the tombstone stays, hidden, and
 // a repeated DELETE resumes the purge, so no orphan is ever left for good.
 //
-// With ifVersion (not AnyVersion) the group must be at that version: the
-// version read is compared, and the first transaction is conditional on it,
+// With ifVersion (not AnyVersion) the group must be at a version it allows:
+// the version read is compared, and the first transaction is conditional on it,
 // so a change that lands between the read and the write fails the delete. A
 // tombstone answers a conditional delete with ErrNotFound (the group is gone);
 // only an unconditional DELETE resumes its purge.
 //
 // It returns the deleted group; ErrNotFound if there is no such group;
-// ErrPreconditionFailed if it is at another version; ErrDeleteInProgress
-// (with the group) if the deadline came first.
-func (s *Store) DeleteGroup(ctx context.Context, tenant, id string, ifVersion int) (groups.Group, error) {
+// ErrPreconditionFailed if it is at a version ifVersion does not allow;
+// ErrDeleteInProgress (with the group) if the deadline came first.
+func (s *Store) DeleteGroup(ctx context.Context, tenant, id string, ifVersion IfVersion) (groups.Group, error) {
 	for attempt := 1; ; attempt++ {
 		cur, err := s.getGroupItem(ctx, tenant, id)
 		if err != nil {
@@ -71,18 +71,17 @@ func (s *Store) DeleteGroup(ctx context.Context, tenant, id string, ifVersion in
 // members) or becomes a tombstone, the guard goes and the count drops, all
 // guarded by the version read, so that a member added since is not missed.
 func (s *Store) retire(ctx context.Context, tenant string, cur groupItem) error {
-	sameVersion := liveGroup.And(expression.Name(attrVersion).Equal(expression.Value(cur.Version)))
+	same := sameVersion(cur)
 	var tx txBuilder
 	if cur.MemberCount == 0 {
-		tx.add(s.deleteIf(key(cur.PK, cur.SK), sameVersion))
+		tx.add(s.deleteIf(key(cur.PK, cur.SK), same))
 	} else {
 		tombstone := expression.Set(expression.Name(attrDeletingAt), expression.Value(formatTime(s.now()))).
 			Remove(expression.Name(AttrGSI1PK)).Remove(expression.Name(AttrGSI1SK)).
 			Remove(expression.Name(AttrGSI2PK)).Remove(expression.Name(AttrGSI2SK))
-		tx.add(s.updateIf(key(cur.PK, cur.SK), tombstone, &sameVersion))
+		tx.add(s.updateIf(key(cur.PK, cur.SK), tombstone, &same))
 	}
-	tx.add(s.deleteIf(key(nameGuardPK(tenant, cur.Name), skNameGuard),
-		expression.Name(attrGroupID).Equal(expression.Value(cur.ID))))
+	tx.add(s.releaseGuard(tenant, cur))
 	tx.add(s.updateIf(key(tenantPK(tenant), skDirectory), directoryUpdate(tenant, -1), nil))
 	if tx.err != nil {
 		return translate(tx.err)

@@ -178,3 +178,25 @@ func ListThings(ctx context.Context, s *Store, tenant string, q ListQuery) (Page
 	}
 	return runList(ctx, s, r, nil, q, thingItem.toThing)
 }
+
+// DropNameGuard deletes the name guard of name, as tables damaged by the
+// case-only rename race (issue 6) may lack it.
+func DropNameGuard(ctx context.Context, s *Store, tenant, name string) error {
+	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.table), Key: key(nameGuardPK(tenant, name), skNameGuard)})
+	return err
+}
+
+// SetStoredName overwrites the group's name alone, leaving its lower-case
+// copy, index key and guard as they were: the state the case-only rename
+// race left behind when it overwrote a concurrent rename.
+func SetStoredName(ctx context.Context, s *Store, tenant, groupID, name string) error {
+	expr, err := expression.NewBuilder().WithUpdate(expression.Set(expression.Name(attrName), expression.Value(name))).Build()
+	if err != nil {
+		return err
+	}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.table), Key: key(groupPK(tenant, groupID), skGroup),
+		UpdateExpression: expr.Update(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+	})
+	return err
+}
