@@ -200,3 +200,10 @@ func SetStoredName(ctx context.Context, s *Store, tenant, groupID, name string) 
 	})
 	return err
 }
+
+// PurgePageSize and MaxBatchAttempts bound the purge's work between two
+// looks at its deadline.
+const (
+	PurgePageSize    = purgePageSize
+	MaxBatchAttempts = maxBatchAttempts
+)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
 	"github.com/fleetgroups/fleetgroups/pkg/store"
@@ -138,9 +137,7 @@ func TestIfVersionOnTombstone(t *testing.T) {
 	ctx := context.Background()
 	st, _ := storetest.NewStore(t)
 	g := mustCreate(t, st, tenantA, "Half deleted", v("veh-1"), v("veh-2"))
-	short, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	if _, err := st.DeleteGroup(short, tenantA, g.ID, store.AtVersion(g.Version)); err != store.ErrDeleteInProgress {
+	if err := deleteBeforePurge(t, st, tenantA, g.ID, store.AtVersion(g.Version)); err != store.ErrDeleteInProgress {
 		t.Fatalf("interrupted delete = %v", err)
 	}
 	_, err := st.UpdateGroup(ctx, tenantA, g.ID, groups.GroupPatch{Description: ptr("x")}, store.AtVersion(g.Version))
