@@ -5,7 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
 	"github.com/fleetgroups/fleetgroups/pkg/store"
@@ -49,19 +50,12 @@ type entriesView struct {
 // maxParallelWrites bounds the transactions one request runs at once.
 const maxParallelWrites = 8
 
-// parallel runs fn(i) for i in [0, n) with at most maxParallelWrites at once.
-func parallel(n int, fn func(i int)) {
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, maxParallelWrites)
-	for i := range n {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			fn(i)
-		}()
-	}
-	wg.Wait()
+// writers runs a request's independent writes, maxParallelWrites at a time;
+// Wait returns the first error.
+func writers() *errgroup.Group {
+	g := new(errgroup.Group)
+	g.SetLimit(maxParallelWrites)
+	return g
 }
 
 // readEntries reads {"data":[…]} with 1–100 entries, decoding each strictly
@@ -162,35 +156,38 @@ func (a *API) createAssociations(w http.ResponseWriter, r *http.Request, tenant 
 	if err != nil {
 		return err
 	}
-	var failure error
-	var mu sync.Mutex
-	created := 0
-	parallel(len(entries), func(i int) {
+	writes := writers()
+	for i := range results {
 		res := &results[i]
 		if res.Status != "" {
-			return
+			continue
 		}
 		v := registered[groups.Item{Type: groups.Vehicles, ID: res.VehicleID}]
 		u := registered[groups.Item{Type: groups.Users, ID: res.UserID}]
 		if v.Enterprise != "" && u.Enterprise != "" && v.Enterprise != u.Enterprise {
 			reject(res, groups.CodeDifferentEnterprises, fmt.Sprintf("vehicle %s belongs to %q, user %s to %q", v.ID, v.Enterprise, u.ID, u.Enterprise))
-			return
+			continue
 		}
-		asc, isNew, err := a.store.CreateAssociation(r.Context(), tenant, res.VehicleID, res.UserID)
-		mu.Lock()
-		defer mu.Unlock()
-		switch {
-		case err != nil:
-			failure = err
-		case isNew:
-			res.associationView, res.Status = viewAssociation(asc), "created"
-			created++
-		default:
+		writes.Go(func() error { // each write fills in its own entry's result
+			asc, isNew, err := a.store.CreateAssociation(r.Context(), tenant, res.VehicleID, res.UserID)
+			if err != nil {
+				return err
+			}
 			res.associationView, res.Status = viewAssociation(asc), "already_exists"
+			if isNew {
+				res.Status = "created"
+			}
+			return nil
+		})
+	}
+	if err := writes.Wait(); err != nil {
+		return err
+	}
+	created := 0
+	for _, res := range results {
+		if res.Status == "created" {
+			created++
 		}
-	})
-	if failure != nil {
-		return failure
 	}
 	status := http.StatusOK
 	if created > 0 {
@@ -250,37 +247,33 @@ func (a *API) deleteAssociations(w http.ResponseWriter, r *http.Request, tenant 
 	if err != nil {
 		return err
 	}
-	var failure error
-	var mu sync.Mutex
+	writes := writers()
 	deleted := map[string]bool{}
-	parallel(len(entries), func(i int) {
+	for i := range results {
 		res := &results[i]
 		asc, ok := found[res.ID]
-		if res.Status != "" {
-			return
+		switch {
+		case res.Status != "":
+			continue
+		case !ok || deleted[res.ID]:
+			reject(res, groups.CodeAssociationNotFound, "no association with this id")
+			continue
 		}
-		mu.Lock()
-		repeat := deleted[res.ID]
 		deleted[res.ID] = true
-		mu.Unlock()
-		if !ok || repeat {
-			reject(res, groups.CodeAssociationNotFound, "no association with this id")
-			return
-		}
-		err := a.store.DeleteAssociation(r.Context(), tenant, asc)
-		mu.Lock()
-		defer mu.Unlock()
-		switch groups.CodeOf(err) {
-		case "":
-			res.associationView, res.Status = viewAssociation(asc), "deleted"
-		case groups.CodeAssociationNotFound:
-			reject(res, groups.CodeAssociationNotFound, "no association with this id")
-		default:
-			failure = err
-		}
-	})
-	if failure != nil {
-		return failure
+		writes.Go(func() error { // each write fills in its own entry's result
+			switch err := a.store.DeleteAssociation(r.Context(), tenant, asc); groups.CodeOf(err) {
+			case "":
+				res.associationView, res.Status = viewAssociation(asc), "deleted"
+			case groups.CodeAssociationNotFound:
+				reject(res, groups.CodeAssociationNotFound, "no association with this id")
+			default:
+				return err
+			}
+			return nil
+		})
+	}
+	if err := writes.Wait(); err != nil {
+		return err
 	}
 	return answerEntries(w, results, http.StatusOK, groups.CodeAssociationNotFound)
 }

@@ -28,23 +28,30 @@ func writeGroup(w http.ResponseWriter, status int, g groups.Group) {
 	writeJSON(w, status, viewGroup(g))
 }
 
-// ifMatch reads If-Match (RFC 9110 §13.1.1) as the version a write requires:
-// store.AnyVersion without the header or for "*" (any existing group).
-// Otherwise it must be one strong tag of ours: the API issues no other, and
-// a write can be conditional on one version only.
-func ifMatch(r *http.Request) (int, error) {
-	const field = "If-Match"
-	tags, err := entityTags(r, field)
+// ifMatch reads If-Match (RFC 9110 §13.1.1) as the versions a write
+// allows: store.AnyVersion without the header or for "*" (any existing
+// group), else the versions its strong tags of ours name. Any list of entity
+// tags is valid; a weak tag never matches (If-Match compares strongly), nor
+// does a tag this API never issued, so a list of only such tags allows no
+// version and the write fails with 412, or 404 if there is no group: the
+// store looks at the group before the condition, since a request that would
+// fail without its precondition fails the same way with it (§13.2.1).
+// Only a malformed header is an error.
+func ifMatch(r *http.Request) (store.IfVersion, error) {
+	tags, err := entityTags(r, "If-Match")
 	switch {
 	case err != nil || tags == nil:
 		return store.AnyVersion, err
 	case len(tags) == 1 && tags[0] == "*":
 		return store.AnyVersion, nil
 	}
-	if v, ok := tagVersion(tags[0]); ok && len(tags) == 1 {
-		return v, nil
+	var versions []int
+	for _, t := range tags {
+		if v, ok := tagVersion(t); ok {
+			versions = append(versions, v)
+		}
 	}
-	return 0, fieldErrorf(field, `must be "*" or one entity tag of this API, such as "v3"`)
+	return store.AtVersion(versions...), nil
 }
 
 // notModified reports whether If-None-Match (RFC 9110 §13.1.2), parsed by

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -15,32 +16,36 @@ import (
 func TestEntityTagHeaders(t *testing.T) {
 	t.Parallel()
 	g := groups.Group{Version: 3}
+	// If-Match is valid exactly where If-None-Match is: any list of entity
+	// tags (RFC 9110 §13.1.1). Only the API's strong tags can match.
 	cases := []struct {
 		name     string
 		values   []string // header lines; nil: no header
-		version  int      // as If-Match; -1: 400
-		modified bool     // as If-None-Match on version 3 (when valid)
-		invalid  bool     // as If-None-Match
+		ifMatch  store.IfVersion
+		modified bool // as If-None-Match on version 3 (when valid)
+		invalid  bool // 400 for both headers
 	}{
 		{"absent", nil, store.AnyVersion, true, false},
 		{"star", []string{"*"}, store.AnyVersion, false, false},
-		{"current", []string{`"v3"`}, 3, false, false},
-		{"other", []string{`"v12"`}, 12, true, false},
-		{"padded", []string{` "v3" `}, 3, false, false},
-		{"weak", []string{`W/"v3"`}, -1, false, false},
-		{"list", []string{`"v1", "v3"`}, -1, false, false},
-		{"lines", []string{`"v1"`, `"v3"`}, -1, false, false},
-		{"comma-inside-tag", []string{`"a,b", "v3"`}, -1, false, false},
-		{"foreign", []string{`"abc"`}, -1, true, false},
-		{"leading-zero", []string{`"v03"`}, -1, true, false},
-		{"zero", []string{`"v0"`}, -1, true, false},
-		{"negative", []string{`"v-1"`}, -1, true, false},
-		{"unquoted", []string{`v3`}, -1, false, true},
-		{"unterminated", []string{`"v3`}, -1, false, true},
-		{"no-comma", []string{`"v1" "v3"`}, -1, false, true},
-		{"space-inside", []string{`"v 3"`}, -1, false, true},
-		{"empty", []string{``}, -1, false, true},
-		{"star-in-list", []string{`*, "v3"`}, -1, false, true},
+		{"current", []string{`"v3"`}, store.AtVersion(3), false, false},
+		{"other", []string{`"v12"`}, store.AtVersion(12), true, false},
+		{"padded", []string{` "v3" `}, store.AtVersion(3), false, false},
+		{"weak", []string{`W/"v3"`}, store.AtVersion(), false, false},
+		{"list", []string{`"v1", "v3"`}, store.AtVersion(1, 3), false, false},
+		{"lines", []string{`"v1"`, `"v3"`}, store.AtVersion(1, 3), false, false},
+		{"weak-and-strong", []string{`W/"v1", "v2"`}, store.AtVersion(2), true, false},
+		{"comma-inside-tag", []string{`"a,b", "v3"`}, store.AtVersion(3), false, false},
+		{"foreign", []string{`"abc"`}, store.AtVersion(), true, false},
+		{"empty-tag", []string{`""`}, store.AtVersion(), true, false},
+		{"leading-zero", []string{`"v03"`}, store.AtVersion(), true, false},
+		{"zero", []string{`"v0"`}, store.AtVersion(), true, false},
+		{"negative", []string{`"v-1"`}, store.AtVersion(), true, false},
+		{"unquoted", []string{`v3`}, store.AnyVersion, false, true},
+		{"unterminated", []string{`"v3`}, store.AnyVersion, false, true},
+		{"no-comma", []string{`"v1" "v3"`}, store.AnyVersion, false, true},
+		{"space-inside", []string{`"v 3"`}, store.AnyVersion, false, true},
+		{"empty", []string{``}, store.AnyVersion, false, true},
+		{"star-in-list", []string{`*, "v3"`}, store.AnyVersion, false, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -50,8 +55,8 @@ func TestEntityTagHeaders(t *testing.T) {
 				r.Header.Add("If-None-Match", v)
 			}
 			v, err := ifMatch(r)
-			if (err != nil) != (c.version == -1) || (err == nil && v != c.version) {
-				t.Fatalf("If-Match = %d, %v; want %d", v, err, c.version)
+			if (err != nil) != c.invalid || (err == nil && !reflect.DeepEqual(v, c.ifMatch)) {
+				t.Fatalf("If-Match = %+v, %v; want %+v, invalid %v", v, err, c.ifMatch, c.invalid)
 			}
 			if err != nil && !slices.ContainsFunc(groups.FieldsOf(err), func(f groups.FieldError) bool { return f.Field == "If-Match" }) {
 				t.Fatalf("If-Match error %v does not name the header", err)

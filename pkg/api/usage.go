@@ -23,9 +23,12 @@ import (
 // A Lambda cannot work after it has returned, so the count cannot be made
 // after the response. It starts instead in a goroutine as the request
 // starts, overlapping the operation's own DynamoDB requests, and the
-// response waits for it only when its headers are written, for at most
-// meterTimeout. A count that fails does not fail the call: it is logged, and
-// the response goes out without the usage headers.
+// response waits for it only when its headers are written. The count has the
+// request's own time, up to meterReserve before the request's deadline
+// (which Lambda, and the local gateway, set), and no timeout of its own that
+// a busy machine could outlast. A count that fails or runs out of time does
+// not fail the call: it is logged, and the response goes out without the
+// usage headers.
 
 // The response headers with the tenant's calls including this one: all of
 // them, and those of the current UTC day (the usage plan's quota period).
@@ -34,9 +37,11 @@ const (
 	HeaderDailyUsage = "X-Api-Daily-Usage"
 )
 
-// meterTimeout bounds the wait for a count: far above DynamoDB's usual few
-// milliseconds, far below the Lambda timeout.
-const meterTimeout = 2 * time.Second
+// meterReserve is the part of the request's time that the count leaves
+// to the rest of the response, so that a count that never answers still
+// lets the response out (and get-usage read the counters instead) before
+// the deadline, after which API Gateway would answer 503.
+const meterReserve = 3 * time.Second
 
 // WithMeter counts calls through m instead of the API's store, so that tests
 // can tell the metering requests from the operations' own.
@@ -85,8 +90,12 @@ func (a *API) startMetering(w http.ResponseWriter, r *http.Request, op routes.Op
 	ctx := r.Context()
 	go func() {
 		defer close(call.done)
-		mctx, cancel := context.WithTimeout(ctx, meterTimeout)
-		defer cancel()
+		mctx := ctx
+		if deadline, ok := ctx.Deadline(); ok {
+			var cancel context.CancelFunc
+			mctx, cancel = context.WithDeadline(ctx, deadline.Add(-meterReserve))
+			defer cancel()
+		}
 		call.usage, call.err = a.meter.CountCall(mctx, tenant)
 		if call.err != nil {
 			a.log.WarnContext(ctx, "call not counted", "op", op, "tenant", tenant, "request_id", requestID, "error", call.err)

@@ -45,6 +45,7 @@ var contract = sync.OnceValues(func() (*openapitest.Transport, error) {
 // env is a local API on a fresh table with two tenants.
 type env struct {
 	srv         *httptest.Server
+	handlers    app.Handlers // what srv's gateway invokes
 	client      *http.Client // checks every exchange against the OpenAPI document
 	st          *store.Store
 	counter     *storetest.Counter // the operation Lambdas' requests
@@ -84,6 +85,7 @@ func newLoggedEnv(t testing.TB, log *slog.Logger, opts ...api.Option) *env {
 	e.meter, e.meterCount = storetest.Reopen(t, st)
 	h := app.NewHandlers(st, log, append([]api.Option{api.WithMeter(e.meter)}, opts...)...)
 	h.Authorizer = (&auth.Authorizer{Store: authStore, Log: quiet}).Handle
+	e.handlers = h
 	e.srv = httptest.NewServer(gateway.New(h, quiet))
 	t.Cleanup(e.srv.Close)
 	tr, err := contract()

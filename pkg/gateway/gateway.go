@@ -8,6 +8,7 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"errors"
 	"io"
@@ -36,11 +37,23 @@ type Gateway struct {
 	handlers app.Handlers
 	mux      *http.ServeMux
 	log      *slog.Logger
+	timeout  time.Duration
 }
 
+// Option configures a Gateway.
+type Option func(*Gateway)
+
+// WithTimeout sets the time an operation's handler gets per request, API
+// Gateway's integration timeout and the Lambda's (29 s) unless set; tests
+// shorten it.
+func WithTimeout(d time.Duration) Option { return func(g *Gateway) { g.timeout = d } }
+
 // New routes every entry of the route table to its operation's handler.
-func New(h app.Handlers, log *slog.Logger) *Gateway {
-	g := &Gateway{handlers: h, mux: http.NewServeMux(), log: log}
+func New(h app.Handlers, log *slog.Logger, opts ...Option) *Gateway {
+	g := &Gateway{handlers: h, mux: http.NewServeMux(), log: log, timeout: routes.LambdaTimeoutSeconds * time.Second}
+	for _, o := range opts {
+		o(g)
+	}
 	for _, rt := range routes.Routes {
 		g.mux.HandleFunc(rt.Pattern(), func(w http.ResponseWriter, r *http.Request) { g.invoke(w, r, rt) })
 	}
@@ -85,7 +98,13 @@ func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request, rt routes.Route
 	if !routes.IsPublic(rt.Operation) && !g.authorize(w, r, &event) {
 		return
 	}
-	res, err := g.handlers.Operations[rt.Operation](r.Context(), event)
+	res, err := g.run(r.Context(), rt.Operation, event)
+	if errors.Is(err, context.DeadlineExceeded) {
+		// API Gateway gives up on the integration and answers its own 5xx.
+		g.log.Error("lambda timed out", "op", rt.Operation, "request_id", requestID, "timeout", g.timeout)
+		g.answer(w, problem.Gateway("DEFAULT_5XX"), requestID)
+		return
+	}
 	if err != nil {
 		// API Gateway answers a Lambda that fails with a 502, which the
 		// deployed DEFAULT_5XX gateway response renders.
@@ -96,6 +115,30 @@ func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request, rt routes.Route
 	writeProxyResponse(w, res)
 	g.log.Info("gateway", "requestId", requestID, "httpMethod", r.Method, "resourcePath", rt.Path,
 		"status", res.StatusCode, "tenantId", event.RequestContext.Authorizer[auth.ContextTenantID], "latency_ms", time.Since(start).Milliseconds())
+}
+
+// run invokes op's handler as Lambda does: its context ends at the
+// deadline, and a handler still running then has no answer
+// (context.DeadlineExceeded). The handler is left to notice its context and
+// end, as a Lambda's runtime would stop it.
+func (g *Gateway) run(ctx context.Context, op routes.Operation, event events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+	ctx, cancel := context.WithTimeout(ctx, g.timeout)
+	defer cancel()
+	type result struct {
+		res events.APIGatewayProxyResponse
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		res, err := g.handlers.Operations[op](ctx, event)
+		done <- result{res, err}
+	}()
+	select {
+	case r := <-done:
+		return r.res, r.err
+	case <-ctx.Done():
+		return events.APIGatewayProxyResponse{}, context.Cause(ctx)
+	}
 }
 
 // authorize runs the authorizer on the event and puts its context into the

@@ -16,9 +16,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/smithy-go/middleware"
+
 	"github.com/fleetgroups/fleetgroups/pkg/api"
 	"github.com/fleetgroups/fleetgroups/pkg/app"
+	"github.com/fleetgroups/fleetgroups/pkg/gateway"
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
+	"github.com/fleetgroups/fleetgroups/pkg/routes"
 	"github.com/fleetgroups/fleetgroups/pkg/store"
 )
 
@@ -174,6 +178,54 @@ func TestUsageIsExactUnderConcurrentCalls(t *testing.T) {
 	}
 }
 
+// TestMeteringWaitsUntilTheRequestDeadline: the count is bound by the
+// request's own deadline, which the gateway sets as Lambda does, and not by a
+// timeout of its own that a busy machine can outlast (issue 6, defect 13).
+// The deadlines are read off the DynamoDB requests themselves, so nothing here
+// depends on how fast the machine is.
+func TestMeteringWaitsUntilTheRequestDeadline(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	deadlines := map[string][]time.Time{} // by DynamoDB operation; zero for none
+	record := func(stack *middleware.Stack) error {
+		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("recordDeadline",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				d, _ := ctx.Deadline()
+				mu.Lock()
+				deadlines[middleware.GetOperationName(ctx)] = append(deadlines[middleware.GetOperationName(ctx)], d)
+				mu.Unlock()
+				return next.HandleInitialize(ctx, in)
+			}), middleware.After)
+	}
+	db, err := app.NewDynamoDB(context.Background(), os.Getenv("DYNAMODB_ENDPOINT"), record)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t)
+	recorded := e.withStore(t, func(st *store.Store) { *st = *store.New(db, st.Table()) })
+
+	start := time.Now()
+	r := recorded.call(t, e.tokenA, "GET", "/v1/groups", "")
+	end := time.Now()
+	if _, _, ok := usageHeaders(r); r.status != 200 || !ok {
+		t.Fatalf("status %d, headers %v", r.status, r.header)
+	}
+	ops, counts := deadlines["Query"], deadlines["UpdateItem"] // list-groups' request, the two counters'
+	if len(ops) != 1 || len(counts) != 2 {
+		t.Fatalf("requests with deadlines %v, want one Query and two UpdateItem", deadlines)
+	}
+	timeout := routes.LambdaTimeoutSeconds * time.Second
+	if request := ops[0]; request.Before(start.Add(timeout)) || request.After(end.Add(timeout)) {
+		t.Fatalf("the operation's deadline is %v after the call, want API Gateway's %v", request.Sub(start), timeout)
+	}
+	// The count leaves the response a few seconds to go out in.
+	for _, d := range counts {
+		if d.After(ops[0]) || d.Before(ops[0].Add(-5*time.Second)) {
+			t.Fatalf("the count's deadline is %v before the request's, want it within a few seconds of it", ops[0].Sub(d))
+		}
+	}
+}
+
 func TestUsageDayRollsOverAtUTCMidnight(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -233,8 +285,8 @@ func (l *lockedBuffer) lines() []map[string]any {
 func TestMeteringFailureDoesNotFailTheCall(t *testing.T) {
 	t.Parallel()
 	endpoint := os.Getenv("DYNAMODB_ENDPOINT")
-	// A DynamoDB that never answers: the count times out. Its handlers end
-	// when the test does, since Close waits for them.
+	// A DynamoDB that never answers: the count runs out of the request's
+	// time. Its handlers end when the test does, since Close waits for them.
 	stop := make(chan struct{})
 	hanging := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-stop }))
 	t.Cleanup(hanging.Close)
@@ -243,9 +295,13 @@ func TestMeteringFailureDoesNotFailTheCall(t *testing.T) {
 		name     string
 		endpoint string
 		table    string
+		// The gateway's deadline: a count that never answers holds each
+		// response until shortly before it, so it is shorter than API
+		// Gateway's, yet far longer than the operations take.
+		timeout time.Duration
 	}{
-		{"missing-table", endpoint, "no-such-table"},
-		{"unresponsive", hanging.URL, "t"},
+		{"missing-table", endpoint, "no-such-table", routes.LambdaTimeoutSeconds * time.Second},
+		{"unresponsive", hanging.URL, "t", 10 * time.Second},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -256,7 +312,7 @@ func TestMeteringFailureDoesNotFailTheCall(t *testing.T) {
 			}
 			logs := &lockedBuffer{}
 			log := slog.New(slog.NewJSONHandler(logs, nil))
-			e := newLoggedEnv(t, log, api.WithMeter(store.New(db, c.table)))
+			e := newLoggedEnv(t, log, api.WithMeter(store.New(db, c.table))).withGateway(t, gateway.WithTimeout(c.timeout))
 
 			calls := []struct {
 				method, path, body string
@@ -268,18 +324,24 @@ func TestMeteringFailureDoesNotFailTheCall(t *testing.T) {
 				// get-usage reads the counters instead: none were written.
 				{"GET", "/v1/usage", "", 200},
 			}
-			for _, call := range calls {
-				r := e.call(t, e.tokenA, call.method, call.path, call.body)
-				if r.status != call.status {
-					t.Fatalf("%s %s: status %d, want %d; %v", call.method, call.path, r.status, call.status, r.body)
+			// In parallel, since an unanswered count holds each response.
+			t.Run("calls", func(t *testing.T) {
+				for _, call := range calls {
+					t.Run(call.method+" "+call.path, func(t *testing.T) {
+						t.Parallel()
+						r := e.call(t, e.tokenA, call.method, call.path, call.body)
+						if r.status != call.status {
+							t.Fatalf("status %d, want %d; %v", r.status, call.status, r.body)
+						}
+						if r.header.Get(api.HeaderUsage) != "" || r.header.Get(api.HeaderDailyUsage) != "" {
+							t.Fatalf("usage headers %v although nothing was counted", r.header)
+						}
+						if call.path == "/v1/usage" && (r.num("total") != 0 || r.str("today", "date") == "" || r.num("limits", "quota") == 0) {
+							t.Fatalf("usage %v, want zero counts with today's date and the limits", r.body)
+						}
+					})
 				}
-				if r.header.Get(api.HeaderUsage) != "" || r.header.Get(api.HeaderDailyUsage) != "" {
-					t.Fatalf("%s %s: usage headers %v although nothing was counted", call.method, call.path, r.header)
-				}
-				if call.path == "/v1/usage" && (r.num("total") != 0 || r.str("today", "date") == "" || r.num("limits", "quota") == 0) {
-					t.Fatalf("usage %v, want zero counts with today's date and the limits", r.body)
-				}
-			}
+			})
 			// Each failure was logged, with the tenant and the request id.
 			var failures int
 			for _, l := range logs.lines() {

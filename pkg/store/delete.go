@@ -3,13 +3,13 @@ package store
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
 )
@@ -21,7 +21,8 @@ import (
 var ErrDeleteInProgress = errors.New("group deletion in progress")
 
 // purgeReserve is how much of the caller's deadline the purge leaves unused,
-// so that the caller can still answer before API Gateway's 29 s limit.
+// so that the caller can still answer before API Gateway's 29 s limit
+// (Store.PurgeReserve, which tests may lengthen).
 const purgeReserve = 3 * time.Second
 
 // DeleteGroup deletes the group, frees its name, decrements the tenant's
@@ -36,16 +37,21 @@ const purgeReserve = 3 * time.Second
 // tombstone last. If the process dies midway the tombstone stays, hidden, and
 // a repeated DELETE resumes the purge, so no orphan is ever left for good.
 //
-// With ifVersion (not AnyVersion) the group must be at that version: the
-// version read is compared, and the first transaction is conditional on it,
+// With ifVersion (not AnyVersion) the group must be at a version it allows:
+// the version read is compared, and the first transaction is conditional on it,
 // so a change that lands between the read and the write fails the delete. A
 // tombstone answers a conditional delete with ErrNotFound (the group is gone);
 // only an unconditional DELETE resumes its purge.
 //
+// The purge works in bounded steps, each page of memberships and each batch's
+// retries capped, and stops PurgeReserve before ctx's deadline, so that the
+// caller can answer in time: ErrDeleteInProgress, and a repeated DELETE goes
+// on from there.
+//
 // It returns the deleted group; ErrNotFound if there is no such group;
-// ErrPreconditionFailed if it is at another version; ErrDeleteInProgress
-// (with the group) if the deadline came first.
-func (s *Store) DeleteGroup(ctx context.Context, tenant, id string, ifVersion int) (groups.Group, error) {
+// ErrPreconditionFailed if it is at a version ifVersion does not allow;
+// ErrDeleteInProgress (with the group) if the purge could not finish in time.
+func (s *Store) DeleteGroup(ctx context.Context, tenant, id string, ifVersion IfVersion) (groups.Group, error) {
 	for attempt := 1; ; attempt++ {
 		cur, err := s.getGroupItem(ctx, tenant, id)
 		if err != nil {
@@ -71,18 +77,17 @@ func (s *Store) DeleteGroup(ctx context.Context, tenant, id string, ifVersion in
 // members) or becomes a tombstone, the guard goes and the count drops, all
 // guarded by the version read, so that a member added since is not missed.
 func (s *Store) retire(ctx context.Context, tenant string, cur groupItem) error {
-	sameVersion := liveGroup.And(expression.Name(attrVersion).Equal(expression.Value(cur.Version)))
+	same := sameVersion(cur)
 	var tx txBuilder
 	if cur.MemberCount == 0 {
-		tx.add(s.deleteIf(key(cur.PK, cur.SK), sameVersion))
+		tx.add(s.deleteIf(key(cur.PK, cur.SK), same))
 	} else {
 		tombstone := expression.Set(expression.Name(attrDeletingAt), expression.Value(formatTime(s.now()))).
 			Remove(expression.Name(AttrGSI1PK)).Remove(expression.Name(AttrGSI1SK)).
 			Remove(expression.Name(AttrGSI2PK)).Remove(expression.Name(AttrGSI2SK))
-		tx.add(s.updateIf(key(cur.PK, cur.SK), tombstone, &sameVersion))
+		tx.add(s.updateIf(key(cur.PK, cur.SK), tombstone, &same))
 	}
-	tx.add(s.deleteIf(key(heldGuardPK(tenant, cur), skNameGuard),
-		expression.Name(attrGroupID).Equal(expression.Value(cur.ID))))
+	tx.add(s.releaseGuard(tenant, cur))
 	tx.add(s.updateIf(key(tenantPK(tenant), skDirectory), directoryUpdate(tenant, -1), nil))
 	if tx.err != nil {
 		return translate(tx.err)
@@ -94,93 +99,113 @@ func (s *Store) retire(ctx context.Context, tenant string, cur groupItem) error 
 	return translate(err)
 }
 
+// Bounds on the purge's work between two looks at its deadline.
+const (
+	// purgePageSize is the memberships read, then deleted, per page.
+	purgePageSize = 200
+	// batchWriteMax is DynamoDB's limit of requests per BatchWriteItem.
+	batchWriteMax = 25
+	// purgeWorkers bounds the BatchWriteItem calls in flight for one delete.
+	purgeWorkers = 4
+	// maxBatchAttempts bounds the calls for one batch whose items DynamoDB
+	// keeps returning unprocessed (throttling).
+	maxBatchAttempts = 6
+)
+
+// errBatchUnfinished is batchWrite's report that items were still
+// unprocessed after maxBatchAttempts.
+var errBatchUnfinished = &groups.Error{Code: groups.CodeUnavailable, Detail: "the store is busy; retry the request"}
+
 // purge deletes the tombstone's memberships a page at a time, each page in
-// parallel batches of 25, then the tombstone itself.
+// parallel batches of 25, then the tombstone itself. It works until
+// PurgeReserve before ctx's deadline; stopped there, or by batches DynamoDB
+// would not process, it returns ErrDeleteInProgress, and the tombstone stays
+// for a repeated DELETE to resume.
 func (s *Store) purge(ctx context.Context, tenant string, tomb groupItem) error {
+	work := ctx
+	if deadline, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		work, cancel = context.WithDeadline(ctx, deadline.Add(-s.PurgeReserve))
+		defer cancel()
+	}
+	err := s.purgeMembers(work, tomb)
+	if err == nil {
+		_, err = s.db.DeleteItem(work, &dynamodb.DeleteItemInput{TableName: aws.String(s.table), Key: key(tomb.PK, tomb.SK)})
+	}
+	// Out of time or throttled, but not because the caller went away.
+	if err != nil && ctx.Err() == nil && (work.Err() != nil || errors.Is(err, errBatchUnfinished)) {
+		return ErrDeleteInProgress
+	}
+	return translate(err)
+}
+
+// purgeMembers deletes the memberships of tomb's partition, a bounded page
+// at a time.
+func (s *Store) purgeMembers(ctx context.Context, tomb groupItem) error {
 	kc := expression.Key(AttrPK).Equal(expression.Value(tomb.PK)).
 		And(expression.Key(AttrSK).BeginsWith(skMemberRoot))
 	expr, err := expression.NewBuilder().WithKeyCondition(kc).
 		WithProjection(expression.NamesList(expression.Name(AttrPK), expression.Name(AttrSK))).Build()
 	if err != nil {
-		return translate(err)
+		return err
 	}
 	in := &dynamodb.QueryInput{
-		TableName: aws.String(s.table), ConsistentRead: aws.Bool(true),
+		TableName: aws.String(s.table), ConsistentRead: aws.Bool(true), Limit: aws.Int32(purgePageSize),
 		KeyConditionExpression: expr.KeyCondition(), ProjectionExpression: expr.Projection(),
 		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
 	}
 	for {
-		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < purgeReserve {
-			return ErrDeleteInProgress
+		if err := ctx.Err(); err != nil {
+			return err
 		}
 		out, err := s.db.Query(ctx, in)
 		if err != nil {
-			return translate(err)
+			return err
 		}
 		if err := s.deleteKeys(ctx, out.Items); err != nil {
 			return err
 		}
 		if out.LastEvaluatedKey == nil {
-			break
+			return nil
 		}
 		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
-	_, err = s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.table), Key: key(tomb.PK, tomb.SK)})
-	return translate(err)
 }
 
-// batchWriteMax is DynamoDB's limit of requests per BatchWriteItem.
-const batchWriteMax = 25
-
-// purgeWorkers bounds the BatchWriteItem calls in flight for one delete.
-const purgeWorkers = 4
-
-// deleteKeys deletes the items at keys with parallel BatchWriteItem calls,
-// resubmitting unprocessed items with backoff.
+// deleteKeys deletes the items at keys with parallel BatchWriteItem calls.
 func (s *Store) deleteKeys(ctx context.Context, keys []map[string]types.AttributeValue) error {
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
-		sem      = make(chan struct{}, purgeWorkers)
-	)
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(purgeWorkers)
 	for start := 0; start < len(keys); start += batchWriteMax {
 		chunk := keys[start:min(start+batchWriteMax, len(keys))]
 		reqs := make([]types.WriteRequest, len(chunk))
 		for i, k := range chunk {
 			reqs[i] = types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: k}}
 		}
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			if err := s.batchWrite(ctx, reqs); err != nil {
-				mu.Lock()
-				if firstErr == nil {
-					firstErr = err
-				}
-				mu.Unlock()
-			}
-		}()
+		g.Go(func() error { return s.batchWrite(ctx, reqs) })
 	}
-	wg.Wait()
-	return firstErr
+	return g.Wait()
 }
 
+// batchWrite runs one BatchWriteItem, resubmitting what DynamoDB left
+// unprocessed with backoff, at most maxBatchAttempts calls in all; then it
+// returns errBatchUnfinished.
 func (s *Store) batchWrite(ctx context.Context, reqs []types.WriteRequest) error {
-	for attempt := 1; len(reqs) > 0; attempt++ {
+	for attempt := 1; ; attempt++ {
 		out, err := s.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{
 			RequestItems: map[string][]types.WriteRequest{s.table: reqs},
 		})
 		if err != nil {
-			return translate(err)
+			return err
 		}
-		reqs = out.UnprocessedItems[s.table]
-		if len(reqs) > 0 {
-			if err := pause(ctx, attempt); err != nil {
-				return err
-			}
+		if reqs = out.UnprocessedItems[s.table]; len(reqs) == 0 {
+			return nil
+		}
+		if attempt == maxBatchAttempts {
+			return errBatchUnfinished
+		}
+		if err := pause(ctx, attempt); err != nil {
+			return err
 		}
 	}
-	return nil
 }

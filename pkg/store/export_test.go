@@ -186,6 +186,26 @@ func DropCounters(ctx context.Context, s *Store, tenant, groupID string, ts ...g
 	for _, t := range ts {
 		upd = upd.Remove(expression.Name(attrCounts + "." + string(t)))
 	}
+	return updateGroupItem(ctx, s, tenant, groupID, upd)
+}
+
+// DropNameGuard deletes the name guard of name, as tables damaged by the
+// case-only rename race (issue 6) may lack it.
+func DropNameGuard(ctx context.Context, s *Store, tenant, name string) error {
+	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.table), Key: key(nameGuardPK(tenant, name), skNameGuard)})
+	return err
+}
+
+// SetStoredName overwrites the group's name alone, leaving its lower-case
+// copy, index key and guard as they were: the state the case-only rename
+// race left behind when it overwrote a concurrent rename.
+func SetStoredName(ctx context.Context, s *Store, tenant, groupID, name string) error {
+	return updateGroupItem(ctx, s, tenant, groupID, expression.Set(expression.Name(attrName), expression.Value(name)))
+}
+
+// updateGroupItem applies upd to the group item unconditionally, as only a
+// test damaging a table would.
+func updateGroupItem(ctx context.Context, s *Store, tenant, groupID string, upd expression.UpdateBuilder) error {
 	expr, err := expression.NewBuilder().WithUpdate(upd).Build()
 	if err != nil {
 		return err
@@ -196,3 +216,10 @@ func DropCounters(ctx context.Context, s *Store, tenant, groupID string, ts ...g
 	})
 	return err
 }
+
+// PurgePageSize and MaxBatchAttempts bound the purge's work between two
+// looks at its deadline.
+const (
+	PurgePageSize    = purgePageSize
+	MaxBatchAttempts = maxBatchAttempts
+)

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -15,7 +16,7 @@ import (
 
 // CreateGroup writes the group, its name guard, the tenant's group count and
 // every initial membership in one transaction. It returns ErrNameTaken if the
-// tenant has a group of that name, compared folded (groups.FoldName).
+// tenant has a group of that name (case-insensitively).
 func (s *Store) CreateGroup(ctx context.Context, tenant string, ng groups.NewGroup) (groups.Group, error) {
 	now := s.now()
 	g := groups.Group{
@@ -64,19 +65,54 @@ func (s *Store) getGroupItem(ctx context.Context, tenant, id string) (groupItem,
 	return getOne[groupItem](ctx, s, key(groupPK(tenant, id), skGroup))
 }
 
+// IfVersion is what a write requires of the group's version (If-Match).
+// The zero value, AnyVersion, requires nothing.
+type IfVersion struct {
+	versions []int
+	set      bool
+}
+
 // AnyVersion makes a write unconditional on the group's version.
-const AnyVersion = 0
+var AnyVersion IfVersion
+
+// AtVersion makes a write conditional on the group being at one of
+// versions. With none, no group meets it: the write fails with
+// ErrPreconditionFailed (ErrNotFound if there is no group).
+func AtVersion(versions ...int) IfVersion { return IfVersion{versions: versions, set: true} }
+
+func (c IfVersion) allows(v int) bool { return !c.set || slices.Contains(c.versions, v) }
+
+// maxInOperands is DynamoDB's limit of operands of one IN comparison.
+const maxInOperands = 100
+
+// condition is c as a condition on the stored version, when one can say it
+// (ok is false for AtVersion with no versions, or more than IN takes).
+func (c IfVersion) condition() (cond expression.ConditionBuilder, ok bool) {
+	if !c.set {
+		return liveGroup, true
+	}
+	if len(c.versions) == 0 || len(c.versions) > maxInOperands {
+		return cond, false
+	}
+	others := make([]expression.OperandBuilder, 0, len(c.versions)-1)
+	for _, v := range c.versions[1:] {
+		others = append(others, expression.Value(v))
+	}
+	return liveGroup.And(expression.Name(attrVersion).In(expression.Value(c.versions[0]), others...)), true
+}
 
 // UpdateGroup renames the group and/or changes its description, if it is at
-// ifVersion (unless that is AnyVersion). A change of description or of the
-// name's case is one conditional UpdateItem; a rename reads the group and
-// moves its name guard in one transaction guarded by the version it read,
-// retrying if the group changed meanwhile (and then, with ifVersion, failing,
-// since the version read no longer matches). It returns ErrNotFound,
-// ErrPreconditionFailed or ErrNameTaken.
-func (s *Store) UpdateGroup(ctx context.Context, tenant, id string, p groups.GroupPatch, ifVersion int) (groups.Group, error) {
-	if p.Name == nil {
-		return s.updateInPlace(ctx, tenant, id, p, ifVersion)
+// a version ifVersion allows. A change of description alone is one
+// conditional UpdateItem. A change of name reads the group first: when the
+// name keeps its lower-case form (a change of case) the group is updated in
+// place, else its name guard moves in the same transaction; either write is
+// guarded by the version read, and retried from the read if the group changed
+// meanwhile (and then, with ifVersion, fails if the version no longer
+// matches), so that it never overwrites a concurrent rename. It returns
+// ErrNotFound, ErrPreconditionFailed or ErrNameTaken.
+func (s *Store) UpdateGroup(ctx context.Context, tenant, id string, p groups.GroupPatch, ifVersion IfVersion) (groups.Group, error) {
+	if cond, ok := ifVersion.condition(); ok && p.Name == nil {
+		return s.describe(ctx, tenant, id, p, ifVersion, cond)
 	}
 	for attempt := 1; ; attempt++ {
 		cur, err := s.getGroupItem(ctx, tenant, id)
@@ -89,10 +125,14 @@ func (s *Store) UpdateGroup(ctx context.Context, tenant, id string, p groups.Gro
 		if err := checkVersion(cur, ifVersion); err != nil {
 			return groups.Group{}, err
 		}
-		if groups.FoldName(cur.Name) == groups.FoldName(*p.Name) {
-			return s.updateInPlace(ctx, tenant, id, p, ifVersion)
+		var g groups.Group
+		// The stored folded name (nameLower), not one made from the name: it is the
+		// guard's key, written with the guard in every transaction.
+		if p.Name == nil || groups.FoldName(*p.Name) == cur.NameLower {
+			g, err = s.updateInPlace(ctx, cur, p)
+		} else {
+			g, err = s.rename(ctx, tenant, cur, p)
 		}
-		g, err := s.rename(ctx, tenant, cur, p)
 		if errors.Is(err, errVersionMoved) && attempt < maxTxAttempts {
 			continue
 		}
@@ -100,26 +140,43 @@ func (s *Store) UpdateGroup(ctx context.Context, tenant, id string, p groups.Gro
 	}
 }
 
-var errVersionMoved = errors.New("group changed since it was read")
+// errVersionMoved is a write's report that the group changed since it was
+// read; the caller reads it again. It is "unavailable" when the retries run
+// out, as the group kept changing.
+var errVersionMoved = &groups.Error{Code: groups.CodeUnavailable, Detail: "the group kept changing while being written; retry the request"}
 
-// checkVersion compares the group as read with the version a write asked
-// for: a tombstone is gone (ErrNotFound) and a live group at another version
+// checkVersion compares the group as read with the versions a write allows:
+// a tombstone is gone (ErrNotFound) and a live group at another version
 // is ErrPreconditionFailed. The write itself must still be conditional on
 // the version, as the group may change between the read and the write.
-func checkVersion(cur groupItem, ifVersion int) error {
+func checkVersion(cur groupItem, ifVersion IfVersion) error {
 	switch {
-	case ifVersion == AnyVersion:
+	case !ifVersion.set:
 		return nil
 	case cur.DeletingAt != "":
 		// A tombstone is gone for every reader, whatever tag it kept: a
 		// conditional write on it fails, so of racing DELETEs with one
 		// If-Match exactly one succeeds (a plain DELETE resumes a purge).
 		return groups.ErrNotFound
-	case cur.Version == ifVersion:
+	case ifVersion.allows(cur.Version):
 		return nil
 	default:
 		return groups.ErrPreconditionFailed
 	}
+}
+
+// sameVersion holds while the group is live and at the version read.
+func sameVersion(cur groupItem) expression.ConditionBuilder {
+	return liveGroup.And(expression.Name(attrVersion).Equal(expression.Value(cur.Version)))
+}
+
+// releaseGuard deletes the group's name guard, keyed by the stored
+// folded name (heldGuardPK), if the guard is the group's or is absent: tables damaged by
+// the case-only rename race (issue 6) may lack it, and a rename or a delete
+// must still complete. Another group's guard is never deleted.
+func (s *Store) releaseGuard(tenant string, cur groupItem) (types.TransactWriteItem, error) {
+	own := expression.Name(attrGroupID).Equal(expression.Value(cur.ID))
+	return s.deleteIf(key(heldGuardPK(tenant, cur), skNameGuard), absent.Or(own))
 }
 
 func (s *Store) rename(ctx context.Context, tenant string, cur groupItem, p groups.GroupPatch) (groups.Group, error) {
@@ -129,8 +186,7 @@ func (s *Store) rename(ctx context.Context, tenant string, cur groupItem, p grou
 	if p.Description != nil {
 		g.Description = *p.Description
 	}
-	sameVersion := liveGroup.And(expression.Name(attrVersion).Equal(expression.Value(cur.Version)))
-	ownGuard := expression.Name(attrGroupID).Equal(expression.Value(cur.ID))
+	same := sameVersion(cur)
 	var tx txBuilder
 	tx.add(s.updateIf(key(cur.PK, cur.SK), expression.
 		Set(expression.Name(attrName), expression.Value(g.Name)).
@@ -138,8 +194,8 @@ func (s *Store) rename(ctx context.Context, tenant string, cur groupItem, p grou
 		Set(expression.Name(attrDescription), expression.Value(g.Description)).
 		Set(expression.Name(AttrGSI1SK), expression.Value(groupGSI1SK(g.Name))).
 		Set(expression.Name(attrUpdatedAt), expression.Value(formatTime(now))).
-		Add(expression.Name(attrVersion), expression.Value(1)), &sameVersion))
-	tx.add(s.deleteIf(key(heldGuardPK(tenant, cur), skNameGuard), ownGuard))
+		Add(expression.Name(attrVersion), expression.Value(1)), &same))
+	tx.add(s.releaseGuard(tenant, cur))
 	tx.add(s.putIf(toNameGuardItem(tenant, g.Name, g.ID), absent))
 	if tx.err != nil {
 		return groups.Group{}, translate(tx.err)
@@ -159,10 +215,38 @@ func (s *Store) rename(ctx context.Context, tenant string, cur groupItem, p grou
 	return g, nil
 }
 
-// updateInPlace applies a patch that keeps the folded name, so no guard
-// moves. The version check is in the update's condition; when it fails, the
-// item as it was (ALL_OLD) tells a stale version from a missing group.
-func (s *Store) updateInPlace(ctx context.Context, tenant, id string, p groups.GroupPatch, ifVersion int) (groups.Group, error) {
+// updateInPlace applies a patch that keeps the stored folded name, so no
+// guard moves, to the group as read: it is conditional on the version read,
+// so that a rename landing after the read is never overwritten (the name
+// would then disagree with its guard); errVersionMoved tells the caller to
+// read again.
+func (s *Store) updateInPlace(ctx context.Context, cur groupItem, p groups.GroupPatch) (groups.Group, error) {
+	it, old, err := s.updateGroupItem(ctx, key(cur.PK, cur.SK), p, sameVersion(cur))
+	if old != nil {
+		return groups.Group{}, errVersionMoved
+	}
+	return it.toGroup(), err
+}
+
+// describe changes the description alone, in one UpdateItem guarded by
+// cond (ifVersion's condition); when it fails, the item as it was tells a
+// stale version from a missing group.
+func (s *Store) describe(ctx context.Context, tenant, id string, p groups.GroupPatch, ifVersion IfVersion, cond expression.ConditionBuilder) (groups.Group, error) {
+	it, old, err := s.updateGroupItem(ctx, key(groupPK(tenant, id), skGroup), p, cond)
+	switch {
+	case old == nil:
+		return it.toGroup(), err
+	case old.PK == "", old.DeletingAt != "":
+		return groups.Group{}, groups.ErrNotFound
+	default:
+		return groups.Group{}, checkVersion(*old, ifVersion)
+	}
+}
+
+// updateGroupItem writes the patch's fields to the group item at k if cond
+// holds, bumping the version. When cond fails, old is the item as it was
+// (zero if there was none) and err is nil.
+func (s *Store) updateGroupItem(ctx context.Context, k map[string]types.AttributeValue, p groups.GroupPatch, cond expression.ConditionBuilder) (it groupItem, old *groupItem, err error) {
 	upd := expression.Set(expression.Name(attrUpdatedAt), expression.Value(formatTime(s.now()))).
 		Add(expression.Name(attrVersion), expression.Value(1))
 	if p.Name != nil {
@@ -171,16 +255,12 @@ func (s *Store) updateInPlace(ctx context.Context, tenant, id string, p groups.G
 	if p.Description != nil {
 		upd = upd.Set(expression.Name(attrDescription), expression.Value(*p.Description))
 	}
-	cond := liveGroup
-	if ifVersion != AnyVersion {
-		cond = cond.And(expression.Name(attrVersion).Equal(expression.Value(ifVersion)))
-	}
 	expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()
 	if err != nil {
-		return groups.Group{}, translate(err)
+		return it, nil, translate(err)
 	}
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(s.table), Key: key(groupPK(tenant, id), skGroup),
+		TableName: aws.String(s.table), Key: k,
 		UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
 		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
 		ReturnValues:                        types.ReturnValueAllNew,
@@ -188,24 +268,17 @@ func (s *Store) updateInPlace(ctx context.Context, tenant, id string, p groups.G
 	})
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
-		if ccf.Item == nil {
-			return groups.Group{}, groups.ErrNotFound
+		old = &groupItem{}
+		if err := attributevalue.UnmarshalMap(ccf.Item, old); err != nil {
+			return it, nil, translate(err)
 		}
-		var old groupItem
-		if err := attributevalue.UnmarshalMap(ccf.Item, &old); err != nil {
-			return groups.Group{}, translate(err)
-		}
-		if err := checkVersion(old, ifVersion); err != nil {
-			return groups.Group{}, err
-		}
-		return groups.Group{}, groups.ErrNotFound // liveGroup failed: a tombstone
+		return it, old, nil
 	}
 	if err != nil {
-		return groups.Group{}, translate(err)
+		return it, nil, translate(err)
 	}
-	var it groupItem
 	if err := attributevalue.UnmarshalMap(out.Attributes, &it); err != nil {
-		return groups.Group{}, translate(err)
+		return it, nil, translate(err)
 	}
-	return it.toGroup(), nil
+	return it, nil, nil
 }

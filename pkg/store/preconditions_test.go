@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
 	"github.com/fleetgroups/fleetgroups/pkg/store"
@@ -30,51 +29,86 @@ func TestWritesIfVersion(t *testing.T) {
 		changed bool
 	}{
 		{"update-200-current", nil, func(g groups.Group) error {
-			_, err := st.UpdateGroup(ctx, tenantA, g.ID, describe, g.Version)
+			_, err := st.UpdateGroup(ctx, tenantA, g.ID, describe, store.AtVersion(g.Version))
 			return err
 		}, "", true},
 		{"update-412-stale", nil, func(g groups.Group) error {
-			_, err := st.UpdateGroup(ctx, tenantA, g.ID, describe, g.Version+1)
+			_, err := st.UpdateGroup(ctx, tenantA, g.ID, describe, store.AtVersion(g.Version+1))
 			return err
 		}, groups.CodePreconditionFailed, false},
 		{"rename-200-current", nil, func(g groups.Group) error {
-			_, err := st.UpdateGroup(ctx, tenantA, g.ID, groups.GroupPatch{Name: ptr(g.Name + " renamed")}, g.Version)
+			_, err := st.UpdateGroup(ctx, tenantA, g.ID, groups.GroupPatch{Name: ptr(g.Name + " renamed")}, store.AtVersion(g.Version))
 			return err
 		}, "", true},
 		{"rename-412-stale", nil, func(g groups.Group) error {
-			_, err := st.UpdateGroup(ctx, tenantA, g.ID, groups.GroupPatch{Name: ptr(g.Name + " renamed")}, g.Version+1)
+			_, err := st.UpdateGroup(ctx, tenantA, g.ID, groups.GroupPatch{Name: ptr(g.Name + " renamed")}, store.AtVersion(g.Version+1))
 			return err
 		}, groups.CodePreconditionFailed, false},
 		{"rename-case-412-stale", nil, func(g groups.Group) error {
-			_, err := st.UpdateGroup(ctx, tenantA, g.ID, groups.GroupPatch{Name: ptr(g.Name + "")}, g.Version+1)
+			_, err := st.UpdateGroup(ctx, tenantA, g.ID, groups.GroupPatch{Name: ptr(g.Name + "")}, store.AtVersion(g.Version+1))
 			return err
 		}, groups.CodePreconditionFailed, false},
+		// If-Match with a list: one of its versions must be the group's, and
+		// a list naming no version (weak or foreign tags only) fails on any
+		// group that exists.
+		{"update-200-one-of-list", nil, func(g groups.Group) error {
+			_, err := st.UpdateGroup(ctx, tenantA, g.ID, describe, store.AtVersion(g.Version+3, g.Version))
+			return err
+		}, "", true},
+		{"rename-200-one-of-list", nil, func(g groups.Group) error {
+			_, err := st.UpdateGroup(ctx, tenantA, g.ID, groups.GroupPatch{Name: ptr(g.Name + " renamed")}, store.AtVersion(g.Version, g.Version+1))
+			return err
+		}, "", true},
+		{"delete-200-one-of-list", []groups.Item{v("veh-1")}, func(g groups.Group) error {
+			_, err := st.DeleteGroup(ctx, tenantA, g.ID, store.AtVersion(g.Version+1, g.Version))
+			return err
+		}, "", true},
+		{"update-412-no-version", nil, func(g groups.Group) error {
+			_, err := st.UpdateGroup(ctx, tenantA, g.ID, describe, store.AtVersion())
+			return err
+		}, groups.CodePreconditionFailed, false},
+		{"rename-412-no-version", nil, func(g groups.Group) error {
+			_, err := st.UpdateGroup(ctx, tenantA, g.ID, groups.GroupPatch{Name: ptr(g.Name + " renamed")}, store.AtVersion())
+			return err
+		}, groups.CodePreconditionFailed, false},
+		{"delete-412-no-version", []groups.Item{v("veh-1")}, func(g groups.Group) error {
+			_, err := st.DeleteGroup(ctx, tenantA, g.ID, store.AtVersion())
+			return err
+		}, groups.CodePreconditionFailed, false},
+		{"update-412-stale-list", nil, func(g groups.Group) error {
+			_, err := st.UpdateGroup(ctx, tenantA, g.ID, describe, store.AtVersion(g.Version+1, g.Version+2))
+			return err
+		}, groups.CodePreconditionFailed, false},
+		{"update-404-missing-no-version", nil, func(g groups.Group) error {
+			_, err := st.UpdateGroup(ctx, tenantA, "grp_missing", describe, store.AtVersion())
+			return err
+		}, groups.CodeNotFound, false},
 		{"update-404-other-tenant", nil, func(g groups.Group) error {
-			_, err := st.UpdateGroup(ctx, tenantB, g.ID, describe, g.Version)
+			_, err := st.UpdateGroup(ctx, tenantB, g.ID, describe, store.AtVersion(g.Version))
 			return err
 		}, groups.CodeNotFound, false},
 		{"rename-404-other-tenant", nil, func(g groups.Group) error {
-			_, err := st.UpdateGroup(ctx, tenantB, g.ID, groups.GroupPatch{Name: ptr("x")}, g.Version)
+			_, err := st.UpdateGroup(ctx, tenantB, g.ID, groups.GroupPatch{Name: ptr("x")}, store.AtVersion(g.Version))
 			return err
 		}, groups.CodeNotFound, false},
 		{"update-404-missing", nil, func(g groups.Group) error {
-			_, err := st.UpdateGroup(ctx, tenantA, "grp_missing", describe, 1)
+			_, err := st.UpdateGroup(ctx, tenantA, "grp_missing", describe, store.AtVersion(1))
 			return err
 		}, groups.CodeNotFound, false},
 		{"delete-412-stale-empty", nil, func(g groups.Group) error {
-			_, err := st.DeleteGroup(ctx, tenantA, g.ID, g.Version+1)
+			_, err := st.DeleteGroup(ctx, tenantA, g.ID, store.AtVersion(g.Version+1))
 			return err
 		}, groups.CodePreconditionFailed, false},
 		{"delete-412-stale-with-members", []groups.Item{v("veh-1"), v("veh-2")}, func(g groups.Group) error {
-			_, err := st.DeleteGroup(ctx, tenantA, g.ID, g.Version+1)
+			_, err := st.DeleteGroup(ctx, tenantA, g.ID, store.AtVersion(g.Version+1))
 			return err
 		}, groups.CodePreconditionFailed, false},
 		{"delete-404-other-tenant", nil, func(g groups.Group) error {
-			_, err := st.DeleteGroup(ctx, tenantB, g.ID, g.Version)
+			_, err := st.DeleteGroup(ctx, tenantB, g.ID, store.AtVersion(g.Version))
 			return err
 		}, groups.CodeNotFound, false},
 		{"delete-200-current-with-members", []groups.Item{v("veh-1")}, func(g groups.Group) error {
-			_, err := st.DeleteGroup(ctx, tenantA, g.ID, g.Version)
+			_, err := st.DeleteGroup(ctx, tenantA, g.ID, store.AtVersion(g.Version))
 			return err
 		}, "", true},
 	}
@@ -103,18 +137,16 @@ func TestIfVersionOnTombstone(t *testing.T) {
 	ctx := context.Background()
 	st, _ := storetest.NewStore(t)
 	g := mustCreate(t, st, tenantA, "Half deleted", v("veh-1"), v("veh-2"))
-	short, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	if _, err := st.DeleteGroup(short, tenantA, g.ID, g.Version); err != store.ErrDeleteInProgress {
+	if err := deleteBeforePurge(t, st, tenantA, g.ID, store.AtVersion(g.Version)); err != store.ErrDeleteInProgress {
 		t.Fatalf("interrupted delete = %v", err)
 	}
-	_, err := st.UpdateGroup(ctx, tenantA, g.ID, groups.GroupPatch{Description: ptr("x")}, g.Version)
+	_, err := st.UpdateGroup(ctx, tenantA, g.ID, groups.GroupPatch{Description: ptr("x")}, store.AtVersion(g.Version))
 	wantCode(t, err, groups.CodeNotFound)
-	_, err = st.UpdateGroup(ctx, tenantA, g.ID, groups.GroupPatch{Name: ptr("x")}, g.Version)
+	_, err = st.UpdateGroup(ctx, tenantA, g.ID, groups.GroupPatch{Name: ptr("x")}, store.AtVersion(g.Version))
 	wantCode(t, err, groups.CodeNotFound)
-	_, err = st.DeleteGroup(ctx, tenantA, g.ID, g.Version+1)
+	_, err = st.DeleteGroup(ctx, tenantA, g.ID, store.AtVersion(g.Version+1))
 	wantCode(t, err, groups.CodeNotFound)
-	_, err = st.DeleteGroup(ctx, tenantA, g.ID, g.Version)
+	_, err = st.DeleteGroup(ctx, tenantA, g.ID, store.AtVersion(g.Version))
 	wantCode(t, err, groups.CodeNotFound) // gone, even for the tag it was deleted at
 	if _, err := st.DeleteGroup(ctx, tenantA, g.ID, store.AnyVersion); err != nil {
 		t.Fatalf("resumed delete: %v", err)
@@ -135,19 +167,19 @@ func TestIfVersionRaceExactlyOneWins(t *testing.T) {
 		write func(g groups.Group, i int) error
 	}{
 		{"describe", func(g groups.Group, i int) error {
-			_, err := st.UpdateGroup(ctx, tenantA, g.ID, groups.GroupPatch{Description: ptr(fmt.Sprint(i))}, g.Version)
+			_, err := st.UpdateGroup(ctx, tenantA, g.ID, groups.GroupPatch{Description: ptr(fmt.Sprint(i))}, store.AtVersion(g.Version))
 			return err
 		}},
 		{"rename", func(g groups.Group, i int) error {
-			_, err := st.UpdateGroup(ctx, tenantA, g.ID, groups.GroupPatch{Name: ptr(fmt.Sprintf("Renamed %s %d", g.Name, i))}, g.Version)
+			_, err := st.UpdateGroup(ctx, tenantA, g.ID, groups.GroupPatch{Name: ptr(fmt.Sprintf("Renamed %s %d", g.Name, i))}, store.AtVersion(g.Version))
 			return err
 		}},
 		{"delete-or-describe", func(g groups.Group, i int) error {
 			if i%2 == 0 {
-				_, err := st.DeleteGroup(ctx, tenantA, g.ID, g.Version)
+				_, err := st.DeleteGroup(ctx, tenantA, g.ID, store.AtVersion(g.Version))
 				return err
 			}
-			_, err := st.UpdateGroup(ctx, tenantA, g.ID, groups.GroupPatch{Description: ptr(fmt.Sprint(i))}, g.Version)
+			_, err := st.UpdateGroup(ctx, tenantA, g.ID, groups.GroupPatch{Description: ptr(fmt.Sprint(i))}, store.AtVersion(g.Version))
 			return err
 		}},
 	}

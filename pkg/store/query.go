@@ -6,13 +6,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
 )
@@ -557,14 +557,15 @@ func runList[T, I any](ctx context.Context, s *Store, r listRead, parent *listPa
 		parentRaw map[string]types.AttributeValue
 		total     int
 	)
-	tasks := []func() error{func() (err error) { res, err = s.readPage(ctx, r, q); return err }}
+	var reads errgroup.Group
+	reads.Go(func() (err error) { res, err = s.readPage(ctx, r, q); return err })
 	if needParent && !headInPage {
-		tasks = append(tasks, func() (err error) { parentRaw, err = s.getRaw(ctx, parent.key); return err })
+		reads.Go(func() (err error) { parentRaw, err = s.getRaw(ctx, parent.key); return err })
 	}
 	if wantTotal && !fromParent {
-		tasks = append(tasks, func() (err error) { total, err = s.count(ctx, r); return err })
+		reads.Go(func() (err error) { total, err = s.count(ctx, r); return err })
 	}
-	if err := parallel(tasks...); err != nil {
+	if err := reads.Wait(); err != nil {
 		return Page[T]{}, err
 	}
 	if headInPage {
@@ -624,24 +625,4 @@ func decodeItems[T, I any](raw []map[string]types.AttributeValue, conv func(I) T
 		out = append(out, conv(it))
 	}
 	return out, nil
-}
-
-// parallel runs fns concurrently and returns the first error in fns' order.
-func parallel(fns ...func() error) error {
-	if len(fns) == 1 {
-		return fns[0]()
-	}
-	errs := make([]error, len(fns))
-	var wg sync.WaitGroup
-	for i, fn := range fns {
-		wg.Add(1)
-		go func() { defer wg.Done(); errs[i] = fn() }()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -31,11 +31,14 @@ type Store struct {
 	NewID func() string
 	// NewAssociationID returns a fresh association id.
 	NewAssociationID func() string
+	// PurgeReserve is how long before its caller's deadline a group delete
+	// stops purging memberships and answers ErrDeleteInProgress.
+	PurgeReserve time.Duration
 }
 
 // New returns a store on table.
 func New(db *dynamodb.Client, table string) *Store {
-	return &Store{db: db, table: table, Now: time.Now, NewID: NewGroupID, NewAssociationID: NewAssociationID}
+	return &Store{db: db, table: table, Now: time.Now, NewID: NewGroupID, NewAssociationID: NewAssociationID, PurgeReserve: purgeReserve}
 }
 
 // Table is the table's name.

@@ -7,7 +7,6 @@ import (
 	"os"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/fleetgroups/fleetgroups/pkg/ddblocal"
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
@@ -252,11 +251,7 @@ func TestInterruptedDeleteIsHiddenAndResumable(t *testing.T) {
 	st, _ := storetest.NewStore(t)
 	g := mustCreate(t, st, tenantA, "Interrupted", v("veh-1"), v("veh-2"))
 
-	// A deadline inside the purge reserve stops the delete right after the
-	// group became a tombstone, as a timeout or a crash would.
-	short, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	_, err := st.DeleteGroup(short, tenantA, g.ID, store.AnyVersion)
+	err := deleteBeforePurge(t, st, tenantA, g.ID, store.AnyVersion)
 	if !errors.Is(err, store.ErrDeleteInProgress) {
 		t.Fatalf("delete with short deadline = %v, want ErrDeleteInProgress", err)
 	}
