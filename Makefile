@@ -2,6 +2,12 @@
 # `make run` serves the API locally; `make test` runs every test. Both fetch
 # and start DynamoDB Local themselves (see pkg/ddblocal).
 
+# The Go release everything is built and tested with (go.mod's toolchain
+# line). A machine starts on its own Go and would ignore that line where
+# GOTOOLCHAIN=local, so it is exported here; the go command fetches it from
+# the module proxy once per machine.
+export GOTOOLCHAIN := go1.27.3
+
 GO        ?= go
 BUILD_DIR ?= build
 # Every Lambda has a folder under functions/; the route table test keeps the
