@@ -1,6 +1,6 @@
 # fleetgroups — every task a developer or CI runs goes through here.
-# `make run` serves the API locally; `make test` runs every test. Both fetch
-# and start DynamoDB Local themselves (see pkg/ddblocal).
+# `make run` serves the API locally; `make test` runs every check and test.
+# Both fetch and start DynamoDB Local themselves (see pkg/ddblocal).
 
 # The Go release everything is built and tested with (go.mod's toolchain
 # line). A machine starts on its own Go and would ignore that line where
@@ -17,14 +17,41 @@ LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
 CDK_CLI   ?= npx --yes aws-cdk@2.1148.1
 OP        ?= create-group
 
-.PHONY: run test build clean invoke synth deploy template fmt vet bench
+# go test flags for every test run; e.g. make test TEST_FLAGS='-count=1 -v'.
+TEST_FLAGS ?= -count=1 -timeout 9m
+# Packages whose tests run under the race detector, instead of in the plain
+# run: a -race run checks all that a plain one does.
+RACE_PKGS := ./pkg/api ./pkg/store
+MODULE    := github.com/fleetgroups/fleetgroups
+
+.PHONY: run test check fmt-check vet lambda-check go-test build clean invoke synth deploy template fmt bench
 
 run: ## serve the API on http://127.0.0.1:3000 with DynamoDB Local
 	$(GO) run ./cmd/local
 
-test: ## every test, against DynamoDB Local started by the tests
+test: check ## the static checks, then every test against one DynamoDB Local
+	$(GO) run ./cmd/withddb $(MAKE) --no-print-directory go-test
+
+# go-test runs under cmd/withddb, which exports DYNAMODB_ENDPOINT: every
+# package's TestMain then uses that one emulator instead of starting its own.
+go-test:
+	$(GO) test $(TEST_FLAGS) $$($(GO) list ./... | grep -vxF $(RACE_PKGS:./%=-e $(MODULE)/%))
+	$(GO) test -race $(TEST_FLAGS) $(RACE_PKGS)
+
+check: fmt-check vet lambda-check ## gofmt, go vet, every Lambda compiles for linux/arm64
+
+fmt-check:
+	@out=$$("$$($(GO) env GOROOT)/bin/gofmt" -l $$(git ls-files '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change (run make fmt):"; echo "$$out"; exit 1; fi
+
+vet:
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 9m ./...
+
+# Type-checks and vets every Lambda as make build compiles it, for Lambda's
+# linux/arm64 and with its build tags, without linking 20 binaries; make
+# build, synth and deploy build the real ones.
+lambda-check:
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) vet -tags lambda.norpc ./functions/...
 
 build: $(FUNCTIONS:%=$(BUILD_DIR)/%/bootstrap) ## every Lambda for linux/arm64
 
@@ -47,7 +74,7 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 fmt:
-	gofmt -w $$(git ls-files '*.go')
+	"$$($(GO) env GOROOT)/bin/gofmt" -w $$(git ls-files '*.go')
 
 clean:
 	rm -rf $(BUILD_DIR) infra/cdk.out
