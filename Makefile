@@ -16,6 +16,7 @@ FUNCTIONS := $(notdir $(wildcard functions/*))
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
 CDK_CLI   ?= npx --yes aws-cdk@2.1148.1
 OP        ?= create-group
+ADDR      ?= 127.0.0.1:3000
 
 # go test flags for every test run; e.g. make test TEST_FLAGS='-count=1 -v'.
 TEST_FLAGS ?= -count=1 -timeout 9m
@@ -26,8 +27,8 @@ MODULE    := github.com/fleetgroups/fleetgroups
 
 .PHONY: run test check fmt-check vet lambda-check go-test build clean invoke synth deploy template fmt bench
 
-run: ## serve the API on http://127.0.0.1:3000 with DynamoDB Local
-	$(GO) run ./cmd/local
+run: ## serve the API on http://$(ADDR) with DynamoDB Local: make run ADDR=127.0.0.1:8080
+	$(GO) run ./cmd/local -addr $(ADDR)
 
 test: check ## the static checks, then every test against one DynamoDB Local
 	$(GO) run ./cmd/withddb $(MAKE) --no-print-directory go-test

@@ -204,11 +204,13 @@ func sourceIP(r *http.Request) string {
 	return host
 }
 
-// Serve runs the gateway on addr until ctx ends, then shuts down gracefully.
-func Serve(ctx context.Context, addr string, h http.Handler) error {
-	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 10 * time.Second}
+// Serve runs the gateway on ln until ctx ends, then shuts down gracefully.
+// It takes a listener rather than an address so that the caller learns of a
+// port in use before it announces the server.
+func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
+	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
 		return err
