@@ -18,6 +18,10 @@ CDK_CLI   ?= npx --yes aws-cdk@2.1148.1
 OP        ?= create-group
 ADDR      ?= 127.0.0.1:3000
 
+# Linters and govulncheck are pinned in tools/go.mod (a module of their own,
+# so they add nothing to the main go.mod) and run with `go tool`.
+TOOL      := $(GO) tool -modfile=tools/go.mod
+
 # go test flags for every test run; e.g. make test TEST_FLAGS='-count=1 -v'.
 TEST_FLAGS ?= -count=1 -timeout 9m
 # Packages whose tests run under the race detector, instead of in the plain
@@ -25,7 +29,7 @@ TEST_FLAGS ?= -count=1 -timeout 9m
 RACE_PKGS := ./pkg/api ./pkg/store
 MODULE    := github.com/fleetgroups/fleetgroups
 
-.PHONY: run test check fmt-check vet lambda-check go-test build clean invoke synth deploy template fmt bench
+.PHONY: run test check fmt-check vet lint lambda-check go-test build clean invoke synth deploy template fmt bench
 
 run: ## serve the API on http://$(ADDR) with DynamoDB Local: make run ADDR=127.0.0.1:8080
 	$(GO) run ./cmd/local -addr $(ADDR)
@@ -39,7 +43,7 @@ go-test:
 	$(GO) test $(TEST_FLAGS) $$($(GO) list ./... | grep -vxF $(RACE_PKGS:./%=-e $(MODULE)/%))
 	$(GO) test -race $(TEST_FLAGS) $(RACE_PKGS)
 
-check: fmt-check vet lambda-check ## gofmt, go vet, every Lambda compiles for linux/arm64
+check: fmt-check vet lint lambda-check ## gofmt, go vet, golangci-lint, every Lambda compiles for linux/arm64
 
 fmt-check:
 	@out=$$("$$($(GO) env GOROOT)/bin/gofmt" -l $$(git ls-files '*.go')); \
@@ -47,6 +51,9 @@ fmt-check:
 
 vet:
 	$(GO) vet ./...
+
+lint: ## golangci-lint with .golangci.yml, pinned in tools/go.mod
+	$(TOOL) golangci-lint run ./...
 
 # Type-checks and vets every Lambda as make build compiles it, for Lambda's
 # linux/arm64 and with its build tags, without linking 20 binaries; make
