@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -105,7 +106,7 @@ func TestIfVersionOnTombstone(t *testing.T) {
 	g := mustCreate(t, st, tenantA, "Half deleted", v("veh-1"), v("veh-2"))
 	short, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	if _, err := st.DeleteGroup(short, tenantA, g.ID, g.Version); err != store.ErrDeleteInProgress {
+	if _, err := st.DeleteGroup(short, tenantA, g.ID, g.Version); !errors.Is(err, store.ErrDeleteInProgress) {
 		t.Fatalf("interrupted delete = %v", err)
 	}
 	_, err := st.UpdateGroup(ctx, tenantA, g.ID, groups.GroupPatch{Description: ptr("x")}, g.Version)
