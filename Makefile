@@ -29,7 +29,7 @@ TEST_FLAGS ?= -count=1 -timeout 9m
 RACE_PKGS := ./pkg/api ./pkg/store
 MODULE    := github.com/fleetgroups/fleetgroups
 
-.PHONY: run test check fmt-check vet lint lambda-check go-test build clean invoke synth deploy template fmt bench
+.PHONY: run test check fmt-check vet lint lambda-check go-test build clean invoke synth deploy template fmt bench vuln vulndb
 
 run: ## serve the API on http://$(ADDR) with DynamoDB Local: make run ADDR=127.0.0.1:8080
 	$(GO) run ./cmd/local -addr $(ADDR)
@@ -77,6 +77,47 @@ synth: build ## synthesise the CDK stack (offline)
 
 deploy: build ## deploy the CDK stack to the current AWS account
 	cd infra && $(CDK_CLI) deploy
+
+# make vuln checks the build against the Go vulnerability database with
+# govulncheck (pinned in tools/go.mod). It uses vuln.go.dev when that answers;
+# elsewhere (CI reaches only the package registries) it builds the database
+# from the golang.org/x/vulndb module, which holds the same OSV entries, with
+# that module's own indexer, and caches it outside the repository like
+# DynamoDB Local. VULN_DB=https://… or file:///… picks one.
+VULNDB_VERSION := v0.0.0-20261105234957-e22db6528018
+# The module's h1: hash (as go.sum would record it): the database decides
+# what counts as safe, so it is pinned like DynamoDB Local's tarball.
+VULNDB_SUM     := h1:mfngRv0Yoh0VApsXKEN82CjD99kl7mtparN3bs3JnqI=
+CACHE_DIR      ?= $(or $(FLEETGROUPS_CACHE_DIR),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/fleetgroups)
+VULNDB_DIR     := $(CACHE_DIR)/vulndb-$(VULNDB_VERSION)
+VULN_DB        ?=
+
+vuln: ## govulncheck of every package: reports only vulnerabilities the code reaches
+	@db='$(VULN_DB)'; \
+	if [ -z "$$db" ]; then \
+	  if timeout 5 bash -c ': </dev/tcp/vuln.go.dev/443' 2>/dev/null; then db=https://vuln.go.dev; \
+	  else $(MAKE) --no-print-directory vulndb && db=file://$(VULNDB_DIR); fi; \
+	fi; \
+	echo "govulncheck -db $$db ./..."; \
+	$(TOOL) govulncheck -db "$$db" ./...
+
+vulndb: $(VULNDB_DIR)/index/db.json ## build the vulnerability database from golang.org/x/vulndb
+
+$(VULNDB_DIR)/index/db.json:
+	@set -e; \
+	info=$$($(GO) mod download -json golang.org/x/vulndb@$(VULNDB_VERSION)); \
+	sum=$$(echo "$$info" | sed -n 's/^[[:space:]]*"Sum": "\(.*\)",*$$/\1/p'); \
+	src=$$(echo "$$info" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$$/\1/p'); \
+	if [ "$$sum" != '$(VULNDB_SUM)' ]; then echo "golang.org/x/vulndb@$(VULNDB_VERSION) has $$sum, want $(VULNDB_SUM)"; exit 1; fi; \
+	mkdir -p '$(CACHE_DIR)'; \
+	tmp=$$(mktemp -d '$(CACHE_DIR)/.tmp-vulndb-XXXXXX'); \
+	trap 'rm -rf "$$tmp"' EXIT; \
+	echo "building the vulnerability database from golang.org/x/vulndb@$(VULNDB_VERSION)"; \
+	$(GO) run golang.org/x/vulndb/cmd/indexdb@$(VULNDB_VERSION) -vulns "$$src/data/osv" -out "$$tmp/db"; \
+	want=$$(ls "$$src/data/osv" | grep -c '\.json$$'); got=$$(ls "$$tmp/db/ID" | grep -c '\.json$$'); \
+	if [ "$$want" != "$$got" ]; then echo "vulndb: $$got entries written, want $$want"; exit 1; fi; \
+	echo "vulndb: $$got entries in $(VULNDB_DIR)"; \
+	rm -rf '$(VULNDB_DIR)'; mv "$$tmp/db" '$(VULNDB_DIR)'
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
