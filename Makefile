@@ -1,6 +1,12 @@
 # fleetgroups — every task a developer or CI runs goes through here.
-# `make run` serves the API locally; `make test` runs every test. Both fetch
-# and start DynamoDB Local themselves (see pkg/ddblocal).
+# `make run` serves the API locally; `make test` runs every check and test.
+# Both fetch and start DynamoDB Local themselves (see pkg/ddblocal).
+
+# The Go release everything is built and tested with (go.mod's toolchain
+# line). A machine starts on its own Go and would ignore that line where
+# GOTOOLCHAIN=local, so it is exported here; the go command fetches it from
+# the module proxy once per machine.
+export GOTOOLCHAIN := go1.27.3
 
 GO        ?= go
 BUILD_DIR ?= build
@@ -10,15 +16,50 @@ FUNCTIONS := $(notdir $(wildcard functions/*))
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
 CDK_CLI   ?= npx --yes aws-cdk@2.1148.1
 OP        ?= create-group
+ADDR      ?= 127.0.0.1:3000
 
-.PHONY: run test build clean invoke synth deploy template fmt vet bench fuzz fuzz-brief
+# Linters and govulncheck are pinned in tools/go.mod (a module of their own,
+# so they add nothing to the main go.mod) and run with `go tool`.
+TOOL      := $(GO) tool -modfile=tools/go.mod
 
-run: ## serve the API on http://127.0.0.1:3000 with DynamoDB Local
-	$(GO) run ./cmd/local
+# go test flags for every test run; e.g. make test TEST_FLAGS='-count=1 -v'.
+TEST_FLAGS ?= -count=1 -timeout 9m
+# Packages whose tests run under the race detector, instead of in the plain
+# run: a -race run checks all that a plain one does.
+RACE_PKGS := ./pkg/api ./pkg/store
+MODULE    := github.com/fleetgroups/fleetgroups
 
-test: ## every test, against DynamoDB Local started by the tests
+.PHONY: run test check fmt-check vet lint lambda-check go-test build clean invoke synth deploy template fmt bench vuln vulndb fuzz fuzz-brief
+
+run: ## serve the API on http://$(ADDR) with DynamoDB Local: make run ADDR=127.0.0.1:8080
+	$(GO) run ./cmd/local -addr $(ADDR)
+
+test: check ## the static checks, then every test against one DynamoDB Local
+	$(GO) run ./cmd/withddb $(MAKE) --no-print-directory go-test
+
+# go-test runs under cmd/withddb, which exports DYNAMODB_ENDPOINT: every
+# package's TestMain then uses that one emulator instead of starting its own.
+go-test:
+	$(GO) test $(TEST_FLAGS) $$($(GO) list ./... | grep -vxF $(RACE_PKGS:./%=-e $(MODULE)/%))
+	$(GO) test -race $(TEST_FLAGS) $(RACE_PKGS)
+
+check: fmt-check vet lint lambda-check ## gofmt, go vet, golangci-lint, every Lambda compiles for linux/arm64
+
+fmt-check:
+	@out=$$("$$($(GO) env GOROOT)/bin/gofmt" -l $$(git ls-files '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change (run make fmt):"; echo "$$out"; exit 1; fi
+
+vet:
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 9m ./...
+
+lint: ## golangci-lint with .golangci.yml, pinned in tools/go.mod
+	$(TOOL) golangci-lint run ./...
+
+# Type-checks and vets every Lambda as make build compiles it, for Lambda's
+# linux/arm64 and with its build tags, without linking 20 binaries; make
+# build, synth and deploy build the real ones.
+lambda-check:
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) vet -tags lambda.norpc ./functions/...
 
 build: $(FUNCTIONS:%=$(BUILD_DIR)/%/bootstrap) ## every Lambda for linux/arm64
 
@@ -36,6 +77,47 @@ synth: build ## synthesise the CDK stack (offline)
 
 deploy: build ## deploy the CDK stack to the current AWS account
 	cd infra && $(CDK_CLI) deploy
+
+# make vuln checks the build against the Go vulnerability database with
+# govulncheck (pinned in tools/go.mod). It uses vuln.go.dev when that answers;
+# elsewhere (CI reaches only the package registries) it builds the database
+# from the golang.org/x/vulndb module, which holds the same OSV entries, with
+# that module's own indexer, and caches it outside the repository like
+# DynamoDB Local. VULN_DB=https://… or file:///… picks one.
+VULNDB_VERSION := v0.0.0-20261105234957-e22db6528018
+# The module's h1: hash (as go.sum would record it): the database decides
+# what counts as safe, so it is pinned like DynamoDB Local's tarball.
+VULNDB_SUM     := h1:mfngRv0Yoh0VApsXKEN82CjD99kl7mtparN3bs3JnqI=
+CACHE_DIR      ?= $(or $(FLEETGROUPS_CACHE_DIR),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/fleetgroups)
+VULNDB_DIR     := $(CACHE_DIR)/vulndb-$(VULNDB_VERSION)
+VULN_DB        ?=
+
+vuln: ## govulncheck of every package: reports only vulnerabilities the code reaches
+	@db='$(VULN_DB)'; \
+	if [ -z "$$db" ]; then \
+	  if timeout 5 bash -c ': </dev/tcp/vuln.go.dev/443' 2>/dev/null; then db=https://vuln.go.dev; \
+	  else $(MAKE) --no-print-directory vulndb && db=file://$(VULNDB_DIR); fi; \
+	fi; \
+	echo "govulncheck -db $$db ./..."; \
+	$(TOOL) govulncheck -db "$$db" ./...
+
+vulndb: $(VULNDB_DIR)/index/db.json ## build the vulnerability database from golang.org/x/vulndb
+
+$(VULNDB_DIR)/index/db.json:
+	@set -e; \
+	info=$$($(GO) mod download -json golang.org/x/vulndb@$(VULNDB_VERSION)); \
+	sum=$$(echo "$$info" | sed -n 's/^[[:space:]]*"Sum": "\(.*\)",*$$/\1/p'); \
+	src=$$(echo "$$info" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$$/\1/p'); \
+	if [ "$$sum" != '$(VULNDB_SUM)' ]; then echo "golang.org/x/vulndb@$(VULNDB_VERSION) has $$sum, want $(VULNDB_SUM)"; exit 1; fi; \
+	mkdir -p '$(CACHE_DIR)'; \
+	tmp=$$(mktemp -d '$(CACHE_DIR)/.tmp-vulndb-XXXXXX'); \
+	trap 'rm -rf "$$tmp"' EXIT; \
+	echo "building the vulnerability database from golang.org/x/vulndb@$(VULNDB_VERSION)"; \
+	$(GO) run golang.org/x/vulndb/cmd/indexdb@$(VULNDB_VERSION) -vulns "$$src/data/osv" -out "$$tmp/db"; \
+	want=$$(ls "$$src/data/osv" | grep -c '\.json$$'); got=$$(ls "$$tmp/db/ID" | grep -c '\.json$$'); \
+	if [ "$$want" != "$$got" ]; then echo "vulndb: $$got entries written, want $$want"; exit 1; fi; \
+	echo "vulndb: $$got entries in $(VULNDB_DIR)"; \
+	rm -rf '$(VULNDB_DIR)'; mv "$$tmp/db" '$(VULNDB_DIR)'
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
@@ -62,7 +144,7 @@ fuzz-brief:
 	$(MAKE) --no-print-directory fuzz FUZZTIME=2s
 
 fmt:
-	gofmt -w $$(git ls-files '*.go')
+	"$$($(GO) env GOROOT)/bin/gofmt" -w $$(git ls-files '*.go')
 
 clean:
 	rm -rf $(BUILD_DIR) infra/cdk.out

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -52,11 +51,10 @@ func run(m *testing.M) int {
 	defer os.RemoveAll(dir)
 
 	start := time.Now()
-	if err := buildFunctions(dir); err != nil {
-		fmt.Fprintln(os.Stderr, "building the Lambdas:", err)
+	if err := placeholderAssets(dir); err != nil {
+		fmt.Fprintln(os.Stderr, "infra tests:", err)
 		return 1
 	}
-	built := time.Since(start)
 
 	props := testProps
 	props.AssetsDir = dir
@@ -76,36 +74,28 @@ func run(m *testing.M) int {
 		newTable(s, protected)
 		tableTmpl[protected] = assertions.Template_FromStack(s, nil)
 	}
-	fmt.Fprintf(os.Stderr, "infra tests: built Lambdas in %v, synthesised in %v\n",
-		built.Round(time.Millisecond), (time.Since(start) - built).Round(time.Millisecond))
+	fmt.Fprintf(os.Stderr, "infra tests: synthesised in %v\n", time.Since(start).Round(time.Millisecond))
 	return m.Run()
 }
 
-// buildFunctions builds every Lambda as make build does, into
-// dir/<op>/bootstrap: the stack needs the assets, and a Lambda that does not
-// build for linux/arm64 must fail the tests.
-func buildFunctions(dir string) error {
-	bin := filepath.Join(dir, "bin") + string(filepath.Separator)
-	args := []string{"build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", bin}
-	for _, f := range routes.Functions {
-		args = append(args, "./functions/"+string(f.Operation))
-	}
-	cmd := exec.Command("go", args...)
-	cmd.Dir = ".."
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, out)
-	}
+// placeholderAssets writes dir/<op>/bootstrap for every function, as make
+// build lays them out, so the stack can be synthesised without building 20
+// binaries: what the tests check is the template, not the code. Each
+// placeholder names its operation, so the assets differ as real ones would.
+// That every function builds for Lambda's linux/arm64 is checked by make test
+// (the lambda-check target), and make synth and make deploy build the real
+// binaries.
+func placeholderAssets(dir string) error {
 	for _, f := range routes.Functions {
 		op := string(f.Operation)
 		if err := os.MkdirAll(filepath.Join(dir, op), 0o755); err != nil {
 			return err
 		}
-		if err := os.Rename(filepath.Join(bin, op), filepath.Join(dir, op, "bootstrap")); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, op, "bootstrap"), []byte("placeholder for "+op+"\n"), 0o755); err != nil {
 			return err
 		}
 	}
-	return nil
+	return checkAssets(dir)
 }
 
 // jsii reports failed assertions as panics; turn them into test failures.

@@ -1,6 +1,7 @@
-// Command local serves the whole API on http://127.0.0.1:3000, as `sam local
-// start-api` would (run it with `make run`):
+// Command local serves the whole API on http://127.0.0.1:3000, or on -addr
+// (make run ADDR=127.0.0.1:8080), as `sam local start-api` would:
 //
+//   - listens on the address first, so that a port in use fails at once;
 //   - starts DynamoDB Local (fetched and cached by pkg/ddblocal), unless
 //     DYNAMODB_ENDPOINT names one that is already running;
 //   - creates the table from the deploy's definition and the cursor key;
@@ -19,6 +20,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 
 	"github.com/fleetgroups/fleetgroups/pkg/app"
@@ -42,6 +44,15 @@ func run(addr, table string) error {
 	defer stop()
 	log := app.NewLogger(slog.LevelInfo)
 
+	// Listen before anything else: a port in use should fail before
+	// DynamoDB Local starts and before the banner claims the server is up.
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	addr = dialAddr(ln.Addr().(*net.TCPAddr))
+
 	if os.Getenv(ddblocal.EndpointEnv) == "" {
 		fmt.Fprintln(os.Stderr, "starting DynamoDB Local (the first run downloads it)…")
 	}
@@ -50,10 +61,6 @@ func run(addr, table string) error {
 		return err
 	}
 	defer stopDB()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
 	fmt.Fprintf(os.Stderr, `
 fleetgroups is serving on http://%s  (DynamoDB Local at %s, table %s)
 
@@ -65,4 +72,15 @@ fleetgroups is serving on http://%s  (DynamoDB Local at %s, table %s)
 Ctrl-C stops the server and DynamoDB Local.
 `, addr, endpoint, table, localdev.DemoTenantID, localdev.DemoToken, localdev.DemoToken, addr)
 	return gateway.Serve(ctx, ln, gateway.New(app.NewHandlers(st, log), log))
+}
+
+// dialAddr is where a client on this machine reaches the listener: the real
+// port when -addr asked for port 0, and loopback when it asked for all
+// interfaces (-addr :3000).
+func dialAddr(a *net.TCPAddr) string {
+	ip := a.IP
+	if ip.IsUnspecified() {
+		ip = net.IPv4(127, 0, 0, 1)
+	}
+	return net.JoinHostPort(ip.String(), strconv.Itoa(a.Port))
 }

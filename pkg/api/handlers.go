@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 	"slices"
 	"strconv"
@@ -124,7 +125,7 @@ func (a *API) deleteGroup(w http.ResponseWriter, r *http.Request, tenant string)
 	}
 	g, err := a.store.DeleteGroup(r.Context(), tenant, id, version)
 	switch {
-	case err == store.ErrDeleteInProgress:
+	case errors.Is(err, store.ErrDeleteInProgress):
 		w.Header().Set("Retry-After", "1")
 		writeGroup(w, http.StatusAccepted, g)
 		return nil

@@ -164,7 +164,7 @@ func TestPortTakenByAnotherInstance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.Stop()
+	defer func() { _ = b.Stop() }()
 	if err := b.waitReady(ctx); !errors.Is(err, errBind) {
 		t.Fatalf("waitReady on a taken port: %v, want %v\n%s", err, errBind, b.Output())
 	}
@@ -210,7 +210,7 @@ func TestStartFailsFastWithOutput(t *testing.T) {
 	start := time.Now()
 	inst, err := Start(context.Background())
 	if err == nil {
-		inst.Stop()
+		_ = inst.Stop()
 		t.Fatal("Start succeeded with a broken jar")
 	}
 	t.Logf("Start failed after %v: %v", time.Since(start).Round(time.Millisecond), err)

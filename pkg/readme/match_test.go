@@ -88,7 +88,7 @@ func split(s string) []piece {
 		}
 		start, end := pos+m[0], pos+m[1]
 		var p piece
-		ok := true
+		var ok bool
 		if m[2] >= 0 { // elision
 			p = piece{text: s[start:end], elided: true, name: s[pos+m[4] : pos+m[5]]}
 			if p.name != "" {

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 
@@ -137,7 +138,7 @@ func TestIfVersionOnTombstone(t *testing.T) {
 	ctx := context.Background()
 	st, _ := storetest.NewStore(t)
 	g := mustCreate(t, st, tenantA, "Half deleted", v("veh-1"), v("veh-2"))
-	if err := deleteBeforePurge(t, st, tenantA, g.ID, store.AtVersion(g.Version)); err != store.ErrDeleteInProgress {
+	if err := deleteBeforePurge(t, st, tenantA, g.ID, store.AtVersion(g.Version)); !errors.Is(err, store.ErrDeleteInProgress) {
 		t.Fatalf("interrupted delete = %v", err)
 	}
 	_, err := st.UpdateGroup(ctx, tenantA, g.ID, groups.GroupPatch{Description: ptr("x")}, store.AtVersion(g.Version))
