@@ -27,7 +27,9 @@ func authenticates(t *testing.T, st *store.Store, token, tenant string) bool {
 	res, err := authz.Handle(context.Background(), events.APIGatewayCustomAuthorizerRequestTypeRequest{
 		Type:      "REQUEST",
 		MethodArn: "arn:aws:execute-api:eu-central-1:123456789012:abc123/live/GET/v1/groups",
-		Headers:   map[string]string{"Authorization": "Bearer " + token},
+		// API Gateway sends both forms; the authorizer reads the multi-value one.
+		Headers:           map[string]string{"Authorization": "Bearer " + token},
+		MultiValueHeaders: map[string][]string{"Authorization": {"Bearer " + token}},
 	})
 	switch {
 	case errors.Is(err, auth.ErrUnauthorized):
