@@ -11,7 +11,7 @@ LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
 CDK_CLI   ?= npx --yes aws-cdk@2.1148.1
 OP        ?= create-group
 
-.PHONY: run test build clean invoke synth deploy template fmt vet bench
+.PHONY: run test test-long build clean invoke synth deploy template fmt vet bench
 
 run: ## serve the API on http://127.0.0.1:3000 with DynamoDB Local
 	$(GO) run ./cmd/local
@@ -19,6 +19,16 @@ run: ## serve the API on http://127.0.0.1:3000 with DynamoDB Local
 test: ## every test, against DynamoDB Local started by the tests
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 9m ./...
+
+# The model-based tests at length (make test runs 50 sequences × 50 steps):
+# 1,000 seeded sequences × 50 steps, and the concurrent and fault-injection
+# variants scaled alike. The log keeps every line; the summary shows the
+# seeds, the figures and any failure (with its seed and step).
+test-long: ## the model tests at length: 1,000 sequences × 50 steps
+	@mkdir -p $(BUILD_DIR)
+	$(GO) test -count=1 -timeout 30m -v -run '^TestModel' ./pkg/model -model.seqs=1000 -model.steps=50 \
+		> $(BUILD_DIR)/test-long.log 2>&1; status=$$?; \
+		grep -vE '^ *(=== (RUN|PAUSE|CONT)|--- PASS: TestModel[A-Za-z]*/seq/)' $(BUILD_DIR)/test-long.log; exit $$status
 
 build: $(FUNCTIONS:%=$(BUILD_DIR)/%/bootstrap) ## every Lambda for linux/arm64
 
