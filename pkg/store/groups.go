@@ -161,9 +161,12 @@ func (s *Store) rename(ctx context.Context, tenant string, cur groupItem, p grou
 
 // updateInPlace applies a patch that keeps the normalised name, so no guard
 // moves. The version check is in the update's condition; when it fails, the
-// item as it was (ALL_OLD) tells a stale version from a missing group.
+// item as it was (ALL_OLD) tells a stale version from a missing group, and
+// from this very write already applied (a repeat, see repeat.go).
 func (s *Store) updateInPlace(ctx context.Context, tenant, id string, p groups.GroupPatch, ifVersion int) (groups.Group, error) {
+	tok := newWriteToken()
 	upd := expression.Set(expression.Name(attrUpdatedAt), expression.Value(formatTime(s.now()))).
+		Set(expression.Name(attrWriteToken), expression.Value(tok)).
 		Add(expression.Name(attrVersion), expression.Value(1))
 	if p.Name != nil {
 		upd = upd.Set(expression.Name(attrName), expression.Value(*p.Name))
@@ -171,7 +174,7 @@ func (s *Store) updateInPlace(ctx context.Context, tenant, id string, p groups.G
 	if p.Description != nil {
 		upd = upd.Set(expression.Name(attrDescription), expression.Value(*p.Description))
 	}
-	cond := liveGroup
+	cond := liveGroup.And(notWrittenBy(tok))
 	if ifVersion != AnyVersion {
 		cond = cond.And(expression.Name(attrVersion).Equal(expression.Value(ifVersion)))
 	}
@@ -194,6 +197,9 @@ func (s *Store) updateInPlace(ctx context.Context, tenant, id string, p groups.G
 		var old groupItem
 		if err := attributevalue.UnmarshalMap(ccf.Item, &old); err != nil {
 			return groups.Group{}, translate(err)
+		}
+		if writtenBy(ccf.Item, tok) {
+			return old.toGroup(), nil
 		}
 		if err := checkVersion(old, ifVersion); err != nil {
 			return groups.Group{}, err
