@@ -316,6 +316,8 @@ func (w *world) next(r *rand.Rand) step {
 		func() step { return w.createAssociations(r, ti) },
 		func() step { return w.deleteAssociations(r, ti) },
 		func() step { return w.listAssociations(r, ti) },
+		func() step { return w.listItems(r, ti) },
+		func() step { return w.getUsage() },
 	}
 	s := pick(r, ops)()
 	s.tenant = ti
@@ -741,6 +743,44 @@ func (w *world) putItem(r *rand.Rand, ti int) step {
 			return fmt.Errorf("item %s, want name %q enterprise %q version %d", res.raw, name, ent, version)
 		}
 		m.items[it] = &mItem{name: name, enterprise: ent, version: version}
+		return nil
+	}}
+}
+
+func (w *world) listItems(r *rand.Rand, ti int) step {
+	m, t := w.t[ti], pick(r, itemTypes)
+	return step{method: "GET", path: "/v1/" + string(t) + "?count=true", check: func(res response, _ bool) error {
+		if err := statusIs(res, 200, ""); err != nil {
+			return err
+		}
+		// By folded name, then id.
+		var want, got []string
+		for it, ri := range m.items {
+			if it.Type == t {
+				want = append(want, fold(ri.name)+"#"+it.ID)
+			}
+		}
+		slices.Sort(want)
+		for i := range res.list("items") {
+			got = append(got, fold(res.str("items", i, "name"))+"#"+res.str("items", i, "itemId"))
+		}
+		if !slices.Equal(got, want) || res.num("total_count") != len(want) {
+			return fmt.Errorf("%s %v total_count %d, want %v", t, got, res.num("total_count"), want)
+		}
+		return nil
+	}}
+}
+
+// getUsage checks that the body counts this call as the headers do (the
+// headers are checked against the model by plainSend).
+func (w *world) getUsage() step {
+	return step{method: "GET", path: "/v1/usage", check: func(res response, _ bool) error {
+		if err := statusIs(res, 200, ""); err != nil {
+			return err
+		}
+		if u := res.header.Get("X-Api-Usage"); u != "" && u != strconv.Itoa(res.num("total")) {
+			return fmt.Errorf("usage total %d, X-Api-Usage %s", res.num("total"), u)
+		}
 		return nil
 	}}
 }
