@@ -66,9 +66,11 @@ func newFaultEnv(t *testing.T, st *store.Store, seed uint64) *faultEnv {
 }
 
 // maxRepeats bounds how often a client repeats a request answered 429 or
-// 503: at a 10% fault rate and 5 attempts per DynamoDB call, one repeat is
-// rare and twenty in a row mean the request cannot succeed.
-const maxRepeats = 20
+// 503. At a 10% fault rate and 5 attempts per DynamoDB call one repeat is
+// rare; in a storm the SDK's retry quota runs out, each call then has one
+// attempt, and an operation of many calls (delete-item) may need dozens of
+// repeats. A thousand in a row mean it cannot succeed.
+const maxRepeats = 1000
 
 // send sends a step as a careful client does: a 429 or 503 must carry
 // Retry-After, and the client repeats the request until it gets another
