@@ -29,7 +29,7 @@ TEST_FLAGS ?= -count=1 -timeout 9m
 RACE_PKGS := ./pkg/api ./pkg/store
 MODULE    := github.com/fleetgroups/fleetgroups
 
-.PHONY: run test check fmt-check vet lint lambda-check go-test build clean invoke synth deploy template fmt bench vuln vulndb fuzz fuzz-brief
+.PHONY: run test test-long check fmt-check vet lint lambda-check go-test build clean invoke synth deploy template fmt bench vuln vulndb fuzz fuzz-brief
 
 run: ## serve the API on http://$(ADDR) with DynamoDB Local: make run ADDR=127.0.0.1:8080
 	$(GO) run ./cmd/local -addr $(ADDR)
@@ -60,6 +60,16 @@ lint: ## golangci-lint with .golangci.yml, pinned in tools/go.mod
 # build, synth and deploy build the real ones.
 lambda-check:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) vet -tags lambda.norpc ./functions/...
+
+# The model-based tests at length (make test runs 50 sequences × 50 steps):
+# 1,000 seeded sequences × 50 steps, and the concurrent and fault-injection
+# variants scaled alike. The log keeps every line; the summary shows the
+# seeds, the figures and any failure (with its seed and step).
+test-long: ## the model tests at length: 1,000 sequences × 50 steps
+	@mkdir -p $(BUILD_DIR)
+	$(GO) test -count=1 -timeout 30m -v -run '^TestModel' ./pkg/model -model.seqs=1000 -model.steps=50 \
+		> $(BUILD_DIR)/test-long.log 2>&1; status=$$?; \
+		grep -vE '^ *(=== (RUN|PAUSE|CONT)|--- PASS: TestModel[A-Za-z]*/(seq|storm)/)' $(BUILD_DIR)/test-long.log; exit $$status
 
 build: $(FUNCTIONS:%=$(BUILD_DIR)/%/bootstrap) ## every Lambda for linux/arm64
 

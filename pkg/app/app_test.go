@@ -1,9 +1,14 @@
 package app
 
 import (
+	"net/http"
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/fleetgroups/fleetgroups/pkg/api"
 	"github.com/fleetgroups/fleetgroups/pkg/routes"
@@ -45,5 +50,29 @@ func TestConfigFromEnvReadsTheUsagePlanLimits(t *testing.T) {
 				t.Fatalf("limits %+v, %v; want %+v", cfg.Limits, err, c.want)
 			}
 		})
+	}
+}
+
+// TestRetryer pins the retry policy NewRetryer documents.
+func TestRetryer(t *testing.T) {
+	r := NewRetryer()
+	if r.MaxAttempts() != RetryMaxAttempts {
+		t.Errorf("MaxAttempts = %d, want %d", r.MaxAttempts(), RetryMaxAttempts)
+	}
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{&types.ProvisionedThroughputExceededException{}, true},
+		{&smithy.GenericAPIError{Code: "ThrottlingException"}, true},
+		{&types.TransactionConflictException{}, true},
+		{&types.InternalServerError{}, false}, // retried by its HTTP status (500), not its code
+		{&smithyhttp.ResponseError{Response: &smithyhttp.Response{Response: &http.Response{StatusCode: 500}}, Err: &types.InternalServerError{}}, true},
+		{&types.TransactionCanceledException{}, false},
+		{&types.ConditionalCheckFailedException{}, false},
+	} {
+		if got := r.IsErrorRetryable(c.err); got != c.want {
+			t.Errorf("IsErrorRetryable(%T) = %v, want %v", c.err, got, c.want)
+		}
 	}
 }

@@ -152,8 +152,10 @@ func (g *Gateway) authorize(w http.ResponseWriter, r *http.Request, event *event
 		g.answer(w, problem.Gateway("UNAUTHORIZED"), requestID)
 		return false
 	case err != nil:
+		// API Gateway answers a failed authorizer (AUTHORIZER_FAILURE, a
+		// 5xx) with its DEFAULT_5XX response: 503 unavailable, retryable.
 		g.log.Error("authorizer failed", "request_id", requestID, "error", err)
-		g.fail(w, &groups.Error{Code: groups.CodeInternal, Err: err}, requestID)
+		g.answer(w, problem.Gateway("DEFAULT_5XX"), requestID)
 		return false
 	case !allows(authz.PolicyDocument):
 		g.answer(w, problem.Gateway("ACCESS_DENIED"), requestID)

@@ -245,9 +245,13 @@ func (s *Store) describe(ctx context.Context, tenant, id string, p groups.GroupP
 
 // updateGroupItem writes the patch's fields to the group item at k if cond
 // holds, bumping the version. When cond fails, old is the item as it was
-// (zero if there was none) and err is nil.
+// (zero if there was none) and err is nil. The write carries a token, so
+// that a repeat of it after a lost response (the SDK retries) finds its own
+// write done instead of a version that moved (see repeat.go).
 func (s *Store) updateGroupItem(ctx context.Context, k map[string]types.AttributeValue, p groups.GroupPatch, cond expression.ConditionBuilder) (it groupItem, old *groupItem, err error) {
+	tok := newWriteToken()
 	upd := expression.Set(expression.Name(attrUpdatedAt), expression.Value(formatTime(s.now()))).
+		Set(expression.Name(attrWriteToken), expression.Value(tok)).
 		Add(expression.Name(attrVersion), expression.Value(1))
 	if p.Name != nil {
 		upd = upd.Set(expression.Name(attrName), expression.Value(*p.Name))
@@ -255,6 +259,7 @@ func (s *Store) updateGroupItem(ctx context.Context, k map[string]types.Attribut
 	if p.Description != nil {
 		upd = upd.Set(expression.Name(attrDescription), expression.Value(*p.Description))
 	}
+	cond = cond.And(notWrittenBy(tok))
 	expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()
 	if err != nil {
 		return it, nil, translate(err)
@@ -271,6 +276,9 @@ func (s *Store) updateGroupItem(ctx context.Context, k map[string]types.Attribut
 		old = &groupItem{}
 		if err := attributevalue.UnmarshalMap(ccf.Item, old); err != nil {
 			return it, nil, translate(err)
+		}
+		if writtenBy(ccf.Item, tok) {
+			return *old, nil, nil
 		}
 		return it, old, nil
 	}

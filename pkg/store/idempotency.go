@@ -68,7 +68,9 @@ func (s *Store) ClaimIdempotencyKey(ctx context.Context, tenant, idemKey, finger
 		if err := attributevalue.UnmarshalMap(ccf.Item, &held); err != nil {
 			return IdempotencyRecord{}, false, translate(err)
 		}
-		return held.toRecord(), false, nil
+		// Our own claim means the SDK repeated a put that DynamoDB had
+		// committed (its response lost): the key is ours.
+		return held.toRecord(), held.Claim == it.Claim, nil
 	}
 	if err != nil {
 		return IdempotencyRecord{}, false, translate(err)
@@ -104,7 +106,10 @@ func (s *Store) CompleteIdempotencyKey(ctx context.Context, tenant, idemKey stri
 }
 
 // ReleaseIdempotencyKey deletes the claim, so that a retry with the key runs
-// the request again.
+// the request again. A record already gone counts as released: the SDK
+// repeated a delete that DynamoDB had committed, or TTL took the record.
+// (CompleteIdempotencyKey needs no such care: its repeat sets the same
+// values under the same claim.)
 func (s *Store) ReleaseIdempotencyKey(ctx context.Context, tenant, idemKey string, claim IdempotencyRecord) error {
 	expr, err := expression.NewBuilder().WithCondition(heldBy(claim)).Build()
 	if err != nil {
@@ -113,7 +118,12 @@ func (s *Store) ReleaseIdempotencyKey(ctx context.Context, tenant, idemKey strin
 	_, err = s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName: aws.String(s.table), Key: key(idempotencyPK(tenant, idemKey), skIdempotency),
 		ConditionExpression: expr.Condition(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) && ccf.Item == nil {
+		return nil
+	}
 	return claimError(err)
 }
 

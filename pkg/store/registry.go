@@ -15,9 +15,11 @@ import (
 
 // PutRegisteredItem creates or replaces an item's registration in one
 // UpdateItem, keeping its creation time (and so its place in the created
-// order) on replace. created tells which it was.
+// order) on replace. created tells which it was. A write token (repeat.go)
+// keeps an SDK retry of a committed attempt from counting the version twice.
 func (s *Store) PutRegisteredItem(ctx context.Context, tenant string, ri groups.RegisteredItem) (out groups.RegisteredItem, created bool, err error) {
 	now := formatTime(s.now())
+	tok := newWriteToken()
 	attrs := ri.Attributes
 	if attrs == nil {
 		attrs = map[string]string{}
@@ -34,26 +36,36 @@ func (s *Store) PutRegisteredItem(ctx context.Context, tenant string, ri groups.
 		Set(expression.Name(AttrGSI1SK), expression.Value(itemGSI1SK(ri.Name, ri.ID))).
 		Set(expression.Name(AttrGSI2PK), expression.Value(itemsPK(tenant, ri.Type))).
 		Set(expression.Name(AttrGSI2SK), expression.IfNotExists(expression.Name(AttrGSI2SK), expression.Value(createdSK(now, ri.ID)))).
+		Set(expression.Name(attrWriteToken), expression.Value(tok)).
 		Add(expression.Name(attrVersion), expression.Value(1))
 	if ri.Enterprise != "" {
 		upd = upd.Set(expression.Name(attrEnterprise), expression.Value(ri.Enterprise))
 	} else {
 		upd = upd.Remove(expression.Name(attrEnterprise))
 	}
-	expr, err := expression.NewBuilder().WithUpdate(upd).Build()
+	expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(notWrittenBy(tok)).Build()
 	if err != nil {
 		return groups.RegisteredItem{}, false, translate(err)
 	}
 	res, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.table), Key: key(itemPK(tenant, ri.Item), skItem),
-		UpdateExpression: expr.Update(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-		ReturnValues: types.ReturnValueAllNew,
+		UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+		ReturnValues:                        types.ReturnValueAllNew,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
-	if err != nil {
+	var written map[string]types.AttributeValue
+	var ccf *types.ConditionalCheckFailedException
+	switch {
+	case errors.As(err, &ccf) && writtenBy(ccf.Item, tok):
+		written = ccf.Item // a repeat of this write, which was applied
+	case err != nil:
 		return groups.RegisteredItem{}, false, translate(err)
+	default:
+		written = res.Attributes
 	}
 	var it registeredItem
-	if err := attributevalue.UnmarshalMap(res.Attributes, &it); err != nil {
+	if err := attributevalue.UnmarshalMap(written, &it); err != nil {
 		return groups.RegisteredItem{}, false, translate(err)
 	}
 	return it.toRegistered(), it.Version == 1, nil

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
@@ -77,8 +79,15 @@ const maxTxAttempts = 8
 // DynamoDB reports only transaction conflicts. A cancellation for any other
 // reason is returned as *types.TransactionCanceledException for the caller
 // to read by index.
+//
+// Every attempt of the one logical write carries the same
+// ClientRequestToken, the SDK's retries and these alike: if DynamoDB
+// committed an attempt whose response was lost, it answers the repeat (for
+// 10 minutes) with success and writes nothing again, so no transaction of
+// the store applies twice. A token that was cancelled commits nothing, and
+// its repeat runs as new.
 func (s *Store) transact(ctx context.Context, items []types.TransactWriteItem) error {
-	in := &dynamodb.TransactWriteItemsInput{TransactItems: items}
+	in := &dynamodb.TransactWriteItemsInput{TransactItems: items, ClientRequestToken: aws.String(RandomToken(16))}
 	for attempt := 1; ; attempt++ {
 		_, err := s.db.TransactWriteItems(ctx, in)
 		if err == nil || attempt == maxTxAttempts || !onlyConflicts(err) {
@@ -156,6 +165,17 @@ func translate(err error) error {
 	// the stored state contradicts the request: retrying will not help.
 	if failed, ok := failedChecks(err); ok && len(failed) > 0 {
 		return &groups.Error{Code: groups.CodeConflict, Detail: "the request conflicts with the current state of the resource", Err: err}
+	}
+	// The SDK retries what is worth retrying (pkg/app): an error left after
+	// its last attempt, or refused by its retry quota, is the store being
+	// unreachable for now, as is a timed-out attempt.
+	var (
+		maxAttempts *retry.MaxAttemptsError
+		quota       ratelimit.QuotaExceededError
+		timeout     interface{ Timeout() bool }
+	)
+	if errors.As(err, &maxAttempts) || errors.As(err, &quota) || errors.As(err, &timeout) && timeout.Timeout() {
+		return &groups.Error{Code: groups.CodeUnavailable, Detail: "the store is busy; retry the request", Err: err}
 	}
 	var apiErr smithy.APIError
 	if errors.As(err, &apiErr) {
