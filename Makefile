@@ -23,7 +23,7 @@ ADDR      ?= 127.0.0.1:3000
 TOOL      := $(GO) tool -modfile=tools/go.mod
 
 # go test flags for every test run; e.g. make test TEST_FLAGS='-count=1 -v'.
-TEST_FLAGS ?= -count=1 -timeout 9m
+TEST_FLAGS ?= -count=1 -timeout 9m -p 4
 # Packages whose tests run under the race detector, instead of in the plain
 # run: a -race run checks all that a plain one does.
 RACE_PKGS := ./pkg/api ./pkg/store
@@ -37,11 +37,20 @@ run: ## serve the API on http://$(ADDR) with DynamoDB Local: make run ADDR=127.0
 test: check ## the static checks, then every test against one DynamoDB Local
 	$(GO) run ./cmd/withddb $(MAKE) --no-print-directory go-test
 
+# Packages whose tests take longest start first, so that the run is not
+# left waiting on one of them at its end.
+SLOW_PKGS := ./pkg/model ./pkg/gateway ./pkg/ddblocal ./infra
+
 # go-test runs under cmd/withddb, which exports DYNAMODB_ENDPOINT: every
 # package's TestMain then uses that one emulator instead of starting its own.
+# The race run goes alongside the plain one (its output is printed after
+# it), since most of either run is spent waiting on DynamoDB Local.
 go-test:
-	$(GO) test $(TEST_FLAGS) $$($(GO) list ./... | grep -vxF $(RACE_PKGS:./%=-e $(MODULE)/%))
-	$(GO) test -race $(TEST_FLAGS) $(RACE_PKGS)
+	@mkdir -p $(BUILD_DIR)
+	@$(GO) test -race $(TEST_FLAGS) $(RACE_PKGS) > $(BUILD_DIR)/race.log 2>&1 & race=$$!; \
+	$(GO) test $(TEST_FLAGS) $(SLOW_PKGS) $$($(GO) list ./... | grep -vxF $(patsubst ./%,-e $(MODULE)/%,$(RACE_PKGS) $(SLOW_PKGS))); plain=$$?; \
+	wait $$race; racy=$$?; cat $(BUILD_DIR)/race.log; \
+	[ $$plain -eq 0 ] && [ $$racy -eq 0 ]
 
 check: fmt-check vet lint lambda-check ## gofmt, go vet, golangci-lint, every Lambda compiles for linux/arm64
 

@@ -728,11 +728,11 @@ func TestGatewayErrorsAreProblemDetails(t *testing.T) {
 		{"UNAUTHORIZED", 401, "unauthenticated", map[string]any{"WWW-Authenticate": "'Bearer'"}},
 		{"ACCESS_DENIED", 403, "forbidden", nil},
 		{"INVALID_API_KEY", 403, "forbidden", nil},
-		{"THROTTLED", 429, "throttled", nil},
+		{"THROTTLED", 429, "throttled", map[string]any{"Retry-After": "'1'"}},
 		{"QUOTA_EXCEEDED", 429, "quota_exceeded", nil},
 		{"REQUEST_TOO_LARGE", 413, "payload_too_large", nil},
 		{"DEFAULT_4XX", 400, "bad_request", nil},
-		{"DEFAULT_5XX", 503, "unavailable", nil},
+		{"DEFAULT_5XX", 503, "unavailable", map[string]any{"Retry-After": "'1'"}},
 	}
 	// GIVEN the synthesised stack
 	// WHEN its gateway responses are read back by type

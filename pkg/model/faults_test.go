@@ -142,7 +142,7 @@ func TestModelFaults(t *testing.T) {
 		rate float64
 		seqs int
 	}{
-		{"seq", *faultRate, max(*seqsFlag/5, 1)},
+		{"seq", *faultRate, max(*seqsFlag/10, 1)},
 		{"storm", *stormRate, max(*seqsFlag/50, 1)},
 	}
 	for _, ph := range phases {

@@ -171,7 +171,9 @@ var GatewayResponses = []GatewayResponse{
 	// With the API key source AUTHORIZER this means the authorizer named a
 	// key that is not on the usage plan: the tenant was not fully provisioned.
 	{"INVALID_API_KEY", groups.CodeForbidden, "the tenant has no API key on the usage plan", nil},
-	{"THROTTLED", groups.CodeThrottled, "the request rate limit was exceeded; retry later", nil},
+	// A retryable answer says when to retry, as the Lambdas' 503s do.
+	{"THROTTLED", groups.CodeThrottled, "the request rate limit was exceeded; retry later",
+		map[string]string{"Retry-After": "1"}},
 	{"QUOTA_EXCEEDED", groups.CodeQuotaExceeded, "the request quota for the period is used up", nil},
 	{"REQUEST_TOO_LARGE", groups.CodePayloadTooLarge, "the request is too large", nil},
 	// A template cannot read the original status, and the body must state
@@ -179,7 +181,8 @@ var GatewayResponses = []GatewayResponse{
 	{"DEFAULT_4XX", groups.CodeBadRequest, "the request could not be processed", nil},
 	// ... and every gateway 5xx (timeouts, authorizer or integration
 	// failures) a retryable 503.
-	{"DEFAULT_5XX", groups.CodeUnavailable, "the service is temporarily unavailable; retry later", nil},
+	{"DEFAULT_5XX", groups.CodeUnavailable, "the service is temporarily unavailable; retry later",
+		map[string]string{"Retry-After": "1"}},
 }
 
 // MethodNotAllowedBody is the 405 body the deployed API's catch-all ANY
