@@ -41,15 +41,7 @@ func SeedMembersOf(ctx context.Context, s *Store, tenant, groupID string, t grou
 			return err
 		}
 	}
-	expr, err := expression.NewBuilder().WithUpdate(countsUpdate(map[groups.ItemType]int{t: n}, formatTime(now))).Build()
-	if err != nil {
-		return err
-	}
-	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(s.table), Key: key(groupPK(tenant, groupID), skGroup),
-		UpdateExpression: expr.Update(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-	})
-	return err
+	return updateGroupItem(ctx, s, tenant, groupID, countsUpdate(map[groups.ItemType]int{t: n}, formatTime(now)))
 }
 
 // ItemsOf returns every item of the tenant's group partition and every
