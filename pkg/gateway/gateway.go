@@ -105,6 +105,9 @@ func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request, rt routes.Route
 		g.answer(w, problem.Gateway("DEFAULT_5XX"), requestID)
 		return
 	}
+	if err != nil && r.Context().Err() != nil {
+		return // the client went away: no one to answer, nothing failed
+	}
 	if err != nil {
 		// API Gateway answers a Lambda that fails with a 502, which the
 		// deployed DEFAULT_5XX gateway response renders.

@@ -104,7 +104,7 @@ func (c IfVersion) condition() (cond expression.ConditionBuilder, ok bool) {
 // UpdateGroup renames the group and/or changes its description, if it is at
 // a version ifVersion allows. A change of description alone is one
 // conditional UpdateItem. A change of name reads the group first: when the
-// name keeps its lower-case form (a change of case) the group is updated in
+// name keeps its folded form (a change of case) the group is updated in
 // place, else its name guard moves in the same transaction; either write is
 // guarded by the version read, and retried from the read if the group changed
 // meanwhile (and then, with ifVersion, fails if the version no longer
@@ -126,8 +126,8 @@ func (s *Store) UpdateGroup(ctx context.Context, tenant, id string, p groups.Gro
 			return groups.Group{}, err
 		}
 		var g groups.Group
-		// The stored folded name (nameLower), not one made from the name: it is the
-		// guard's key, written with the guard in every transaction.
+		// The stored folded name (nameLower), not one made from the name:
+		// it is the guard's key, written with the guard in every transaction.
 		if p.Name == nil || groups.FoldName(*p.Name) == cur.NameLower {
 			g, err = s.updateInPlace(ctx, cur, p)
 		} else {
@@ -170,10 +170,10 @@ func sameVersion(cur groupItem) expression.ConditionBuilder {
 	return liveGroup.And(expression.Name(attrVersion).Equal(expression.Value(cur.Version)))
 }
 
-// releaseGuard deletes the group's name guard, keyed by the stored
-// folded name (heldGuardPK), if the guard is the group's or is absent: tables damaged by
-// the case-only rename race (issue 6) may lack it, and a rename or a delete
-// must still complete. Another group's guard is never deleted.
+// releaseGuard deletes the group's name guard, keyed by the stored folded
+// name (heldGuardPK), if the guard is the group's or is absent: tables
+// damaged by the case-only rename race (issue 6) may lack it, and a rename or
+// a delete must still complete. Another group's guard is never deleted.
 func (s *Store) releaseGuard(tenant string, cur groupItem) (types.TransactWriteItem, error) {
 	own := expression.Name(attrGroupID).Equal(expression.Value(cur.ID))
 	return s.deleteIf(key(heldGuardPK(tenant, cur), skNameGuard), absent.Or(own))

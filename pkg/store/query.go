@@ -26,12 +26,13 @@ import (
 //     a descending sort reads the same range backwards (ScanIndexForward
 //     false).
 //   - Search narrows the name-ordered range with begins_with on the
-//     folded sort key (groups.FoldName), so the index serves it and reads only matches. In
-//     created order the index cannot, and search becomes a filter.
-//   - Filters eq, neq, sw and ilk are a FilterExpression (ilk is contains on a
-//     folded copy attribute, since DynamoDB's contains compares bytes;
-//     without a copy it is tested here, on the folded value). DynamoDB has no ends-with: ew is
-//     tested here, after each Query.
+//     folded sort key (groups.FoldName), so the index serves it and reads
+//     only matches. In created order the index cannot, and search becomes
+//     a filter.
+//   - Filters eq, neq, sw and ilk are a FilterExpression (ilk is contains on
+//     a folded copy attribute, since DynamoDB's contains compares bytes;
+//     without a copy it is tested here, on the folded value). DynamoDB has
+//     no ends-with: ew is tested here, after each Query.
 //   - DynamoDB applies Limit before the filter, so a filtered page takes as
 //     many Queries as fill it, each reading more than the last. A request
 //     reads at most MaxReadPerPage entries: when that bound stops it, the page
