@@ -238,6 +238,11 @@ func (e *env) measure(t *testing.T, token string) []Call {
 	for i := 1; i <= 10; i++ {
 		put(fmt.Sprintf("/v1/vehicles/v%d", i), fmt.Sprintf(`{"name":"Van %d","enterprise":"Acme"}`, i))
 	}
+	// DynamoDB Local bills a BatchGetItem nothing for an item it does not
+	// find, where AWS bills it like one it finds: the association's user is
+	// registered, so that create-associations' read of both sides is billed
+	// as on AWS.
+	put("/v1/users/u9", `{"name":"Driver 9"}`)
 	put("/v1/vehicles/gone", `{"name":"Sold van"}`)
 	put("/v1/groups/"+others[2]+"/vehicles/gone", "")
 	post("/v1/vehicles/associations/users", `{"data":[{"vehicle_id":"v1","user_id":"u1"},{"vehicle_id":"v1","user_id":"u2"},{"vehicle_id":"v1","user_id":"u3"}]}`)
@@ -285,7 +290,7 @@ func (e *env) measure(t *testing.T, token string) []Call {
 	measured(routes.ListItems, "a page of 10 registrations", token, "GET", "/v1/vehicles?limit=10", "")
 	measured(routes.DeleteItem, "an item in 1 group, no associations", token, "DELETE", "/v1/vehicles/gone", "")
 	measured(routes.BatchMembers, "10 new members", token, "POST", "/v1/groups/"+others[3]+"/members:batch", `{"add":[`+strings.Join(ten, ",")+`]}`)
-	created := measured(routes.CreateAssociations, "1 association", token, "POST", "/v1/vehicles/associations/users", `{"data":[{"vehicle_id":"v2","user_id":"u9"}]}`)
+	created := measured(routes.CreateAssociations, "1 association, both items registered", token, "POST", "/v1/vehicles/associations/users", `{"data":[{"vehicle_id":"v2","user_id":"u9"}]}`)
 	measured(routes.ListAssociations, "a vehicle's 3 users", token, "GET", "/v1/vehicles/v1/associations/users", "")
 	association := created["data"].([]any)[0].(map[string]any)["id"].(string)
 	measured(routes.DeleteAssociations, "1 association", token, "DELETE", "/v1/vehicles/associations/users", fmt.Sprintf(`{"data":[{"type":"user_permission","id":%q}]}`, association))
