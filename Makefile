@@ -29,7 +29,7 @@ TEST_FLAGS ?= -count=1 -timeout 9m -p 4
 RACE_PKGS := ./pkg/api ./pkg/store
 MODULE    := github.com/fleetgroups/fleetgroups
 
-.PHONY: run test test-long check fmt-check vet lint lambda-check go-test build clean invoke synth deploy template fmt bench vuln vulndb fuzz fuzz-brief
+.PHONY: run test test-long check fmt-check vet lint lambda-check go-test build clean invoke synth deploy template fmt bench cost vuln vulndb fuzz fuzz-brief
 
 run: ## serve the API on http://$(ADDR) with DynamoDB Local: make run ADDR=127.0.0.1:8080
 	$(GO) run ./cmd/local -addr $(ADDR)
@@ -140,6 +140,11 @@ $(VULNDB_DIR)/index/db.json:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# The README's cost table is generated from what pkg/cost's test measures;
+# make test fails when it is out of date.
+cost: ## rewrite README.md's cost table (Performance) from fresh measurements
+	$(GO) test -count=1 -run '^TestCostTable$$' ./pkg/cost -update
 
 # Fuzzing: go test -fuzz takes one target per run, so each FuzzXxx runs on
 # its own for FUZZTIME (the seed corpora in testdata/fuzz also run in every
