@@ -189,7 +189,12 @@ func run(ctx context.Context, c config, log io.Writer) (result, error) {
 	go func() {
 		served <- gateway.Serve(serveCtx, ln, gateway.New(h, quiet, gateway.WithAuthorizerCache(c.AuthCache)))
 	}()
-	defer func() { stopServer(); <-served }()
+	defer func() {
+		stopServer()
+		if err := <-served; err != nil {
+			fmt.Fprintln(log, "server:", err)
+		}
+	}()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: c.Concurrency}}
 	base := "http://" + ln.Addr().String()
 
