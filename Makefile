@@ -29,7 +29,7 @@ TEST_FLAGS ?= -count=1 -timeout 9m -p 4
 RACE_PKGS := ./pkg/api ./pkg/store
 MODULE    := github.com/fleetgroups/fleetgroups
 
-.PHONY: run test test-long check fmt-check vet lint lambda-check go-test build clean invoke synth deploy template fmt bench cost vuln vulndb fuzz fuzz-brief
+.PHONY: run test test-long check fmt-check vet lint lambda-check go-test build clean invoke synth deploy template fmt bench cost bench-load vuln vulndb fuzz fuzz-brief
 
 run: ## serve the API on http://$(ADDR) with DynamoDB Local: make run ADDR=127.0.0.1:8080
 	$(GO) run ./cmd/local -addr $(ADDR)
@@ -145,6 +145,17 @@ bench:
 # make test fails when it is out of date.
 cost: ## rewrite README.md's cost table (Performance) from fresh measurements
 	$(GO) test -count=1 -run '^TestCostTable$$' ./pkg/cost -update
+
+# make bench-load seeds DynamoDB Local (1,000 groups, 100,000 memberships)
+# and drives the local server with a 70/30 read/write mix, then sends the
+# same mix straight through the store; it prints both and writes
+# $(BUILD_DIR)/bench-load.json. LOAD_FLAGS scales the data set down, e.g.
+# make bench-load LOAD_FLAGS='-groups 200 -members 20000 -big-size 2000'.
+LOAD_DURATION    ?= 30s
+LOAD_CONCURRENCY ?= 16
+LOAD_FLAGS       ?=
+bench-load: ## the local server under load, next to the same DynamoDB requests sent direct
+	$(GO) run ./cmd/loadbench -duration $(LOAD_DURATION) -concurrency $(LOAD_CONCURRENCY) -out $(BUILD_DIR)/bench-load.json $(LOAD_FLAGS)
 
 # Fuzzing: go test -fuzz takes one target per run, so each FuzzXxx runs on
 # its own for FUZZTIME (the seed corpora in testdata/fuzz also run in every

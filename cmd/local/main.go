@@ -7,7 +7,9 @@
 //   - creates the table from the deploy's definition and the cursor key;
 //   - provisions the demo tenant and prints its token;
 //   - serves every route of the route table through pkg/gateway, which runs
-//     the same authorizer and Lambda handlers that are deployed.
+//     the same authorizer and Lambda handlers that are deployed, and caches
+//     the authorizer's answer per token for -authorizer-cache (5m, as the
+//     deployed API does; 0 runs the authorizer on every request).
 //
 // Ctrl-C stops the server and DynamoDB Local.
 package main
@@ -22,24 +24,28 @@ import (
 	"os/signal"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/fleetgroups/fleetgroups/pkg/app"
 	"github.com/fleetgroups/fleetgroups/pkg/ddblocal"
 	"github.com/fleetgroups/fleetgroups/pkg/gateway"
 	"github.com/fleetgroups/fleetgroups/pkg/localdev"
+	"github.com/fleetgroups/fleetgroups/pkg/routes"
 )
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:3000", "address to listen on")
 	table := flag.String("table", "fleetgroups-local", "table name on DynamoDB Local")
+	authCache := flag.Duration("authorizer-cache", routes.AuthorizerCacheSeconds*time.Second,
+		"how long the authorizer's answer for a token is kept, as API Gateway keeps it (0: not at all)")
 	flag.Parse()
-	if err := run(*addr, *table); err != nil {
+	if err := run(*addr, *table, *authCache); err != nil {
 		fmt.Fprintln(os.Stderr, "local:", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr, table string) error {
+func run(addr, table string, authCache time.Duration) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := app.NewLogger(slog.LevelInfo)
@@ -69,9 +75,11 @@ fleetgroups is serving on http://%s  (DynamoDB Local at %s, table %s)
 
   curl -H "Authorization: Bearer %s" http://%s/v1/groups
 
+  authorizer cache: %v per token (-authorizer-cache=0 turns it off)
+
 Ctrl-C stops the server and DynamoDB Local.
-`, addr, endpoint, table, localdev.DemoTenantID, localdev.DemoToken, localdev.DemoToken, addr)
-	return gateway.Serve(ctx, ln, gateway.New(app.NewHandlers(st, log), log))
+`, addr, endpoint, table, localdev.DemoTenantID, localdev.DemoToken, localdev.DemoToken, addr, authCache)
+	return gateway.Serve(ctx, ln, gateway.New(app.NewHandlers(st, log), log, gateway.WithAuthorizerCache(authCache)))
 }
 
 // dialAddr is where a client on this machine reaches the listener: the real

@@ -38,6 +38,9 @@ type Gateway struct {
 	mux      *http.ServeMux
 	log      *slog.Logger
 	timeout  time.Duration
+	authTTL  time.Duration
+	now      func() time.Time
+	authz    *authCache // nil: every request runs the authorizer
 }
 
 // Option configures a Gateway.
@@ -48,11 +51,26 @@ type Option func(*Gateway)
 // shorten it.
 func WithTimeout(d time.Duration) Option { return func(g *Gateway) { g.timeout = d } }
 
+// WithAuthorizerCache makes the gateway keep the authorizer's answer for
+// each Authorization header for ttl, as the deployed API does for
+// routes.AuthorizerCacheSeconds, so that local figures reflect AWS: a
+// revoked token keeps working until its cached answer expires. Without it,
+// or with ttl 0, every request runs the authorizer afresh, which tests of
+// authentication need.
+func WithAuthorizerCache(ttl time.Duration) Option { return func(g *Gateway) { g.authTTL = ttl } }
+
+// WithClock sets the clock by which cached authorizer answers expire (and
+// the events' request time); tests move it instead of waiting.
+func WithClock(now func() time.Time) Option { return func(g *Gateway) { g.now = now } }
+
 // New routes every entry of the route table to its operation's handler.
 func New(h app.Handlers, log *slog.Logger, opts ...Option) *Gateway {
-	g := &Gateway{handlers: h, mux: http.NewServeMux(), log: log, timeout: routes.LambdaTimeoutSeconds * time.Second}
+	g := &Gateway{handlers: h, mux: http.NewServeMux(), log: log, timeout: routes.LambdaTimeoutSeconds * time.Second, now: time.Now}
 	for _, o := range opts {
 		o(g)
+	}
+	if g.authTTL > 0 {
+		g.authz = newAuthCache(g.authTTL, authorizerCacheEntries, g.now)
 	}
 	for _, rt := range routes.Routes {
 		g.mux.HandleFunc(rt.Pattern(), func(w http.ResponseWriter, r *http.Request) { g.invoke(w, r, rt) })
@@ -93,7 +111,7 @@ func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request, rt routes.Route
 		g.answer(w, problem.Gateway("REQUEST_TOO_LARGE"), requestID)
 		return
 	}
-	event := proxyEvent(r, rt, body, requestID)
+	event := proxyEvent(r, rt, body, requestID, g.now())
 	// Public routes have no authorizer in the deployed API either.
 	if !routes.IsPublic(rt.Operation) && !g.authorize(w, r, &event) {
 		return
@@ -144,12 +162,12 @@ func (g *Gateway) run(ctx context.Context, op routes.Operation, event events.API
 	}
 }
 
-// authorize runs the authorizer on the event and puts its context into the
-// event, as API Gateway does; when the authorizer refuses, it answers the
-// request itself and returns false.
+// authorize runs the authorizer on the event, or takes its cached answer,
+// and puts its context into the event, as API Gateway does; when the answer
+// is a refusal, it answers the request itself and returns false.
 func (g *Gateway) authorize(w http.ResponseWriter, r *http.Request, event *events.APIGatewayProxyRequest) bool {
 	requestID := event.RequestContext.RequestID
-	authz, err := g.handlers.Authorizer(r.Context(), authorizerEvent(*event))
+	authz, err := g.authorizer(r, *event)
 	switch {
 	case errors.Is(err, auth.ErrUnauthorized):
 		g.answer(w, problem.Gateway("UNAUTHORIZED"), requestID)
@@ -169,6 +187,37 @@ func (g *Gateway) authorize(w http.ResponseWriter, r *http.Request, event *event
 		event.RequestContext.Authorizer[k] = v
 	}
 	return true
+}
+
+// authorizer is the authorizer's answer for the request: from the cache
+// when one is there, else from the authorizer, cached when it is a policy.
+//
+// What is cached follows API Gateway: the policy the authorizer returns,
+// with its principal and context, keyed by the identity source (here the
+// Authorization header) and judged again on each request, so a Deny policy
+// is held like an Allow. API Gateway's documentation speaks of caching the
+// returned policy and is silent on a refusal; an authorizer that answers
+// Unauthorized or fails returns no policy, so nothing is cached and the
+// next request runs it again. A client cannot tell the difference: a token
+// never turns valid after being refused (it exists before it is handed
+// out), and a flood of bad tokens does not fill the cache.
+//
+// Only a request with exactly one Authorization header uses the cache: the
+// authorizer (and every Lambda) refuses several, and a request carrying two
+// tokens must never be answered with the cached answer for one of them.
+func (g *Gateway) authorizer(r *http.Request, event events.APIGatewayProxyRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
+	identity := r.Header.Values("Authorization")
+	cacheable := g.authz != nil && len(identity) == 1
+	if cacheable {
+		if authz, ok := g.authz.get(identity[0]); ok {
+			return authz, nil
+		}
+	}
+	authz, err := g.handlers.Authorizer(r.Context(), authorizerEvent(event))
+	if err == nil && cacheable {
+		g.authz.put(identity[0], authz)
+	}
+	return authz, err
 }
 
 // answer writes one of API Gateway's own error responses.
@@ -191,7 +240,7 @@ func (g *Gateway) fail(w http.ResponseWriter, err error, requestID string) {
 }
 
 // proxyEvent builds the Lambda proxy integration event API Gateway sends.
-func proxyEvent(r *http.Request, rt routes.Route, body []byte, requestID string) events.APIGatewayProxyRequest {
+func proxyEvent(r *http.Request, rt routes.Route, body []byte, requestID string, now time.Time) events.APIGatewayProxyRequest {
 	// REST APIs deliver the path still percent-encoded (path parameters
 	// decoded), and the Lambda adapter parses it as a URL again.
 	e := events.APIGatewayProxyRequest{
@@ -201,7 +250,7 @@ func proxyEvent(r *http.Request, rt routes.Route, body []byte, requestID string)
 		RequestContext: events.APIGatewayProxyRequestContext{
 			RequestID: requestID, Stage: routes.Stage, ResourcePath: rt.Path, HTTPMethod: r.Method,
 			APIID: "local", AccountID: "000000000000", DomainName: r.Host, Path: "/" + routes.Stage + r.URL.EscapedPath(),
-			RequestTimeEpoch: time.Now().UnixMilli(),
+			RequestTimeEpoch: now.UnixMilli(),
 			Identity:         events.APIGatewayRequestIdentity{SourceIP: sourceIP(r), UserAgent: r.UserAgent()},
 		},
 		Body: string(body),

@@ -18,11 +18,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/fleetgroups/fleetgroups/pkg/app"
 	"github.com/fleetgroups/fleetgroups/pkg/ddblocal"
 	"github.com/fleetgroups/fleetgroups/pkg/gateway"
 	"github.com/fleetgroups/fleetgroups/pkg/localdev"
+	"github.com/fleetgroups/fleetgroups/pkg/routes"
 	"github.com/fleetgroups/fleetgroups/pkg/storetest"
 )
 
@@ -46,7 +48,9 @@ const (
 //
 // is not replayed (the test logs it). The server is the one of `make run`:
 // DynamoDB Local (a fresh table), localdev.SeedDemo, and
-// gateway.New(app.NewHandlers(st, log), log) in an httptest server. Only
+// gateway.New(app.NewHandlers(st, log), log) in an httptest server, with the
+// authorizer cache of `make run` (so the revoke walk-through shows what a
+// user sees there). Only
 // group ids are drawn from a fixed seed instead of crypto/rand, so that
 // orders that follow group ids (the reverse lookup) are the same in every
 // run; they keep their real shape.
@@ -193,7 +197,8 @@ func newReplay(t *testing.T) *replay {
 		t.Fatalf("seed: %v", err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := httptest.NewServer(gateway.New(app.NewHandlers(st, log), log))
+	authCache := gateway.WithAuthorizerCache(routes.AuthorizerCacheSeconds * time.Second)
+	srv := httptest.NewServer(gateway.New(app.NewHandlers(st, log), log, authCache))
 	t.Cleanup(srv.Close)
 	dir := t.TempDir()
 	return &replay{

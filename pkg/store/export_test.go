@@ -24,24 +24,11 @@ func SeedMembers(ctx context.Context, s *Store, tenant, groupID string, n int) e
 // SeedMembersOf is SeedMembers for members of type t with ids
 // <prefix>000000, <prefix>000001…
 func SeedMembersOf(ctx context.Context, s *Store, tenant, groupID string, t groups.ItemType, prefix string, n int) error {
-	now := s.now()
-	reqs := make([]types.WriteRequest, 0, n)
-	for i := range n {
-		item := toMemberItem(tenant, groups.Membership{
-			GroupID: groupID, Item: groups.Item{Type: t, ID: fmt.Sprintf("%s%06d", prefix, i)}, AddedAt: now,
-		})
-		av, err := attributevalue.MarshalMap(item)
-		if err != nil {
-			return err
-		}
-		reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: av}})
+	items := make([]groups.Item, n)
+	for i := range items {
+		items[i] = groups.Item{Type: t, ID: fmt.Sprintf("%s%06d", prefix, i)}
 	}
-	for start := 0; start < len(reqs); start += batchWriteMax {
-		if err := s.batchWrite(ctx, reqs[start:min(start+batchWriteMax, len(reqs))]); err != nil {
-			return err
-		}
-	}
-	return updateGroupItem(ctx, s, tenant, groupID, countsUpdate(map[groups.ItemType]int{t: n}, formatTime(now)))
+	return s.LoadMembers(ctx, tenant, groupID, items)
 }
 
 // ItemsOf returns every item of the tenant's group partition and every
