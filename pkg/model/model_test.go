@@ -23,6 +23,7 @@ import (
 	"github.com/fleetgroups/fleetgroups/pkg/ddblocal"
 	"github.com/fleetgroups/fleetgroups/pkg/gateway"
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
+	"github.com/fleetgroups/fleetgroups/pkg/routes"
 	"github.com/fleetgroups/fleetgroups/pkg/store"
 	"github.com/fleetgroups/fleetgroups/pkg/storetest"
 )
@@ -51,7 +52,11 @@ type env struct {
 
 func newEnv(t *testing.T, st *store.Store, wrap func(http.Handler) http.Handler) *env {
 	t.Helper()
-	var h http.Handler = gateway.New(app.NewHandlers(st, quiet), quiet)
+	// The authorizer's answers are cached per token as API Gateway caches
+	// them: the model never revokes a token, and the tests of the cache and
+	// of revocation are pkg/gateway's.
+	authCache := gateway.WithAuthorizerCache(routes.AuthorizerCacheSeconds * time.Second)
+	var h http.Handler = gateway.New(app.NewHandlers(st, quiet), quiet, authCache)
 	if wrap != nil {
 		h = wrap(h)
 	}
