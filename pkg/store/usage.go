@@ -54,8 +54,8 @@ func dayAttr(day time.Time) string { return dayAttrPrefix + day.Format(dayAttrFo
 // "T#<t>" (MeterLeadingKeys matches it, MeterExcludedLeadingKeys every longer
 // key such as a group's "T#<t>#G#<g>"; tenant ids hold no '#'), and only of
 // the attributes MeterAttributes names. So a read-only function can at most
-// add to a counter of an item of a tenant partition; it can never write a
-// group, a membership or a name guard. The patterns use IAM's StringLike
+// bump, set or remove a counter on an item of a tenant partition; it can
+// never write a group, a membership or a name guard. The patterns use IAM's StringLike
 // syntax ('*' matches any run of characters).
 var (
 	MeterLeadingKeys         = tenantPK("*")
