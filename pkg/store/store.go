@@ -42,8 +42,10 @@ type Store struct {
 
 // New returns a store on table.
 func New(db *dynamodb.Client, table string) *Store {
-	return &Store{db: db, table: table, Now: time.Now, NewID: NewGroupID, NewAssociationID: NewAssociationID, PurgeReserve: purgeReserve,
-		meter: &meterState{}}
+	return &Store{
+		db: db, table: table, Now: time.Now, NewID: NewGroupID, NewAssociationID: NewAssociationID,
+		PurgeReserve: purgeReserve, meter: &meterState{},
+	}
 }
 
 // Table is the table's name.

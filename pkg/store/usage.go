@@ -35,8 +35,10 @@ import (
 // than that leaves its last day's attribute beyond the window; the write
 // that ends the silence learns of it from lastDay's old value, and the
 // process removes it with its next count for the tenant (stale below).
-// Should the process end before that, the attribute stays: one attribute of
-// about 20 bytes per such silence, which no later write can see.
+// Should the process end before that, the attribute stays, since no later
+// write can see it: at most one attribute of about 20 bytes per silence
+// longer than the window. Only some 40 of them would take the item past
+// 1 KB, where a write costs two write units instead of one.
 const (
 	attrLastDay     = "lastDay"
 	dayAttrPrefix   = "day_"
@@ -55,8 +57,8 @@ func dayAttr(day time.Time) string { return dayAttrPrefix + day.Format(dayAttrFo
 // key such as a group's "T#<t>#G#<g>"; tenant ids hold no '#'), and only of
 // the attributes MeterAttributes names. So a read-only function can at most
 // bump, set or remove a counter on an item of a tenant partition; it can
-// never write a group, a membership or a name guard. The patterns use IAM's StringLike
-// syntax ('*' matches any run of characters).
+// never write a group, a membership or a name guard. The patterns use IAM's
+// StringLike syntax ('*' matches any run of characters).
 var (
 	MeterLeadingKeys         = tenantPK("*")
 	MeterExcludedLeadingKeys = tenantPK("*") + "#*"
