@@ -12,9 +12,13 @@
 //	context key          environment variable          default
 //	assetsDir            FLEETGROUPS_ASSETS_DIR        ../build
 //	deletionProtection   FLEETGROUPS_DELETION_PROTECTION true
-//	rateLimit            FLEETGROUPS_RATE_LIMIT        50 (requests/s per key)
-//	burstLimit           FLEETGROUPS_BURST_LIMIT       100
+//	rateLimit            FLEETGROUPS_RATE_LIMIT        50 (requests/s per key, at most 1000)
+//	burstLimit           FLEETGROUPS_BURST_LIMIT       100 (at most 1000)
 //	quotaPerDay          FLEETGROUPS_QUOTA_PER_DAY     100000 (requests/day per key)
+//
+// The rate and the burst are refused above routes.MaxTenantCallRate: each
+// call writes its tenant's usage item, which takes about 1,000 writes a
+// second.
 package main
 
 import (
@@ -89,10 +93,11 @@ func propsFrom(lookup func(key, env string) (string, bool)) (*FleetgroupsStackPr
 	numbers := []struct {
 		key, env string
 		dst      *float64
+		max      float64 // none if 0
 	}{
-		{"rateLimit", "FLEETGROUPS_RATE_LIMIT", &props.RateLimit},
-		{"burstLimit", "FLEETGROUPS_BURST_LIMIT", &props.BurstLimit},
-		{"quotaPerDay", "FLEETGROUPS_QUOTA_PER_DAY", &props.QuotaPerDay},
+		{"rateLimit", "FLEETGROUPS_RATE_LIMIT", &props.RateLimit, routes.MaxTenantCallRate},
+		{"burstLimit", "FLEETGROUPS_BURST_LIMIT", &props.BurstLimit, routes.MaxTenantCallRate},
+		{"quotaPerDay", "FLEETGROUPS_QUOTA_PER_DAY", &props.QuotaPerDay, 0},
 	}
 	for _, n := range numbers {
 		v, ok := lookup(n.key, n.env)
@@ -102,6 +107,9 @@ func propsFrom(lookup func(key, env string) (string, bool)) (*FleetgroupsStackPr
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil || f <= 0 {
 			return nil, fmt.Errorf("%s: want a positive number, got %q", n.key, v)
+		}
+		if n.max > 0 && f > n.max {
+			return nil, fmt.Errorf("%s: %s is over %v calls/s, what one tenant's usage item takes: every call writes it once (routes.MaxTenantCallRate)", n.key, v, n.max)
 		}
 		*n.dst = f
 	}

@@ -31,11 +31,14 @@ const (
 	indexGSI1   = "GSI1"
 	indexGSI2   = "GSI2"
 	attrExpires = "expiresAt"
-	attrCalls   = "calls"
 	// The metering grant's terms (store.MeterLeadingKeys and friends).
 	meterLeadingKeys         = "T#*"
 	meterExcludedLeadingKeys = "T#*#*"
 )
+
+// meterAttributes are the attributes counting calls writes, as StringLike
+// patterns (store.MeterAttributes): each day's counter has a name of its own.
+var meterAttributes = []string{attrPK, attrSK, "calls", "lastDay", "day_*"}
 
 const logRetention = awslogs.RetentionDays_ONE_MONTH
 
@@ -178,17 +181,19 @@ func number(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 // grantMetering lets fn count its calls, the one write that every function
 // serving authenticated routes makes, read-only ones included: UpdateItem only in a
 // tenant's own partition and only of the counters' attributes (see
-// store.MeterLeadingKeys), returning nothing but the updated counter.
+// store.MeterLeadingKeys), returning nothing but the counters it names.
 func grantMetering(fn awslambda.Function, table awsdynamodb.Table) {
 	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Sid:       jsii.String("CountCalls"),
 		Actions:   jsii.Strings("dynamodb:UpdateItem"),
 		Resources: &[]*string{table.TableArn()},
 		Conditions: &map[string]any{
-			"ForAllValues:StringLike":    map[string]any{"dynamodb:LeadingKeys": []string{meterLeadingKeys}},
+			"ForAllValues:StringLike": map[string]any{
+				"dynamodb:LeadingKeys": []string{meterLeadingKeys},
+				"dynamodb:Attributes":  meterAttributes,
+			},
 			"ForAllValues:StringNotLike": map[string]any{"dynamodb:LeadingKeys": []string{meterExcludedLeadingKeys}},
-			"ForAllValues:StringEquals":  map[string]any{"dynamodb:Attributes": []string{attrPK, attrSK, attrCalls, attrExpires}},
-			"StringEqualsIfExists":       map[string]any{"dynamodb:ReturnValues": []string{"NONE", "UPDATED_NEW"}},
+			"StringEqualsIfExists":       map[string]any{"dynamodb:ReturnValues": []string{"NONE", "UPDATED_OLD"}},
 		},
 	}))
 }

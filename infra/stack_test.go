@@ -411,9 +411,11 @@ func meteringGrant(table string) map[string]any {
 	return map[string]any{
 		"Sid": "CountCalls", "Effect": "Allow", "Action": "dynamodb:UpdateItem", "Resource": getAtt(table, "Arn"),
 		"Condition": map[string]any{
-			"ForAllValues:StringLike":    map[string]any{"dynamodb:LeadingKeys": []any{store.MeterLeadingKeys}},
+			"ForAllValues:StringLike": map[string]any{
+				"dynamodb:LeadingKeys": []any{store.MeterLeadingKeys},
+				"dynamodb:Attributes":  attrs,
+			},
 			"ForAllValues:StringNotLike": map[string]any{"dynamodb:LeadingKeys": []any{store.MeterExcludedLeadingKeys}},
-			"ForAllValues:StringEquals":  map[string]any{"dynamodb:Attributes": attrs},
 			"StringEqualsIfExists":       map[string]any{"dynamodb:ReturnValues": returnValues},
 		},
 	}
@@ -848,6 +850,11 @@ func TestPropsFromContextOrEnvironment(t *testing.T) {
 		{"bad-bool", map[string]string{"deletionProtection": "maybe"}, FleetgroupsStackProps{}, true},
 		{"bad-number", map[string]string{"rateLimit": "fast"}, FleetgroupsStackProps{}, true},
 		{"zero-quota", map[string]string{"quotaPerDay": "0"}, FleetgroupsStackProps{}, true},
+		// One item takes every count of a tenant: about 1,000 writes a second.
+		{"rate-at-the-usage-item-ceiling", map[string]string{"rateLimit": "1000", "burstLimit": "1000"},
+			FleetgroupsStackProps{AssetsDir: "../build", DeletionProtection: true, RateLimit: 1000, BurstLimit: 1000, QuotaPerDay: 100000}, false},
+		{"rate-over-the-usage-item-ceiling", map[string]string{"rateLimit": "1001"}, FleetgroupsStackProps{}, true},
+		{"burst-over-the-usage-item-ceiling", map[string]string{"burstLimit": "5000"}, FleetgroupsStackProps{}, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -325,6 +325,13 @@ func TestCheckTemplateReportsDrift(t *testing.T) {
 			want: []string{"GetGroupFunction: environment USAGE_QUOTA_PER_DAY is 5, but the usage plan's Quota.Limit is 100000"},
 		},
 		{
+			name: "rate-limit-over-the-usage-item-ceiling",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				mapAt(t, doc, "Resources", "Api", "Properties", "Auth", "UsagePlan", "Throttle")["RateLimit"] = 1001
+			},
+			want: []string{"Api: usage plan RateLimit is 1001, want at most 1000"},
+		},
+		{
 			name: "usage-limit-missing",
 			editDoc: func(t *testing.T, doc map[string]any) {
 				delete(mapAt(t, doc, "Globals", "Function", "Environment", "Variables"), routes.EnvUsageRateLimit)
@@ -773,6 +780,14 @@ func checkTemplate(doc map[string]any, fns []routes.Function, rs []routes.Route)
 	}
 	if apiID != "" {
 		problems = append(problems, checkAuthorizer(apiID, at(resources[apiID], "Properties", "Auth"))...)
+		// Every call writes the tenant's usage item, which takes about
+		// routes.MaxTenantCallRate writes a second.
+		for _, limit := range []string{"RateLimit", "BurstLimit"} {
+			v, ok := at(resources[apiID], "Properties", "Auth", "UsagePlan", "Throttle", limit).(int)
+			if !ok || v > routes.MaxTenantCallRate {
+				report("%s: usage plan %s is %v, want at most %d (routes.MaxTenantCallRate)", apiID, limit, v, routes.MaxTenantCallRate)
+			}
+		}
 	}
 	return problems
 }
@@ -850,9 +865,11 @@ func wantMeteringPolicy(tableID string) map[string]any {
 		"Sid": "CountCalls", "Effect": "Allow", "Action": "dynamodb:UpdateItem",
 		"Resource": map[string]any{"Fn::GetAtt": []any{tableID, "Arn"}},
 		"Condition": map[string]any{
-			"ForAllValues:StringLike":    map[string]any{"dynamodb:LeadingKeys": list([]string{store.MeterLeadingKeys})},
+			"ForAllValues:StringLike": map[string]any{
+				"dynamodb:LeadingKeys": list([]string{store.MeterLeadingKeys}),
+				"dynamodb:Attributes":  list(store.MeterAttributes()),
+			},
 			"ForAllValues:StringNotLike": map[string]any{"dynamodb:LeadingKeys": list([]string{store.MeterExcludedLeadingKeys})},
-			"ForAllValues:StringEquals":  map[string]any{"dynamodb:Attributes": list(store.MeterAttributes())},
 			"StringEqualsIfExists":       map[string]any{"dynamodb:ReturnValues": list(store.MeterReturnValues())},
 		},
 	}}}

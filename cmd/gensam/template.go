@@ -298,10 +298,6 @@ func functionResource(fn routes.Function, rs []routes.Route) (*yaml.Node, error)
 	), nil
 }
 
-// meteringPolicy lets a function count its calls, the one write that every
-// function serving authenticated routes makes, read-only ones included: UpdateItem only in
-// a tenant's own partition and only of the counters' attributes, in the
-// store's terms (store.MeterLeadingKeys and the rest).
 // tokenLookupPolicy lets the authorizer read single items and nothing else.
 func tokenLookupPolicy() *yaml.Node {
 	return obj("Statement", seq(obj(
@@ -312,6 +308,12 @@ func tokenLookupPolicy() *yaml.Node {
 	)))
 }
 
+// meteringPolicy lets a function count its calls, the one write that every
+// function serving authenticated routes makes, read-only ones included:
+// UpdateItem only in a tenant's own partition and only of the counters'
+// attributes, in the store's terms (store.MeterLeadingKeys and the rest).
+// The attributes are StringLike patterns, since each day's counter has a
+// name of its own.
 func meteringPolicy() *yaml.Node {
 	return obj("Statement", seq(obj(
 		"Sid", "CountCalls",
@@ -319,9 +321,11 @@ func meteringPolicy() *yaml.Node {
 		"Action", "dynamodb:UpdateItem",
 		"Resource", getAtt(tableID, "Arn"),
 		"Condition", obj(
-			"ForAllValues:StringLike", obj("dynamodb:LeadingKeys", []string{store.MeterLeadingKeys}),
+			"ForAllValues:StringLike", obj(
+				"dynamodb:LeadingKeys", []string{store.MeterLeadingKeys},
+				"dynamodb:Attributes", store.MeterAttributes(),
+			),
 			"ForAllValues:StringNotLike", obj("dynamodb:LeadingKeys", []string{store.MeterExcludedLeadingKeys}),
-			"ForAllValues:StringEquals", obj("dynamodb:Attributes", store.MeterAttributes()),
 			"StringEqualsIfExists", obj("dynamodb:ReturnValues", store.MeterReturnValues()),
 		),
 	)))

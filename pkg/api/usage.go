@@ -22,13 +22,13 @@ import (
 //
 // A Lambda cannot work after it has returned, so the count cannot be made
 // after the response. It starts instead in a goroutine as the request
-// starts, overlapping the operation's own DynamoDB requests, and the
-// response waits for it only when its headers are written. The count has the
-// request's own time, up to meterReserve before the request's deadline
-// (which Lambda, and the local gateway, set), and no timeout of its own that
-// a busy machine could outlast. A count that fails or runs out of time does
-// not fail the call: it is logged, and the response goes out without the
-// usage headers.
+// starts, its one UpdateItem (store.CountCall) overlapping the operation's
+// own DynamoDB requests, and the response waits for it only when its
+// headers are written. The count has the request's own time, up to
+// meterReserve before the request's deadline (which Lambda, and the local
+// gateway, set), and no timeout of its own that a busy machine could
+// outlast. A count that fails or runs out of time does not fail the call:
+// it is logged, and the response goes out without the usage headers.
 
 // The response headers with the tenant's calls including this one: all of
 // them, and those of the current UTC day (the usage plan's quota period).

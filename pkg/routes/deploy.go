@@ -24,6 +24,15 @@ const (
 	DefaultRateLimit   = 50
 	DefaultBurstLimit  = 100
 	DefaultQuotaPerDay = 100_000
+	// MaxTenantCallRate is the ceiling of a tenant's rate and burst limits,
+	// in calls per second: every call writes the tenant's one usage item
+	// once (pkg/store/usage.go), and DynamoDB takes about 1,000 writes a
+	// second on one item. The burst is held to it too, since a burst's calls
+	// come at once. Beyond it DynamoDB throttles the counts, which then
+	// retry and may miss their deadline, and the calls lose their usage
+	// headers. The CDK stack refuses limits above it; the SAM template's
+	// test checks them.
+	MaxTenantCallRate = 1000
 )
 
 // The environment variables through which the deployments tell the functions

@@ -50,22 +50,33 @@ func ItemsOf(ctx context.Context, s *Store, tenant, groupID string) (int, error)
 	return n, nil
 }
 
-// UsageItems returns the tenant's all-time counter and its counter of day as
-// stored (absent ones left out).
-func UsageItems(ctx context.Context, s *Store, tenant string, day time.Time) ([]map[string]types.AttributeValue, error) {
-	var items []map[string]types.AttributeValue
-	for _, sk := range []string{skUsage, usageDaySK(day)} {
-		out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-			TableName: aws.String(s.table), Key: key(tenantPK(tenant), sk), ConsistentRead: aws.Bool(true),
-		})
-		if err != nil {
-			return nil, err
-		}
-		if out.Item != nil {
-			items = append(items, out.Item)
+// UsageItem returns the tenant's usage item as stored (nil if absent).
+func UsageItem(ctx context.Context, s *Store, tenant string) (map[string]types.AttributeValue, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.table), Key: key(tenantPK(tenant), skUsage), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out.Item, nil
+}
+
+// PutOldUsage writes the tenant's counters as the code before the single
+// usage item did: the total of calls in T#<t>/USAGE, and a day item
+// T#<t>/USAGE#<yyyy-mm-dd> with dayCalls and its TTL.
+func PutOldUsage(ctx context.Context, s *Store, tenant string, calls int64, day time.Time, dayCalls int64) error {
+	for _, it := range []map[string]types.AttributeValue{
+		{AttrPK: &types.AttributeValueMemberS{Value: tenantPK(tenant)}, AttrSK: &types.AttributeValueMemberS{Value: skUsage},
+			attrCalls: &types.AttributeValueMemberN{Value: fmt.Sprint(calls)}},
+		{AttrPK: &types.AttributeValueMemberS{Value: tenantPK(tenant)}, AttrSK: &types.AttributeValueMemberS{Value: skUsage + "#" + day.Format(time.DateOnly)},
+			attrCalls:   &types.AttributeValueMemberN{Value: fmt.Sprint(dayCalls)},
+			AttrExpires: &types.AttributeValueMemberN{Value: fmt.Sprint(day.Add(400 * 24 * time.Hour).Unix())}},
+	} {
+		if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: it}); err != nil {
+			return err
 		}
 	}
-	return items, nil
+	return nil
 }
 
 // PartitionKeys gives an example of every partition key format of the

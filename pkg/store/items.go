@@ -158,15 +158,15 @@ func (it tokenItem) toToken() groups.Token {
 	return groups.Token{Hash: hash, Label: it.Label, CreatedAt: parseTime(it.CreatedAt)}
 }
 
-// usageItem is a call counter (usage.go). It has no kind attribute, unlike
-// the other items: the metering grant names every attribute the counters
-// write, and the fewer it names the less a read-only function may write.
+// usageItem is a tenant's call counters (usage.go), but for the day
+// counters, whose names vary. It has no kind attribute, unlike the other
+// items: the metering grant names every attribute the counters write, and
+// the fewer it names the less a read-only function may write.
 type usageItem struct {
-	PK    string `dynamodbav:"PK"`
-	SK    string `dynamodbav:"SK"`
-	Calls int64  `dynamodbav:"calls"`
-	// ExpiresAt (epoch seconds) is set on the daily counters only.
-	ExpiresAt int64 `dynamodbav:"expiresAt,omitempty"`
+	PK      string `dynamodbav:"PK"`
+	SK      string `dynamodbav:"SK"`
+	Calls   int64  `dynamodbav:"calls"`
+	LastDay string `dynamodbav:"lastDay,omitempty"` // yyyymmdd
 }
 
 type registeredItem struct {

@@ -2,7 +2,6 @@ package store
 
 import (
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
@@ -21,8 +20,7 @@ import (
 //	item                PK                          SK                    GSI1PK                     GSI1SK
 //	tenant              T#<t>                       TENANT
 //	token               T#<t>                       TOKEN#<sha256>
-//	usage (all time)    T#<t>                       USAGE
-//	usage (one day)     T#<t>                       USAGE#<yyyy-mm-dd>
+//	usage counters      T#<t>                       USAGE
 //	group directory     T#<t>                       DIR                   T#<t>#GROUPS               #DIR
 //	group               T#<t>#G#<group>             #GROUP                T#<t>#GROUPS               N#<folded name>
 //	membership          T#<t>#G#<group>             M#<type>#<item>       T#<t>#I#<type>#<item>      G#<group>
@@ -53,7 +51,8 @@ import (
 // Query of the tenant's groups returns the group count followed by the groups.
 //
 // The usage counters sit in the tenant's own partition, where IAM can let
-// every function count calls without letting it write groups (usage.go).
+// every function count calls without letting it write groups; the total and
+// the day's count are attributes of the one item (usage.go).
 //
 // An idempotency key is the client's own string (printable ASCII, '#'
 // included): it is the last part of its key, after the tenant, so it can
@@ -82,9 +81,6 @@ const (
 func tenantPK(tenant string) string { return "T#" + tenant }
 
 func tokenSK(tokenHash string) string { return skTokenPrefix + tokenHash }
-
-// usageDaySK is the counter of one UTC day; day is that day's midnight UTC.
-func usageDaySK(day time.Time) string { return skUsage + "#" + day.Format(time.DateOnly) }
 
 func groupPK(tenant, groupID string) string { return tenantPK(tenant) + "#G#" + groupID }
 

@@ -36,11 +36,16 @@ type Store struct {
 	// PurgeReserve is how long before its caller's deadline a group delete
 	// stops purging memberships and answers ErrDeleteInProgress.
 	PurgeReserve time.Duration
+
+	meter *meterState // CountCall's (usage.go)
 }
 
 // New returns a store on table.
 func New(db *dynamodb.Client, table string) *Store {
-	return &Store{db: db, table: table, Now: time.Now, NewID: NewGroupID, NewAssociationID: NewAssociationID, PurgeReserve: purgeReserve}
+	return &Store{
+		db: db, table: table, Now: time.Now, NewID: NewGroupID, NewAssociationID: NewAssociationID,
+		PurgeReserve: purgeReserve, meter: &meterState{},
+	}
 }
 
 // Table is the table's name.

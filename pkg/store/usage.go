@@ -2,8 +2,9 @@ package store
 
 import (
 	"context"
-	"errors"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -15,10 +16,38 @@ import (
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
 )
 
-// usageRetention is how long a day's counter is kept after the day began:
-// over a year, so that a day can be compared with the same day a year
-// before; then TTL deletes it. The all-time counter never expires.
-const usageRetention = 400 * 24 * time.Hour
+// The usage counters of a tenant are attributes of one item, T#<t>/USAGE
+// (keys.go), so that counting a call is one UpdateItem:
+//
+//	calls           the calls of all time
+//	day_<yyyymmdd>  the calls of that UTC day (only today's is kept)
+//	lastDay         <yyyymmdd> of the last day counted
+//
+// The total keeps the item and the attribute it had when each day had an
+// item of its own, so totals carry over the upgrade and no migration is
+// needed. The day items of before (USAGE#<yyyy-mm-dd>) are no longer read
+// or written and expire by the TTL they were written with; the day count of
+// the day of the upgrade starts again from the upgrade.
+//
+// TTL cannot remove an attribute, so the write removes the days before
+// today itself: its REMOVE names the usageWindowDays days before today
+// (REMOVE of an absent attribute does nothing). A tenant silent for longer
+// than that leaves its last day's attribute beyond the window; the write
+// that ends the silence learns of it from lastDay's old value, and the
+// process removes it with its next count for the tenant (stale below).
+// Should the process end before that, the attribute stays, since no later
+// write can see it: at most one attribute of about 20 bytes per silence
+// longer than the window. Only some 40 of them would take the item past
+// 1 KB, where a write costs two write units instead of one.
+const (
+	attrLastDay     = "lastDay"
+	dayAttrPrefix   = "day_"
+	dayAttrFormat   = "20060102"
+	usageWindowDays = 31
+)
+
+// dayAttr is the attribute that counts the calls of day (midnight UTC).
+func dayAttr(day time.Time) string { return dayAttrPrefix + day.Format(dayAttrFormat) }
 
 // The metering grant. Counting calls is the one write every API function
 // makes, read-only ones included, so the deployments (infra/ and
@@ -27,7 +56,7 @@ const usageRetention = 400 * 24 * time.Hour
 // "T#<t>" (MeterLeadingKeys matches it, MeterExcludedLeadingKeys every longer
 // key such as a group's "T#<t>#G#<g>"; tenant ids hold no '#'), and only of
 // the attributes MeterAttributes names. So a read-only function can at most
-// add to a counter or set a TTL on an item of a tenant partition; it can
+// bump, set or remove a counter on an item of a tenant partition; it can
 // never write a group, a membership or a name guard. The patterns use IAM's
 // StringLike syntax ('*' matches any run of characters).
 var (
@@ -36,13 +65,16 @@ var (
 )
 
 // MeterAttributes are the attributes CountCall writes, keys included (IAM
-// wants them listed).
-func MeterAttributes() []string { return []string{AttrPK, AttrSK, attrCalls, AttrExpires} }
+// wants them listed), as StringLike patterns: the day counters are one
+// pattern.
+func MeterAttributes() []string {
+	return []string{AttrPK, AttrSK, attrCalls, attrLastDay, dayAttrPrefix + "*"}
+}
 
 // MeterReturnValues are the ReturnValues the grant allows: CountCall reads
-// back only the counter it updated, never a whole item.
+// back only the old values of the attributes it names, never a whole item.
 func MeterReturnValues() []string {
-	return []string{string(types.ReturnValueNone), string(types.ReturnValueUpdatedNew)}
+	return []string{string(types.ReturnValueNone), string(types.ReturnValueUpdatedOld)}
 }
 
 // utcDay is the midnight UTC that starts t's day in UTC.
@@ -54,90 +86,155 @@ func utcDay(t time.Time) time.Time {
 // CountCall counts one call of the tenant, in total and on today's UTC day
 // (by s.Now), and returns both counts including this call.
 //
-// Each counter is one UpdateItem ADD, which DynamoDB applies atomically, so
-// concurrent calls get distinct counts with no gaps; the two run in
-// parallel. They are deliberately not one transaction: a transaction costs
-// twice the writes on every call and cannot return the new counts, and the
-// counters are independent statistics, so a failure between the two leaves
-// one of them a call short but no item half-written. Like any ADD, a request
-// that the SDK retries after its response was lost may count twice, and
-// that is left so on purpose: the counts are statistics for the partner,
-// the quota is enforced by API Gateway from its own counts, and a guard
-// (repeat.go) would cost a third attribute in the metering grant for a
-// count that is one over at most once per lost response.
+// Both counters are bumped by one UpdateItem ADD, which DynamoDB applies
+// atomically, so concurrent calls get distinct counts with no gaps. It
+// returns the old values (UPDATED_OLD), the counts before this call, since
+// the old lastDay is what tells of a day beyond the window; the new counts
+// are one more. Like any ADD, a request that the SDK retries after its
+// response was lost may count twice, and that is left so on purpose: the
+// counts are statistics for the partner, the quota is enforced by API
+// Gateway from its own counts, and a guard (repeat.go) would cost another
+// attribute in the metering grant for a count that is one over at most once
+// per lost response.
 func (s *Store) CountCall(ctx context.Context, tenant string) (groups.Usage, error) {
 	day := utcDay(s.Now())
-	u := groups.Usage{Day: day}
-	var wg sync.WaitGroup
-	var dayErr error
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		u.DayCount, dayErr = s.addCall(ctx, key(tenantPK(tenant), usageDaySK(day)), day.Add(usageRetention))
-	}()
-	total, err := s.addCall(ctx, key(tenantPK(tenant), skUsage), time.Time{})
-	wg.Wait()
-	if err := errors.Join(err, dayErr); err != nil {
+	stale := s.meter.takeStale(tenant)
+	upd, err := s.meter.update(day, stale)
+	if err != nil {
+		return groups.Usage{}, err
+	}
+	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.table), Key: key(tenantPK(tenant), skUsage),
+		UpdateExpression:          upd.expr,
+		ExpressionAttributeNames:  upd.names,
+		ExpressionAttributeValues: upd.values,
+		ReturnValues:              types.ReturnValueUpdatedOld,
+	})
+	if err != nil {
+		s.meter.addStale(tenant, stale...) // for the next count to try again
 		return groups.Usage{}, translate(err)
 	}
-	u.Total = total
-	return u, nil
+	var old usageItem
+	var dayCount int64
+	err = attributevalue.UnmarshalMap(out.Attributes, &old)
+	if err == nil && out.Attributes[upd.dayAttr] != nil {
+		err = attributevalue.Unmarshal(out.Attributes[upd.dayAttr], &dayCount)
+	}
+	if err != nil {
+		return groups.Usage{}, translate(err)
+	}
+	if last, err := time.Parse(dayAttrFormat, old.LastDay); err == nil && last.Before(upd.windowStart) {
+		s.meter.addStale(tenant, dayAttr(last))
+	}
+	return groups.Usage{Total: old.Calls + 1, Day: day, DayCount: dayCount + 1}, nil
 }
 
-// addCall adds one to the counter at k, creating it on first use with the
-// given expiry (none if zero), and returns its new value.
-func (s *Store) addCall(ctx context.Context, k map[string]types.AttributeValue, expires time.Time) (int64, error) {
-	upd := expression.Add(expression.Name(attrCalls), expression.Value(1))
-	if !expires.IsZero() {
-		upd = upd.Set(expression.Name(AttrExpires), expression.Value(expires.Unix()))
+// meterState is what CountCall keeps between calls. Store holds it by
+// pointer, so that copies of a Store share it.
+type meterState struct {
+	// today is the update of the current UTC day, built once per day: every
+	// count of the day sends the same expression, names and values.
+	today atomic.Pointer[countUpdate]
+
+	mu sync.Mutex
+	// stale holds, by tenant, day attributes beyond the window that the next
+	// count of the tenant removes.
+	stale map[string][]string
+}
+
+// countUpdate is CountCall's UpdateItem expression for one UTC day. Its
+// maps are shared by concurrent requests, which only read them.
+type countUpdate struct {
+	day, windowStart time.Time
+	dayAttr          string
+	expr             *string
+	names            map[string]string
+	values           map[string]types.AttributeValue
+}
+
+// update returns the update of day that also removes the stale attributes.
+func (m *meterState) update(day time.Time, stale []string) (*countUpdate, error) {
+	if u := m.today.Load(); u != nil && u.day.Equal(day) && len(stale) == 0 {
+		return u, nil
+	}
+	u, err := newCountUpdate(day, stale)
+	if err == nil && len(stale) == 0 {
+		m.today.Store(u)
+	}
+	return u, err
+}
+
+func newCountUpdate(day time.Time, stale []string) (*countUpdate, error) {
+	u := &countUpdate{day: day, windowStart: day.AddDate(0, 0, -usageWindowDays), dayAttr: dayAttr(day)}
+	one := expression.Value(1)
+	upd := expression.Add(expression.Name(attrCalls), one).
+		Add(expression.Name(u.dayAttr), one).
+		Set(expression.Name(attrLastDay), expression.Value(day.Format(dayAttrFormat)))
+	var removed []string
+	for d := day.AddDate(0, 0, -1); !d.Before(u.windowStart); d = d.AddDate(0, 0, -1) {
+		removed = append(removed, dayAttr(d))
+	}
+	// A stale attribute inside the window or today's (a clock turned back)
+	// is already named, and DynamoDB refuses a name given twice.
+	for _, a := range stale {
+		if a != u.dayAttr && !slices.Contains(removed, a) {
+			removed = append(removed, a)
+		}
+	}
+	for _, a := range removed {
+		upd = upd.Remove(expression.Name(a))
 	}
 	expr, err := expression.NewBuilder().WithUpdate(upd).Build()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(s.table), Key: k,
-		UpdateExpression:          expr.Update(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
-		ReturnValues:              types.ReturnValueUpdatedNew,
-	})
-	if err != nil {
-		return 0, err
+	u.expr, u.names, u.values = expr.Update(), expr.Names(), expr.Values()
+	return u, nil
+}
+
+func (m *meterState) takeStale(tenant string) []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	stale := m.stale[tenant]
+	delete(m.stale, tenant)
+	return stale
+}
+
+func (m *meterState) addStale(tenant string, attrs ...string) {
+	if len(attrs) == 0 {
+		return
 	}
-	var it usageItem
-	if err := attributevalue.UnmarshalMap(out.Attributes, &it); err != nil {
-		return 0, err
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.stale == nil {
+		m.stale = map[string][]string{}
 	}
-	return it.Calls, nil
+	for _, a := range attrs {
+		if !slices.Contains(m.stale[tenant], a) {
+			m.stale[tenant] = append(m.stale[tenant], a)
+		}
+	}
 }
 
 // Usage reads the tenant's counts, with today's UTC day by s.Now, without
 // counting a call. Counters never written read as zero.
 func (s *Store) Usage(ctx context.Context, tenant string) (groups.Usage, error) {
 	day := utcDay(s.Now())
-	u := groups.Usage{Day: day}
-	req := map[string]types.KeysAndAttributes{s.table: {
-		Keys:           []map[string]types.AttributeValue{key(tenantPK(tenant), skUsage), key(tenantPK(tenant), usageDaySK(day))},
-		ConsistentRead: aws.Bool(true),
-	}}
-	for len(req) > 0 {
-		out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
-		if err != nil {
-			return groups.Usage{}, translate(err)
-		}
-		for _, raw := range out.Responses[s.table] {
-			var it usageItem
-			if err := attributevalue.UnmarshalMap(raw, &it); err != nil {
-				return groups.Usage{}, translate(err)
-			}
-			if it.SK == skUsage {
-				u.Total = it.Calls
-			} else {
-				u.DayCount = it.Calls
-			}
-		}
-		req = out.UnprocessedKeys
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.table), Key: key(tenantPK(tenant), skUsage), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return groups.Usage{}, translate(err)
 	}
+	u := groups.Usage{Day: day}
+	var it usageItem
+	err = attributevalue.UnmarshalMap(out.Item, &it)
+	if err == nil && out.Item[dayAttr(day)] != nil {
+		err = attributevalue.Unmarshal(out.Item[dayAttr(day)], &u.DayCount)
+	}
+	if err != nil {
+		return groups.Usage{}, translate(err)
+	}
+	u.Total = it.Calls
 	return u, nil
 }
