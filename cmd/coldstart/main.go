@@ -71,9 +71,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	rep, err := run(ctx, o, os.Stderr)
-	if err == nil {
+	if rep != nil {
 		printReport(os.Stdout, rep)
-		err = writeJSON(o.Out, rep)
+		err = errors.Join(err, writeJSON(o.Out, rep))
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "coldstart:", err)
@@ -103,7 +103,8 @@ func selectFunctions(only string) ([]routes.Operation, error) {
 }
 
 // run builds the binaries, starts DynamoDB Local and the proxy, and runs
-// every round; progress goes to logw.
+// every round; progress goes to logw. A function that fails stops its own
+// rounds, not the run: the report comes back with the error of each.
 func run(ctx context.Context, o options, logw io.Writer) (*report, error) {
 	rep := &report{
 		Command:   "go run ./cmd/coldstart " + strings.Join(os.Args[1:], " "),
@@ -160,6 +161,7 @@ func run(ctx context.Context, o options, logw io.Writer) (*report, error) {
 		Proxy:    proxy,
 	}
 	var baselineRounds []round
+	var failures []error
 	for _, op := range o.Functions {
 		sample, err := os.ReadFile(filepath.Join(o.Root, "events", string(op)+".json"))
 		if err != nil {
@@ -170,8 +172,15 @@ func run(ctx context.Context, o options, logw io.Writer) (*report, error) {
 		for i := range o.Rounds {
 			fmt.Fprintf(logw, "%s: round %d of %d\n", op, i+1, o.Rounds)
 			pair, err := runPair(ctx, endpoint, baseline, fn, set)
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
 			if err != nil {
-				return nil, err
+				// The other functions are still measured and checked:
+				// the run reports every function that fails.
+				fr.Error = err.Error()
+				failures = append(failures, err)
+				break
 			}
 			fr.Rounds = append(fr.Rounds, pair)
 			baselineRounds = append(baselineRounds, pair.Baseline)
@@ -181,7 +190,7 @@ func run(ctx context.Context, o options, logw io.Writer) (*report, error) {
 	rep.Baseline = functionReport{Function: "baseline", Arm64Bytes: sizes["baseline"]}
 	rep.summarise(baselineRounds)
 	rep.Machine.LoadAvgEnd = loadAvg()
-	return rep, nil
+	return rep, errors.Join(failures...)
 }
 
 // runPair runs one round of the baseline, then one of fn, on a table of

@@ -39,8 +39,8 @@ type countingProxy struct {
 
 // traffic is what went through the proxy during one phase.
 type traffic struct {
-	Requests    map[string]int // by DynamoDB operation
-	Connections int            // new connections, each one a TLS handshake
+	Requests    map[string]int `json:"requests"`    // by DynamoDB operation
+	Connections int            `json:"connections"` // new ones, each a TLS handshake
 }
 
 // startCountingProxy forwards to upstream (DynamoDB Local's plain HTTP

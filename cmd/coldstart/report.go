@@ -35,6 +35,7 @@ type machine struct {
 
 type functionReport struct {
 	Function   string        `json:"function"`
+	Error      string        `json:"error,omitempty"` // why its rounds stopped
 	Arm64Bytes int64         `json:"arm64_stripped_bytes,omitempty"`
 	Rounds     []pairedRound `json:"rounds,omitempty"`
 	// Medians of the function's rounds, by metric key.
@@ -77,6 +78,9 @@ var metrics = []metric{
 	{"init_ms", "init ms", func(r round) float64 { return r.InitMs }},
 	{"init_cpu_ms", "init CPU ms", func(r round) float64 { return r.InitCPUMs }},
 	{"first_invocation_ms", "1st call ms", func(r round) float64 { return r.FirstMs }},
+	// What a cold request waits for in all, when Lambda starts an
+	// environment for it.
+	{"init_and_first_ms", "init+1st ms", func(r round) float64 { return r.InitMs + r.FirstMs }},
 	{"warm_p50_ms", "warm p50 ms", func(r round) float64 { return r.WarmP50Ms }},
 	{"warm_p99_ms", "warm p99 ms", func(r round) float64 { return r.WarmP99Ms }},
 	{"warm_cpu_ms_per_call", "CPU/call ms", func(r round) float64 { return r.WarmCPUMs }},
@@ -201,6 +205,11 @@ func printReport(w io.Writer, rep *report) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Function, f.Init, f.First, f.Warm, formatStatuses(f.Statuses))
 	}
 	_ = tw.Flush()
+	for _, f := range rep.Functions {
+		if f.Error != "" {
+			fmt.Fprintf(w, "\nFAILED after %d of %d rounds: %s\n", len(f.Rounds), rep.Rounds, f.Error)
+		}
+	}
 }
 
 func (pc perCall) String() string {
