@@ -29,7 +29,7 @@ TEST_FLAGS ?= -count=1 -timeout 9m -p 4
 RACE_PKGS := ./pkg/api ./pkg/store
 MODULE    := github.com/fleetgroups/fleetgroups
 
-.PHONY: run test test-long check fmt-check vet lint lambda-check go-test build clean invoke synth deploy template fmt bench cost bench-load vuln vulndb fuzz fuzz-brief
+.PHONY: run test test-long check fmt-check vet lint lambda-check go-test build clean invoke synth deploy template fmt bench cost bench-load bench-coldstart vuln vulndb fuzz fuzz-brief
 
 run: ## serve the API on http://$(ADDR) with DynamoDB Local: make run ADDR=127.0.0.1:8080
 	$(GO) run ./cmd/local -addr $(ADDR)
@@ -156,6 +156,13 @@ LOAD_CONCURRENCY ?= 16
 LOAD_FLAGS       ?=
 bench-load: ## the local server under load, next to the same DynamoDB requests sent direct
 	$(GO) run ./cmd/loadbench -duration $(LOAD_DURATION) -concurrency $(LOAD_CONCURRENCY) -out $(BUILD_DIR)/bench-load.json $(LOAD_FLAGS)
+
+# Each function's real bootstrap under a local Lambda Runtime API against
+# DynamoDB Local, round by round with cmd/baseline (see cmd/coldstart):
+# make bench-coldstart COLDSTART_FLAGS='-only get-group,get-openapi -rounds 3'.
+COLDSTART_FLAGS ?=
+bench-coldstart: ## init, first and warm invocations, CPU, RSS and DynamoDB requests of every Lambda ÷ the baseline's
+	$(GO) run ./cmd/coldstart -build-dir $(BUILD_DIR)/coldstart -out $(BUILD_DIR)/bench-coldstart.json $(COLDSTART_FLAGS)
 
 # Fuzzing: go test -fuzz takes one target per run, so each FuzzXxx runs on
 # its own for FUZZTIME (the seed corpora in testdata/fuzz also run in every
