@@ -168,9 +168,9 @@ func StartAuthorizer() {
 }
 
 // start makes what op's Lambda keeps for its lifetime, outside the handler:
-// the configuration, the logger, and the store over one DynamoDB client. A
-// configuration that cannot work ends the process, which Lambda reports as
-// an init error.
+// the configuration, the logger, and the store over one DynamoDB client
+// whose connections are warmed (see WarmUp). A configuration that cannot
+// work ends the process, which Lambda reports as an init error.
 func start(op routes.Operation) (Config, *store.Store, *slog.Logger) {
 	cfg, err := ConfigFromEnv()
 	log := NewLogger(cfg.LogLevel)
@@ -184,6 +184,7 @@ func start(op routes.Operation) (Config, *store.Store, *slog.Logger) {
 		os.Exit(1)
 	}
 	st := store.New(db, cfg.Table)
+	WarmUp(context.Background(), st, WarmConnections(op), log)
 	return cfg, st, log
 }
 
