@@ -89,9 +89,13 @@ type endpoint func(w http.ResponseWriter, r *http.Request, tenant string) error
 func (a *API) Handler(o Operation) http.Handler {
 	op := o.Name
 	ep := func(w http.ResponseWriter, r *http.Request, tenant string) error { return o.endpoint(a, w, r, tenant) }
+	h := a.serve(op, ep)
+	if o.idempotent != nil {
+		h = o.idempotent(a, op, h)
+	}
 	mux := http.NewServeMux()
 	for _, rt := range routes.For(op) {
-		mux.Handle(rt.Pattern(), a.idempotent(op, a.serve(op, ep)))
+		mux.Handle(rt.Pattern(), h)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !Routed(mux, r) {

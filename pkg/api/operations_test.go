@@ -23,6 +23,10 @@ func TestOperationsCoverTheRouteTable(t *testing.T) {
 		if o.endpoint == nil {
 			t.Errorf("%s has no endpoint", o.Name)
 		}
+		writes := slices.ContainsFunc(routes.For(o.Name), func(rt routes.Route) bool { return mutating(rt.Method) })
+		if (o.idempotent != nil) != writes {
+			t.Errorf("%s: Idempotency-Key handled %v, but it has a route that writes: %v", o.Name, o.idempotent != nil, writes)
+		}
 		got = append(got, o.Name)
 	}
 	if !slices.Equal(got, want) {
