@@ -71,7 +71,7 @@ func WarmUp(ctx context.Context, st *store.Store, conns int, log *slog.Logger) {
 	wg.Wait()
 	attrs := []any{"connections", conns, "duration_ms", time.Since(start).Milliseconds()}
 	if err := errors.Join(errs...); err != nil {
-		log.Warn("warm-up failed; the first request will connect", append(attrs, "error", err)...)
+		log.Warn("DynamoDB warm-up failed; requests will connect as they come", append(attrs, "error", err)...)
 		return
 	}
 	log.Debug("warm-up", attrs...)
