@@ -73,7 +73,7 @@ func bareTable(t *testing.T) *store.Store {
 
 func client(t *testing.T) *dynamodb.Client {
 	t.Helper()
-	db, err := app.NewDynamoDB(context.Background(), os.Getenv("DYNAMODB_ENDPOINT"))
+	db, err := app.NewDynamoDB(os.Getenv("DYNAMODB_ENDPOINT"))
 	if err != nil {
 		t.Fatal(err)
 	}

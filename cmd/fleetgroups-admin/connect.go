@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/apigateway"
 
 	"github.com/fleetgroups/fleetgroups/pkg/app"
@@ -14,16 +15,18 @@ import (
 
 // connect opens table on DynamoDB Local (endpoint set, no API Gateway) or in
 // AWS, where DynamoDB and API Gateway share one configuration so that the
-// key and the tenant land in the same account and region.
+// key and the tenant land in the same account and region. In AWS it loads
+// the SDK's full default chain (profiles, SSO, roles), which an operator's
+// machine needs and the Lambdas do without (see app.AWSConfig).
 func connect(ctx context.Context, endpoint, table string) (*store.Store, keyRegistry, error) {
 	if endpoint != "" {
-		db, err := app.NewDynamoDB(ctx, endpoint)
+		db, err := app.NewDynamoDB(endpoint)
 		if err != nil {
 			return nil, nil, fmt.Errorf("DynamoDB Local client: %w", err)
 		}
 		return store.New(db, table), nil, nil
 	}
-	cfg, err := app.AWSConfig(ctx, "")
+	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		return nil, nil, fmt.Errorf("load the AWS configuration: %w", err)
 	}

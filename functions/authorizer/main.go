@@ -1,9 +1,6 @@
 // Command authorizer is the authorizer Lambda; its routes are in pkg/routes.
 package main
 
-import (
-	"github.com/fleetgroups/fleetgroups/pkg/app"
-	"github.com/fleetgroups/fleetgroups/pkg/routes"
-)
+import "github.com/fleetgroups/fleetgroups/pkg/app"
 
-func main() { app.Start(routes.Authorizer) }
+func main() { app.StartAuthorizer() }

@@ -2,8 +2,8 @@
 package main
 
 import (
+	"github.com/fleetgroups/fleetgroups/pkg/api"
 	"github.com/fleetgroups/fleetgroups/pkg/app"
-	"github.com/fleetgroups/fleetgroups/pkg/routes"
 )
 
-func main() { app.Start(routes.PutItem) }
+func main() { app.Start(api.PutItem) }

@@ -54,10 +54,10 @@ func New(st *store.Store, log *slog.Logger, opts ...Option) *API {
 // LambdaFunc is the signature of an operation's Lambda handler.
 type LambdaFunc = func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error)
 
-// LambdaHandler is op's Lambda handler: API Gateway proxy events in, proxy
-// responses out, through aws-lambda-go-api-proxy and Handler(op).
-func (a *API) LambdaHandler(op routes.Operation) LambdaFunc {
-	adapter := httpadapter.New(a.Handler(op))
+// LambdaHandler is o's Lambda handler: API Gateway proxy events in, proxy
+// responses out, through aws-lambda-go-api-proxy and Handler(o).
+func (a *API) LambdaHandler(o Operation) LambdaFunc {
+	adapter := httpadapter.New(a.Handler(o))
 	return func(ctx context.Context, e events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
 		if _, err := url.Parse(e.Path); err == nil {
 			return adapter.ProxyWithContext(ctx, e)
@@ -75,7 +75,7 @@ func (a *API) LambdaHandler(op routes.Operation) LambdaFunc {
 		}
 		r.URL.Path = sent // for the log line
 		w := core.NewProxyResponseWriter()
-		a.serve(op, fail(groups.Errorf(groups.CodeBadRequest, "the request path is not percent-encoded correctly"))).ServeHTTP(w, r)
+		a.serve(o.Name, fail(groups.Errorf(groups.CodeBadRequest, "the request path is not percent-encoded correctly"))).ServeHTTP(w, r)
 		return w.GetProxyResponse()
 	}
 }
@@ -84,42 +84,18 @@ func (a *API) LambdaHandler(op routes.Operation) LambdaFunc {
 // and returns any error for the caller to render as a problem.
 type endpoint func(w http.ResponseWriter, r *http.Request, tenant string) error
 
-func (a *API) endpoints() map[routes.Operation]endpoint {
-	return map[routes.Operation]endpoint{
-		routes.CreateGroup:        a.createGroup,
-		routes.GetGroup:           a.getGroup,
-		routes.UpdateGroup:        a.updateGroup,
-		routes.DeleteGroup:        a.deleteGroup,
-		routes.ListGroups:         a.listGroups,
-		routes.AddMember:          a.addMember,
-		routes.RemoveMember:       a.removeMember,
-		routes.ListMembers:        a.listMembers,
-		routes.ListItemGroups:     a.listItemGroups,
-		routes.PutItem:            a.putItem,
-		routes.GetItem:            a.getItem,
-		routes.DeleteItem:         a.deleteItem,
-		routes.ListItems:          a.listItems,
-		routes.BatchMembers:       a.batchMembers,
-		routes.CreateAssociations: a.createAssociations,
-		routes.DeleteAssociations: a.deleteAssociations,
-		routes.ListAssociations:   a.listAssociations,
-		// Issue 3 §7: OpenAPI.
-		routes.GetOpenAPI: a.getOpenAPI,
-		// Issue 3 §6: usage metering.
-		routes.GetUsage: a.getUsage,
-	}
-}
-
-// Handler serves op's routes (and only those: in AWS each Lambda sees only
+// Handler serves o's routes (and only those: in AWS each Lambda sees only
 // its own), answering 404 or 405 problems for anything else.
-func (a *API) Handler(op routes.Operation) http.Handler {
-	ep, ok := a.endpoints()[op]
-	if !ok {
-		panic(fmt.Sprintf("api: operation %q has no endpoint", op)) // a wiring bug, caught by tests at start-up
+func (a *API) Handler(o Operation) http.Handler {
+	op := o.Name
+	ep := func(w http.ResponseWriter, r *http.Request, tenant string) error { return o.endpoint(a, w, r, tenant) }
+	h := a.serve(op, ep)
+	if o.idempotent != nil {
+		h = o.idempotent(a, op, h)
 	}
 	mux := http.NewServeMux()
 	for _, rt := range routes.For(op) {
-		mux.Handle(rt.Pattern(), a.idempotent(op, a.serve(op, ep)))
+		mux.Handle(rt.Pattern(), h)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !Routed(mux, r) {

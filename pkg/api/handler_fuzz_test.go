@@ -133,8 +133,8 @@ func FuzzHandler(f *testing.F) {
 		WithMeter(store.New(unreachableDB(nil), "fuzz")))
 	a.cursors = testSealer(f)
 	handlers := map[routes.Operation]LambdaFunc{}
-	for _, op := range ops {
-		handlers[op] = a.LambdaHandler(op)
+	for _, o := range Operations() {
+		handlers[o.Name] = a.LambdaHandler(o)
 	}
 
 	f.Fuzz(func(t *testing.T, opIndex, methodIndex uint8, target, headers string, body []byte) {

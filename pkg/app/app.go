@@ -5,6 +5,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -18,7 +19,6 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/smithy-go/middleware"
@@ -77,30 +77,41 @@ func NewLogger(level slog.Level) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 }
 
-// AWSConfig loads the SDK configuration: the default chain in AWS, or, when
-// endpoint names DynamoDB Local, placeholder credentials (which it accepts)
-// and a default region. apiOptions are added to every call's middleware
-// stack (tests count calls).
-func AWSConfig(ctx context.Context, endpoint string, apiOptions ...func(*middleware.Stack) error) (aws.Config, error) {
-	var opts []func(*config.LoadOptions) error
+// AWSConfig is the SDK configuration of a function, built from what Lambda
+// provides: the region in AWS_REGION (or AWS_DEFAULT_REGION) and the
+// execution role's credentials in AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
+// and AWS_SESSION_TOKEN, which is where config.LoadDefaultConfig finds them
+// in Lambda too. Not calling it keeps its SSO, STS, SSO-OIDC, sign-in,
+// IMDS and credential-process chains (about 2 MB, and their init) out of
+// every function; the admin CLI, which runs with profiles, loads the full
+// chain itself. When endpoint names DynamoDB Local, the credentials are
+// placeholders (which it accepts) and the region defaults to us-east-1.
+// apiOptions are added to every call's middleware stack (tests count calls).
+func AWSConfig(endpoint string, apiOptions ...func(*middleware.Stack) error) (aws.Config, error) {
+	cfg := aws.Config{
+		Region:     cmp.Or(os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION")),
+		APIOptions: apiOptions,
+	}
 	if endpoint != "" {
-		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")))
-		if os.Getenv("AWS_REGION") == "" && os.Getenv("AWS_DEFAULT_REGION") == "" {
-			opts = append(opts, config.WithRegion("us-east-1"))
-		}
+		cfg.Region = cmp.Or(cfg.Region, "us-east-1")
+		cfg.Credentials = credentials.NewStaticCredentialsProvider("local", "local", "")
+		return cfg, nil
 	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
-	if err != nil {
-		return aws.Config{}, err
+	key, secret := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
+	switch {
+	case cfg.Region == "":
+		return aws.Config{}, errors.New("AWS_REGION is not set")
+	case key == "" || secret == "":
+		return aws.Config{}, errors.New("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set (Lambda sets them to the execution role's credentials)")
 	}
-	cfg.APIOptions = append(cfg.APIOptions, apiOptions...)
+	cfg.Credentials = credentials.NewStaticCredentialsProvider(key, secret, os.Getenv("AWS_SESSION_TOKEN"))
 	return cfg, nil
 }
 
 // NewDynamoDB returns a DynamoDB client for AWS, or for DynamoDB Local when
 // endpoint is set (see AWSConfig).
-func NewDynamoDB(ctx context.Context, endpoint string, apiOptions ...func(*middleware.Stack) error) (*dynamodb.Client, error) {
-	cfg, err := AWSConfig(ctx, endpoint, apiOptions...)
+func NewDynamoDB(endpoint string, apiOptions ...func(*middleware.Stack) error) (*dynamodb.Client, error) {
+	cfg, err := AWSConfig(endpoint, apiOptions...)
 	if err != nil {
 		return nil, err
 	}
@@ -129,42 +140,52 @@ type Handlers struct {
 	Operations map[routes.Operation]api.LambdaFunc
 }
 
-// NewHandlers builds every handler over st.
+// NewHandlers builds every handler over st, for what serves all the
+// operations in one process (the local server, cmd/invoke, tests).
 func NewHandlers(st *store.Store, log *slog.Logger, opts ...api.Option) Handlers {
 	a := api.New(st, log, opts...)
 	h := Handlers{
 		Authorizer: (&auth.Authorizer{Store: st, Log: log}).Handle,
 		Operations: map[routes.Operation]api.LambdaFunc{},
 	}
-	for _, fn := range routes.Functions {
-		if fn.Operation != routes.Authorizer {
-			h.Operations[fn.Operation] = a.LambdaHandler(fn.Operation)
-		}
+	for _, o := range api.Operations() {
+		h.Operations[o.Name] = a.LambdaHandler(o)
 	}
 	return h
 }
 
-// Start runs op's Lambda: configuration and the client are made once per
-// execution environment, outside the handler.
-func Start(op routes.Operation) {
-	ctx := context.Background()
+// Start runs o's Lambda (functions/<o.Name>/main.go). Naming the operation
+// rather than looking it up by name is what links only its own endpoint.
+func Start(o api.Operation) {
+	cfg, st, log := start(o.Name)
+	lambda.Start(api.New(st, log, api.WithLimits(cfg.Limits)).LambdaHandler(o))
+}
+
+// StartAuthorizer runs the authorizer's Lambda.
+func StartAuthorizer() {
+	_, st, log := start(routes.Authorizer)
+	lambda.Start((&auth.Authorizer{Store: st, Log: log}).Handle)
+}
+
+// start makes what op's Lambda keeps for its lifetime, outside the handler:
+// the configuration, the logger, and the store over one DynamoDB client
+// whose connections are warmed (see WarmUp). A configuration that cannot
+// work ends the process, which Lambda reports as an init error.
+func start(op routes.Operation) (Config, *store.Store, *slog.Logger) {
 	cfg, err := ConfigFromEnv()
 	log := NewLogger(cfg.LogLevel)
 	if err != nil {
 		log.Error("bad configuration", "op", op, "error", err)
 		os.Exit(1)
 	}
-	db, err := NewDynamoDB(ctx, cfg.Endpoint)
+	db, err := NewDynamoDB(cfg.Endpoint)
 	if err != nil {
 		log.Error("no AWS configuration", "op", op, "error", err)
 		os.Exit(1)
 	}
 	st := store.New(db, cfg.Table)
-	if op == routes.Authorizer {
-		lambda.Start((&auth.Authorizer{Store: st, Log: log}).Handle)
-		return
-	}
-	lambda.Start(api.New(st, log, api.WithLimits(cfg.Limits)).LambdaHandler(op))
+	WarmUp(context.Background(), st, WarmConnections(op), log)
+	return cfg, st, log
 }
 
 // The DynamoDB client's retry policy, chosen here rather than left to the

@@ -1,11 +1,13 @@
 package app
 
 import (
+	"context"
 	"net/http"
 	"os"
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
@@ -74,5 +76,51 @@ func TestRetryer(t *testing.T) {
 		if got := r.IsErrorRetryable(c.err); got != c.want {
 			t.Errorf("IsErrorRetryable(%T) = %v, want %v", c.err, got, c.want)
 		}
+	}
+}
+
+// TestAWSConfigTakesLambdasEnvironment: in AWS the configuration is what
+// Lambda sets in the environment; for DynamoDB Local, placeholders.
+func TestAWSConfigTakesLambdasEnvironment(t *testing.T) {
+	lambdaEnv := map[string]string{"AWS_REGION": "eu-central-1", "AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_SESSION_TOKEN": "token"}
+	cases := []struct {
+		name, endpoint string
+		env            map[string]string
+		wantRegion     string
+		wantCreds      aws.Credentials
+		wantErr        string
+	}{
+		{"lambda", "", lambdaEnv, "eu-central-1", aws.Credentials{AccessKeyID: "AKID", SecretAccessKey: "secret", SessionToken: "token"}, ""},
+		{"default-region", "", map[string]string{"AWS_DEFAULT_REGION": "us-west-2", "AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "secret"},
+			"us-west-2", aws.Credentials{AccessKeyID: "AKID", SecretAccessKey: "secret"}, ""},
+		{"no-region", "", map[string]string{"AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "secret"}, "", aws.Credentials{}, "AWS_REGION is not set"},
+		{"no-credentials", "", map[string]string{"AWS_REGION": "eu-central-1"}, "", aws.Credentials{}, "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set"},
+		{"local", "http://127.0.0.1:8000", nil, "us-east-1", aws.Credentials{AccessKeyID: "local", SecretAccessKey: "local"}, ""},
+		{"local-region", "http://127.0.0.1:8000", lambdaEnv, "eu-central-1", aws.Credentials{AccessKeyID: "local", SecretAccessKey: "local"}, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			for _, k := range []string{"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} {
+				t.Setenv(k, c.env[k])
+			}
+			cfg, err := AWSConfig(c.endpoint)
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("error %v, want %q", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			creds, err := cfg.Credentials.Retrieve(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			creds.Source = ""
+			if cfg.Region != c.wantRegion || creds != c.wantCreds {
+				t.Errorf("region %q, credentials %+v; want %q, %+v", cfg.Region, creds, c.wantRegion, c.wantCreds)
+			}
+		})
 	}
 }

@@ -201,7 +201,7 @@ func TestMeteringWaitsUntilTheRequestDeadline(t *testing.T) {
 				return next.HandleInitialize(ctx, in)
 			}), middleware.After)
 	}
-	db, err := app.NewDynamoDB(context.Background(), os.Getenv("DYNAMODB_ENDPOINT"), record)
+	db, err := app.NewDynamoDB(os.Getenv("DYNAMODB_ENDPOINT"), record)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,7 +310,7 @@ func TestMeteringFailureDoesNotFailTheCall(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			db, err := app.NewDynamoDB(context.Background(), c.endpoint)
+			db, err := app.NewDynamoDB(c.endpoint)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -6,7 +6,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"golang.org/x/text/cases"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -44,7 +43,7 @@ func FoldName(s string) string {
 	}, s)
 	// Case folding can undo NFKC (and NFKC can make foldable letters), so
 	// normalise on both sides, as Unicode's NFKC_Casefold does.
-	return norm.NFKC.String(cases.Fold().String(norm.NFKC.String(s)))
+	return norm.NFKC.String(caseFold(norm.NFKC.String(s)))
 }
 
 // defaultIgnorable reports Unicode's Default_Ignorable_Code_Point, which the

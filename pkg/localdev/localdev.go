@@ -51,7 +51,7 @@ var DemoRegistrations = []groups.RegisteredItem{
 // OpenTable connects to DynamoDB Local at endpoint and creates table (if it
 // does not exist yet) and the cursor key.
 func OpenTable(ctx context.Context, endpoint, table string, apiOptions ...func(*middleware.Stack) error) (*store.Store, error) {
-	db, err := app.NewDynamoDB(ctx, endpoint, apiOptions...)
+	db, err := app.NewDynamoDB(endpoint, apiOptions...)
 	if err != nil {
 		return nil, err
 	}

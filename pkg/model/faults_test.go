@@ -46,7 +46,7 @@ type faultEnv struct {
 func newFaultEnv(t *testing.T, st *store.Store, seed uint64) *faultEnv {
 	t.Helper()
 	fe := &faultEnv{faults: storetest.NewFaults(seed, *faultRate)}
-	db, err := app.NewDynamoDB(context.Background(), os.Getenv("DYNAMODB_ENDPOINT"), fe.faults.Middleware)
+	db, err := app.NewDynamoDB(os.Getenv("DYNAMODB_ENDPOINT"), fe.faults.Middleware)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,20 +31,35 @@ import (
 	_ "embed"
 	"encoding/hex"
 	"slices"
+	"sync"
 )
 
+// document is the embedded file. Only a program that calls JSON or ETag
+// links it (the get-openapi Lambda, tools, tests): nothing in this package
+// runs at init, so the other Lambdas, which import the package through
+// pkg/api, carry neither the 168 KB nor its hashing.
+//
 //go:embed openapi.json
 var document []byte
 
 // etag is the document's strong entity tag: its content hash, so it changes
-// exactly when the document does.
-var etag = func() string {
-	sum := sha256.Sum256(document)
-	return `"` + hex.EncodeToString(sum[:16]) + `"`
-}()
+// exactly when the document does. It is computed on first use, not at init,
+// so that a cold start that serves no document does not hash it. (A
+// sync.OnceValue would be made at init, and that init code would link the
+// document into every program that imports the package.)
+var etag struct {
+	once  sync.Once
+	value string
+}
 
 // JSON returns the document.
 func JSON() []byte { return slices.Clone(document) }
 
 // ETag returns the document's entity tag, quoted as the ETag header has it.
-func ETag() string { return etag }
+func ETag() string {
+	etag.once.Do(func() {
+		sum := sha256.Sum256(document)
+		etag.value = `"` + hex.EncodeToString(sum[:16]) + `"`
+	})
+	return etag.value
+}

@@ -1,9 +1,14 @@
 package routes_test
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"go/types"
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -77,6 +82,66 @@ func TestEveryOperationHasRoutesAndAFunction(t *testing.T) {
 	if len(folders) != len(routes.Functions) {
 		t.Errorf("functions/ holds %v; want exactly the route table's functions", folders)
 	}
+}
+
+// TestEveryFunctionStartsItsOwnOperation: functions/<op>/main.go starts
+// api.X where routes.X is op (pkg/api's tests hold api.X to routes.X), or,
+// for the authorizer, app.StartAuthorizer(). A main that started another
+// operation would compile, deploy and answer every request with a 404.
+func TestEveryFunctionStartsItsOwnOperation(t *testing.T) {
+	constants := operationConstants(t)
+	for _, fn := range routes.Functions {
+		t.Run(string(fn.Operation), func(t *testing.T) {
+			want := "app.Start(api." + constants[fn.Operation] + ")"
+			if fn.Operation == routes.Authorizer {
+				want = "app.StartAuthorizer()"
+			}
+			main := "../../functions/" + string(fn.Operation) + "/main.go"
+			f, err := parser.ParseFile(token.NewFileSet(), main, nil, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var starts []string
+			ast.Inspect(f, func(n ast.Node) bool {
+				if call, ok := n.(*ast.CallExpr); ok {
+					if fun, ok := call.Fun.(*ast.SelectorExpr); ok && strings.HasPrefix(fun.Sel.Name, "Start") {
+						starts = append(starts, types.ExprString(call))
+					}
+				}
+				return true
+			})
+			if !slices.Equal(starts, []string{want}) {
+				t.Errorf("%s calls %v, want %s", main, starts, want)
+			}
+		})
+	}
+}
+
+// operationConstants maps each operation to the name of its constant in
+// routes.go.
+func operationConstants(t *testing.T) map[routes.Operation]string {
+	f, err := parser.ParseFile(token.NewFileSet(), "routes.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[routes.Operation]string{}
+	ast.Inspect(f, func(n ast.Node) bool {
+		spec, ok := n.(*ast.ValueSpec)
+		if !ok || len(spec.Values) != 1 {
+			return true
+		}
+		if typ, _ := spec.Type.(*ast.Ident); typ != nil && typ.Name == "Operation" {
+			if lit, ok := spec.Values[0].(*ast.BasicLit); ok {
+				v, err := strconv.Unquote(lit.Value)
+				if err != nil {
+					t.Fatal(err)
+				}
+				names[routes.Operation(v)] = spec.Names[0].Name
+			}
+		}
+		return true
+	})
+	return names
 }
 
 func TestReverseLookupHasOneRoutePerItemType(t *testing.T) {

@@ -80,7 +80,7 @@ func TestPurgeGivesUpOnUnprocessedWrites(t *testing.T) {
 				return out, md, err
 			}), middleware.After)
 	}
-	db, err := app.NewDynamoDB(context.Background(), os.Getenv("DYNAMODB_ENDPOINT"), unprocessed)
+	db, err := app.NewDynamoDB(os.Getenv("DYNAMODB_ENDPOINT"), unprocessed)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,7 +25,7 @@ func TestClientRequestToken(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	st, _ := storetest.NewStore(t)
-	db, err := app.NewDynamoDB(ctx, os.Getenv("DYNAMODB_ENDPOINT"))
+	db, err := app.NewDynamoDB(os.Getenv("DYNAMODB_ENDPOINT"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func TestRepeatedWritesApplyOnce(t *testing.T) {
 	ctx := context.Background()
 	clean, _ := storetest.NewStore(t)
 	faults := storetest.LoseFirstResponses()
-	db, err := app.NewDynamoDB(ctx, os.Getenv("DYNAMODB_ENDPOINT"), faults.Middleware)
+	db, err := app.NewDynamoDB(os.Getenv("DYNAMODB_ENDPOINT"), faults.Middleware)
 	if err != nil {
 		t.Fatal(err)
 	}

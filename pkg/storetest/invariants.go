@@ -315,7 +315,7 @@ func listAll[T any](page func(store.PageRequest) (store.Page[T], error)) (all []
 // scan reads every item of the table, strongly consistently, through a
 // client of its own (no counter, no fault injection).
 func scan(ctx context.Context, table string) ([]rawItem, error) {
-	db, err := app.NewDynamoDB(ctx, os.Getenv("DYNAMODB_ENDPOINT"))
+	db, err := app.NewDynamoDB(os.Getenv("DYNAMODB_ENDPOINT"))
 	if err != nil {
 		return nil, err
 	}

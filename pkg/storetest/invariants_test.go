@@ -34,7 +34,7 @@ func TestViolations(t *testing.T) {
 	if v, err := storetest.Violations(ctx, st); err != nil || len(v) > 0 {
 		t.Fatalf("consistent table: %v, %v", v, err)
 	}
-	db, err := app.NewDynamoDB(ctx, os.Getenv("DYNAMODB_ENDPOINT"))
+	db, err := app.NewDynamoDB(os.Getenv("DYNAMODB_ENDPOINT"))
 	if err != nil {
 		t.Fatal(err)
 	}

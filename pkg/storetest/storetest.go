@@ -73,7 +73,7 @@ func NewStore(t testing.TB) (*store.Store, *Counter) {
 func Reopen(t testing.TB, st *store.Store) (*store.Store, *Counter) {
 	t.Helper()
 	counter := &Counter{}
-	db, err := app.NewDynamoDB(context.Background(), os.Getenv("DYNAMODB_ENDPOINT"), counter.Middleware)
+	db, err := app.NewDynamoDB(os.Getenv("DYNAMODB_ENDPOINT"), counter.Middleware)
 	if err != nil {
 		t.Fatalf("client: %v", err)
 	}

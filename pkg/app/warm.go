@@ -1,0 +1,78 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/fleetgroups/fleetgroups/pkg/routes"
+	"github.com/fleetgroups/fleetgroups/pkg/store"
+)
+
+// A function opens its DynamoDB connections during init rather than on its
+// first request. Lambda runs init with more CPU than a small function gets
+// once invoked (an invocation's CPU is in proportion to memory, about a
+// sixth of a core at 256 MB), and a TLS handshake is mostly CPU, so it is
+// quicker at init: a cold start (init and first invocation, which the
+// first client waits for) gets shorter, and so does its billed duration,
+// since a custom runtime's init is billed like an invocation. Environments
+// that Lambda starts ahead of demand (provisioned concurrency, proactive
+// initialisation) meet their first client with the connections open. The
+// price is a read per connection per cold start.
+
+// lambdaInitLimit is how long Lambda lets a function's init run before it
+// gives up on the environment and starts over.
+const lambdaInitLimit = 10 * time.Second
+
+// WarmUpTimeout bounds the warm-up: a fifth of Lambda's init limit, many
+// times a TLS handshake to DynamoDB (tens of milliseconds in a region),
+// so that a DynamoDB that does not answer delays the start but cannot fail
+// it.
+const WarmUpTimeout = lambdaInitLimit / 5
+
+// WarmConnections is how many DynamoDB requests op's Lambda makes at once
+// on a request, so how many connections its warm-up opens: two for a
+// metered operation (the call's count goes alongside the operation's own
+// request), one for the authorizer (a token lookup) and none for a function
+// with no table access (get-openapi). The SDK's HTTP transport keeps up to
+// awshttp.DefaultHTTPTransportMaxIdleConnsPerHost (10) idle connections per
+// host, so all of them are still open for the first request.
+func WarmConnections(op routes.Operation) int {
+	i := slices.IndexFunc(routes.Functions, func(fn routes.Function) bool { return fn.Operation == op })
+	switch {
+	case i < 0 || routes.Functions[i].Access == routes.NoTable:
+		return 0
+	case routes.Metered(op):
+		return 2
+	default:
+		return 1
+	}
+}
+
+// WarmUp opens conns connections to DynamoDB with as many pings at once,
+// within WarmUpTimeout. A failure is logged and otherwise ignored: the
+// function starts, and its first request connects (and retries) as it
+// would have without the warm-up.
+func WarmUp(ctx context.Context, st *store.Store, conns int, log *slog.Logger) {
+	if conns == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, WarmUpTimeout)
+	defer cancel()
+	start := time.Now()
+	errs := make([]error, conns)
+	var wg sync.WaitGroup
+	for i := range conns {
+		wg.Go(func() { errs[i] = st.Ping(ctx) })
+	}
+	wg.Wait()
+	attrs := []any{"connections", conns, "duration_ms", time.Since(start).Milliseconds()}
+	if err := errors.Join(errs...); err != nil {
+		log.Warn("DynamoDB warm-up failed; requests will connect as they come", append(attrs, "error", err)...)
+		return
+	}
+	log.Debug("warm-up", attrs...)
+}
