@@ -154,11 +154,11 @@ func run(ctx context.Context, c config, log io.Writer) (result, error) {
 		return res, err
 	}
 	defer func() { _ = st.DeleteTable(context.WithoutCancel(ctx)) }()
-	authStore, err := reopen(ctx, endpoint, table, authCount.middleware)
+	authStore, err := reopen(endpoint, table, authCount.middleware)
 	if err != nil {
 		return res, err
 	}
-	meter, err := reopen(ctx, endpoint, table, meterCount.middleware)
+	meter, err := reopen(endpoint, table, meterCount.middleware)
 	if err != nil {
 		return res, err
 	}
@@ -219,8 +219,8 @@ func run(ctx context.Context, c config, log io.Writer) (result, error) {
 }
 
 // reopen is a second client on the table, counted by mw.
-func reopen(ctx context.Context, endpoint, table string, mw func(*middleware.Stack) error) (*store.Store, error) {
-	db, err := app.NewDynamoDB(ctx, endpoint, mw)
+func reopen(endpoint, table string, mw func(*middleware.Stack) error) (*store.Store, error) {
+	db, err := app.NewDynamoDB(endpoint, mw)
 	if err != nil {
 		return nil, err
 	}

@@ -64,14 +64,13 @@ func ReopenMetered(t testing.TB, st *store.Store) (*store.Store, *Meter) {
 // meter that records its requests.
 func newMeteredClient(t testing.TB) (*Meter, *dynamodb.Client) {
 	t.Helper()
-	ctx := context.Background()
 	endpoint := os.Getenv("DYNAMODB_ENDPOINT")
-	peek, err := app.NewDynamoDB(ctx, endpoint)
+	peek, err := app.NewDynamoDB(endpoint)
 	if err != nil {
 		t.Fatalf("client: %v", err)
 	}
 	m := &Meter{peek: peek}
-	db, err := app.NewDynamoDB(ctx, endpoint, m.Middleware)
+	db, err := app.NewDynamoDB(endpoint, m.Middleware)
 	if err != nil {
 		t.Fatalf("client: %v", err)
 	}
