@@ -54,9 +54,83 @@ func createTable(ctx context.Context, t *testing.T, c *dynamodb.Client, name str
 	}
 }
 
-func TestStartRoundTrip(t *testing.T) {
+// TestInstances starts two instances (a JVM start is the most expensive
+// step of this package's tests, so its cases share them) and checks, in
+// turn, that they keep their data apart, that a third JVM on a's port is
+// not taken for a, and a round trip through a ending with its Stop.
+func TestInstances(t *testing.T) {
 	t.Parallel()
-	inst := startInstance(t)
+	a, b := startInstance(t), startInstance(t)
+	t.Run("isolated", func(t *testing.T) { testIsolated(t, a, b) })
+	t.Run("port-taken", func(t *testing.T) { testPortTaken(t, a) })
+	t.Run("round-trip", func(t *testing.T) { testRoundTrip(t, a) })
+}
+
+// Each tested package gets its own instance; they must not share data.
+func testIsolated(t *testing.T, a, b *Instance) {
+	if a.Endpoint == b.Endpoint {
+		t.Fatalf("both instances on %s", a.Endpoint)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	createTable(ctx, t, newClient(a.Endpoint, "local", "us-east-1"), "only-in-a")
+	out, err := newClient(b.Endpoint, "local", "us-east-1").ListTables(ctx, &dynamodb.ListTablesInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.TableNames) != 0 {
+		t.Errorf("second instance sees tables %v", out.TableNames)
+	}
+}
+
+// A JVM started on a port that another instance holds does not exit, and the
+// other instance answers the readiness probe. Start must notice instead of
+// taking the other instance for its own.
+func testPortTaken(t *testing.T, a *Instance) {
+	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
+	defer cancel()
+
+	dir, err := Ensure(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	java, err := exec.LookPath("java")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := launch(java, dir, a.port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = b.Stop() }()
+	if err := b.waitReady(ctx); !errors.Is(err, errBind) {
+		t.Fatalf("waitReady on a taken port: %v, want %v\n%s", err, errBind, b.Output())
+	}
+
+	checks := map[string]func(pid, port int) (bool, error){"listensOn": listensOn}
+	if _, err := exec.LookPath("lsof"); err == nil {
+		checks["lsof"] = listensOnLsof
+	} else {
+		t.Log("lsof not installed; its check is not exercised")
+	}
+	for name, listens := range checks {
+		for _, tc := range []struct {
+			inst *Instance
+			want bool
+		}{{a, true}, {b, false}} {
+			got, err := listens(tc.inst.cmd.Process.Pid, a.port)
+			if err != nil || got != tc.want {
+				t.Errorf("%s(%s pid, port %d) = %v, %v; want %v", name, tc.inst.Endpoint, a.port, got, err, tc.want)
+			}
+		}
+	}
+	if err := probe(ctx, http.DefaultClient, a.Endpoint); err != nil {
+		t.Errorf("first instance no longer answers: %v", err)
+	}
+}
+
+// A round trip through inst, which it stops at the end.
+func testRoundTrip(t *testing.T, inst *Instance) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
@@ -113,26 +187,6 @@ func TestStartRoundTrip(t *testing.T) {
 	}
 }
 
-// Each tested package gets its own instance; they must not share data.
-func TestInstancesAreIsolated(t *testing.T) {
-	t.Parallel()
-	a := startInstance(t)
-	b := startInstance(t)
-	if a.Endpoint == b.Endpoint {
-		t.Fatalf("both instances on %s", a.Endpoint)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	createTable(ctx, t, newClient(a.Endpoint, "local", "us-east-1"), "only-in-a")
-	out, err := newClient(b.Endpoint, "local", "us-east-1").ListTables(ctx, &dynamodb.ListTablesInput{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(out.TableNames) != 0 {
-		t.Errorf("second instance sees tables %v", out.TableNames)
-	}
-}
-
 // Not parallel: it sets DYNAMODB_ENDPOINT for the whole process.
 func TestEndpointUsesEnv(t *testing.T) {
 	t.Setenv(EndpointEnv, "http://127.0.0.1:1")
@@ -141,54 +195,6 @@ func TestEndpointUsesEnv(t *testing.T) {
 		t.Fatalf("Endpoint() = %q, %v, %v", ep, stop != nil, err)
 	}
 	stop()
-}
-
-// A JVM started on a port that another instance holds does not exit, and the
-// other instance answers the readiness probe. Start must notice instead of
-// taking the other instance for its own.
-func TestPortTakenByAnotherInstance(t *testing.T) {
-	t.Parallel()
-	a := startInstance(t)
-	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
-	defer cancel()
-
-	dir, err := Ensure(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	java, err := exec.LookPath("java")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := launch(java, dir, a.port)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = b.Stop() }()
-	if err := b.waitReady(ctx); !errors.Is(err, errBind) {
-		t.Fatalf("waitReady on a taken port: %v, want %v\n%s", err, errBind, b.Output())
-	}
-
-	checks := map[string]func(pid, port int) (bool, error){"listensOn": listensOn}
-	if _, err := exec.LookPath("lsof"); err == nil {
-		checks["lsof"] = listensOnLsof
-	} else {
-		t.Log("lsof not installed; its check is not exercised")
-	}
-	for name, listens := range checks {
-		for _, tc := range []struct {
-			inst *Instance
-			want bool
-		}{{a, true}, {b, false}} {
-			got, err := listens(tc.inst.cmd.Process.Pid, a.port)
-			if err != nil || got != tc.want {
-				t.Errorf("%s(%s pid, port %d) = %v, %v; want %v", name, tc.inst.Endpoint, a.port, got, err, tc.want)
-			}
-		}
-	}
-	if err := probe(ctx, http.DefaultClient, a.Endpoint); err != nil {
-		t.Errorf("first instance no longer answers: %v", err)
-	}
 }
 
 // A JVM that dies during start-up must fail Start at once, with its output,
