@@ -21,7 +21,7 @@ import (
 
 func TestWarmConnections(t *testing.T) {
 	for op, want := range map[routes.Operation]int{
-		routes.GetGroup: 2, routes.CreateGroup: 2, routes.GetUsage: 2, routes.Authorizer: 1, routes.GetOpenAPI: 0,
+		routes.GetGroup: 2, routes.CreateGroup: 2, routes.ListMembers: 3, routes.GetUsage: 1, routes.Authorizer: 1, routes.GetOpenAPI: 0,
 	} {
 		if got := WarmConnections(op); got != want {
 			t.Errorf("WarmConnections(%s) = %d, want %d", op, got, want)
