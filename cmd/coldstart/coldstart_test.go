@@ -8,8 +8,10 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -42,8 +44,19 @@ func TestMain(m *testing.M) {
 //   - init-error: reports an init error to /init/error and exits, as a
 //     runtime does when its init fails.
 //   - exit: exits before polling /next.
+//   - burn: no Lambda: spins until it has used burnCPU of CPU, then exits.
 func fakeBootstrap(behaviour string) {
 	switch behaviour {
+	case "burn":
+		for {
+			var u syscall.Rusage
+			if err := syscall.Getrusage(syscall.RUSAGE_SELF, &u); err != nil {
+				os.Exit(4)
+			}
+			if time.Duration(u.Utime.Nano()+u.Stime.Nano()) >= burnCPU {
+				os.Exit(0)
+			}
+		}
 	case "echo":
 		lambda.Start(func(ctx context.Context, event json.RawMessage) (json.RawMessage, error) {
 			lc, ok := lambdacontext.FromContext(ctx)
@@ -70,6 +83,91 @@ func fakeBootstrap(behaviour string) {
 	}
 }
 
+// burnCPU is what the burn fake spends: enough that its start is noise.
+const burnCPU = 100 * time.Millisecond
+
+// TestCPUModelLimits runs the burn fake unlimited, then limited as the
+// lambda model limits an invocation, to a tenth of a CPU: limited, it
+// gets measurably less CPU per second of wall time. Each run burns the
+// same CPU, and the figure compared is each one's CPU time over its own
+// wall time, so a slower or busier machine changes neither much.
+func TestCPUModelLimits(t *testing.T) {
+	t.Parallel()
+	cpu := chooseCPU(cpuLambda, memoryPerVCPUMB/10, cgroupRoots())
+	if cpu.Model != cpuLambda {
+		t.Skip(cpu.Notice)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cpuPerWallSecond := func(limited bool) float64 {
+		p, err := startProcess(self, []string{"AWS_LAMBDA_FUNCTION_NAME=" + fakePrefix + "burn"}, cpu)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if limited {
+			if err := p.EndInit(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		<-p.Exited
+		wall := time.Since(p.Started)
+		state := p.cmd.ProcessState
+		if err := p.Kill(); err != nil {
+			t.Errorf("removing its cgroup: %v", err)
+		}
+		if !state.Success() {
+			t.Fatalf("the burn fake failed: %v", state)
+		}
+		return float64(state.UserTime()+state.SystemTime()) / float64(wall)
+	}
+	unlimited, limited := cpuPerWallSecond(false), cpuPerWallSecond(true)
+	// Limited to 0.1, it gets at most about 0.1 CPU per second; unlimited,
+	// near a whole CPU on an idle machine, and still far more than 0.1 on
+	// a busy one.
+	if limited/unlimited >= 0.6 {
+		t.Errorf("CPU per wall second: %.3f limited to %.2f of a CPU, %.3f unlimited; want the limited one under 0.6 × the unlimited", limited, cpu.InvocationCPUs, unlimited)
+	}
+	t.Logf("CPU per wall second: %.3f limited to %.2f of a CPU, %.3f unlimited", limited, cpu.InvocationCPUs, unlimited)
+}
+
+// TestCPUModelFallsBack: where no cgroup can be made and limited, the
+// lambda model falls back to host, says why in one line, and leaves
+// nothing behind; -cpu host is host with nothing to say. The report's
+// header and JSON name the model used.
+func TestCPUModelFallsBack(t *testing.T) {
+	t.Parallel()
+	notCgroup := t.TempDir() // a directory, but no cpu controller's
+	roots := []cgroupRoot{{Dir: filepath.Join(t.TempDir(), "absent")}, {Dir: notCgroup}, {Dir: notCgroup, V2: true}}
+	cases := []struct {
+		name, requested string
+		wantNotice      bool
+	}{
+		{"lambda-without-cgroup-is-host", cpuLambda, true},
+		{"host-is-host", cpuHost, false},
+	}
+	for _, c := range cases {
+		m := chooseCPU(c.requested, 256, roots)
+		if m.Model != cpuHost || (m.Notice != "") != c.wantNotice || strings.Contains(m.Notice, "\n") {
+			t.Errorf("%s: model %q, notice %q; want host, a one-line notice %v", c.name, m.Model, m.Notice, c.wantNotice)
+		}
+		rep := &report{CPU: m, MemoryMB: 256}
+		var out bytes.Buffer
+		printReport(&out, rep)
+		js, err := json.Marshal(rep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.String(), "CPU model: host") || !strings.Contains(out.String(), m.Notice) || !strings.Contains(string(js), `"model":"host"`) {
+			t.Errorf("%s: the header or JSON does not say host (and the notice):\n%s\n%s", c.name, out.String(), js)
+		}
+	}
+	if left, _ := os.ReadDir(notCgroup); len(left) != 0 {
+		t.Errorf("the probe left %v behind", left)
+	}
+}
+
 // TestRound runs the fake bootstraps through whole rounds: a Lambda that
 // answers is measured; one that reports an error, answers 5xx, fails its
 // init or exits fails the round, with what it said.
@@ -84,7 +182,10 @@ func TestRound(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = proxy.Close() })
-	set := roundSettings{Table: "unused", TaskRoot: t.TempDir(), Warm: 3, MemoryMB: 128, Timeout: time.Minute, Proxy: proxy}
+	// The run's default model: where cgroups are writable, each round's
+	// process gets a cgroup, throttled after init and removed at the end.
+	set := roundSettings{Table: "unused", TaskRoot: t.TempDir(), Warm: 3, MemoryMB: 128, Timeout: time.Minute, Proxy: proxy,
+		CPU: chooseCPU(cpuLambda, 128, cgroupRoots())}
 
 	cases := []struct {
 		name, behaviour, event string
@@ -255,6 +356,11 @@ func TestRealFunctions(t *testing.T) {
 		Functions: []routes.Operation{routes.GetGroup, routes.GetOpenAPI},
 		Rounds:    1,
 		Warm:      2,
+		// Throttled, warm calls open a new connection now and then (5 to 8
+		// in 100 in make bench-coldstart, against 1 in 100 unthrottled),
+		// which would make the warm connections asserted below a matter
+		// of luck.
+		CPU: cpuHost,
 	}
 	rep, err := run(context.Background(), o, io.Discard)
 	if err != nil {

@@ -3,9 +3,11 @@
 // DynamoDB Local, and compares it with cmd/baseline (get-group written the
 // plain way), round by round:
 //
-//	go run ./cmd/coldstart [-only get-group,get-openapi] [-rounds 5] [-warm 200]
+//	go run ./cmd/coldstart [-only get-group,get-openapi] [-rounds 5] [-warm 200] [-cpu lambda|host]
 //
-// Each round starts a fresh process with Lambda's environment and measures
+// Each round starts a fresh process with Lambda's environment (and, under
+// the default -cpu lambda, Lambda's CPU: the host's for init, then
+// memory/1769 of one CPU; see cpumodel.go) and measures
 // its init (exec → first /next) and init CPU, a first invocation (which
 // opens its TLS connections to DynamoDB, as on Lambda: a TLS proxy stands in
 // front of DynamoDB Local), warm invocations (p50, p99, CPU per call), its
@@ -49,20 +51,26 @@ type options struct {
 	Functions  []routes.Operation
 	Rounds     int
 	Warm       int
-	Arm64Sizes bool // also build for linux/arm64 and report the sizes
+	Arm64Sizes bool   // also build for linux/arm64 and report the sizes
+	CPU        string // cpuLambda (host if there is no cgroup cpu controller) or cpuHost
 }
 
 func main() {
-	o := options{Root: ".", Arm64Sizes: true}
+	o := options{Root: ".", Arm64Sizes: true, CPU: cpuLambda}
 	only := flag.String("only", "", "comma-separated functions to measure, e.g. get-group,get-openapi (default: every function in pkg/routes)")
 	flag.IntVar(&o.Rounds, "rounds", 5, "rounds per function, each a fresh process of the baseline then of the function")
 	flag.IntVar(&o.Warm, "warm", 200, "warm invocations per round, after the first")
 	flag.StringVar(&o.BuildDir, "build-dir", "build/coldstart", "where the bootstraps are built")
 	flag.StringVar(&o.Out, "out", "build/bench-coldstart.json", "the JSON report")
+	flag.StringVar(&o.CPU, "cpu", cpuLambda, "CPU model: lambda (init with the host's CPU, invocations with memory/1769 of one CPU, through a cgroup; host if no cgroup cpu controller is writable) or host (the host's CPU throughout)")
 	flag.Parse()
 	var err error
-	if o.Functions, err = selectFunctions(*only); err == nil && (o.Rounds < 1 || o.Warm < 1) {
+	switch o.Functions, err = selectFunctions(*only); {
+	case err != nil:
+	case o.Rounds < 1 || o.Warm < 1:
 		err = errors.New("-rounds and -warm must be at least 1")
+	case o.CPU != cpuLambda && o.CPU != cpuHost:
+		err = fmt.Errorf("-cpu %q: want %s or %s", o.CPU, cpuLambda, cpuHost)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "coldstart:", err)
@@ -114,6 +122,10 @@ func run(ctx context.Context, o options, logw io.Writer) (*report, error) {
 		Rounds:    o.Rounds,
 		Warm:      o.Warm,
 		MemoryMB:  routes.LambdaMemoryMB,
+		CPU:       chooseCPU(o.CPU, routes.LambdaMemoryMB, cgroupRoots()),
+	}
+	if rep.CPU.Notice != "" {
+		fmt.Fprintln(logw, "notice:", rep.CPU.Notice)
 	}
 	buildDir := o.BuildDir
 	if !filepath.IsAbs(buildDir) {
@@ -159,6 +171,7 @@ func run(ctx context.Context, o options, logw io.Writer) (*report, error) {
 		MemoryMB: routes.LambdaMemoryMB,
 		Timeout:  routes.LambdaTimeoutSeconds * time.Second,
 		Proxy:    proxy,
+		CPU:      rep.CPU,
 	}
 	var baselineRounds []round
 	var failures []error

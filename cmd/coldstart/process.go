@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -62,10 +63,12 @@ type process struct {
 	Started time.Time
 	Exited  chan struct{} // closed when the process has exited
 	output  *tailBuffer
+	cgroup  *cgroup // its own under the lambda CPU model, nil under host
 }
 
-// startProcess runs binary with env, its output kept for a failure report.
-func startProcess(binary string, env []string) (*process, error) {
+// startProcess runs binary with env, its output kept for a failure report,
+// in a cgroup of its own if cpu says so.
+func startProcess(binary string, env []string, cpu cpuModel) (*process, error) {
 	p := &process{cmd: exec.Command(binary), Exited: make(chan struct{}), output: &tailBuffer{max: 16 << 10}}
 	p.cmd.Env = env
 	p.cmd.Dir = filepath.Dir(binary)
@@ -78,13 +81,32 @@ func startProcess(binary string, env []string) (*process, error) {
 		_ = p.cmd.Wait()
 		close(p.Exited)
 	}()
+	var err error
+	if p.cgroup, err = cpu.place(p.cmd.Process.Pid); err != nil {
+		return nil, errors.Join(err, p.Kill())
+	}
 	return p, nil
 }
 
-// Kill ends the process, as Lambda ends an environment it no longer needs.
-func (p *process) Kill() {
+// EndInit gives the process, from now on, the CPU that the model gives an
+// invocation. Call it when the process first polls /next, before handing
+// it an invocation.
+func (p *process) EndInit() error {
+	if p.cgroup == nil {
+		return nil
+	}
+	return p.cgroup.throttle()
+}
+
+// Kill ends the process, as Lambda ends an environment it no longer needs,
+// and removes its cgroup.
+func (p *process) Kill() error {
 	_ = p.cmd.Process.Kill()
 	<-p.Exited
+	if p.cgroup == nil {
+		return nil
+	}
+	return p.cgroup.remove()
 }
 
 // Output is the end of what the process wrote to stdout and stderr.

@@ -20,7 +20,8 @@ type report struct {
 	Rounds    int              `json:"rounds"`
 	Warm      int              `json:"warm_invocations_per_round"`
 	MemoryMB  int              `json:"memory_mb"` // AWS_LAMBDA_FUNCTION_MEMORY_SIZE
-	Baseline  functionReport   `json:"baseline"`  // over all its rounds
+	CPU       cpuModel         `json:"cpu_model"`
+	Baseline  functionReport   `json:"baseline"` // over all its rounds
 	Functions []functionReport `json:"functions"`
 }
 
@@ -167,8 +168,9 @@ func median(vs []float64) float64 {
 func printReport(w io.Writer, rep *report) {
 	fmt.Fprintf(w, "\n%s, go %s, linux/%s, %d CPUs (%s), load average %s → %s\n",
 		rep.Date, rep.GoVersion, rep.Machine.Arch, rep.Machine.CPUs, rep.Machine.Model, rep.Machine.LoadAvgStart, rep.Machine.LoadAvgEnd)
-	fmt.Fprintf(w, "%d rounds per function, each a fresh process of the baseline then of the function; 1 first + %d warm invocations per round; %d MB\n\n",
+	fmt.Fprintf(w, "%d rounds per function, each a fresh process of the baseline then of the function; 1 first + %d warm invocations per round; %d MB\n",
 		rep.Rounds, rep.Warm, rep.MemoryMB)
+	fmt.Fprintf(w, "%s\n\n", rep.CPU.describe(rep.MemoryMB))
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	header := func(title string) {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -44,6 +45,7 @@ type roundSettings struct {
 	MemoryMB int
 	Timeout  time.Duration // the function's: each invocation's deadline
 	Proxy    *countingProxy
+	CPU      cpuModel
 }
 
 // hangMargin is how long past an invocation's deadline (or, for init,
@@ -61,11 +63,11 @@ func runRound(ctx context.Context, s subject, set roundSettings) (r round, err e
 	defer func() { _ = rt.Close() }()
 	set.Proxy.Take() // nothing from before this process counts
 	env := lambdaEnv(s.Name, rt.Addr, set.TaskRoot, set.Table, set.MemoryMB, set.Proxy)
-	p, err := startProcess(s.Binary, env)
+	p, err := startProcess(s.Binary, env, set.CPU)
 	if err != nil {
 		return r, err
 	}
-	defer p.Kill()
+	defer func() { err = errors.Join(err, p.Kill()) }()
 	defer func() {
 		if err != nil {
 			err = fmt.Errorf("%s: %w\n--- its output (end) ---\n%s", s.Name, err, p.Output())
@@ -111,6 +113,9 @@ func runRound(ctx context.Context, s subject, set roundSettings) (r round, err e
 	}
 	r.InitCPUMs = ms(initCPU)
 	r.Init = set.Proxy.Take()
+	if err := p.EndInit(); err != nil {
+		return r, err
+	}
 
 	first, err := invoke(0)
 	if err != nil {
