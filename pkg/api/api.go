@@ -10,7 +10,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"log/slog"
 	"maps"
 	"net/http"
 	"net/url"
@@ -26,6 +25,7 @@ import (
 
 	"github.com/fleetgroups/fleetgroups/pkg/auth"
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
+	"github.com/fleetgroups/fleetgroups/pkg/jsonlog"
 	"github.com/fleetgroups/fleetgroups/pkg/problem"
 	"github.com/fleetgroups/fleetgroups/pkg/routes"
 	"github.com/fleetgroups/fleetgroups/pkg/store"
@@ -34,7 +34,7 @@ import (
 // API holds what every operation needs.
 type API struct {
 	store   *store.Store
-	log     *slog.Logger
+	log     jsonlog.Logger
 	cursors *cursorSealer
 	meter   *store.Store // counts calls (usage.go); store unless WithMeter
 	limits  Limits
@@ -44,7 +44,7 @@ type API struct {
 type Option func(*API)
 
 // New returns the API over st, logging to log.
-func New(st *store.Store, log *slog.Logger, opts ...Option) *API {
+func New(st *store.Store, log jsonlog.Logger, opts ...Option) *API {
 	a := &API{store: st, log: log, cursors: &cursorSealer{load: st.CursorKey}, meter: st, limits: DefaultLimits()}
 	for _, o := range opts {
 		o(a)
