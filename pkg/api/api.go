@@ -10,13 +10,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"log/slog"
 	"maps"
 	"net/http"
 	"net/url"
 	"path"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -25,6 +25,7 @@ import (
 
 	"github.com/fleetgroups/fleetgroups/pkg/auth"
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
+	"github.com/fleetgroups/fleetgroups/pkg/jsonlog"
 	"github.com/fleetgroups/fleetgroups/pkg/problem"
 	"github.com/fleetgroups/fleetgroups/pkg/routes"
 	"github.com/fleetgroups/fleetgroups/pkg/store"
@@ -33,7 +34,7 @@ import (
 // API holds what every operation needs.
 type API struct {
 	store   *store.Store
-	log     *slog.Logger
+	log     jsonlog.Logger
 	cursors *cursorSealer
 	meter   *store.Store // counts calls (usage.go); store unless WithMeter
 	limits  Limits
@@ -43,7 +44,7 @@ type API struct {
 type Option func(*API)
 
 // New returns the API over st, logging to log.
-func New(st *store.Store, log *slog.Logger, opts ...Option) *API {
+func New(st *store.Store, log jsonlog.Logger, opts ...Option) *API {
 	a := &API{store: st, log: log, cursors: &cursorSealer{load: st.CursorKey}, meter: st, limits: DefaultLimits()}
 	for _, o := range opts {
 		o(a)
@@ -93,14 +94,12 @@ func (a *API) Handler(o Operation) http.Handler {
 	if o.idempotent != nil {
 		h = o.idempotent(a, op, h)
 	}
-	mux := http.NewServeMux()
-	for _, rt := range routes.For(op) {
-		mux.Handle(rt.Pattern(), h)
-	}
+	rt := router(routes.For(op))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !Routed(mux, r) {
+		route, values, ok, allow := rt.match(r)
+		if !ok {
 			a.serve(op, func(w http.ResponseWriter, r *http.Request, _ string) error {
-				return RouteError(mux, w, r)
+				return routeError(w, r, strings.Join(allow, ", "))
 			}).ServeHTTP(w, r)
 			return
 		}
@@ -108,7 +107,11 @@ func (a *API) Handler(o Operation) http.Handler {
 			a.serve(op, fail(err)).ServeHTTP(w, r)
 			return
 		}
-		mux.ServeHTTP(w, r)
+		for _, v := range values {
+			r.SetPathValue(v.name, v.value)
+		}
+		r.Pattern = route.Pattern()
+		h.ServeHTTP(w, r)
 	})
 }
 
@@ -139,8 +142,8 @@ func ambiguity(op routes.Operation, r *http.Request) error {
 // sent. A path with an empty, "." or ".." segment has none: ServeMux would
 // answer it with a redirect to the cleaned path, and a client that followed
 // DELETE /v1/groups/{g}/vehicles/.. would delete the group {g}. API Gateway
-// may hand a Lambda such a path, so each Lambda checks, not only the local
-// gateway.
+// may hand a Lambda such a path, so each Lambda's router (router.go) refuses
+// it too, not only the local gateway.
 func Routed(mux *http.ServeMux, r *http.Request) bool {
 	if !cleanPath(r) {
 		return false
@@ -160,14 +163,25 @@ func cleanPath(r *http.Request) bool {
 // method_not_allowed (with the Allow header ServeMux computes) when the path
 // exists, 404 route_not_found otherwise.
 func RouteError(mux *http.ServeMux, w http.ResponseWriter, r *http.Request) error {
+	allow := ""
 	if cleanPath(r) {
 		probe := &headerProbe{header: http.Header{}}
 		h, _ := mux.Handler(r)
 		h.ServeHTTP(probe, r)
 		if probe.status == http.StatusMethodNotAllowed {
-			w.Header().Set("Allow", probe.header.Get("Allow"))
-			return groups.Errorf(groups.CodeMethodNotAllowed, "%s is not supported on %s", r.Method, r.URL.Path)
+			allow = probe.header.Get("Allow")
 		}
+	}
+	return routeError(w, r, allow)
+}
+
+// routeError is the error for a request that no route serves: 405
+// method_not_allowed with the Allow header if some method has a route for
+// its path (allow lists those), 404 route_not_found otherwise.
+func routeError(w http.ResponseWriter, r *http.Request, allow string) error {
+	if allow != "" {
+		w.Header().Set("Allow", allow)
+		return groups.Errorf(groups.CodeMethodNotAllowed, "%s is not supported on %s", r.Method, r.URL.Path)
 	}
 	return groups.Errorf(groups.CodeRouteNotFound, "no route for %s %s", r.Method, r.URL.Path)
 }

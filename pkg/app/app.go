@@ -25,6 +25,7 @@ import (
 
 	"github.com/fleetgroups/fleetgroups/pkg/api"
 	"github.com/fleetgroups/fleetgroups/pkg/auth"
+	"github.com/fleetgroups/fleetgroups/pkg/jsonlog"
 	"github.com/fleetgroups/fleetgroups/pkg/routes"
 	"github.com/fleetgroups/fleetgroups/pkg/store"
 )
@@ -72,7 +73,9 @@ func ConfigFromEnv() (Config, error) {
 	return c, nil
 }
 
-// NewLogger logs JSON lines to stderr, which Lambda sends to CloudWatch.
+// NewLogger is the local tools' logger: through slog, which the local
+// gateway takes, the JSON lines to stderr that a Lambda writes with
+// jsonlog (see start).
 func NewLogger(level slog.Level) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 }
@@ -142,7 +145,7 @@ type Handlers struct {
 
 // NewHandlers builds every handler over st, for what serves all the
 // operations in one process (the local server, cmd/invoke, tests).
-func NewHandlers(st *store.Store, log *slog.Logger, opts ...api.Option) Handlers {
+func NewHandlers(st *store.Store, log jsonlog.Logger, opts ...api.Option) Handlers {
 	a := api.New(st, log, opts...)
 	h := Handlers{
 		Authorizer: (&auth.Authorizer{Store: st, Log: log}).Handle,
@@ -171,20 +174,22 @@ func StartAuthorizer() {
 // the configuration, the logger, and the store over one DynamoDB client
 // whose connections are warmed (see WarmUp). A configuration that cannot
 // work ends the process, which Lambda reports as an init error.
-func start(op routes.Operation) (Config, *store.Store, *slog.Logger) {
+func start(op routes.Operation) (Config, *store.Store, jsonlog.Logger) {
 	cfg, err := ConfigFromEnv()
-	log := NewLogger(cfg.LogLevel)
+	// Lambda sends stderr to CloudWatch.
+	log := jsonlog.New(os.Stderr, cfg.LogLevel)
+	ctx := context.Background()
 	if err != nil {
-		log.Error("bad configuration", "op", op, "error", err)
+		log.ErrorContext(ctx, "bad configuration", "op", op, "error", err)
 		os.Exit(1)
 	}
 	db, err := NewDynamoDB(cfg.Endpoint)
 	if err != nil {
-		log.Error("no AWS configuration", "op", op, "error", err)
+		log.ErrorContext(ctx, "no AWS configuration", "op", op, "error", err)
 		os.Exit(1)
 	}
 	st := store.New(db, cfg.Table)
-	WarmUp(context.Background(), st, WarmConnections(op), log)
+	WarmUp(ctx, st, WarmConnections(op), log)
 	return cfg, st, log
 }
 

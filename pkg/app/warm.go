@@ -3,11 +3,11 @@ package app
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/fleetgroups/fleetgroups/pkg/jsonlog"
 	"github.com/fleetgroups/fleetgroups/pkg/routes"
 	"github.com/fleetgroups/fleetgroups/pkg/store"
 )
@@ -72,7 +72,7 @@ func ownRequestsAtOnce(op routes.Operation) int {
 // within WarmUpTimeout. A failure is logged and otherwise ignored: the
 // function starts, and its first request connects (and retries) as it
 // would have without the warm-up.
-func WarmUp(ctx context.Context, st *store.Store, conns int, log *slog.Logger) {
+func WarmUp(ctx context.Context, st *store.Store, conns int, log jsonlog.Logger) {
 	if conns == 0 {
 		return
 	}
@@ -87,8 +87,8 @@ func WarmUp(ctx context.Context, st *store.Store, conns int, log *slog.Logger) {
 	wg.Wait()
 	attrs := []any{"connections", conns, "duration_ms", time.Since(start).Milliseconds()}
 	if err := errors.Join(errs...); err != nil {
-		log.Warn("DynamoDB warm-up failed; requests will connect as they come", append(attrs, "error", err)...)
+		log.WarnContext(ctx, "DynamoDB warm-up failed; requests will connect as they come", append(attrs, "error", err)...)
 		return
 	}
-	log.Debug("warm-up", attrs...)
+	log.DebugContext(ctx, "warm-up", attrs...)
 }

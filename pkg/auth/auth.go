@@ -8,12 +8,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"log/slog"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
+	"github.com/fleetgroups/fleetgroups/pkg/jsonlog"
 	"github.com/fleetgroups/fleetgroups/pkg/store"
 )
 
@@ -84,7 +84,7 @@ func TenantOf(token string) (string, bool) {
 // Authorizer is the REQUEST authorizer Lambda's handler.
 type Authorizer struct {
 	Store *store.Store
-	Log   *slog.Logger
+	Log   jsonlog.Logger
 }
 
 // Handle authenticates the request's bearer token. It answers
