@@ -370,8 +370,12 @@ func TestRealFunctions(t *testing.T) {
 	if b.Warm.Requests["GetItem"] != 1 || len(b.Warm.Requests) != 1 || b.Statuses["200"] != 2*(1+o.Warm) {
 		t.Errorf("baseline: %v per warm call, answers %v; want one GetItem, all 200", b.Warm.Requests, b.Statuses)
 	}
-	if b.First.Connections < 1 || b.Warm.Connections != 0 {
-		t.Errorf("baseline connections: first %v, warm %v per call; want the first to open one (a TLS handshake), warm ones none", b.First.Connections, b.Warm.Connections)
+	// Only the first call's connection is certain: a warm call finds the
+	// last call's connection back in the SDK's idle pool only if net/http
+	// returned it there before the call began, which a busy machine delays
+	// now and then (the report shows the rate).
+	if b.First.Connections < 1 {
+		t.Errorf("baseline connections: first %v; want the first call to open one (a TLS handshake)", b.First.Connections)
 	}
 	byName := map[string]functionReport{}
 	for _, f := range rep.Functions {
@@ -385,7 +389,7 @@ func TestRealFunctions(t *testing.T) {
 	}
 	var out bytes.Buffer
 	printReport(&out, rep)
-	for _, want := range []string{"baseline", "get-group", "get-openapi", "÷ baseline", "GetItem 1 (0 conn)"} {
+	for _, want := range []string{"baseline", "get-group", "get-openapi", "÷ baseline", "GetItem 1 ("} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the table lacks %q:\n%s", want, out.String())
 		}
