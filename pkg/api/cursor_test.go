@@ -2,7 +2,12 @@ package api
 
 import (
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"maps"
 	"strings"
 	"testing"
 
@@ -88,5 +93,41 @@ func BenchmarkCursorSealOpen(b *testing.B) {
 		if _, err := c.open(ctx, s, p.Tenant, p.List); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestCursorFormatIsNonceFirstGCM: a cursor is a random 12-byte nonce, then
+// the AES-256-GCM ciphertext and tag, so cursors sealed with cipher.NewGCM
+// and an explicit nonce (as before the random-nonce form) still open, and
+// new ones open that way.
+func TestCursorFormatIsNonceFirstGCM(t *testing.T) {
+	ctx := context.Background()
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	c := &cursorSealer{load: func(context.Context) ([]byte, error) { return key, nil }}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gcm, err := cipher.NewGCM(block)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := map[string]string{"PK": "T#tn_a#G#g1", "SK": "M#vehicles#v1"}
+	plain, _ := json.Marshal(cursorPayload{Tenant: "tn_a", List: "members:g1:", After: after})
+	nonce := make([]byte, gcm.NonceSize())
+	_, _ = rand.Read(nonce)
+	old := base64.RawURLEncoding.EncodeToString(gcm.Seal(nonce, nonce, plain, nil))
+	if got, err := c.open(ctx, old, "tn_a", "members:g1:"); err != nil || !maps.Equal(got, after) {
+		t.Fatalf("a nonce-first GCM cursor opens as %v, %v; want %v", got, err, after)
+	}
+	sealed, err := c.seal(ctx, cursorPayload{Tenant: "tn_a", List: "members:g1:", After: after})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := base64.RawURLEncoding.DecodeString(sealed)
+	opened, err := gcm.Open(nil, raw[:gcm.NonceSize()], raw[gcm.NonceSize():], nil)
+	if err != nil || string(opened) != string(plain) {
+		t.Fatalf("a new cursor opened with NewGCM = %s, %v; want %s", opened, err, plain)
 	}
 }
