@@ -92,32 +92,22 @@ func (f *fakeDynamoDB) store(t *testing.T) *store.Store {
 }
 
 // TestWarmUpOpensTheConnectionsTheFirstRequestUses: the warm-up opens conns
-// connections, and they are still open for the first request: conns
-// requests at once after it open none.
+// connections at once (the fake answers none until all are in flight).
+// Whether the first request then finds them all in the idle pool is not
+// asserted: net/http returns a connection to the pool from its own
+// goroutine after the answer has been read, so a request made at once may
+// now and then not find it there and open another (this test failed so
+// about once in 20 runs on a busy machine); make bench-coldstart counts the
+// connections of real first invocations.
 func TestWarmUpOpensTheConnectionsTheFirstRequestUses(t *testing.T) {
-	for _, conns := range []int{1, 2} {
+	for _, conns := range []int{1, 2, 3} {
 		t.Run(fmt.Sprintf("%d-connections", conns), func(t *testing.T) {
 			t.Parallel()
 			f := newFakeDynamoDB(t, conns)
-			st := f.store(t)
 			var logs bytes.Buffer
-			WarmUp(context.Background(), st, conns, slog.New(slog.NewTextHandler(&logs, nil)))
+			WarmUp(context.Background(), f.store(t), conns, slog.New(slog.NewTextHandler(&logs, nil)))
 			if got := f.conns.Load(); got != int32(conns) || strings.Contains(logs.String(), "failed") {
 				t.Fatalf("warm-up opened %d connections, want %d; log: %s", got, conns, logs.String())
-			}
-			var wg sync.WaitGroup
-			errs := make([]error, conns)
-			for i := range conns {
-				wg.Go(func() { errs[i] = st.Ping(context.Background()) })
-			}
-			wg.Wait()
-			for _, err := range errs {
-				if err != nil {
-					t.Fatal(err)
-				}
-			}
-			if got := f.conns.Load(); got != int32(conns) {
-				t.Errorf("the first request opened %d more connections", got-int32(conns))
 			}
 		})
 	}
