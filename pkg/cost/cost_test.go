@@ -25,6 +25,7 @@ import (
 	"github.com/fleetgroups/fleetgroups/pkg/auth"
 	"github.com/fleetgroups/fleetgroups/pkg/ddblocal"
 	"github.com/fleetgroups/fleetgroups/pkg/gateway"
+	"github.com/fleetgroups/fleetgroups/pkg/gateway/gatewaytest"
 	"github.com/fleetgroups/fleetgroups/pkg/routes"
 	"github.com/fleetgroups/fleetgroups/pkg/store"
 	"github.com/fleetgroups/fleetgroups/pkg/storetest"
@@ -187,15 +188,9 @@ func (e *env) newTenant(t *testing.T) string {
 // 400 or more fails the test.
 func (e *env) call(t *testing.T, token, method, path, body string) map[string]any {
 	t.Helper()
-	req, err := http.NewRequest(method, e.srv.URL+path, strings.NewReader(body))
+	req, err := gatewaytest.NewRequest(context.Background(), e.srv.URL, token, method, path, body)
 	if err != nil {
 		t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/fleetgroups/fleetgroups/pkg/auth"
 	"github.com/fleetgroups/fleetgroups/pkg/ddblocal"
 	"github.com/fleetgroups/fleetgroups/pkg/gateway"
+	"github.com/fleetgroups/fleetgroups/pkg/gateway/gatewaytest"
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
 	"github.com/fleetgroups/fleetgroups/pkg/openapi"
 	"github.com/fleetgroups/fleetgroups/pkg/openapi/openapitest"
@@ -135,18 +136,9 @@ func (r response) items() []map[string]any {
 
 func (e *env) call(t *testing.T, token, method, path, body string, headers ...string) response {
 	t.Helper()
-	req, err := http.NewRequest(method, e.srv.URL+path, strings.NewReader(body))
+	req, err := gatewaytest.NewRequest(context.Background(), e.srv.URL, token, method, path, body, headers...)
 	if err != nil {
 		t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
 	}
 	return e.do(t, req)
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/fleetgroups/fleetgroups/pkg/auth"
 	"github.com/fleetgroups/fleetgroups/pkg/ddblocal"
 	"github.com/fleetgroups/fleetgroups/pkg/gateway"
+	"github.com/fleetgroups/fleetgroups/pkg/gateway/gatewaytest"
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
 	"github.com/fleetgroups/fleetgroups/pkg/routes"
 	"github.com/fleetgroups/fleetgroups/pkg/store"
@@ -120,16 +121,9 @@ func (r response) list(path ...any) []any {
 }
 
 func (e *env) do(ctx context.Context, token, method, path, body string, header ...string) (response, error) {
-	req, err := http.NewRequestWithContext(ctx, method, e.srv.URL+path, strings.NewReader(body))
+	req, err := gatewaytest.NewRequest(ctx, e.srv.URL, token, method, path, body, header...)
 	if err != nil {
 		return response{}, err
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
 	}
 	res, err := e.client.Do(req)
 	if err != nil {
