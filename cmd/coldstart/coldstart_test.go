@@ -442,34 +442,6 @@ func TestEventsFor(t *testing.T) {
 
 func TestStatistics(t *testing.T) {
 	t.Parallel()
-	ms := func(vs ...int) []time.Duration {
-		var ds []time.Duration
-		for _, v := range vs {
-			ds = append(ds, time.Duration(v)*time.Millisecond)
-		}
-		return ds
-	}
-	hundred := make([]time.Duration, 100)
-	for i := range hundred {
-		hundred[i] = time.Duration(i+1) * time.Millisecond
-	}
-	cases := []struct {
-		name   string
-		sorted []time.Duration
-		q      float64
-		want   time.Duration
-	}{
-		{"p50-of-odd", ms(1, 2, 3), 0.5, 2 * time.Millisecond},
-		{"p99-of-100", hundred, 0.99, 99 * time.Millisecond},
-		{"p50-of-100", hundred, 0.5, 50 * time.Millisecond},
-		{"p99-of-few-is-the-max", ms(1, 2, 9), 0.99, 9 * time.Millisecond},
-		{"one", ms(4), 0.5, 4 * time.Millisecond},
-	}
-	for _, c := range cases {
-		if got := percentile(c.sorted, c.q); got != c.want {
-			t.Errorf("%s: %v, want %v", c.name, got, c.want)
-		}
-	}
 	if got := ratioOf([]float64{1.5, 1.0, 1.25, 2.0}); got != (ratio{Median: 1.375, Min: 1.0, Max: 2.0}) {
 		t.Errorf("ratioOf: %+v, want median 1.375 [1.0–2.0]", got)
 	}

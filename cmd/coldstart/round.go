@@ -5,10 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/fleetgroups/fleetgroups/pkg/latency"
 )
 
 // subject is one function as a round runs it.
@@ -141,8 +142,8 @@ func runRound(ctx context.Context, s subject, set roundSettings) (r round, err e
 	}
 	if set.Warm > 0 {
 		slices.Sort(warm)
-		r.WarmP50Ms = ms(percentile(warm, 0.50))
-		r.WarmP99Ms = ms(percentile(warm, 0.99))
+		r.WarmP50Ms = ms(latency.Quantile(warm, 0.50))
+		r.WarmP99Ms = ms(latency.Quantile(warm, 0.99))
 		r.WarmCPUMs = ms(endCPU-warmStartCPU) / float64(set.Warm)
 	}
 	rss, err := p.PeakRSS()
@@ -176,12 +177,6 @@ func answerStatus(body []byte) (string, error) {
 	default:
 		return "", fmt.Errorf("the answer is neither a proxy response nor a policy: %.200s", body)
 	}
-}
-
-// percentile of sorted durations, by the nearest-rank method.
-func percentile(sorted []time.Duration, q float64) time.Duration {
-	i := int(math.Ceil(float64(len(sorted))*q)) - 1
-	return sorted[max(0, min(i, len(sorted)-1))]
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

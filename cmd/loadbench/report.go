@@ -4,12 +4,12 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"math"
 	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/fleetgroups/fleetgroups/pkg/latency"
 	"github.com/fleetgroups/fleetgroups/pkg/routes"
 )
 
@@ -61,7 +61,7 @@ func (p *phase) summarize(requests map[routes.Operation]map[string]int, extra ma
 func (p *phase) stats(name string, samples []time.Duration, errs int, requests map[string]int) stats {
 	slices.Sort(samples)
 	st := stats{Operation: name, Calls: len(samples), Errors: errs, Requests: map[string]float64{},
-		P50: quantile(samples, 0.5), P99: quantile(samples, 0.99), P999: quantile(samples, 0.999)}
+		P50: millis(latency.Quantile(samples, 0.5)), P99: millis(latency.Quantile(samples, 0.99)), P999: millis(latency.Quantile(samples, 0.999))}
 	if p.Seconds > 0 {
 		st.PerSecond = float64(len(samples)) / p.Seconds
 	}
@@ -73,14 +73,8 @@ func (p *phase) stats(name string, samples []time.Duration, errs int, requests m
 	return st
 }
 
-// quantile is the nearest-rank q-quantile of sorted, in milliseconds.
-func quantile(sorted []time.Duration, q float64) float64 {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(math.Ceil(q*float64(len(sorted)))) - 1
-	return float64(sorted[max(i, 0)].Microseconds()) / 1000
-}
+// millis is d in milliseconds, to the microsecond.
+func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // requestsText shows requests per call as "2.5: GetItem 1, Query 1.5".
 func requestsText(r map[string]float64) string {
