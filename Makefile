@@ -72,13 +72,16 @@ lambda-check:
 
 # The model-based tests at length (make test runs 50 sequences × 50 steps):
 # 1,000 seeded sequences × 50 steps, and the concurrent and fault-injection
-# variants scaled alike. The log keeps every line; the summary shows the
-# seeds, the figures and any failure (with its seed and step).
-test-long: ## the model tests at length: 1,000 sequences × 50 steps
+# variants scaled alike; then the delete of a 10,000-member group (make test
+# deletes 2,000). The log keeps every line; the summary shows the seeds, the
+# figures and any failure (with its seed and step).
+test-long: ## the model tests at length (1,000 sequences × 50 steps) and a 10,000-member delete
 	@mkdir -p $(BUILD_DIR)
 	$(GO) test -count=1 -timeout 30m -v -run '^TestModel' ./pkg/model -model.seqs=1000 -model.steps=50 \
 		> $(BUILD_DIR)/test-long.log 2>&1; status=$$?; \
-		grep -vE '^ *(=== (RUN|PAUSE|CONT)|--- PASS: TestModel[A-Za-z]*/(seq|storm)/)' $(BUILD_DIR)/test-long.log; exit $$status
+		grep -vE '^ *(=== (RUN|PAUSE|CONT)|--- PASS: TestModel[A-Za-z]*/(seq|storm)/)' $(BUILD_DIR)/test-long.log; \
+		$(GO) test -count=1 -v -run '^TestDeleteLargeGroupLeavesNoOrphans$$' ./pkg/store -store.largegroup=10000 || status=1; \
+		exit $$status
 
 build: $(FUNCTIONS:%=$(BUILD_DIR)/%/bootstrap) ## every Lambda for linux/arm64
 

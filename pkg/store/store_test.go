@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"sync"
@@ -15,6 +16,11 @@ import (
 )
 
 func TestMain(m *testing.M) { os.Exit(ddblocal.RunTests(m)) }
+
+// largeGroupFlag sizes the group TestDeleteLargeGroupLeavesNoOrphans
+// deletes: 2,000 members (ten purge pages) in make test, 10,000 in make
+// test-long.
+var largeGroupFlag = flag.Int("store.largegroup", 2000, "members of the group TestDeleteLargeGroupLeavesNoOrphans deletes")
 
 const tenantA, tenantB = "tn_alpha", "tn_beta"
 
@@ -221,7 +227,7 @@ func TestDeleteLargeGroupLeavesNoOrphans(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	st, _ := storetest.NewStore(t)
-	const members = 10000
+	members := *largeGroupFlag
 	g := mustCreate(t, st, tenantA, "Huge", u("usr-1"))
 	if err := store.SeedMembers(ctx, st, tenantA, g.ID, members); err != nil {
 		t.Fatalf("seed: %v", err)
