@@ -236,13 +236,15 @@ const (
 // per throttling retry, refunded when the retry succeeds): if DynamoDB is
 // truly down, one execution environment stops multiplying its load after
 // about 35 failed retries and answers 503 at once instead.
-func NewRetryer() aws.Retryer {
-	return retry.NewStandard(func(o *retry.StandardOptions) {
+//
+// opts change the settings after these (tests shorten the waits).
+func NewRetryer(opts ...func(*retry.StandardOptions)) aws.Retryer {
+	return retry.NewStandard(append([]func(*retry.StandardOptions){func(o *retry.StandardOptions) {
 		o.MaxAttempts = RetryMaxAttempts
 		o.BaseDelay = RetryBaseDelay
 		o.MaxBackoff = RetryMaxBackoff
 		o.Retryables = append(o.Retryables, retry.RetryableErrorCode{
 			Codes: map[string]struct{}{"TransactionConflictException": {}},
 		})
-	})
+	}}, opts...)...)
 }
