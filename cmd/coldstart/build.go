@@ -13,13 +13,18 @@ import (
 // lambdaBuildFlags are make build's LAMBDA_FLAGS (a test keeps the two
 // alike): the bootstraps measured are the ones deployed, but for the
 // machine's architecture.
-var lambdaBuildFlags = []string{"-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w"}
+var lambdaBuildFlags = []string{"-tags", "lambda.norpc,nethttpomithttp2", "-trimpath", "-ldflags", "-s -w"}
+
+// baselineBuildFlags build the baseline as a careful plain build does: AWS's
+// lambda.norpc for provided.al2023, stripped, without the project's own
+// choice to leave out HTTP/2.
+var baselineBuildFlags = []string{"-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w"}
 
 // buildAll builds the functions' bootstraps and the baseline for
-// linux/goarch into dir, in one go build, and returns each binary's path
-// by name (the operation, or "baseline").
+// linux/goarch into dir, in two go builds (their flags differ), and
+// returns each binary's path by name (the operation, or "baseline").
 func buildAll(ctx context.Context, root, dir, goarch string, ops []routes.Operation) (map[string]string, error) {
-	pkgs := []string{"./cmd/baseline"}
+	var pkgs []string
 	for _, op := range ops {
 		pkgs = append(pkgs, "./functions/"+string(op))
 	}
@@ -30,15 +35,23 @@ func buildAll(ctx context.Context, root, dir, goarch string, ops []routes.Operat
 	if err != nil {
 		return nil, err
 	}
-	// With -o naming a directory, go build writes each main package there
-	// under its folder's name.
-	args := append(append([]string{"build"}, lambdaBuildFlags...), append([]string{"-o", abs + "/"}, pkgs...)...)
-	cmd := exec.CommandContext(ctx, "go", args...)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("go build for linux/%s: %w\n%s", goarch, err, out)
+	for _, b := range []struct {
+		flags, pkgs []string
+	}{{baselineBuildFlags, []string{"./cmd/baseline"}}, {lambdaBuildFlags, pkgs}} {
+		if len(b.pkgs) == 0 {
+			continue
+		}
+		// With -o naming a directory, go build writes each main package
+		// there under its folder's name.
+		args := append(append([]string{"build"}, b.flags...), append([]string{"-o", abs + "/"}, b.pkgs...)...)
+		cmd := exec.CommandContext(ctx, "go", args...)
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("go build for linux/%s: %w\n%s", goarch, err, out)
+		}
 	}
+	pkgs = append(pkgs, "./cmd/baseline")
 	bins := map[string]string{}
 	for _, p := range pkgs {
 		bins[filepath.Base(p)] = filepath.Join(abs, filepath.Base(p))

@@ -405,9 +405,11 @@ func TestBuildFlagsAreMakeBuilds(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := regexp.MustCompile(`(?m)^LAMBDA_FLAGS := (.*)$`).FindSubmatch(mk)
-	if m == nil {
-		t.Fatal("no LAMBDA_FLAGS in the Makefile")
+	tags := regexp.MustCompile(`(?m)^LAMBDA_TAGS +:= (.*)$`).FindSubmatch(mk)
+	if m == nil || tags == nil {
+		t.Fatal("no LAMBDA_FLAGS or LAMBDA_TAGS in the Makefile")
 	}
+	m[1] = bytes.ReplaceAll(m[1], []byte("$(LAMBDA_TAGS)"), tags[1])
 	var quoted []string
 	for _, f := range lambdaBuildFlags {
 		if strings.Contains(f, " ") {

@@ -1155,8 +1155,10 @@ func checkBuildCommand(op routes.Operation, output string) []string {
 	for _, v := range b.flags["tags"] {
 		tags = append(tags, strings.Split(v, ",")...)
 	}
-	if !slices.Contains(tags, "lambda.norpc") {
-		report("build tags %v lack lambda.norpc", tags)
+	for _, want := range []string{"lambda.norpc", "nethttpomithttp2"} {
+		if !slices.Contains(tags, want) {
+			report("build tags %v lack %s", tags, want)
+		}
 	}
 	if v, ok := b.flags["trimpath"]; !ok || slices.Contains(v, "false") {
 		report("no -trimpath")
@@ -1171,15 +1173,16 @@ func checkBuildCommand(op routes.Operation, output string) []string {
 }
 
 func TestCheckBuildCommand(t *testing.T) {
-	const good = `CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -tags lambda.norpc -trimpath -ldflags "-s -w" -o /tmp/x/bootstrap ./functions/get-group`
+	const good = `CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -tags lambda.norpc,nethttpomithttp2 -trimpath -ldflags "-s -w" -o /tmp/x/bootstrap ./functions/get-group`
 	tests := []struct {
 		name, output, want string // want "" means no problem
 	}{
 		{"makefile-line-passes", good + "\n", ""},
-		{"equals-form-passes", `env GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags=foo,lambda.norpc -trimpath=true -o=/tmp/x/bootstrap ./functions/get-group`, ""},
+		{"equals-form-passes", `env GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -tags=foo,nethttpomithttp2,lambda.norpc -trimpath=true -o=/tmp/x/bootstrap ./functions/get-group`, ""},
 		{"wrong-arch", strings.Replace(good, "arm64", "amd64", 1), `GOARCH="amd64", want arm64`},
 		{"cgo-enabled", strings.Replace(good, "CGO_ENABLED=0 ", "", 1), `CGO_ENABLED="", want 0`},
-		{"no-norpc-tag", strings.Replace(good, "-tags lambda.norpc ", "", 1), "lack lambda.norpc"},
+		{"no-norpc-tag", strings.Replace(good, "lambda.norpc,", "", 1), "lack lambda.norpc"},
+		{"http2-left-in", strings.Replace(good, ",nethttpomithttp2", "", 1), "lack nethttpomithttp2"},
 		{"no-trimpath", strings.Replace(good, "-trimpath ", "", 1), "no -trimpath"},
 		{"output-elsewhere", strings.Replace(good, "/tmp/x/bootstrap", "bootstrap", 1), "-o [bootstrap]"},
 		{"other-package", strings.Replace(good, "get-group", "list-groups", 1), "builds [./functions/list-groups]"},
