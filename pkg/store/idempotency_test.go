@@ -29,6 +29,16 @@ func later(st *store.Store, d time.Duration) *store.Store {
 	return &moved
 }
 
+// frozen is st with its clock stopped at the current time: a test that moves
+// time with later then sees only the moves it makes, however slowly the
+// machine runs between its steps.
+func frozen(st *store.Store) *store.Store {
+	now := st.Now()
+	stopped := *st
+	stopped.Now = func() time.Time { return now }
+	return &stopped
+}
+
 func TestIdempotencyKeys(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -90,6 +100,7 @@ func TestIdempotencyKeys(t *testing.T) {
 			mustClaim(t, st, tenantB, "x#IDEM#y", "fp1")
 		}},
 		{"stale-claim-taken-over-after-lease", func(t *testing.T) {
+			st := frozen(st)
 			stale := mustClaim(t, st, tenantA, "k-stale", "fp1")
 			if _, claimed, _ := later(st, lease-time.Second).ClaimIdempotencyKey(ctx, tenantA, "k-stale", "fp1", lease); claimed {
 				t.Fatal("claim taken over before its lease ran out")
@@ -103,6 +114,7 @@ func TestIdempotencyKeys(t *testing.T) {
 			}
 		}},
 		{"done-expires-after-ttl", func(t *testing.T) {
+			st := frozen(st)
 			c := mustClaim(t, st, tenantA, "k-ttl", "fp1")
 			if err := st.CompleteIdempotencyKey(ctx, tenantA, "k-ttl", c, resp, ttl); err != nil {
 				t.Fatalf("complete: %v", err)
