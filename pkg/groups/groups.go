@@ -4,6 +4,7 @@
 package groups
 
 import (
+	"maps"
 	"time"
 )
 
@@ -49,6 +50,9 @@ type Group struct {
 	ID          string
 	Name        string
 	Description string
+	// Attributes are the partner's own settings for the group (a role, a
+	// region code): string values under keys, as registered items have.
+	Attributes map[string]string
 	// Counts holds the number of members per item type; it is maintained in
 	// the same transactions that add and remove members, so it never drifts.
 	Counts    map[ItemType]int
@@ -90,6 +94,7 @@ type GroupRef struct {
 type NewGroup struct {
 	Name        string
 	Description string
+	Attributes  map[string]string
 	Members     []Item
 }
 
@@ -97,6 +102,34 @@ type NewGroup struct {
 type GroupPatch struct {
 	Name        *string
 	Description *string
+	// Attributes is a JSON merge patch (RFC 7396) of the group's attributes:
+	// a key with a value sets it, a key with nil removes it. ClearAttributes
+	// (`"attributes": null`) removes them all first.
+	Attributes      map[string]*string
+	ClearAttributes bool
+}
+
+// ChangesAttributes reports whether the patch touches the attributes.
+func (p GroupPatch) ChangesAttributes() bool { return p.ClearAttributes || len(p.Attributes) > 0 }
+
+// PatchedAttributes applies the patch's attributes to attrs and returns the
+// result (nil when none are left); attrs is not changed.
+func (p GroupPatch) PatchedAttributes(attrs map[string]string) map[string]string {
+	out := map[string]string{}
+	if !p.ClearAttributes {
+		maps.Copy(out, attrs)
+	}
+	for k, v := range p.Attributes {
+		if v == nil {
+			delete(out, k)
+		} else {
+			out[k] = *v
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 // Tenant is a partner: the owner of every group, token and key in its partition.

@@ -2,6 +2,8 @@ package groups
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 )
@@ -49,25 +51,45 @@ func CleanEnterprise(field, e string) (string, error) {
 // most 8 KiB in all; values are free text (no control characters but line
 // feed and tab).
 func ValidateAttributes(field string, attrs map[string]string) []FieldError {
-	var errs []FieldError
 	if len(attrs) > MaxAttributes {
 		return []FieldError{{Field: field, Message: fmt.Sprintf("at most %d attributes", MaxAttributes)}}
 	}
+	var errs []FieldError
 	total := 0
 	for k, v := range attrs {
 		total += len(k) + len(v)
-		name := field + "." + k
-		switch {
-		case k == "" || len(k) > MaxAttributeKeyLength || strings.IndexFunc(k, notAttributeKeyRune) >= 0:
-			errs = append(errs, FieldError{Field: name, Message: fmt.Sprintf("keys must be 1–%d letters, digits, '_' or '-'", MaxAttributeKeyLength)})
-		case len(v) > MaxAttributeValueBytes:
-			errs = append(errs, FieldError{Field: name, Message: fmt.Sprintf("must be at most %d bytes", MaxAttributeValueBytes)})
-		case textProblem(v, freeText) != "":
-			errs = append(errs, FieldError{Field: name, Message: textProblem(v, freeText)})
-		}
+		errs = append(errs, validateAttribute(field, k, &v)...)
 	}
 	if total > MaxAttributeBytes {
 		errs = append(errs, FieldError{Field: field, Message: fmt.Sprintf("must be at most %d bytes in all", MaxAttributeBytes)})
+	}
+	return errs
+}
+
+// validateAttribute checks one key, and its value unless v is nil.
+func validateAttribute(field, k string, v *string) []FieldError {
+	name := field + "." + k
+	switch {
+	case k == "" || len(k) > MaxAttributeKeyLength || strings.IndexFunc(k, notAttributeKeyRune) >= 0:
+		return []FieldError{{Field: name, Message: fmt.Sprintf("keys must be 1–%d letters, digits, '_' or '-'", MaxAttributeKeyLength)}}
+	case v == nil:
+		return nil
+	case len(*v) > MaxAttributeValueBytes:
+		return []FieldError{{Field: name, Message: fmt.Sprintf("must be at most %d bytes", MaxAttributeValueBytes)}}
+	case textProblem(*v, freeText) != "":
+		return []FieldError{{Field: name, Message: textProblem(*v, freeText)}}
+	}
+	return nil
+}
+
+// ValidateAttributePatch checks each key of a merge patch of attributes,
+// and each value it sets (nil removes the key), by ValidateAttributes'
+// rules. The limits on the whole (keys, bytes) apply to the patched result,
+// which the store checks with ValidateAttributes.
+func ValidateAttributePatch(field string, patch map[string]*string) []FieldError {
+	var errs []FieldError
+	for _, k := range slices.Sorted(maps.Keys(patch)) {
+		errs = append(errs, validateAttribute(field, k, patch[k])...)
 	}
 	return errs
 }

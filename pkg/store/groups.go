@@ -20,7 +20,7 @@ import (
 func (s *Store) CreateGroup(ctx context.Context, tenant string, ng groups.NewGroup) (groups.Group, error) {
 	now := s.now()
 	g := groups.Group{
-		ID: s.NewID(), Name: ng.Name, Description: ng.Description,
+		ID: s.NewID(), Name: ng.Name, Description: ng.Description, Attributes: ng.Attributes,
 		Counts: make(map[groups.ItemType]int), CreatedAt: now, UpdatedAt: now, Version: 1,
 	}
 	for _, m := range ng.Members {
@@ -101,17 +101,20 @@ func (c IfVersion) condition() (cond expression.ConditionBuilder, ok bool) {
 	return liveGroup.And(expression.Name(attrVersion).In(expression.Value(c.versions[0]), others...)), true
 }
 
-// UpdateGroup renames the group and/or changes its description, if it is at
-// a version ifVersion allows. A change of description alone is one
-// conditional UpdateItem. A change of name reads the group first: when the
-// name keeps its folded form (a change of case) the group is updated in
-// place, else its name guard moves in the same transaction; either write is
-// guarded by the version read, and retried from the read if the group changed
-// meanwhile (and then, with ifVersion, fails if the version no longer
-// matches), so that it never overwrites a concurrent rename. It returns
-// ErrNotFound, ErrPreconditionFailed or ErrNameTaken.
+// UpdateGroup renames the group and/or changes its description and
+// attributes, if it is at a version ifVersion allows. A change of
+// description alone is one conditional UpdateItem. A change of name or of
+// attributes reads the group first (attributes are merged into what it
+// holds, and the result must stay within groups.ValidateAttributes' limits):
+// when the name keeps its folded form (or does not change) the group is
+// updated in place, else its name guard moves in the same transaction;
+// either write is guarded by the version read, and retried from the read if
+// the group changed meanwhile (and then, with ifVersion, fails if the version
+// no longer matches), so that it never overwrites a concurrent rename or
+// attribute change. It returns ErrNotFound, ErrPreconditionFailed,
+// ErrNameTaken or a validation error.
 func (s *Store) UpdateGroup(ctx context.Context, tenant, id string, p groups.GroupPatch, ifVersion IfVersion) (groups.Group, error) {
-	if cond, ok := ifVersion.condition(); ok && p.Name == nil {
+	if cond, ok := ifVersion.condition(); ok && p.Name == nil && !p.ChangesAttributes() {
 		return s.describe(ctx, tenant, id, p, ifVersion, cond)
 	}
 	for attempt := 1; ; attempt++ {
@@ -125,13 +128,21 @@ func (s *Store) UpdateGroup(ctx context.Context, tenant, id string, p groups.Gro
 		if err := checkVersion(cur, ifVersion); err != nil {
 			return groups.Group{}, err
 		}
+		var attrs *map[string]string
+		if p.ChangesAttributes() {
+			patched := p.PatchedAttributes(cur.Attributes)
+			if errs := groups.ValidateAttributes("attributes", patched); len(errs) > 0 {
+				return groups.Group{}, groups.ValidationError(errs)
+			}
+			attrs = &patched
+		}
 		var g groups.Group
 		// The stored folded name (nameLower), not one made from the name:
 		// it is the guard's key, written with the guard in every transaction.
 		if p.Name == nil || groups.FoldName(*p.Name) == cur.NameLower {
-			g, err = s.updateInPlace(ctx, cur, p)
+			g, err = s.updateInPlace(ctx, cur, p, attrs)
 		} else {
-			g, err = s.rename(ctx, tenant, cur, p)
+			g, err = s.rename(ctx, tenant, cur, p, attrs)
 		}
 		if errors.Is(err, errVersionMoved) && attempt < maxTxAttempts {
 			continue
@@ -179,22 +190,25 @@ func (s *Store) releaseGuard(tenant string, cur groupItem) (types.TransactWriteI
 	return s.deleteIf(key(heldGuardPK(tenant, cur), skNameGuard), absent.Or(own))
 }
 
-func (s *Store) rename(ctx context.Context, tenant string, cur groupItem, p groups.GroupPatch) (groups.Group, error) {
+func (s *Store) rename(ctx context.Context, tenant string, cur groupItem, p groups.GroupPatch, attrs *map[string]string) (groups.Group, error) {
 	now := s.now()
 	g := cur.toGroup()
 	g.Name, g.UpdatedAt, g.Version = *p.Name, now, cur.Version+1
 	if p.Description != nil {
 		g.Description = *p.Description
 	}
+	if attrs != nil {
+		g.Attributes = *attrs
+	}
 	same := sameVersion(cur)
 	var tx txBuilder
-	tx.add(s.updateIf(key(cur.PK, cur.SK), expression.
+	tx.add(s.updateIf(key(cur.PK, cur.SK), setAttributes(expression.
 		Set(expression.Name(attrName), expression.Value(g.Name)).
 		Set(expression.Name(attrNameLower), expression.Value(groups.FoldName(g.Name))).
 		Set(expression.Name(attrDescription), expression.Value(g.Description)).
 		Set(expression.Name(AttrGSI1SK), expression.Value(groupGSI1SK(g.Name))).
 		Set(expression.Name(attrUpdatedAt), expression.Value(formatTime(now))).
-		Add(expression.Name(attrVersion), expression.Value(1)), &same))
+		Add(expression.Name(attrVersion), expression.Value(1)), attrs), &same))
 	tx.add(s.releaseGuard(tenant, cur))
 	tx.add(s.putIf(toNameGuardItem(tenant, g.Name, g.ID), absent))
 	if tx.err != nil {
@@ -220,8 +234,8 @@ func (s *Store) rename(ctx context.Context, tenant string, cur groupItem, p grou
 // so that a rename landing after the read is never overwritten (the name
 // would then disagree with its guard); errVersionMoved tells the caller to
 // read again.
-func (s *Store) updateInPlace(ctx context.Context, cur groupItem, p groups.GroupPatch) (groups.Group, error) {
-	it, old, err := s.updateGroupItem(ctx, key(cur.PK, cur.SK), p, sameVersion(cur))
+func (s *Store) updateInPlace(ctx context.Context, cur groupItem, p groups.GroupPatch, attrs *map[string]string) (groups.Group, error) {
+	it, old, err := s.updateGroupItem(ctx, key(cur.PK, cur.SK), p, attrs, sameVersion(cur))
 	if old != nil {
 		return groups.Group{}, errVersionMoved
 	}
@@ -232,7 +246,7 @@ func (s *Store) updateInPlace(ctx context.Context, cur groupItem, p groups.Group
 // cond (ifVersion's condition); when it fails, the item as it was tells a
 // stale version from a missing group.
 func (s *Store) describe(ctx context.Context, tenant, id string, p groups.GroupPatch, ifVersion IfVersion, cond expression.ConditionBuilder) (groups.Group, error) {
-	it, old, err := s.updateGroupItem(ctx, key(groupPK(tenant, id), skGroup), p, cond)
+	it, old, err := s.updateGroupItem(ctx, key(groupPK(tenant, id), skGroup), p, nil, cond)
 	switch {
 	case old == nil:
 		return it.toGroup(), err
@@ -243,12 +257,13 @@ func (s *Store) describe(ctx context.Context, tenant, id string, p groups.GroupP
 	}
 }
 
-// updateGroupItem writes the patch's fields to the group item at k if cond
-// holds, bumping the version. When cond fails, old is the item as it was
+// updateGroupItem writes the patch's name and description, and attrs (the
+// patched attributes, when the patch changes them), to the group item at k
+// if cond holds, bumping the version. When cond fails, old is the item as it was
 // (zero if there was none) and err is nil. The write carries a token, so
 // that a repeat of it after a lost response (the SDK retries) finds its own
 // write done instead of a version that moved (see repeat.go).
-func (s *Store) updateGroupItem(ctx context.Context, k map[string]types.AttributeValue, p groups.GroupPatch, cond expression.ConditionBuilder) (it groupItem, old *groupItem, err error) {
+func (s *Store) updateGroupItem(ctx context.Context, k map[string]types.AttributeValue, p groups.GroupPatch, attrs *map[string]string, cond expression.ConditionBuilder) (it groupItem, old *groupItem, err error) {
 	tok := newWriteToken()
 	upd := expression.Set(expression.Name(attrUpdatedAt), expression.Value(formatTime(s.now()))).
 		Set(expression.Name(attrWriteToken), expression.Value(tok)).
@@ -259,6 +274,7 @@ func (s *Store) updateGroupItem(ctx context.Context, k map[string]types.Attribut
 	if p.Description != nil {
 		upd = upd.Set(expression.Name(attrDescription), expression.Value(*p.Description))
 	}
+	upd = setAttributes(upd, attrs)
 	cond = cond.And(notWrittenBy(tok))
 	expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()
 	if err != nil {
@@ -289,4 +305,18 @@ func (s *Store) updateGroupItem(ctx context.Context, k map[string]types.Attribut
 		return it, nil, translate(err)
 	}
 	return it, nil, nil
+}
+
+// setAttributes adds to upd the write of a group's patched attributes: the
+// whole map, or its removal when none are left (DynamoDB keeps an empty map,
+// but a group without attributes has none). nil attrs leaves them alone.
+func setAttributes(upd expression.UpdateBuilder, attrs *map[string]string) expression.UpdateBuilder {
+	switch {
+	case attrs == nil:
+		return upd
+	case len(*attrs) == 0:
+		return upd.Remove(expression.Name(attrAttributes))
+	default:
+		return upd.Set(expression.Name(attrAttributes), expression.Value(*attrs))
+	}
 }

@@ -23,13 +23,16 @@ type groupItem struct {
 	// a search in created order match. It is named for the lower-case copy
 	// it was before names were folded; the name stayed so that memberships,
 	// whose ASCII ids fold to lower case, need no rewrite.
-	NameLower   string         `dynamodbav:"nameLower"`
-	Description string         `dynamodbav:"description"`
-	Counts      map[string]int `dynamodbav:"counts"`
-	MemberCount int            `dynamodbav:"memberCount"`
-	CreatedAt   string         `dynamodbav:"createdAt"`
-	UpdatedAt   string         `dynamodbav:"updatedAt"`
-	Version     int            `dynamodbav:"version"`
+	NameLower   string `dynamodbav:"nameLower"`
+	Description string `dynamodbav:"description"`
+	// Attributes is absent on groups without any (and on groups written
+	// before groups had attributes).
+	Attributes  map[string]string `dynamodbav:"attributes,omitempty"`
+	Counts      map[string]int    `dynamodbav:"counts"`
+	MemberCount int               `dynamodbav:"memberCount"`
+	CreatedAt   string            `dynamodbav:"createdAt"`
+	UpdatedAt   string            `dynamodbav:"updatedAt"`
+	Version     int               `dynamodbav:"version"`
 	// DeletingAt marks a tombstone: the group is gone for every reader while
 	// its memberships are being purged (see DeleteGroup).
 	DeletingAt string `dynamodbav:"deletingAt,omitempty"`
@@ -67,7 +70,7 @@ func toGroupItem(tenant string, g groups.Group) groupItem {
 		GSI1PK: groupsGSI1PK(tenant), GSI1SK: groupGSI1SK(g.Name),
 		GSI2PK: groupsGSI1PK(tenant), GSI2SK: createdSK(createdAt, g.ID),
 		Kind: "group", ID: g.ID, Name: g.Name, NameLower: groups.FoldName(g.Name), Description: g.Description,
-		Counts: counts, MemberCount: g.MemberCount(),
+		Attributes: g.Attributes, Counts: counts, MemberCount: g.MemberCount(),
 		CreatedAt: createdAt, UpdatedAt: formatTime(g.UpdatedAt), Version: g.Version,
 	}
 }
@@ -78,7 +81,7 @@ func (it groupItem) toGroup() groups.Group {
 		counts[t] = it.Counts[string(t)]
 	}
 	return groups.Group{
-		ID: it.ID, Name: it.Name, Description: it.Description, Counts: counts,
+		ID: it.ID, Name: it.Name, Description: it.Description, Attributes: it.Attributes, Counts: counts,
 		CreatedAt: parseTime(it.CreatedAt), UpdatedAt: parseTime(it.UpdatedAt), Version: it.Version,
 	}
 }

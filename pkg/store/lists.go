@@ -83,7 +83,7 @@ func sortKeyOf(item map[string]types.AttributeValue, attr string) string {
 }
 
 // GroupFields are the fields list-groups filters on.
-var GroupFields = ListSchema{"name": {Attr: attrName, LowerAttr: attrNameLower}}
+var GroupFields = ListSchema{"name": {Attr: attrName, LowerAttr: attrNameLower}, "attributes.*": {Attr: attrAttributes}}
 
 // groupsLayout is where a tenant's groups live: by folded name in GSI1
 // (so a search is a begins_with on GSI1SK), by creation in GSI2.

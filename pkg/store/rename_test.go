@@ -197,3 +197,41 @@ func TestNameDamageIsRepaired(t *testing.T) {
 		})
 	}
 }
+
+// Attribute patches read the group, merge, and write conditioned on the
+// version read: writers racing on different keys of one group all land,
+// none overwriting another's key with the map it read.
+func TestConcurrentAttributePatchesAllLand(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, _ := storetest.NewStore(t)
+	g := mustCreate(t, st, tenantA, "Attributed")
+	const writers = 8
+	errs := make([]error, writers)
+	storetest.Race(writers, func(i int) {
+		value := fmt.Sprintf("v%d", i)
+		_, errs[i] = st.UpdateGroup(ctx, tenantA, g.ID, groups.GroupPatch{Attributes: map[string]*string{fmt.Sprintf("k%d", i): &value}}, store.AnyVersion)
+	})
+	for i, err := range errs {
+		// A writer that kept losing the race is told to retry (503).
+		if err != nil && groups.CodeOf(err) != groups.CodeUnavailable {
+			t.Fatalf("writer %d: %v", i, err)
+		}
+	}
+	got, err := st.GetGroup(ctx, tenantA, g.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	landed := 0
+	for i, err := range errs {
+		if err == nil {
+			landed++
+			if got.Attributes[fmt.Sprintf("k%d", i)] != fmt.Sprintf("v%d", i) {
+				t.Errorf("writer %d succeeded, but the group has attributes %v", i, got.Attributes)
+			}
+		}
+	}
+	if len(got.Attributes) != landed || got.Version != 1+landed {
+		t.Fatalf("attributes %v at version %d after %d successful writes", got.Attributes, got.Version, landed)
+	}
+}
