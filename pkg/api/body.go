@@ -279,6 +279,25 @@ func (f *fields) strMap(name string) map[string]string {
 	return out
 }
 
+// mergePatchMap is a map-of-strings field of a JSON merge patch (RFC 7396):
+// null clears it, and in an object a null value removes its key. present is
+// false when the body lacks the field.
+func (f *fields) mergePatchMap(name string) (patch map[string]*string, clear, present bool) {
+	raw, ok := f.obj[name]
+	f.used[name] = true
+	if !ok {
+		return nil, false, false
+	}
+	if string(bytes.TrimSpace(raw)) == "null" {
+		return nil, true, true
+	}
+	if err := json.Unmarshal(raw, &patch); err != nil || patch == nil {
+		f.fail(name, "must be null, or an object whose values are strings or null")
+		return nil, false, true
+	}
+	return patch, false, true
+}
+
 // rejectUnknown reports every field that no getter asked for.
 func (f *fields) rejectUnknown() {
 	var unknown []string

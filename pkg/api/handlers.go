@@ -29,6 +29,8 @@ func (a *API) createGroup(w http.ResponseWriter, r *http.Request, tenant string)
 		ng.Description, err = groups.CleanDescription("description", *d)
 		f.add(err)
 	}
+	ng.Attributes = f.strMap("attributes")
+	f.errs = append(f.errs, groups.ValidateAttributes("attributes", ng.Attributes)...)
 	for _, t := range groups.ItemTypes {
 		for _, id := range f.strs(string(t)) {
 			ng.Members = append(ng.Members, groups.Item{Type: t, ID: id})
@@ -92,9 +94,12 @@ func (a *API) updateGroup(w http.ResponseWriter, r *http.Request, tenant string)
 		f.add(err)
 		p.Description = &clean
 	}
+	attrs, clear, present := f.mergePatchMap("attributes")
+	p.Attributes, p.ClearAttributes = attrs, clear
+	f.errs = append(f.errs, groups.ValidateAttributePatch("attributes", attrs)...)
 	f.rejectUnknown()
-	if p.Name == nil && p.Description == nil && len(f.errs) == 0 {
-		f.fail("body", "must set name and/or description")
+	if p.Name == nil && p.Description == nil && !present && len(f.errs) == 0 {
+		f.fail("body", "must set name, description and/or attributes")
 	}
 	if err := f.err(); err != nil {
 		return err

@@ -14,6 +14,7 @@ type groupView struct {
 	ID           string                  `json:"id"`
 	Name         string                  `json:"name"`
 	Description  string                  `json:"description"`
+	Attributes   map[string]string       `json:"attributes"`
 	MemberCounts map[groups.ItemType]int `json:"memberCounts"`
 	MemberCount  int                     `json:"memberCount"`
 	CreatedAt    string                  `json:"createdAt"`
@@ -26,8 +27,12 @@ func viewGroup(g groups.Group) groupView {
 	for _, t := range groups.ItemTypes {
 		counts[t] = g.Counts[t]
 	}
+	attrs := g.Attributes
+	if attrs == nil {
+		attrs = map[string]string{} // always an object, as an item's
+	}
 	return groupView{
-		ID: g.ID, Name: g.Name, Description: g.Description, MemberCounts: counts, MemberCount: g.MemberCount(),
+		ID: g.ID, Name: g.Name, Description: g.Description, Attributes: attrs, MemberCounts: counts, MemberCount: g.MemberCount(),
 		CreatedAt: rfc3339(g.CreatedAt), UpdatedAt: rfc3339(g.UpdatedAt), Version: g.Version,
 	}
 }

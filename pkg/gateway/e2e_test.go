@@ -544,6 +544,7 @@ func TestRequestsPerOperation(t *testing.T) {
 		{"update-group (description)", "PATCH", "/v1/groups/" + id, `{"description":"d"}`, calls{"UpdateItem": 1}},
 		{"update-group (rename)", "PATCH", "/v1/groups/" + id, `{"name":"Renamed"}`, calls{"GetItem": 1, "TransactWriteItems": 1}},
 		{"update-group (change of case)", "PATCH", "/v1/groups/" + id, `{"name":"RENAMED"}`, calls{"GetItem": 1, "UpdateItem": 1}},
+		{"update-group (attributes)", "PATCH", "/v1/groups/" + id, `{"attributes":{"role":"depot"}}`, calls{"GetItem": 1, "UpdateItem": 1}},
 		{"add-member", "PUT", "/v1/groups/" + id + "/users/u1", "", calls{"TransactWriteItems": 1}},
 		{"add-member (already there)", "PUT", "/v1/groups/" + id + "/users/u1", "", calls{"TransactWriteItems": 1}},
 		{"remove-member", "DELETE", "/v1/groups/" + id + "/users/u1", "", calls{"TransactWriteItems": 1}},

@@ -317,7 +317,7 @@ func TestListQueryBadInput(t *testing.T) {
 		{"prefix-400-101-chars", "/v1/groups?prefix=" + long, groups.CodeInvalidArgument, "prefix"},
 		{"prefix-400-with-search", "/v1/groups?prefix=a&search=a", groups.CodeInvalidArgument, "prefix"},
 		{"filter-400-unknown-field", "/v1/groups?filter[colour][eq]=red", groups.CodeInvalidArgument, "filter[colour][eq]"},
-		{"filter-400-no-map-fields", "/v1/groups?filter[attributes.colour][eq]=red", groups.CodeInvalidArgument, "filter[attributes.colour][eq]"},
+		{"members-filter-400-no-map-fields", members + "?filter[attributes.colour][eq]=red", groups.CodeInvalidArgument, "filter[attributes.colour][eq]"},
 		{"filter-400-unknown-op", "/v1/groups?filter[name][like]=x", groups.CodeInvalidArgument, "filter[name][like]"},
 		{"filter-400-no-op", "/v1/groups?filter[name]=x", groups.CodeInvalidArgument, "filter[name]"},
 		{"filter-400-empty-value", "/v1/groups?filter[name][eq]=", groups.CodeInvalidArgument, "filter[name][eq]"},

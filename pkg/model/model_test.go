@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -147,8 +148,25 @@ func (e *env) do(ctx context.Context, token, method, path, body string, header .
 
 type mGroup struct {
 	id, name, desc string
+	attrs          map[string]string
 	version        int
 	members        map[groups.Item]bool
+}
+
+// attrKeys and attrValues are the few a sequence draws group attributes
+// from, so that patches meet keys already set and filters find groups.
+var (
+	attrKeys   = []string{"role", "region", "code"}
+	attrValues = []string{"depot", "hub", "DE-BE", "n1"}
+)
+
+// randomAttrs draws up to three attributes (none at times).
+func randomAttrs(r *rand.Rand) map[string]string {
+	out := map[string]string{}
+	for range r.IntN(4) {
+		out[pick(r, attrKeys)] = pick(r, attrValues)
+	}
+	return out
 }
 
 type mItem struct {
@@ -217,7 +235,7 @@ type world struct {
 	assocIDs []string // every association id ever created, either tenant
 	// adoptGroup finds the group an earlier attempt of a create made (under
 	// fault injection) and adds it to the model.
-	adoptGroup func(ti int, name string, members []groups.Item) error
+	adoptGroup func(ti int, name string, members []groups.Item, attrs map[string]string) error
 }
 
 // The inputs: few enough that names collide (after folding), items are
@@ -302,6 +320,7 @@ func (w *world) next(r *rand.Rand) step {
 		func() step { return w.getGroup(r, ti) },
 		func() step { return w.rename(r, ti) },
 		func() step { return w.describe(r, ti) },
+		func() step { return w.patchAttributes(r, ti) },
 		func() step { return w.deleteGroup(r, ti) },
 		func() step { return w.addMember(r, ti) },
 		func() step { return w.addMember(r, ti) },
@@ -309,7 +328,7 @@ func (w *world) next(r *rand.Rand) step {
 		func() step { return w.batch(r, ti) },
 		func() step { return w.listMembers(r, ti) },
 		func() step { return w.listItemGroups(r, ti) },
-		func() step { return w.listGroups(ti) },
+		func() step { return w.listGroups(r, ti) },
 		func() step { return w.putItem(r, ti) },
 		func() step { return w.getItem(r, ti) },
 		func() step { return w.deleteItem(r, ti) },
@@ -332,7 +351,11 @@ func (w *world) createGroup(r *rand.Rand, ti int) step {
 		name = "   "
 	}
 	members := distinctItems(r, r.IntN(3))
+	attrs := randomAttrs(r)
 	body := map[string]any{"name": name}
+	if len(attrs) > 0 {
+		body["attributes"] = attrs
+	}
 	for _, it := range members {
 		ids, _ := body[string(it.Type)].([]string)
 		body[string(it.Type)] = append(ids, it.ID)
@@ -345,22 +368,23 @@ func (w *world) createGroup(r *rand.Rand, ti int) step {
 			return statusIs(res, 409, groups.CodeNameTaken)
 		case repeat && res.status == 409:
 			// The first attempt created it: the test adopts that group.
-			return w.adopt(ti, name, members)
+			return w.adopt(ti, name, members, attrs)
 		}
 		if err := statusIs(res, 201, ""); err != nil {
 			return err
 		}
 		id := res.str("id")
-		if res.str("name") != name || res.num("memberCount") != len(members) || res.num("version") != 1 || id == "" {
-			return fmt.Errorf("created %s, want name %q, %d members, version 1", res.raw, name, len(members))
+		if res.str("name") != name || res.num("memberCount") != len(members) || res.num("version") != 1 || id == "" ||
+			!sameAttrs(res.at("attributes"), attrs) {
+			return fmt.Errorf("created %s, want name %q, %d members, attributes %v, version 1", res.raw, name, len(members), attrs)
 		}
-		w.addGroup(ti, id, name, members)
+		w.addGroup(ti, id, name, members, attrs)
 		return nil
 	}}
 }
 
-func (w *world) addGroup(ti int, id, name string, members []groups.Item) {
-	g := &mGroup{id: id, name: name, version: 1, members: map[groups.Item]bool{}}
+func (w *world) addGroup(ti int, id, name string, members []groups.Item, attrs map[string]string) {
+	g := &mGroup{id: id, name: name, attrs: attrs, version: 1, members: map[groups.Item]bool{}}
 	for _, it := range members {
 		g.members[it] = true
 	}
@@ -368,11 +392,26 @@ func (w *world) addGroup(ti int, id, name string, members []groups.Item) {
 	w.groupIDs = append(w.groupIDs, id)
 }
 
-func (w *world) adopt(ti int, name string, members []groups.Item) error {
+func (w *world) adopt(ti int, name string, members []groups.Item, attrs map[string]string) error {
 	if w.adoptGroup == nil {
 		return fmt.Errorf("409 for a free name")
 	}
-	return w.adoptGroup(ti, name, members)
+	return w.adoptGroup(ti, name, members, attrs)
+}
+
+// sameAttrs compares a response's attributes (always an object) with the
+// model's.
+func sameAttrs(got any, want map[string]string) bool {
+	m, ok := got.(map[string]any)
+	if !ok || len(m) != len(want) {
+		return false
+	}
+	for k, v := range want {
+		if m[k] != v {
+			return false
+		}
+	}
+	return true
 }
 
 func checkGroup(res response, g *mGroup) error {
@@ -380,9 +419,9 @@ func checkGroup(res response, g *mGroup) error {
 		return err
 	}
 	if res.str("id") != g.id || res.str("name") != g.name || res.str("description") != g.desc ||
-		res.num("version") != g.version || res.num("memberCount") != len(g.members) {
-		return fmt.Errorf("group %s, want id %s name %q description %q version %d memberCount %d",
-			res.raw, g.id, g.name, g.desc, g.version, len(g.members))
+		res.num("version") != g.version || res.num("memberCount") != len(g.members) || !sameAttrs(res.at("attributes"), g.attrs) {
+		return fmt.Errorf("group %s, want id %s name %q description %q attributes %v version %d memberCount %d",
+			res.raw, g.id, g.name, g.desc, g.attrs, g.version, len(g.members))
 	}
 	for _, t := range groups.ItemTypes {
 		n := 0
@@ -461,6 +500,49 @@ func (w *world) describe(r *rand.Rand, ti int) step {
 			return err
 		}
 		g.desc = desc
+		return checkGroup(res, g)
+	}}
+}
+
+// patchAttributes merges a random patch into a group's attributes (RFC
+// 7396: null removes a key, and at times the whole object).
+func (w *world) patchAttributes(r *rand.Rand, ti int) step {
+	m, id := w.t[ti], w.pickGroup(r, ti)
+	patch := map[string]any{}
+	for range 1 + r.IntN(3) {
+		if r.IntN(3) == 0 {
+			patch[pick(r, attrKeys)] = nil
+		} else {
+			patch[pick(r, attrKeys)] = pick(r, attrValues)
+		}
+	}
+	var body any = patch
+	if r.IntN(8) == 0 {
+		body = nil
+	}
+	return step{method: "PATCH", path: "/v1/groups/" + id, body: jsonBody(map[string]any{"attributes": body}), check: func(res response, repeat bool) error {
+		g, ok := m.groups[id]
+		if !ok {
+			return statusIs(res, 404, groups.CodeNotFound)
+		}
+		if err := statusIs(res, 200, ""); err != nil {
+			return err
+		}
+		if err := versionAfter(g, res.num("version"), repeat); err != nil {
+			return err
+		}
+		next := map[string]string{}
+		if body != nil {
+			maps.Copy(next, g.attrs)
+			for k, v := range patch {
+				if v == nil {
+					delete(next, k)
+				} else {
+					next[k] = v.(string)
+				}
+			}
+		}
+		g.attrs = next
 		return checkGroup(res, g)
 	}}
 }
@@ -688,22 +770,36 @@ func (w *world) listItemGroups(r *rand.Rand, ti int) step {
 	}}
 }
 
-func (w *world) listGroups(ti int) step {
+// listGroups lists the tenant's groups, at times only those with an
+// attribute of a value (filter[attributes.<key>][eq]).
+func (w *world) listGroups(r *rand.Rand, ti int) step {
 	m := w.t[ti]
-	return step{method: "GET", path: "/v1/groups", check: func(res response, _ bool) error {
+	path, key, value := "/v1/groups", "", ""
+	if r.IntN(2) == 0 {
+		key, value = pick(r, attrKeys), pick(r, attrValues)
+		path += "?filter[attributes." + key + "][eq]=" + value
+	}
+	return step{method: "GET", path: path, check: func(res response, _ bool) error {
 		if err := statusIs(res, 200, ""); err != nil {
 			return err
 		}
 		var want, got []string
 		for _, g := range m.groups {
-			want = append(want, g.id)
+			if key == "" || g.attrs[key] == value {
+				want = append(want, g.id)
+			}
 		}
 		slices.SortFunc(want, func(a, b string) int { return strings.Compare(fold(m.groups[a].name), fold(m.groups[b].name)) })
 		for i := range res.list("items") {
 			got = append(got, res.str("items", i, "id"))
 		}
-		if !slices.Equal(got, want) || res.num("total_count") != len(want) {
-			return fmt.Errorf("groups %v total_count %d, want %v", got, res.num("total_count"), want)
+		// A filtered list has no total_count unless asked (count=true).
+		wantTotal := len(want)
+		if key != "" {
+			wantTotal = -1
+		}
+		if !slices.Equal(got, want) || res.num("total_count") != wantTotal || res.at("next_cursor") != nil {
+			return fmt.Errorf("groups %v total_count %d next_cursor %v, want %v", got, res.num("total_count"), res.at("next_cursor"), want)
 		}
 		return nil
 	}}
