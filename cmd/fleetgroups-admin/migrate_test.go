@@ -82,7 +82,7 @@ func TestMigrateLegacyTable(t *testing.T) {
 	// Two names fold to "berlin": the group already holding that guard
 	// keeps it, the other is reported and left as it was.
 	first := admin(t, local(table), connect, "migrate", "-page-size", "4")
-	if first.code != 1 || !strings.Contains(first.stdout, "at schema version 0; this code writes version 1") ||
+	if first.code != 1 || !strings.Contains(first.stdout, "at schema version 0; this code writes version 2") ||
 		!strings.Contains(first.stdout, `group grp_berlin_fullwidth "ＢＥＲＬＩＮ" folds to "berlin", the name of group grp_berlin "Berlin"`) ||
 		!strings.Contains(first.stdout, "Migration 1 (fold-names) stopped on conflicts") ||
 		!strings.Contains(first.stderr, "stays at schema version 0") {
@@ -140,12 +140,18 @@ func TestMigrateLegacyTable(t *testing.T) {
 	}
 	second := admin(t, local(table), connect, "migrate")
 	if second.code != 0 || !strings.Contains(second.stdout, "Migration 1 (fold-names) done") ||
-		!strings.Contains(second.stdout, "is at schema version 1.") || strings.Contains(second.stdout, "conflict:") {
+		!strings.Contains(second.stdout, "Migration 2 (tree-paths) done") ||
+		!strings.Contains(second.stdout, "is at schema version 2.") || strings.Contains(second.stdout, "conflict:") {
 		t.Fatalf("second run: exit %d\n%s%s", second.code, second.stdout, second.stderr)
 	}
-	if v, err := st.TableSchemaVersion(ctx); err != nil || v != 1 {
-		t.Fatalf("schema version = %d, %v; want 1", v, err)
+	if v, err := st.TableSchemaVersion(ctx); err != nil || v != 2 {
+		t.Fatalf("schema version = %d, %v; want 2", v, err)
 	}
+	// Migration 2 gave the legacy groups the tree path of a top-level group.
+	if got := attr(itemAt(t, table, "T#tn_legacy#G#grp_alpha", "#GROUP"), "GSI3SK"); got != "grp_alpha" {
+		t.Fatalf("tree path of a legacy group after migrate = %q, want grp_alpha", got)
+	}
+	storetest.CheckInvariants(t, st)
 
 	third := admin(t, local(table), connect, "migrate")
 	if third.code != 0 || !strings.Contains(third.stdout, "Nothing to migrate.") {

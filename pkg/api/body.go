@@ -298,6 +298,22 @@ func (f *fields) mergePatchMap(name string) (patch map[string]*string, clear, pr
 	return patch, false, true
 }
 
+// parentID is the parentId field: a group id, or null for top level ("").
+// present is false when the body lacks the field.
+func (f *fields) parentID() (id string, present bool) {
+	raw, ok := f.obj["parentId"]
+	f.used["parentId"] = true
+	if !ok || string(bytes.TrimSpace(raw)) == "null" {
+		return "", ok
+	}
+	if err := json.Unmarshal(raw, &id); err != nil {
+		f.fail("parentId", "must be a group id or null")
+		return "", true
+	}
+	f.add(groups.ValidateID("parentId", id))
+	return id, true
+}
+
 // rejectUnknown reports every field that no getter asked for.
 func (f *fields) rejectUnknown() {
 	var unknown []string

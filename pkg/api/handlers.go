@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"slices"
@@ -21,6 +22,7 @@ func (a *API) createGroup(w http.ResponseWriter, r *http.Request, tenant string)
 		return err
 	}
 	var ng groups.NewGroup
+	ng.ParentID, _ = f.parentID()
 	if name := f.str("name", true); name != nil {
 		ng.Name, err = groups.CleanName("name", *name)
 		f.add(err)
@@ -97,9 +99,12 @@ func (a *API) updateGroup(w http.ResponseWriter, r *http.Request, tenant string)
 	attrs, clear, present := f.mergePatchMap("attributes")
 	p.Attributes, p.ClearAttributes = attrs, clear
 	f.errs = append(f.errs, groups.ValidateAttributePatch("attributes", attrs)...)
+	if parent, moves := f.parentID(); moves {
+		p.Parent = &parent
+	}
 	f.rejectUnknown()
-	if p.Name == nil && p.Description == nil && !present && len(f.errs) == 0 {
-		f.fail("body", "must set name, description and/or attributes")
+	if p.Name == nil && p.Description == nil && !present && p.Parent == nil && len(f.errs) == 0 {
+		f.fail("body", "must set name, description, attributes and/or parentId")
 	}
 	if err := f.err(); err != nil {
 		return err
@@ -145,7 +150,7 @@ func (a *API) deleteGroup(w http.ResponseWriter, r *http.Request, tenant string)
 // is the deprecated name of search.
 func (a *API) listGroups(w http.ResponseWriter, r *http.Request, tenant string) error {
 	q, list, err := a.listQuery(r, tenant, "groups", listSpec{
-		fields: store.GroupFields, aliases: map[string]string{"prefix": paramSearch}})
+		fields: store.GroupFields, aliases: map[string]string{"prefix": paramSearch}, byParent: true})
 	if err != nil {
 		return err
 	}
@@ -154,6 +159,54 @@ func (a *API) listGroups(w http.ResponseWriter, r *http.Request, tenant string) 
 		return err
 	}
 	return writePage(a, w, r, tenant, list, q, page, viewGroup)
+}
+
+// listChildren: GET /v1/groups/{groupId}/children, the group's direct
+// children in tree order, with the list parameters (listQuery) but sort.
+func (a *API) listChildren(w http.ResponseWriter, r *http.Request, tenant string) error {
+	return a.listSubtree(w, r, tenant, "children", a.store.ListChildren)
+}
+
+// listDescendants: GET /v1/groups/{groupId}/descendants, the group's whole
+// subtree depth-first, with the list parameters (listQuery) but sort.
+func (a *API) listDescendants(w http.ResponseWriter, r *http.Request, tenant string) error {
+	return a.listSubtree(w, r, tenant, "descendants", a.store.ListDescendants)
+}
+
+func (a *API) listSubtree(w http.ResponseWriter, r *http.Request, tenant, kind string,
+	list func(ctx context.Context, tenant, id string, q store.ListQuery) (store.Page[groups.Group], error)) error {
+	id := r.PathValue("groupId")
+	if err := groups.ValidateID("groupId", id); err != nil {
+		return err
+	}
+	q, listID, err := a.listQuery(r, tenant, kind+":"+id, listSpec{fields: store.GroupFields, treeOrder: true})
+	if err != nil {
+		return err
+	}
+	page, err := list(r.Context(), tenant, id, q)
+	if err != nil {
+		return err
+	}
+	return writePage(a, w, r, tenant, listID, q, page, viewGroup)
+}
+
+// getAncestors: GET /v1/groups/{groupId}/ancestors, the chain from the
+// top-level group down to the group's parent.
+func (a *API) getAncestors(w http.ResponseWriter, r *http.Request, tenant string) error {
+	id, err := groupID(r)
+	if err != nil {
+		return err
+	}
+	chain, err := a.store.Ancestors(r.Context(), tenant, id)
+	if err != nil {
+		return err
+	}
+	out := listView[groupNameView]{Items: make([]groupNameView, len(chain))}
+	for i, g := range chain {
+		out.Items[i] = groupNameView{ID: g.ID, Name: g.Name}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 // addMember: PUT /v1/groups/{groupId}/{itemType}/{itemId}. 201 when added,

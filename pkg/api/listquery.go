@@ -24,6 +24,9 @@ const (
 	paramCount   = "count"
 	paramPage    = "page"
 	paramPerPage = "per_page"
+	// paramParentID filters list-groups by parent: a group id, or null for
+	// top-level groups.
+	paramParentID = "parentId"
 )
 
 var sorts = map[string]store.Sort{
@@ -46,6 +49,11 @@ type listSpec struct {
 	// extra are parameters the handler reads itself; they must not change
 	// which entries the list holds or their order (cursors ignore them).
 	extra []string
+	// byParent accepts parentId (list-groups).
+	byParent bool
+	// treeOrder: the list has one order, depth-first (a subtree), and
+	// refuses sort.
+	treeOrder bool
 }
 
 // listQuery reads a list's query parameters: search, filter[<field>][<op>]
@@ -90,10 +98,26 @@ func (a *API) listQuery(r *http.Request, tenant, list string, spec listSpec) (st
 			q.Search = v
 		case paramSort:
 			s, ok := sorts[v]
-			if !ok {
+			switch {
+			case spec.treeOrder:
+				fail(field, "is not supported: this list is in tree order (depth-first, siblings by id)")
+			case !ok:
 				fail(field, "must be one of name, -name, created, -created")
 			}
 			q.Sort = s
+		case paramParentID:
+			if !spec.byParent {
+				fail(field, "is not a known query parameter")
+				continue
+			}
+			f := store.Filter{Field: "parentId", Op: store.OpEq, Value: v}
+			if v == "null" {
+				f.Op, f.Value = store.OpAbsent, ""
+			} else if err := groups.ValidateID(field, v); err != nil {
+				errs = append(errs, groups.FieldsOf(err)...)
+			}
+			q.Filters = append(q.Filters, f)
+			bind.Set(name, v)
 		case paramCount:
 			if v != "true" && v != "false" {
 				fail(field, "must be true or false")

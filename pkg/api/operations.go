@@ -45,6 +45,10 @@ var (
 	GetOpenAPI = Operation{routes.GetOpenAPI, (*API).getOpenAPI, nil}
 	// Issue 3 §6: usage metering.
 	GetUsage = Operation{routes.GetUsage, (*API).getUsage, nil}
+	// Issue 8: the group hierarchy.
+	ListChildren    = Operation{routes.ListChildren, (*API).listChildren, nil}
+	ListDescendants = Operation{routes.ListDescendants, (*API).listDescendants, nil}
+	GetAncestors    = Operation{routes.GetAncestors, (*API).getAncestors, nil}
 )
 
 // Operations lists every operation, in the route table's order of
@@ -56,6 +60,6 @@ func Operations() []Operation {
 	return []Operation{
 		CreateGroup, GetGroup, UpdateGroup, DeleteGroup, ListGroups, AddMember, RemoveMember, ListMembers,
 		ListItemGroups, PutItem, GetItem, DeleteItem, ListItems, BatchMembers, CreateAssociations,
-		DeleteAssociations, ListAssociations, GetOpenAPI, GetUsage,
+		DeleteAssociations, ListAssociations, GetOpenAPI, GetUsage, ListChildren, ListDescendants, GetAncestors,
 	}
 }

@@ -12,6 +12,9 @@ import (
 
 type groupView struct {
 	ID           string                  `json:"id"`
+	ParentID     *string                 `json:"parentId"`
+	Depth        int                     `json:"depth"`
+	ChildCount   int                     `json:"childCount"`
 	Name         string                  `json:"name"`
 	Description  string                  `json:"description"`
 	Attributes   map[string]string       `json:"attributes"`
@@ -31,8 +34,12 @@ func viewGroup(g groups.Group) groupView {
 	if attrs == nil {
 		attrs = map[string]string{} // always an object, as an item's
 	}
+	var parent *string
+	if p := g.ParentID(); p != "" {
+		parent = &p
+	}
 	return groupView{
-		ID: g.ID, Name: g.Name, Description: g.Description, Attributes: attrs, MemberCounts: counts, MemberCount: g.MemberCount(),
+		ID: g.ID, ParentID: parent, Depth: g.Depth(), ChildCount: g.ChildCount, Name: g.Name, Description: g.Description, Attributes: attrs, MemberCounts: counts, MemberCount: g.MemberCount(),
 		CreatedAt: rfc3339(g.CreatedAt), UpdatedAt: rfc3339(g.UpdatedAt), Version: g.Version,
 	}
 }
@@ -47,6 +54,11 @@ type memberView struct {
 
 func viewMember(m groups.Membership) memberView {
 	return memberView{GroupID: m.GroupID, ItemType: m.Item.Type, ItemID: m.Item.ID, AddedAt: rfc3339(m.AddedAt)}
+}
+
+type groupNameView struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
 }
 
 type groupRefView struct {

@@ -291,6 +291,19 @@ func (e *env) measure(t *testing.T, token string) []Call {
 	association := created["data"].([]any)[0].(map[string]any)["id"].(string)
 	measured(routes.DeleteAssociations, "1 association", token, "DELETE", "/v1/vehicles/associations/users", fmt.Sprintf(`{"data":[{"type":"user_permission","id":%q}]}`, association))
 	measured(routes.DeleteGroup, "a group of 3 members", token, "DELETE", "/v1/groups/"+doomed, "")
+	// A tree: a region with 3 depots, the first with 2 teams.
+	region := id(post("/v1/groups", `{"name":"Region"}`))
+	var depots []string
+	for i := range 3 {
+		depots = append(depots, id(post("/v1/groups", fmt.Sprintf(`{"name":"Depot %d","parentId":%q}`, i, region))))
+	}
+	var teams []string
+	for i := range 2 {
+		teams = append(teams, id(post("/v1/groups", fmt.Sprintf(`{"name":"Team %d","parentId":%q}`, i, depots[0]))))
+	}
+	measured(routes.ListChildren, "a region's 3 children", token, "GET", "/v1/groups/"+region+"/children", "")
+	measured(routes.ListDescendants, "a subtree of 5 groups", token, "GET", "/v1/groups/"+region+"/descendants", "")
+	measured(routes.GetAncestors, "a group at depth 2", token, "GET", "/v1/groups/"+teams[0]+"/ancestors", "")
 	measured(routes.GetUsage, "the tenant's counts", token, "GET", "/v1/usage", "")
 	measured(routes.GetOpenAPI, "the document (public: no authorizer, not metered)", "", "GET", "/v1/openapi.json", "")
 

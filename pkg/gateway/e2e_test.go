@@ -404,6 +404,9 @@ func TestTenantIsolationOnEveryRoute(t *testing.T) {
 		{"list-members-all", "GET", "/v1/groups/" + id + "/members", "", 404},
 		{"list-members-type", "GET", "/v1/groups/" + id + "/vehicles", "", 404},
 		{"replay-cursor", "GET", "/v1/groups/" + id + "/members?limit=1&cursor=" + cursor, "", 404},
+		{"list-children", "GET", "/v1/groups/" + id + "/children", "", 404},
+		{"list-descendants", "GET", "/v1/groups/" + id + "/descendants", "", 404},
+		{"get-ancestors", "GET", "/v1/groups/" + id + "/ancestors", "", 404},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -421,6 +424,14 @@ func TestTenantIsolationOnEveryRoute(t *testing.T) {
 		if r.status != 200 || len(r.items()) != 0 {
 			t.Fatalf("B sees %v", r.body)
 		}
+	})
+	// A's group is no parent for B: as if it did not exist.
+	t.Run("create-under-it", func(t *testing.T) {
+		expect(t, e.call(t, e.tokenB, "POST", "/v1/groups", fmt.Sprintf(`{"name":"B's child","parentId":%q}`, id)), 400, groups.CodeInvalidArgument)
+	})
+	t.Run("move-under-it", func(t *testing.T) {
+		own := e.call(t, e.tokenB, "POST", "/v1/groups", `{"name":"B's own"}`).str("id")
+		expect(t, e.call(t, e.tokenB, "PATCH", "/v1/groups/"+own, fmt.Sprintf(`{"parentId":%q}`, id)), 400, groups.CodeInvalidArgument)
 	})
 	t.Run("create-same-name", func(t *testing.T) {
 		expect(t, e.call(t, e.tokenB, "POST", "/v1/groups", `{"name":"A's group"}`), 201, "")
@@ -529,6 +540,10 @@ func TestRequestsPerOperation(t *testing.T) {
 	asc := e.call(t, A, "POST", "/v1/vehicles/associations/users", `{"data":[{"vehicle_id":"v1","user_id":"u7"}]}`).at("data").([]any)[0].(map[string]any)["id"]
 	e.call(t, A, "GET", "/v1/groups", "") // loads the cursor key once per process
 	next := e.call(t, A, "GET", "/v1/groups/"+id+"/vehicles?limit=1", "").str("next_cursor")
+	region := e.call(t, A, "POST", "/v1/groups", `{"name":"Region"}`).str("id")
+	depot := e.call(t, A, "POST", "/v1/groups", fmt.Sprintf(`{"name":"Depot","parentId":%q}`, region)).str("id")
+	team := e.call(t, A, "POST", "/v1/groups", fmt.Sprintf(`{"name":"Team","parentId":%q}`, depot)).str("id")
+	other := e.call(t, A, "POST", "/v1/groups", `{"name":"Other region"}`).str("id")
 	e.counter.Take()
 	e.authCounter.Take()
 	e.meterCount.Take()
@@ -580,6 +595,17 @@ func TestRequestsPerOperation(t *testing.T) {
 		{"delete-group (3 members)", "DELETE", "/v1/groups/" + id, "", calls{"GetItem": 1, "TransactWriteItems": 1, "Query": 1, "BatchWriteItem": 1, "DeleteItem": 1}},
 		// It reports the count that metering returned: no request of its own.
 		{"get-usage", "GET", "/v1/usage", "", calls{}},
+		// Issue 8: the hierarchy. A create under a parent reads the parent;
+		// a move reads the new parent and, when the group has children,
+		// its subtree (GSI3, then the nodes strongly consistently).
+		{"create-group (under a parent)", "POST", "/v1/groups", fmt.Sprintf(`{"name":"Team 2","parentId":%q}`, depot), calls{"GetItem": 1, "TransactWriteItems": 1}},
+		{"list-children (first page)", "GET", "/v1/groups/" + depot + "/children", "", calls{"GetItem": 1, "Query": 1}},
+		{"list-descendants", "GET", "/v1/groups/" + region + "/descendants", "", calls{"GetItem": 1, "Query": 1}},
+		{"get-ancestors (depth 2)", "GET", "/v1/groups/" + team + "/ancestors", "", calls{"GetItem": 1, "BatchGetItem": 1}},
+		{"list-groups (parentId)", "GET", "/v1/groups?parentId=" + region, "", calls{"Query": 1}},
+		{"update-group (move a leaf)", "PATCH", "/v1/groups/" + team, fmt.Sprintf(`{"parentId":%q}`, region), calls{"GetItem": 2, "TransactWriteItems": 1}},
+		{"update-group (move a subtree)", "PATCH", "/v1/groups/" + region, fmt.Sprintf(`{"parentId":%q}`, other), calls{"GetItem": 2, "Query": 1, "BatchGetItem": 1, "TransactWriteItems": 1}},
+		{"update-group (move to top level)", "PATCH", "/v1/groups/" + team, `{"parentId":null}`, calls{"GetItem": 1, "TransactWriteItems": 1}},
 	}
 	report := "\n| operation | DynamoDB requests | plus metering |\n|---|---|---|\n"
 	measure := func(name, method, path, body string, want calls, headers ...string) response {

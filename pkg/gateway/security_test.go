@@ -66,6 +66,14 @@ func newTenantFixture(t *testing.T, e *env) tenantFixture {
 		expect(t, r, 201, "")
 		*g = r.str("id")
 	}
+	// Two children and a grandchild, for the tree routes' cursors.
+	for i := range 2 {
+		r := e.call(t, A, "POST", "/v1/groups", fmt.Sprintf(`{"name":"A's child %d","parentId":%q}`, i, fx.group))
+		expect(t, r, 201, "")
+		if i == 0 {
+			expect(t, e.call(t, A, "POST", "/v1/groups", fmt.Sprintf(`{"name":"A's grandchild","parentId":%q}`, r.str("id"))), 201, "")
+		}
+	}
 	r := e.call(t, A, "POST", "/v1/vehicles/associations/users", `{"data":[`+
 		`{"vehicle_id":"item-a","user_id":"item-a"},{"vehicle_id":"item-a","user_id":"item-b"},{"vehicle_id":"item-b","user_id":"item-a"}]}`)
 	expect(t, r, 201, "")
@@ -83,6 +91,7 @@ func (fx tenantFixture) path(rt routes.Route) string {
 func (fx tenantFixture) snapshot(t *testing.T, e *env) string {
 	t.Helper()
 	paths := []string{"/v1/groups", "/v1/groups/" + fx.group, "/v1/groups/" + fx.group2 + "/members",
+		"/v1/groups/" + fx.group + "/descendants",
 		"/v1/groups/" + fx.group + "/members", "/v1/vehicles/item-a/associations/users", "/v1/users/item-a/associations/vehicles"}
 	for _, it := range groups.ItemTypes {
 		paths = append(paths, "/v1/"+string(it), "/v1/"+string(it)+"/"+itemA, "/v1/"+string(it)+"/"+itemA+"/groups")
@@ -118,7 +127,8 @@ func isolationCase(e *env, fx tenantFixture, rt routes.Route) (isolation, bool) 
 		}
 	}
 	switch rt.Operation {
-	case routes.GetGroup, routes.DeleteGroup, routes.ListMembers, routes.AddMember, routes.RemoveMember, routes.GetItem, routes.DeleteItem:
+	case routes.GetGroup, routes.DeleteGroup, routes.ListMembers, routes.AddMember, routes.RemoveMember, routes.GetItem, routes.DeleteItem,
+		routes.ListChildren, routes.ListDescendants, routes.GetAncestors:
 		return isolation{name: "404-not-found", status: 404, code: groups.CodeNotFound}, true
 	case routes.UpdateGroup:
 		return isolation{name: "404-not-found", body: `{"name":"B's now"}`, status: 404, code: groups.CodeNotFound}, true

@@ -35,6 +35,12 @@ const (
 	CodePreconditionFailed   Code = "precondition_failed"
 	CodeIdempotencyKeyReused Code = "idempotency_key_reused"
 	CodeIdempotencyKeyInUse  Code = "idempotency_key_in_use"
+
+	// The group hierarchy.
+	CodeCycle           Code = "cycle"
+	CodeTooDeep         Code = "too_deep"
+	CodeHasChildren     Code = "has_children"
+	CodeSubtreeTooLarge Code = "subtree_too_large"
 )
 
 // FieldError names one invalid input field and what is wrong with it.
@@ -92,3 +98,19 @@ func CodeOf(err error) Code {
 	}
 	return CodeInternal
 }
+
+// Errors of the group hierarchy.
+var (
+	// ErrParentNotFound answers a parentId that names no live group of the
+	// tenant (or one outside a scoped token's subtree).
+	ErrParentNotFound = &Error{Code: CodeInvalidArgument, Detail: "the parent group does not exist",
+		Fields: []FieldError{{Field: "parentId", Message: "is not a group of this tenant"}}}
+	ErrCycle = &Error{Code: CodeCycle,
+		Detail: "a group cannot be moved under itself or one of its descendants"}
+	ErrTooDeep = Errorf(CodeTooDeep,
+		"the tree would be deeper than %d levels (a group's depth is at most %d)", MaxDepth+1, MaxDepth)
+	ErrHasChildren = &Error{Code: CodeHasChildren,
+		Detail: "the group has child groups: delete or move them first"}
+	ErrSubtreeTooLarge = Errorf(CodeSubtreeTooLarge,
+		"a move takes at most %d groups (the group and its descendants); move parts of the subtree first", MaxMoveSize)
+)

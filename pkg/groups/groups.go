@@ -43,6 +43,13 @@ const (
 	// MaxPageNumberDepth bounds page-number pagination (page × per_page):
 	// page N reads every entry before it, so deeper reads take cursors.
 	MaxPageNumberDepth = 10000
+	// MaxDepth is the deepest a group may sit: a tree has at most
+	// MaxDepth+1 levels (top-level groups are at depth 0).
+	MaxDepth = 9
+	// MaxMoveSize is the most groups (the moved group and its descendants)
+	// one move takes: the move is one TransactWriteItems of 100 actions, of
+	// which the two parents and the name guards of a rename take four.
+	MaxMoveSize = 96
 )
 
 // Group is a named set of items inside one tenant.
@@ -53,6 +60,12 @@ type Group struct {
 	// Attributes are the partner's own settings for the group (a role, a
 	// region code): string values under keys, as registered items have.
 	Attributes map[string]string
+	// Ancestors are the ids of the group's ancestors, from its top-level
+	// group down to its parent; none for a top-level group.
+	Ancestors []string
+	// ChildCount is the number of groups whose parent this is, kept in the
+	// transactions that create, move and delete them.
+	ChildCount int
 	// Counts holds the number of members per item type; it is maintained in
 	// the same transactions that add and remove members, so it never drifts.
 	Counts    map[ItemType]int
@@ -60,6 +73,17 @@ type Group struct {
 	UpdatedAt time.Time
 	Version   int
 }
+
+// ParentID is the id of the group's parent, "" for a top-level group.
+func (g Group) ParentID() string {
+	if len(g.Ancestors) == 0 {
+		return ""
+	}
+	return g.Ancestors[len(g.Ancestors)-1]
+}
+
+// Depth is how many ancestors the group has: 0 at top level.
+func (g Group) Depth() int { return len(g.Ancestors) }
 
 // MemberCount is the total number of members over all item types.
 func (g Group) MemberCount() int {
@@ -83,6 +107,12 @@ type Membership struct {
 	AddedAt time.Time
 }
 
+// GroupName is a group's id and name, as an ancestor chain shows it.
+type GroupName struct {
+	ID   string
+	Name string
+}
+
 // GroupRef is what the reverse lookup returns for each group holding an item.
 type GroupRef struct {
 	ID      string
@@ -92,6 +122,8 @@ type GroupRef struct {
 
 // NewGroup is a validated create-group request.
 type NewGroup struct {
+	// ParentID is the group to create it under, "" for top level.
+	ParentID    string
 	Name        string
 	Description string
 	Attributes  map[string]string
@@ -107,6 +139,9 @@ type GroupPatch struct {
 	// (`"attributes": null`) removes them all first.
 	Attributes      map[string]*string
 	ClearAttributes bool
+	// Parent, when set, moves the group (and its subtree) under the group
+	// it names, or to top level when it names "".
+	Parent *string
 }
 
 // ChangesAttributes reports whether the patch touches the attributes.

@@ -116,15 +116,15 @@ func (fe *faultEnv) send(w *world, s step) (response, bool, error) {
 
 // adoptGroup finds, with faults off, the group a create answered 503 had
 // made, and adds it to the model.
-func (fe *faultEnv) adoptGroup(w *world) func(ti int, name string, members []groups.Item, attrs map[string]string) error {
-	return func(ti int, name string, members []groups.Item, attrs map[string]string) error {
+func (fe *faultEnv) adoptGroup(w *world) func(ti int, parent, name string, members []groups.Item, attrs map[string]string) error {
+	return func(ti int, parent, name string, members []groups.Item, attrs map[string]string) error {
 		res, err := fe.do(context.Background(), w.t[ti].token, "GET", "/v1/groups?search="+url.QueryEscape(name), "", headerFaults, "off")
 		if err != nil {
 			return err
 		}
 		for i := range res.list("items") {
 			if res.str("items", i, "name") == name && res.num("items", i, "version") == 1 && res.num("items", i, "memberCount") == len(members) {
-				w.addGroup(ti, res.str("items", i, "id"), name, members, attrs)
+				w.addGroup(ti, res.str("items", i, "id"), parent, name, members, attrs)
 				return nil
 			}
 		}

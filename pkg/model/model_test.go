@@ -148,6 +148,7 @@ func (e *env) do(ctx context.Context, token, method, path, body string, header .
 
 type mGroup struct {
 	id, name, desc string
+	parent         string // "" at top level
 	attrs          map[string]string
 	version        int
 	members        map[groups.Item]bool
@@ -198,6 +199,48 @@ func (m *mTenant) nameTaken(name, except string) bool {
 	return false
 }
 
+// The tree, as the model keeps it: each group knows its parent.
+
+// ancestors are g's ancestors, top-level group first.
+func (m *mTenant) ancestors(id string) []string {
+	var out []string
+	for p := m.groups[id].parent; p != ""; p = m.groups[p].parent {
+		out = append([]string{p}, out...)
+	}
+	return out
+}
+
+func (m *mTenant) children(id string) []string {
+	var out []string
+	for _, g := range m.groups {
+		if g.parent == id {
+			out = append(out, g.id)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// descendants is id's subtree without id, depth-first, siblings by id: the
+// order the API lists it in.
+func (m *mTenant) descendants(id string) []string {
+	var out []string
+	for _, c := range m.children(id) {
+		out = append(out, c)
+		out = append(out, m.descendants(c)...)
+	}
+	return out
+}
+
+// height is how many levels id's subtree has below id.
+func (m *mTenant) height(id string) int {
+	h := 0
+	for _, c := range m.children(id) {
+		h = max(h, 1+m.height(c))
+	}
+	return h
+}
+
 func (m *mTenant) holders(it groups.Item) []*mGroup {
 	var out []*mGroup
 	for _, g := range m.groups {
@@ -235,7 +278,7 @@ type world struct {
 	assocIDs []string // every association id ever created, either tenant
 	// adoptGroup finds the group an earlier attempt of a create made (under
 	// fault injection) and adds it to the model.
-	adoptGroup func(ti int, name string, members []groups.Item, attrs map[string]string) error
+	adoptGroup func(ti int, parent, name string, members []groups.Item, attrs map[string]string) error
 }
 
 // The inputs: few enough that names collide (after folding), items are
@@ -337,6 +380,11 @@ func (w *world) next(r *rand.Rand) step {
 		func() step { return w.listAssociations(r, ti) },
 		func() step { return w.listItems(r, ti) },
 		func() step { return w.getUsage() },
+		func() step { return w.createGroup(r, ti) },
+		func() step { return w.move(r, ti) },
+		func() step { return w.move(r, ti) },
+		func() step { return w.listSubtree(r, ti) },
+		func() step { return w.ancestors(r, ti) },
 	}
 	s := pick(r, ops)()
 	s.tenant = ti
@@ -353,6 +401,11 @@ func (w *world) createGroup(r *rand.Rand, ti int) step {
 	members := distinctItems(r, r.IntN(3))
 	attrs := randomAttrs(r)
 	body := map[string]any{"name": name}
+	parent := ""
+	if r.IntN(2) == 0 {
+		parent = w.pickGroup(r, ti)
+		body["parentId"] = parent
+	}
 	if len(attrs) > 0 {
 		body["attributes"] = attrs
 	}
@@ -364,11 +417,15 @@ func (w *world) createGroup(r *rand.Rand, ti int) step {
 		switch {
 		case strings.TrimSpace(name) == "":
 			return statusIs(res, 400, groups.CodeInvalidArgument)
+		case parent != "" && m.groups[parent] == nil:
+			return statusIs(res, 400, groups.CodeInvalidArgument)
+		case parent != "" && len(m.ancestors(parent))+1 > groups.MaxDepth:
+			return statusIs(res, 409, groups.CodeTooDeep)
 		case m.nameTaken(name, ""):
 			return statusIs(res, 409, groups.CodeNameTaken)
 		case repeat && res.status == 409:
 			// The first attempt created it: the test adopts that group.
-			return w.adopt(ti, name, members, attrs)
+			return w.adopt(ti, parent, name, members, attrs)
 		}
 		if err := statusIs(res, 201, ""); err != nil {
 			return err
@@ -378,13 +435,13 @@ func (w *world) createGroup(r *rand.Rand, ti int) step {
 			!sameAttrs(res.at("attributes"), attrs) {
 			return fmt.Errorf("created %s, want name %q, %d members, attributes %v, version 1", res.raw, name, len(members), attrs)
 		}
-		w.addGroup(ti, id, name, members, attrs)
-		return nil
+		w.addGroup(ti, id, parent, name, members, attrs)
+		return checkGroup(res, m, m.groups[id])
 	}}
 }
 
-func (w *world) addGroup(ti int, id, name string, members []groups.Item, attrs map[string]string) {
-	g := &mGroup{id: id, name: name, attrs: attrs, version: 1, members: map[groups.Item]bool{}}
+func (w *world) addGroup(ti int, id, parent, name string, members []groups.Item, attrs map[string]string) {
+	g := &mGroup{id: id, parent: parent, name: name, attrs: attrs, version: 1, members: map[groups.Item]bool{}}
 	for _, it := range members {
 		g.members[it] = true
 	}
@@ -392,11 +449,11 @@ func (w *world) addGroup(ti int, id, name string, members []groups.Item, attrs m
 	w.groupIDs = append(w.groupIDs, id)
 }
 
-func (w *world) adopt(ti int, name string, members []groups.Item, attrs map[string]string) error {
+func (w *world) adopt(ti int, parent, name string, members []groups.Item, attrs map[string]string) error {
 	if w.adoptGroup == nil {
 		return fmt.Errorf("409 for a free name")
 	}
-	return w.adoptGroup(ti, name, members, attrs)
+	return w.adoptGroup(ti, parent, name, members, attrs)
 }
 
 // sameAttrs compares a response's attributes (always an object) with the
@@ -414,14 +471,23 @@ func sameAttrs(got any, want map[string]string) bool {
 	return true
 }
 
-func checkGroup(res response, g *mGroup) error {
-	if err := statusIs(res, 200, ""); err != nil {
-		return err
+func checkGroup(res response, m *mTenant, g *mGroup) error {
+	if res.status != 201 {
+		if err := statusIs(res, 200, ""); err != nil {
+			return err
+		}
 	}
 	if res.str("id") != g.id || res.str("name") != g.name || res.str("description") != g.desc ||
 		res.num("version") != g.version || res.num("memberCount") != len(g.members) || !sameAttrs(res.at("attributes"), g.attrs) {
 		return fmt.Errorf("group %s, want id %s name %q description %q attributes %v version %d memberCount %d",
 			res.raw, g.id, g.name, g.desc, g.attrs, g.version, len(g.members))
+	}
+	var parent any
+	if g.parent != "" {
+		parent = g.parent
+	}
+	if res.at("parentId") != parent || res.num("depth") != len(m.ancestors(g.id)) || res.num("childCount") != len(m.children(g.id)) {
+		return fmt.Errorf("group %s, want parentId %v depth %d childCount %d", res.raw, parent, len(m.ancestors(g.id)), len(m.children(g.id)))
 	}
 	for _, t := range groups.ItemTypes {
 		n := 0
@@ -444,7 +510,7 @@ func (w *world) getGroup(r *rand.Rand, ti int) step {
 		if !ok {
 			return statusIs(res, 404, groups.CodeNotFound)
 		}
-		return checkGroup(res, g)
+		return checkGroup(res, m, g)
 	}}
 }
 
@@ -481,7 +547,7 @@ func (w *world) rename(r *rand.Rand, ti int) step {
 			return err
 		}
 		g.name = name
-		return checkGroup(res, g)
+		return checkGroup(res, m, g)
 	}}
 }
 
@@ -500,7 +566,7 @@ func (w *world) describe(r *rand.Rand, ti int) step {
 			return err
 		}
 		g.desc = desc
-		return checkGroup(res, g)
+		return checkGroup(res, m, g)
 	}}
 }
 
@@ -543,7 +609,7 @@ func (w *world) patchAttributes(r *rand.Rand, ti int) step {
 			}
 		}
 		g.attrs = next
-		return checkGroup(res, g)
+		return checkGroup(res, m, g)
 	}}
 }
 
@@ -554,14 +620,103 @@ func (w *world) deleteGroup(r *rand.Rand, ti int) step {
 		switch {
 		case !ok:
 			return statusIs(res, 404, groups.CodeNotFound)
+		case len(m.children(id)) > 0:
+			return statusIs(res, 409, groups.CodeHasChildren)
 		case repeat && res.status == 404:
 			delete(m.groups, id) // an earlier attempt deleted it
 			return nil
 		}
-		if err := checkGroup(res, g); err != nil {
+		if err := checkGroup(res, m, g); err != nil {
 			return err
 		}
 		delete(m.groups, id)
+		return nil
+	}}
+}
+
+// move changes a group's parent: one of the tenant's groups (a descendant
+// at times, for a cycle), another tenant's or a missing one, or top level.
+func (w *world) move(r *rand.Rand, ti int) step {
+	m, id := w.t[ti], w.pickGroup(r, ti)
+	var target any // nil: to top level
+	if r.IntN(4) > 0 {
+		target = w.pickGroup(r, ti)
+	}
+	if g := m.groups[id]; g != nil && r.IntN(4) == 0 {
+		if d := m.descendants(id); len(d) > 0 {
+			target = pick(r, d)
+		}
+	}
+	return step{method: "PATCH", path: "/v1/groups/" + id, body: jsonBody(map[string]any{"parentId": target}), check: func(res response, repeat bool) error {
+		g, ok := m.groups[id]
+		parent, _ := target.(string)
+		switch {
+		case !ok:
+			return statusIs(res, 404, groups.CodeNotFound)
+		case parent != "" && m.groups[parent] == nil:
+			return statusIs(res, 400, groups.CodeInvalidArgument)
+		case parent != "" && parent != g.parent && (parent == id || slices.Contains(m.ancestors(parent), id)):
+			return statusIs(res, 409, groups.CodeCycle)
+		case parent != "" && parent != g.parent && len(m.ancestors(parent))+1+m.height(id) > groups.MaxDepth:
+			return statusIs(res, 409, groups.CodeTooDeep)
+		}
+		if err := statusIs(res, 200, ""); err != nil {
+			return err
+		}
+		if err := versionAfter(g, res.num("version"), repeat); err != nil {
+			return err
+		}
+		g.parent = parent
+		return checkGroup(res, m, g)
+	}}
+}
+
+// listSubtree lists a group's children or descendants (all of them: the
+// model's trees are small) and compares ids and order with the model's.
+func (w *world) listSubtree(r *rand.Rand, ti int) step {
+	m, id := w.t[ti], w.pickGroup(r, ti)
+	kind := pick(r, []string{"children", "descendants"})
+	return step{method: "GET", path: "/v1/groups/" + id + "/" + kind, check: func(res response, _ bool) error {
+		if m.groups[id] == nil {
+			return statusIs(res, 404, groups.CodeNotFound)
+		}
+		if err := statusIs(res, 200, ""); err != nil {
+			return err
+		}
+		want := m.descendants(id)
+		if kind == "children" {
+			want = m.children(id)
+		}
+		var got []string
+		for i := range res.list("items") {
+			got = append(got, res.str("items", i, "id"))
+		}
+		if !slices.Equal(got, want) {
+			return fmt.Errorf("%s %v, want %v", kind, got, want)
+		}
+		return nil
+	}}
+}
+
+func (w *world) ancestors(r *rand.Rand, ti int) step {
+	m, id := w.t[ti], w.pickGroup(r, ti)
+	return step{method: "GET", path: "/v1/groups/" + id + "/ancestors", check: func(res response, _ bool) error {
+		if m.groups[id] == nil {
+			return statusIs(res, 404, groups.CodeNotFound)
+		}
+		if err := statusIs(res, 200, ""); err != nil {
+			return err
+		}
+		var want, got []string
+		for _, a := range m.ancestors(id) {
+			want = append(want, a+" "+m.groups[a].name)
+		}
+		for i := range res.list("items") {
+			got = append(got, res.str("items", i, "id")+" "+res.str("items", i, "name"))
+		}
+		if !slices.Equal(got, want) {
+			return fmt.Errorf("ancestors %v, want %v", got, want)
+		}
 		return nil
 	}}
 }

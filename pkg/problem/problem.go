@@ -47,6 +47,11 @@ var statusOf = map[groups.Code]int{
 	groups.CodePreconditionFailed:   http.StatusPreconditionFailed,
 	groups.CodeIdempotencyKeyReused: http.StatusUnprocessableEntity,
 	groups.CodeIdempotencyKeyInUse:  http.StatusConflict,
+
+	groups.CodeCycle:           http.StatusConflict,
+	groups.CodeTooDeep:         http.StatusConflict,
+	groups.CodeHasChildren:     http.StatusConflict,
+	groups.CodeSubtreeTooLarge: http.StatusConflict,
 }
 
 // Status is the HTTP status of code.

@@ -37,6 +37,10 @@ const (
 	GetOpenAPI Operation = "get-openapi"
 	// Issue 3 §6: usage metering.
 	GetUsage Operation = "get-usage"
+	// Issue 8: the group hierarchy.
+	ListChildren    Operation = "list-children"
+	ListDescendants Operation = "list-descendants"
+	GetAncestors    Operation = "get-ancestors"
 	// Authorizer is the API Gateway REQUEST authorizer; it serves no route.
 	Authorizer Operation = "authorizer"
 )
@@ -71,7 +75,7 @@ type Function struct {
 var Functions = []Function{
 	{CreateGroup, ReadWrite, "Creates a group, optionally with initial members"},
 	{GetGroup, ReadOnly, "Returns a group with its member counts"},
-	{UpdateGroup, ReadWrite, "Renames a group or changes its description"},
+	{UpdateGroup, ReadWrite, "Renames, describes or moves a group"},
 	{DeleteGroup, ReadWrite, "Deletes a group and all its memberships"},
 	{ListGroups, ReadOnly, "Lists the tenant's groups"},
 	{AddMember, ReadWrite, "Adds an item to a group"},
@@ -90,6 +94,10 @@ var Functions = []Function{
 	{GetOpenAPI, NoTable, "Serves the API's OpenAPI document"},
 	// Issue 3 §6: usage metering.
 	{GetUsage, ReadOnly, "Returns the tenant's call counts and usage plan limits"},
+	// Issue 8: the group hierarchy.
+	{ListChildren, ReadOnly, "Lists a group's direct children"},
+	{ListDescendants, ReadOnly, "Lists a group's whole subtree, depth-first"},
+	{GetAncestors, ReadOnly, "Lists a group's ancestors, from its top-level group down"},
 	{Authorizer, TokenLookup, "Authenticates bearer tokens and names the tenant"},
 }
 
@@ -123,6 +131,9 @@ func buildRoutes() []Route {
 		{"PUT", "/v1/groups/{groupId}/{itemType}/{itemId}", AddMember},
 		{"DELETE", "/v1/groups/{groupId}/{itemType}/{itemId}", RemoveMember},
 		{"POST", "/v1/groups/{groupId}/members:batch", BatchMembers},
+		{"GET", "/v1/groups/{groupId}/children", ListChildren},
+		{"GET", "/v1/groups/{groupId}/descendants", ListDescendants},
+		{"GET", "/v1/groups/{groupId}/ancestors", GetAncestors},
 	}
 	for _, t := range groups.ItemTypes {
 		rs = append(rs, Route{"GET", "/v1/" + string(t) + "/{itemId}/groups", ListItemGroups})

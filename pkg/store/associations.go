@@ -118,7 +118,7 @@ func (s *Store) ListAssociations(ctx context.Context, tenant string, from groups
 		byCreated: listOrder{index: IndexGSI2, keyAttrs: gsi2KeyAttrs, sortAttr: AttrGSI2SK,
 			ranges: []expression.KeyConditionBuilder{expression.Key(AttrGSI2PK).Equal(expression.Value(edgesGSI2PK(tenant, from, to))).
 				And(expression.Key(AttrGSI2SK).BeginsWith(gsiCreated))}},
-		createdSearch: func(search string) expression.ConditionBuilder { return expression.Name(other).BeginsWith(search) },
+		search: func(search string) expression.ConditionBuilder { return expression.Name(other).BeginsWith(search) },
 	}.read(q)
 	if err != nil {
 		return Page[groups.Association]{}, err

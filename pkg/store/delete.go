@@ -61,6 +61,9 @@ func (s *Store) DeleteGroup(ctx context.Context, tenant, id string, ifVersion If
 			return groups.Group{}, err
 		}
 		if cur.DeletingAt == "" {
+			if cur.ChildCount > 0 {
+				return groups.Group{}, groups.ErrHasChildren
+			}
 			err = s.retire(ctx, tenant, cur)
 			if errors.Is(err, errVersionMoved) && attempt < maxTxAttempts {
 				continue
@@ -74,21 +77,28 @@ func (s *Store) DeleteGroup(ctx context.Context, tenant, id string, ifVersion If
 }
 
 // retire is the atomic part of a delete: the group item is deleted (no
-// members) or becomes a tombstone, the guard goes and the count drops, all
-// guarded by the version read, so that a member added since is not missed.
+// members) or becomes a tombstone, the guard goes and the counts drop (the
+// tenant's groups, the parent's children), all guarded by the version read
+// and the group having no children, so that a member added or a child
+// created since is not missed.
 func (s *Store) retire(ctx context.Context, tenant string, cur groupItem) error {
-	same := sameVersion(cur)
+	same := sameVersion(cur).And(sameTree(cur))
 	var tx txBuilder
 	if cur.MemberCount == 0 {
 		tx.add(s.deleteIf(key(cur.PK, cur.SK), same))
 	} else {
 		tombstone := expression.Set(expression.Name(attrDeletingAt), expression.Value(formatTime(s.now()))).
 			Remove(expression.Name(AttrGSI1PK)).Remove(expression.Name(AttrGSI1SK)).
-			Remove(expression.Name(AttrGSI2PK)).Remove(expression.Name(AttrGSI2SK))
+			Remove(expression.Name(AttrGSI2PK)).Remove(expression.Name(AttrGSI2SK)).
+			Remove(expression.Name(AttrGSI3PK)).Remove(expression.Name(AttrGSI3SK))
 		tx.add(s.updateIf(key(cur.PK, cur.SK), tombstone, &same))
 	}
 	tx.add(s.releaseGuard(tenant, cur))
 	tx.add(s.updateIf(key(tenantPK(tenant), skDirectory), directoryUpdate(tenant, -1), nil))
+	if cur.ParentID != "" {
+		tx.add(s.updateIf(key(groupPK(tenant, cur.ParentID), skGroup),
+			expression.Add(expression.Name(attrChildCount), expression.Value(-1)), &liveGroup))
+	}
 	if tx.err != nil {
 		return translate(tx.err)
 	}

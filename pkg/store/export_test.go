@@ -159,7 +159,7 @@ func ListThings(ctx context.Context, s *Store, tenant string, q ListQuery) (Page
 		byCreated: listOrder{index: IndexGSI2, keyAttrs: gsi2KeyAttrs, sortAttr: AttrGSI2SK,
 			ranges: []expression.KeyConditionBuilder{expression.Key(AttrGSI2PK).Equal(expression.Value(pk)).
 				And(expression.Key(AttrGSI2SK).BeginsWith(gsiCreated))}},
-		createdSearch: func(search string) expression.ConditionBuilder {
+		search: func(search string) expression.ConditionBuilder {
 			return expression.Name(attrNameLower).BeginsWith(groups.FoldName(search))
 		},
 	}.read(q)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -15,13 +16,38 @@ import (
 )
 
 // CreateGroup writes the group, its name guard, the tenant's group count and
-// every initial membership in one transaction. It returns ErrNameTaken if the
-// tenant has a group of that name (case-insensitively).
+// every initial membership in one transaction; under a parent, the same
+// transaction counts the parent's new child, conditional on the parent
+// still being where it was read (one GetItem more than a top-level create),
+// and starts again from that read if it moved. It returns ErrNameTaken if
+// the tenant has a group of that name (case-insensitively),
+// ErrParentNotFound or ErrTooDeep.
 func (s *Store) CreateGroup(ctx context.Context, tenant string, ng groups.NewGroup) (groups.Group, error) {
+	id := s.NewID()
+	for attempt := 1; ; attempt++ {
+		g, err := s.createGroup(ctx, tenant, id, ng)
+		if errors.Is(err, errVersionMoved) && attempt < maxTxAttempts {
+			continue
+		}
+		return g, err
+	}
+}
+
+func (s *Store) createGroup(ctx context.Context, tenant, id string, ng groups.NewGroup) (groups.Group, error) {
 	now := s.now()
 	g := groups.Group{
-		ID: s.NewID(), Name: ng.Name, Description: ng.Description, Attributes: ng.Attributes,
+		ID: id, Name: ng.Name, Description: ng.Description, Attributes: ng.Attributes,
 		Counts: make(map[groups.ItemType]int), CreatedAt: now, UpdatedAt: now, Version: 1,
+	}
+	var parent groupItem
+	if ng.ParentID != "" {
+		var err error
+		if parent, err = s.liveParent(ctx, tenant, ng.ParentID); err != nil {
+			return groups.Group{}, err
+		}
+		if err := underParent(&g, parent); err != nil {
+			return groups.Group{}, err
+		}
 	}
 	for _, m := range ng.Members {
 		g.Counts[m.Type]++
@@ -30,6 +56,11 @@ func (s *Store) CreateGroup(ctx context.Context, tenant string, ng groups.NewGro
 	tx.add(s.putIf(toGroupItem(tenant, g), absent))
 	tx.add(s.putIf(toNameGuardItem(tenant, g.Name, g.ID), absent))
 	tx.add(s.updateIf(key(tenantPK(tenant), skDirectory), directoryUpdate(tenant, 1), nil))
+	const parentAt = 3
+	if ng.ParentID != "" {
+		stays := atPath(parent)
+		tx.add(s.updateIf(key(parent.PK, parent.SK), adoptUpdate(tenant, parent, 1), &stays))
+	}
 	for _, it := range ng.Members {
 		tx.add(s.putIf(toMemberItem(tenant, groups.Membership{GroupID: g.ID, Item: it, AddedAt: now}), absent))
 	}
@@ -37,8 +68,13 @@ func (s *Store) CreateGroup(ctx context.Context, tenant string, ng groups.NewGro
 		return groups.Group{}, translate(tx.err)
 	}
 	err := s.transact(ctx, tx.items)
-	if failed, ok := failedChecks(err); ok && failed[1].Code != nil {
-		return groups.Group{}, groups.ErrNameTaken
+	if failed, ok := failedChecks(err); ok {
+		switch {
+		case failed[1].Code != nil:
+			return groups.Group{}, groups.ErrNameTaken
+		case ng.ParentID != "" && failed[parentAt].Code != nil:
+			return groups.Group{}, errVersionMoved
+		}
 	}
 	if err != nil {
 		return groups.Group{}, translate(err)
@@ -101,8 +137,11 @@ func (c IfVersion) condition() (cond expression.ConditionBuilder, ok bool) {
 	return liveGroup.And(expression.Name(attrVersion).In(expression.Value(c.versions[0]), others...)), true
 }
 
-// UpdateGroup renames the group and/or changes its description and
-// attributes, if it is at a version ifVersion allows. A change of
+// UpdateGroup renames the group, moves it (with its subtree) under another
+// parent, and/or changes its description and attributes, if it is at a
+// version ifVersion allows. A move is one transaction with the group, both
+// parents and every descendant's new path (planMove); it changes the
+// version of the moved group only. A change of
 // description alone is one conditional UpdateItem. A change of name or of
 // attributes reads the group first (attributes are merged into what it
 // holds, and the result must stay within groups.ValidateAttributes' limits):
@@ -114,7 +153,7 @@ func (c IfVersion) condition() (cond expression.ConditionBuilder, ok bool) {
 // attribute change. It returns ErrNotFound, ErrPreconditionFailed,
 // ErrNameTaken or a validation error.
 func (s *Store) UpdateGroup(ctx context.Context, tenant, id string, p groups.GroupPatch, ifVersion IfVersion) (groups.Group, error) {
-	if cond, ok := ifVersion.condition(); ok && p.Name == nil && !p.ChangesAttributes() {
+	if cond, ok := ifVersion.condition(); ok && p.Name == nil && !p.ChangesAttributes() && p.Parent == nil {
 		return s.describe(ctx, tenant, id, p, ifVersion, cond)
 	}
 	for attempt := 1; ; attempt++ {
@@ -139,10 +178,11 @@ func (s *Store) UpdateGroup(ctx context.Context, tenant, id string, p groups.Gro
 		var g groups.Group
 		// The stored folded name (nameLower), not one made from the name:
 		// it is the guard's key, written with the guard in every transaction.
-		if p.Name == nil || groups.FoldName(*p.Name) == cur.NameLower {
-			g, err = s.updateInPlace(ctx, cur, p, attrs)
+		renames := p.Name != nil && groups.FoldName(*p.Name) != cur.NameLower
+		if moves := p.Parent != nil && *p.Parent != cur.ParentID; renames || moves {
+			g, err = s.rewrite(ctx, tenant, cur, p, attrs, renames, moves)
 		} else {
-			g, err = s.rename(ctx, tenant, cur, p, attrs)
+			g, err = s.updateInPlace(ctx, cur, p, attrs)
 		}
 		if errors.Is(err, errVersionMoved) && attempt < maxTxAttempts {
 			continue
@@ -190,43 +230,99 @@ func (s *Store) releaseGuard(tenant string, cur groupItem) (types.TransactWriteI
 	return s.deleteIf(key(heldGuardPK(tenant, cur), skNameGuard), absent.Or(own))
 }
 
-func (s *Store) rename(ctx context.Context, tenant string, cur groupItem, p groups.GroupPatch, attrs *map[string]string) (groups.Group, error) {
+// rewrite writes a patch that renames (moving the name guard) and/or moves
+// the group, in one transaction guarded by the version read; for a move,
+// also by the subtree read (planMove), each descendant's path rewritten and
+// each parent's child count changed in the same transaction. A condition
+// that fails on the group or its subtree is errVersionMoved (read again).
+func (s *Store) rewrite(ctx context.Context, tenant string, cur groupItem, p groups.GroupPatch, attrs *map[string]string, renames, moves bool) (groups.Group, error) {
+	var plan movePlan
+	if moves {
+		var err error
+		if plan, err = s.planMove(ctx, tenant, cur, *p.Parent); err != nil {
+			return groups.Group{}, err
+		}
+	}
 	now := s.now()
 	g := cur.toGroup()
-	g.Name, g.UpdatedAt, g.Version = *p.Name, now, cur.Version+1
+	g.UpdatedAt, g.Version = now, cur.Version+1
+	upd := expression.Set(expression.Name(attrUpdatedAt), expression.Value(formatTime(now))).
+		Add(expression.Name(attrVersion), expression.Value(1))
+	if p.Name != nil {
+		g.Name = *p.Name
+		upd = upd.Set(expression.Name(attrName), expression.Value(g.Name)).
+			Set(expression.Name(attrNameLower), expression.Value(groups.FoldName(g.Name))).
+			Set(expression.Name(AttrGSI1SK), expression.Value(groupGSI1SK(g.Name)))
+	}
 	if p.Description != nil {
 		g.Description = *p.Description
+		upd = upd.Set(expression.Name(attrDescription), expression.Value(g.Description))
 	}
 	if attrs != nil {
 		g.Attributes = *attrs
 	}
+	upd = setAttributes(upd, attrs)
 	same := sameVersion(cur)
+	if moves {
+		g.Ancestors = parseTreePath(plan.path)
+		upd = upd.Set(expression.Name(AttrGSI3PK), expression.Value(treeGSI3PK(tenant))).
+			Set(expression.Name(AttrGSI3SK), expression.Value(plan.path))
+		if plan.parent == nil {
+			upd = upd.Remove(expression.Name(attrParentID))
+		} else {
+			upd = upd.Set(expression.Name(attrParentID), expression.Value(plan.parent.ID))
+		}
+		same = same.And(sameTree(cur))
+	}
 	var tx txBuilder
-	tx.add(s.updateIf(key(cur.PK, cur.SK), setAttributes(expression.
-		Set(expression.Name(attrName), expression.Value(g.Name)).
-		Set(expression.Name(attrNameLower), expression.Value(groups.FoldName(g.Name))).
-		Set(expression.Name(attrDescription), expression.Value(g.Description)).
-		Set(expression.Name(AttrGSI1SK), expression.Value(groupGSI1SK(g.Name))).
-		Set(expression.Name(attrUpdatedAt), expression.Value(formatTime(now))).
-		Add(expression.Name(attrVersion), expression.Value(1)), attrs), &same))
-	tx.add(s.releaseGuard(tenant, cur))
-	tx.add(s.putIf(toNameGuardItem(tenant, g.Name, g.ID), absent))
+	tx.add(s.updateIf(key(cur.PK, cur.SK), upd, &same))
+	guardAt := -1
+	if renames {
+		tx.add(s.releaseGuard(tenant, cur))
+		guardAt = len(tx.items)
+		tx.add(s.putIf(toNameGuardItem(tenant, g.Name, g.ID), absent))
+	}
+	if moves {
+		s.addMove(&tx, tenant, cur, plan)
+	}
 	if tx.err != nil {
 		return groups.Group{}, translate(tx.err)
 	}
 	err := s.transact(ctx, tx.items)
-	if failed, ok := failedChecks(err); ok {
-		switch {
-		case failed[0].Code != nil:
-			return groups.Group{}, errVersionMoved
-		case failed[2].Code != nil:
+	if failed, ok := failedChecks(err); ok && len(failed) > 0 {
+		// The group first: a name taken by a group that was renamed since
+		// the read may be free on the next read.
+		if failed[0].Code == nil && guardAt >= 0 && failed[guardAt].Code != nil {
 			return groups.Group{}, groups.ErrNameTaken
 		}
+		// The group, a parent or the subtree changed since the reads.
+		return groups.Group{}, errVersionMoved
 	}
 	if err != nil {
 		return groups.Group{}, translate(err)
 	}
 	return g, nil
+}
+
+// addMove adds to tx the rest of moving cur as plan says: the old parent
+// counts a child less, the new one (still where it was read) a child more,
+// and each descendant (still as read) takes its new path.
+func (s *Store) addMove(tx *txBuilder, tenant string, cur groupItem, plan movePlan) {
+	if cur.ParentID != "" {
+		tx.add(s.updateIf(key(groupPK(tenant, cur.ParentID), skGroup),
+			expression.Add(expression.Name(attrChildCount), expression.Value(-1)), &liveGroup))
+	}
+	if plan.parent != nil {
+		stays := atPath(*plan.parent)
+		tx.add(s.updateIf(key(plan.parent.PK, plan.parent.SK), adoptUpdate(tenant, *plan.parent, 1), &stays))
+	}
+	oldPrefix, newPrefix := subtreePrefix(cur.path()), subtreePrefix(plan.path)
+	for _, d := range plan.descendants {
+		rest, _ := strings.CutPrefix(d.GSI3SK, oldPrefix)
+		still := sameTree(d)
+		tx.add(s.updateIf(key(d.PK, d.SK),
+			expression.Set(expression.Name(AttrGSI3SK), expression.Value(newPrefix+rest)), &still))
+	}
 }
 
 // updateInPlace applies a patch that keeps the stored folded name, so no

@@ -16,9 +16,19 @@ type groupItem struct {
 	GSI1SK string `dynamodbav:"GSI1SK,omitempty"`
 	GSI2PK string `dynamodbav:"GSI2PK,omitempty"`
 	GSI2SK string `dynamodbav:"GSI2SK,omitempty"`
+	// GSI3SK is the group's tree path (treePath): its ancestors are read
+	// off it. Groups written before the hierarchy have none until
+	// fleetgroups-admin migrate gives them theirs (a top-level path).
+	GSI3PK string `dynamodbav:"GSI3PK,omitempty"`
+	GSI3SK string `dynamodbav:"GSI3SK,omitempty"`
 	Kind   string `dynamodbav:"kind"`
 	ID     string `dynamodbav:"id"`
-	Name   string `dynamodbav:"name"`
+	// ParentID repeats the path's last ancestor, for list filters; absent
+	// at top level.
+	ParentID string `dynamodbav:"parentId,omitempty"`
+	// ChildCount counts the groups whose parent this is.
+	ChildCount int    `dynamodbav:"childCount,omitempty"`
+	Name       string `dynamodbav:"name"`
 	// NameLower is the folded name (groups.FoldName) that the ilk filter and
 	// a search in created order match. It is named for the lower-case copy
 	// it was before names were folded; the name stayed so that memberships,
@@ -41,6 +51,8 @@ type groupItem struct {
 // Attribute names used in expressions; they must match the tags above.
 const (
 	attrCounts      = "counts"
+	attrParentID    = "parentId"
+	attrChildCount  = "childCount"
 	attrMemberCount = "memberCount"
 	attrVersion     = "version"
 	attrUpdatedAt   = "updatedAt"
@@ -69,7 +81,8 @@ func toGroupItem(tenant string, g groups.Group) groupItem {
 		PK: groupPK(tenant, g.ID), SK: skGroup,
 		GSI1PK: groupsGSI1PK(tenant), GSI1SK: groupGSI1SK(g.Name),
 		GSI2PK: groupsGSI1PK(tenant), GSI2SK: createdSK(createdAt, g.ID),
-		Kind: "group", ID: g.ID, Name: g.Name, NameLower: groups.FoldName(g.Name), Description: g.Description,
+		GSI3PK: treeGSI3PK(tenant), GSI3SK: treePath(g.Ancestors, g.ID),
+		Kind: "group", ID: g.ID, ParentID: g.ParentID(), ChildCount: g.ChildCount, Name: g.Name, NameLower: groups.FoldName(g.Name), Description: g.Description,
 		Attributes: g.Attributes, Counts: counts, MemberCount: g.MemberCount(),
 		CreatedAt: createdAt, UpdatedAt: formatTime(g.UpdatedAt), Version: g.Version,
 	}
@@ -82,9 +95,21 @@ func (it groupItem) toGroup() groups.Group {
 	}
 	return groups.Group{
 		ID: it.ID, Name: it.Name, Description: it.Description, Attributes: it.Attributes, Counts: counts,
+		Ancestors: it.ancestors(), ChildCount: it.ChildCount,
 		CreatedAt: parseTime(it.CreatedAt), UpdatedAt: parseTime(it.UpdatedAt), Version: it.Version,
 	}
 }
+
+// path is the group's tree path: its GSI3 key, or, for a group written
+// before the hierarchy and not migrated yet, the path of a top-level group.
+func (it groupItem) path() string {
+	if it.GSI3SK == "" {
+		return it.ID
+	}
+	return it.GSI3SK
+}
+
+func (it groupItem) ancestors() []string { return parseTreePath(it.path()) }
 
 type nameGuardItem struct {
 	PK      string `dynamodbav:"PK"`

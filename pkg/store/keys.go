@@ -1,6 +1,7 @@
 package store
 
 import (
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -42,8 +43,16 @@ import (
 //	group               T#<t>#GROUPS                C#<createdAt>#<group>
 //	membership          T#<t>#G#<group>#MEMBERS     C#<addedAt>#<type>#<item>
 //
-// A group's index keys (GSI1 and GSI2) go when it becomes a tombstone, so
-// no list shows a group being deleted.
+// GSI3 is the tree order of a tenant's groups: GSI3SK is the group's path,
+// the ids of its ancestors and its own joined by treeSep, so a group sorts
+// just before its subtree, depth-first (a subtree is one begins_with range),
+// and its ancestors, parent and depth are read off its own item.
+//
+//	item                GSI3PK                      GSI3SK
+//	group               T#<t>#TREE                  <top>/…/<parent>/<group>
+//
+// A group's index keys (GSI1, GSI2 and GSI3) go when it becomes a
+// tombstone, so no list shows a group being deleted.
 //
 // The group item sorts before its memberships ("#" < "M"), so one Query of the
 // group's partition returns the group (with its counts) followed by its
@@ -85,6 +94,31 @@ func tokenSK(tokenHash string) string { return skTokenPrefix + tokenHash }
 func groupPK(tenant, groupID string) string { return tenantPK(tenant) + "#G#" + groupID }
 
 func groupsGSI1PK(tenant string) string { return tenantPK(tenant) + "#GROUPS" }
+
+func treeGSI3PK(tenant string) string { return tenantPK(tenant) + "#TREE" }
+
+// treeSep joins the ids of a tree path. It sorts before every character of
+// a group id (letters, digits, '_'), so a group's path sorts just before
+// its descendants' and after its previous sibling's whole subtree.
+const treeSep = "/"
+
+// treePath is the GSI3 sort key of the group id under ancestors.
+func treePath(ancestors []string, id string) string {
+	return strings.Join(append(slices.Clone(ancestors), id), treeSep)
+}
+
+// parseTreePath returns the ancestors of the group at path, top first (nil
+// at top level).
+func parseTreePath(path string) (ancestors []string) {
+	ids := strings.Split(path, treeSep)
+	if len(ids) == 1 {
+		return nil
+	}
+	return ids[:len(ids)-1]
+}
+
+// subtreePrefix is the GSI3 sort-key prefix of path's descendants.
+func subtreePrefix(path string) string { return path + treeSep }
 
 // groupGSI1SK is a group's name key: its folded name, which create and
 // rename keep within groups.MaxFoldedNameBytes. As a search prefix, name is

@@ -83,7 +83,8 @@ func sortKeyOf(item map[string]types.AttributeValue, attr string) string {
 }
 
 // GroupFields are the fields list-groups filters on.
-var GroupFields = ListSchema{"name": {Attr: attrName, LowerAttr: attrNameLower}, "attributes.*": {Attr: attrAttributes}}
+var GroupFields = ListSchema{"name": {Attr: attrName, LowerAttr: attrNameLower}, "parentId": {Attr: attrParentID},
+	"attributes.*": {Attr: attrAttributes}}
 
 // groupsLayout is where a tenant's groups live: by folded name in GSI1
 // (so a search is a begins_with on GSI1SK), by creation in GSI2.
@@ -99,7 +100,7 @@ func groupsLayout(tenant string) listLayout {
 		byCreated: listOrder{index: IndexGSI2, keyAttrs: gsi2KeyAttrs, sortAttr: AttrGSI2SK,
 			ranges: []expression.KeyConditionBuilder{expression.Key(AttrGSI2PK).Equal(expression.Value(pk)).
 				And(expression.Key(AttrGSI2SK).BeginsWith(gsiCreated))}},
-		createdSearch: func(search string) expression.ConditionBuilder {
+		search: func(search string) expression.ConditionBuilder {
 			return expression.Name(attrNameLower).BeginsWith(groups.FoldName(search))
 		},
 	}
@@ -158,7 +159,7 @@ func membersLayout(tenant, groupID string, t groups.ItemType) listLayout {
 		byCreated: listOrder{index: IndexGSI2, keyAttrs: gsi2KeyAttrs, sortAttr: AttrGSI2SK,
 			ranges: []expression.KeyConditionBuilder{expression.Key(AttrGSI2PK).Equal(expression.Value(membersGSI2PK(tenant, groupID))).
 				And(expression.Key(AttrGSI2SK).BeginsWith(gsiCreated))}},
-		createdSearch: func(search string) expression.ConditionBuilder {
+		search: func(search string) expression.ConditionBuilder {
 			return expression.Name(attrItemID).BeginsWith(search)
 		},
 	}
@@ -254,10 +255,14 @@ func (s *Store) liveGroupNames(ctx context.Context, tenant string, ms []groups.M
 }
 
 // batchGet reads the items at keys (at most 100) with one BatchGetItem,
-// repeating only for keys DynamoDB leaves unprocessed, and hands each item
-// found to each.
+// strongly consistent (a move checks the subtree it read against it, and
+// names just changed are shown), repeating only for keys DynamoDB leaves
+// unprocessed, and hands each item found to each.
 func (s *Store) batchGet(ctx context.Context, keys []map[string]types.AttributeValue, proj *expression.ProjectionBuilder, each func(map[string]types.AttributeValue) error) error {
-	ka := types.KeysAndAttributes{Keys: keys}
+	if len(keys) == 0 {
+		return nil
+	}
+	ka := types.KeysAndAttributes{Keys: keys, ConsistentRead: aws.Bool(true)}
 	if proj != nil {
 		expr, err := expression.NewBuilder().WithProjection(*proj).Build()
 		if err != nil {

@@ -16,6 +16,41 @@ import (
 // the next number, and must be safe to run again over its own output.
 var migrations = []migration{
 	{version: 1, name: "fold-names", item: foldNames},
+	{version: 2, name: "tree-paths", item: treePaths},
+}
+
+// treePaths (schema 2) gives each live group written before the hierarchy
+// its tree keys: the path of a top-level group, which it is, so that GSI3
+// lists it. Creating a child under such a group writes them too (adoptUpdate),
+// so a group that has them is left alone.
+func treePaths(ctx context.Context, s *Store, raw map[string]types.AttributeValue) (itemOutcome, error) {
+	if kind, _ := stringAt(raw, "kind"); kind != "group" {
+		return itemOutcome{}, nil
+	}
+	var g groupItem
+	if err := attributevalue.UnmarshalMap(raw, &g); err != nil {
+		return itemOutcome{}, err
+	}
+	tenant, _, ok := parseGroupPK(g.PK)
+	if !ok || g.DeletingAt != "" || g.GSI3SK != "" {
+		return itemOutcome{}, nil
+	}
+	untouched := atPath(g)
+	var tx txBuilder
+	tx.add(s.updateIf(key(g.PK, g.SK), expression.
+		Set(expression.Name(AttrGSI3PK), expression.Value(treeGSI3PK(tenant))).
+		Set(expression.Name(AttrGSI3SK), expression.Value(g.ID)), &untouched))
+	if tx.err != nil {
+		return itemOutcome{}, tx.err
+	}
+	err := s.transact(ctx, tx.items)
+	if _, ok := failedChecks(err); ok {
+		return itemOutcome{}, nil // deleted, or given its keys, since the scan
+	}
+	if err != nil {
+		return itemOutcome{}, err
+	}
+	return itemOutcome{rewritten: true}, nil
 }
 
 // foldNames (schema 1) keys names in their folded form (groups.FoldName)

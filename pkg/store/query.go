@@ -70,6 +70,9 @@ const (
 	OpStartsWith FilterOp = "sw"  // starts with (case-sensitive)
 	OpEndsWith   FilterOp = "ew"  // ends with (case-sensitive; tested in memory)
 	OpContains   FilterOp = "ilk" // contains, compared folded (groups.FoldName)
+	// OpAbsent keeps the entries without the field (parentId=null); it has
+	// no filter[…][…] spelling.
+	OpAbsent FilterOp = "absent"
 )
 
 // FilterOps are the operators in the order the API documents them.
@@ -179,8 +182,12 @@ type listLayout struct {
 	byName func(search string) listOrder
 	// byCreated is the list in created order (GSI2).
 	byCreated listOrder
-	// createdSearch is the condition a search applies in created order.
-	createdSearch func(search string) expression.ConditionBuilder
+	// tree, when set, is the list's only order (a subtree, depth-first),
+	// whatever the query's sort.
+	tree *listOrder
+	// search is the condition a search applies in an order other than by
+	// name.
+	search func(search string) expression.ConditionBuilder
 }
 
 // read is how q reads the list.
@@ -189,12 +196,16 @@ func (l listLayout) read(q ListQuery) (listRead, error) {
 		o     listOrder
 		conds []expression.ConditionBuilder
 	)
-	if q.Sort.Field == SortCreated {
+	switch {
+	case l.tree != nil, q.Sort.Field == SortCreated:
 		o = l.byCreated
-		if q.Search != "" {
-			conds = append(conds, l.createdSearch(q.Search))
+		if l.tree != nil {
+			o = *l.tree
 		}
-	} else {
+		if q.Search != "" {
+			conds = append(conds, l.search(q.Search))
+		}
+	default:
 		o = l.byName(q.Search)
 	}
 	if o.filter.IsSet() {
@@ -206,7 +217,7 @@ func (l listLayout) read(q ListQuery) (listRead, error) {
 	}
 	for _, f := range q.Filters {
 		fd, ok := l.schema.Lookup(f.Field)
-		if !ok || !slices.Contains(FilterOps, f.Op) {
+		if !ok || !slices.Contains(FilterOps, f.Op) && f.Op != OpAbsent {
 			return listRead{}, groups.Errorf(groups.CodeInvalidArgument, "cannot filter on %s with %s", f.Field, f.Op)
 		}
 		name := expression.Name(fd.Attr)
@@ -220,6 +231,8 @@ func (l listLayout) read(q ListQuery) (listRead, error) {
 			conds = append(conds, name.NotEqual(expression.Value(f.Value)).Or(expression.AttributeNotExists(name)))
 		case OpStartsWith:
 			conds = append(conds, name.BeginsWith(f.Value))
+		case OpAbsent:
+			conds = append(conds, expression.AttributeNotExists(name))
 		case OpContains:
 			needle := groups.FoldName(f.Value)
 			if fd.LowerAttr != "" {
@@ -539,6 +552,8 @@ type listParent struct {
 	key map[string]types.AttributeValue
 	// required: the list is checked on every first page (404 without it).
 	required bool
+	// item, when set, is the parent as the caller already read it.
+	item map[string]types.AttributeValue
 	// total checks the parent item (nil when there is none) and returns the
 	// unfiltered total it counts.
 	total func(item map[string]types.AttributeValue) (int, error)
@@ -560,7 +575,10 @@ func runList[T, I any](ctx context.Context, s *Store, r listRead, parent *listPa
 	)
 	var reads errgroup.Group
 	reads.Go(func() (err error) { res, err = s.readPage(ctx, r, q); return err })
-	if needParent && !headInPage {
+	switch {
+	case needParent && parent.item != nil:
+		parentRaw = parent.item
+	case needParent && !headInPage:
 		reads.Go(func() (err error) { parentRaw, err = s.getRaw(ctx, parent.key); return err })
 	}
 	if wantTotal && !fromParent {

@@ -142,7 +142,7 @@ func (s *Store) ListRegisteredItems(ctx context.Context, tenant string, t groups
 		byCreated: listOrder{index: IndexGSI2, keyAttrs: gsi2KeyAttrs, sortAttr: AttrGSI2SK,
 			ranges: []expression.KeyConditionBuilder{expression.Key(AttrGSI2PK).Equal(expression.Value(pk)).
 				And(expression.Key(AttrGSI2SK).BeginsWith(gsiCreated))}},
-		createdSearch: func(search string) expression.ConditionBuilder {
+		search: func(search string) expression.ConditionBuilder {
 			return expression.Name(attrNameLower).BeginsWith(groups.FoldName(search))
 		},
 	}.read(q)

@@ -15,15 +15,19 @@ const (
 	AttrGSI1SK  = "GSI1SK"
 	AttrGSI2PK  = "GSI2PK"
 	AttrGSI2SK  = "GSI2SK"
+	AttrGSI3PK  = "GSI3PK"
+	AttrGSI3SK  = "GSI3SK"
 	IndexGSI1   = "GSI1"
 	IndexGSI2   = "GSI2"
+	IndexGSI3   = "GSI3"
 	AttrExpires = "expiresAt" // TTL attribute (epoch seconds)
 )
 
 // TableDefinition is the table as tests and the local server create it: string
 // keys PK and SK; GSI1 (GSI1PK, GSI1SK), which inverts memberships (item →
 // groups) and lists a tenant's groups by name; and GSI2 (GSI2PK, GSI2SK), the
-// created-order index of every list. Both project all attributes.
+// created-order index of every list; and GSI3 (GSI3PK, GSI3SK), the tree
+// order of a tenant's groups (keys.go). All project all attributes.
 func TableDefinition(name string) *dynamodb.CreateTableInput {
 	str := types.ScalarAttributeTypeS
 	return &dynamodb.CreateTableInput{
@@ -36,6 +40,8 @@ func TableDefinition(name string) *dynamodb.CreateTableInput {
 			{AttributeName: aws.String(AttrGSI1SK), AttributeType: str},
 			{AttributeName: aws.String(AttrGSI2PK), AttributeType: str},
 			{AttributeName: aws.String(AttrGSI2SK), AttributeType: str},
+			{AttributeName: aws.String(AttrGSI3PK), AttributeType: str},
+			{AttributeName: aws.String(AttrGSI3SK), AttributeType: str},
 		},
 		KeySchema: []types.KeySchemaElement{
 			{AttributeName: aws.String(AttrPK), KeyType: types.KeyTypeHash},
@@ -44,6 +50,7 @@ func TableDefinition(name string) *dynamodb.CreateTableInput {
 		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{
 			gsi(IndexGSI1, AttrGSI1PK, AttrGSI1SK),
 			gsi(IndexGSI2, AttrGSI2PK, AttrGSI2SK),
+			gsi(IndexGSI3, AttrGSI3PK, AttrGSI3SK),
 		},
 	}
 }

@@ -44,6 +44,9 @@ type rawItem struct {
 	Counts      map[string]int `dynamodbav:"counts"`
 	MemberCount int            `dynamodbav:"memberCount"`
 	DeletingAt  string         `dynamodbav:"deletingAt"`
+	ParentID    string         `dynamodbav:"parentId"`
+	ChildCount  int            `dynamodbav:"childCount"`
+	TreePath    string         `dynamodbav:"GSI3SK"`
 	GroupCount  *int           `dynamodbav:"groupCount"`
 	VehicleID   string         `dynamodbav:"vehicleId"`
 	UserID      string         `dynamodbav:"userId"`
@@ -80,6 +83,10 @@ type tenantState struct {
 //     has exactly one name guard, under its folded name, and every guard
 //     points at a live group: no orphan guard;
 //   - every membership is in a live group's partition: no orphan membership;
+//   - the groups form trees: each group's path is its parent's path and its
+//     own id (a top-level group's is its id), its parentId the parent's
+//     id, its depth at most groups.MaxDepth, and its childCount the number
+//     of groups whose parent it is;
 //   - forward and reverse lookups agree: the store lists each group's
 //     members exactly as the table holds them, and lists each item's groups
 //     as exactly the groups holding it;
@@ -161,6 +168,7 @@ func checkTenant(ctx context.Context, st *store.Store, tenant string, ts *tenant
 			bad("tenant %s: group %s: nameLower %q, want %q", tenant, id, g.NameLower, f)
 		}
 	}
+	checkTree(tenant, ts, bad)
 	guarded := map[string]int{}
 	for _, gu := range ts.guards {
 		g, ok := ts.groups[gu.GroupID]
@@ -356,4 +364,33 @@ func deref(p *int) any {
 		return "none"
 	}
 	return *p
+}
+
+// checkTree checks the tenant's groups form trees (see Violations).
+func checkTree(tenant string, ts *tenantState, bad func(string, ...any)) {
+	children := map[string]int{}
+	for _, id := range sortedKeys(ts.groups) {
+		g := ts.groups[id]
+		want := g.ID
+		if g.ParentID != "" {
+			children[g.ParentID]++
+			p, ok := ts.groups[g.ParentID]
+			if !ok {
+				bad("tenant %s: group %s has parent %s, which is not a live group", tenant, id, g.ParentID)
+				continue
+			}
+			want = p.TreePath + "/" + g.ID
+		}
+		if g.TreePath != want {
+			bad("tenant %s: group %s: tree path %q, want %q", tenant, id, g.TreePath, want)
+		}
+		if depth := strings.Count(g.TreePath, "/"); depth > groups.MaxDepth {
+			bad("tenant %s: group %s is at depth %d, deeper than %d", tenant, id, depth, groups.MaxDepth)
+		}
+	}
+	for _, id := range sortedKeys(ts.groups) {
+		if got := ts.groups[id].ChildCount; got != children[id] {
+			bad("tenant %s: group %s: childCount %d, want %d", tenant, id, got, children[id])
+		}
+	}
 }

@@ -11,7 +11,7 @@ import (
 
 // Valid response bodies, as the API writes them.
 const (
-	group = `{"id":"grp_1","name":"Berlin","description":"","attributes":{},"memberCounts":{"vehicles":1,"users":0,"services":0,"products":0,"devices":0},` +
+	group = `{"id":"grp_1","parentId":null,"depth":0,"childCount":0,"name":"Berlin","description":"","attributes":{},"memberCounts":{"vehicles":1,"users":0,"services":0,"products":0,"devices":0},` +
 		`"memberCount":1,"createdAt":"2026-01-31T12:00:00.000Z","updatedAt":"2026-01-31T12:00:00.000Z","version":1}`
 	notFound   = `{"type":"https://x/errors.md#not_found","title":"Not Found","status":404,"detail":"d","code":"not_found","request_id":"r1"}`
 	stale      = `{"type":"https://x/errors.md#precondition_failed","title":"Precondition Failed","status":412,"detail":"d","code":"precondition_failed","request_id":"r1"}`

@@ -1,0 +1,145 @@
+package gateway_test
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/fleetgroups/fleetgroups/pkg/groups"
+)
+
+// itemIDs are the ids of a list response's items.
+func itemIDs(r response) []string {
+	var out []string
+	for _, it := range r.items() {
+		out = append(out, it["id"].(string))
+	}
+	return out
+}
+
+// TestGroupHierarchy walks a three-level tree through the API: parents on
+// create, the derived fields of every group view, navigation, the parentId
+// filter, moves and their refusals, and deletes of parents.
+func TestGroupHierarchy(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	A := e.tokenA
+	create := func(name, parent string) response {
+		t.Helper()
+		body := fmt.Sprintf(`{"name":%q}`, name)
+		if parent != "" {
+			body = fmt.Sprintf(`{"name":%q,"parentId":%q}`, name, parent)
+		}
+		r := e.call(t, A, "POST", "/v1/groups", body)
+		expect(t, r, 201, "")
+		return r
+	}
+	company := create("Company", "")
+	co := company.str("id")
+	if company.at("parentId") != nil || company.num("depth") != 0 || company.num("childCount") != 0 {
+		t.Fatalf("top-level group = %v", company.body)
+	}
+	region := create("Region", co).str("id")
+	depot := create("Depot", region)
+	if depot.str("parentId") != region || depot.num("depth") != 2 {
+		t.Fatalf("depot = %v", depot.body)
+	}
+	dp := depot.str("id")
+	if got := e.call(t, A, "GET", "/v1/groups/"+co, ""); got.num("childCount") != 1 || got.num("version") != 1 {
+		t.Fatalf("company after a child = %v", got.body)
+	}
+
+	anc := e.call(t, A, "GET", "/v1/groups/"+dp+"/ancestors", "")
+	expect(t, anc, 200, "")
+	if got := itemIDs(anc); !slices.Equal(got, []string{co, region}) || anc.items()[1]["name"] != "Region" {
+		t.Fatalf("ancestors = %v", anc.body)
+	}
+	desc := e.call(t, A, "GET", "/v1/groups/"+co+"/descendants", "")
+	if got := itemIDs(desc); !slices.Equal(got, []string{region, dp}) {
+		t.Fatalf("descendants = %v", desc.body)
+	}
+	kids := e.call(t, A, "GET", "/v1/groups/"+co+"/children", "")
+	if got := itemIDs(kids); !slices.Equal(got, []string{region}) || kids.num("total_count") != 1 {
+		t.Fatalf("children = %v", kids.body)
+	}
+	top := e.call(t, A, "GET", "/v1/groups?parentId=null", "")
+	if got := itemIDs(top); !slices.Equal(got, []string{co}) {
+		t.Fatalf("top-level groups = %v", top.body)
+	}
+	under := e.call(t, A, "GET", "/v1/groups?parentId="+region, "")
+	if got := itemIDs(under); !slices.Equal(got, []string{dp}) {
+		t.Fatalf("groups under the region = %v", under.body)
+	}
+
+	refusals := []struct {
+		name, method, path, body string
+		status                   int
+		code                     groups.Code
+	}{
+		{"create under a missing parent", "POST", "/v1/groups", `{"name":"X","parentId":"grp_missing"}`, 400, groups.CodeInvalidArgument},
+		{"create with a bad parentId", "POST", "/v1/groups", `{"name":"X","parentId":7}`, 400, groups.CodeInvalidArgument},
+		{"create with a dot-only parentId", "POST", "/v1/groups", `{"name":"X","parentId":".."}`, 400, groups.CodeInvalidArgument},
+		{"move under itself", "PATCH", "/v1/groups/" + co, fmt.Sprintf(`{"parentId":%q}`, co), 409, groups.CodeCycle},
+		{"move under a descendant", "PATCH", "/v1/groups/" + co, fmt.Sprintf(`{"parentId":%q}`, dp), 409, groups.CodeCycle},
+		{"delete a parent", "DELETE", "/v1/groups/" + region, "", 409, groups.CodeHasChildren},
+		{"sort a subtree", "GET", "/v1/groups/" + co + "/descendants?sort=name", "", 400, groups.CodeInvalidArgument},
+		{"parentId on members", "GET", "/v1/groups/" + co + "/members?parentId=null", "", 400, groups.CodeInvalidArgument},
+		{"children of a missing group", "GET", "/v1/groups/grp_missing/children", "", 404, groups.CodeNotFound},
+		{"ancestors of a missing group", "GET", "/v1/groups/grp_missing/ancestors", "", 404, groups.CodeNotFound},
+		{"another tenant's subtree", "GET", "/v1/groups/" + co + "/descendants", "", 404, groups.CodeNotFound},
+	}
+	for _, c := range refusals {
+		t.Run(c.name, func(t *testing.T) {
+			token := A
+			if c.name == "another tenant's subtree" {
+				token = e.tokenB
+			}
+			expect(t, e.call(t, token, c.method, c.path, c.body), c.status, c.code)
+		})
+	}
+
+	// A move: only the moved group's version and ETag change.
+	other := create("Other company", "").str("id")
+	moved := e.call(t, A, "PATCH", "/v1/groups/"+region, fmt.Sprintf(`{"parentId":%q}`, other), "If-Match", `"v1"`)
+	expect(t, moved, 200, "")
+	if moved.str("parentId") != other || moved.num("version") != 2 || moved.header.Get("ETag") != `"v2"` {
+		t.Fatalf("moved region = %v (ETag %s)", moved.body, moved.header.Get("ETag"))
+	}
+	after := e.call(t, A, "GET", "/v1/groups/"+dp+"/ancestors", "")
+	if got := itemIDs(after); !slices.Equal(got, []string{other, region}) {
+		t.Fatalf("ancestors after the move = %v", after.body)
+	}
+	if d := e.call(t, A, "GET", "/v1/groups/"+dp, ""); d.num("depth") != 2 || d.num("version") != 1 || d.header.Get("ETag") != `"v1"` {
+		t.Fatalf("depot after its parent moved = %v", d.body)
+	}
+	// To top level, then the former parent can go.
+	expect(t, e.call(t, A, "PATCH", "/v1/groups/"+region, `{"parentId":null}`), 200, "")
+	if c := e.call(t, A, "GET", "/v1/groups/"+co, ""); c.num("childCount") != 0 {
+		t.Fatalf("company after its child moved away = %v", c.body)
+	}
+	expect(t, e.call(t, A, "DELETE", "/v1/groups/"+co, ""), 200, "")
+}
+
+// TestGroupDepthLimit: ten levels fit, the eleventh is 409 too_deep, on
+// create and on a move.
+func TestGroupDepthLimit(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	A := e.tokenA
+	parent := "null"
+	var ids []string
+	for depth := 0; depth <= groups.MaxDepth; depth++ {
+		r := e.call(t, A, "POST", "/v1/groups", fmt.Sprintf(`{"name":"L%d","parentId":%s}`, depth, parent))
+		expect(t, r, 201, "")
+		if r.num("depth") != float64(depth) {
+			t.Fatalf("level %d: depth %v", depth, r.at("depth"))
+		}
+		ids = append(ids, r.str("id"))
+		parent = fmt.Sprintf("%q", r.str("id"))
+	}
+	expect(t, e.call(t, A, "POST", "/v1/groups", fmt.Sprintf(`{"name":"L10","parentId":%s}`, parent)), 409, groups.CodeTooDeep)
+	pair := e.call(t, A, "POST", "/v1/groups", `{"name":"Pair"}`).str("id")
+	expect(t, e.call(t, A, "POST", "/v1/groups", fmt.Sprintf(`{"name":"Pair child","parentId":%q}`, pair)), 201, "")
+	expect(t, e.call(t, A, "PATCH", "/v1/groups/"+pair, fmt.Sprintf(`{"parentId":%q}`, ids[8])), 409, groups.CodeTooDeep)
+	expect(t, e.call(t, A, "PATCH", "/v1/groups/"+pair, fmt.Sprintf(`{"parentId":%q}`, ids[7])), 200, "")
+}

@@ -1,0 +1,289 @@
+package store
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/fleetgroups/fleetgroups/pkg/groups"
+)
+
+// The group hierarchy. Each group item holds its tree path (GSI3SK, see
+// keys.go): the ids of its ancestors and its own. Its parent, ancestors and
+// depth are read off that one item, strongly consistently, and GSI3 lists a
+// subtree depth-first with one begins_with range. A parent counts its
+// children (childCount) in the transactions that create, move and delete
+// them, so a delete can refuse a group that has children, and a move can
+// prove that the subtree it read from GSI3 (eventually consistent) is whole.
+//
+// Tree fields are derived: a move rewrites its descendants' paths without
+// changing their version (their ETags stay), and a parent's childCount
+// changes without changing its version either.
+
+// atPath holds while the group is live at the tree path it was read at: it
+// has not been moved, nor has any of its ancestors.
+func atPath(it groupItem) expression.ConditionBuilder {
+	path := expression.Name(AttrGSI3SK)
+	if it.GSI3SK == "" {
+		return liveGroup.And(expression.AttributeNotExists(path))
+	}
+	return liveGroup.And(path.Equal(expression.Value(it.GSI3SK)))
+}
+
+// sameTree holds while the group is at its path and has the children it
+// was read with: no child was created, moved in or out, or deleted since.
+func sameTree(it groupItem) expression.ConditionBuilder {
+	n := expression.Name(attrChildCount)
+	kids := n.Equal(expression.Value(it.ChildCount))
+	if it.ChildCount == 0 {
+		kids = expression.AttributeNotExists(n).Or(kids)
+	}
+	return atPath(it).And(kids)
+}
+
+// adoptUpdate counts a child more (delta 1) or less (delta -1) on a parent.
+// It also writes the parent's tree keys, which only a group written before
+// the hierarchy lacks (atPath then requires them absent).
+func adoptUpdate(tenant string, parent groupItem, delta int) expression.UpdateBuilder {
+	return expression.Add(expression.Name(attrChildCount), expression.Value(delta)).
+		Set(expression.Name(AttrGSI3PK), expression.Value(treeGSI3PK(tenant))).
+		Set(expression.Name(AttrGSI3SK), expression.Value(parent.path()))
+}
+
+// liveParent reads the group a request names as a parent: a live group of
+// the tenant, else ErrParentNotFound.
+func (s *Store) liveParent(ctx context.Context, tenant, id string) (groupItem, error) {
+	p, err := s.getGroupItem(ctx, tenant, id)
+	if groups.CodeOf(err) == groups.CodeNotFound || err == nil && p.DeletingAt != "" {
+		return groupItem{}, groups.ErrParentNotFound
+	}
+	return p, err
+}
+
+// underParent places g under parent: its ancestors, checked against the
+// depth limit.
+func underParent(g *groups.Group, parent groupItem) error {
+	anc := append(parent.ancestors(), parent.ID)
+	if len(anc) > groups.MaxDepth {
+		return groups.ErrTooDeep
+	}
+	g.Ancestors = anc
+	return nil
+}
+
+// movePlan is a move as read: where the group goes and its subtree as it
+// stands, every node read strongly consistently.
+type movePlan struct {
+	parent      *groupItem // nil: to top level
+	path        string     // the moved group's new path
+	descendants []groupItem
+}
+
+// planMove reads what moving cur under parentID ("" for top level) takes,
+// and refuses a move under its own subtree (ErrCycle), past the depth limit
+// (ErrTooDeep), or of more than groups.MaxMoveSize groups.
+func (s *Store) planMove(ctx context.Context, tenant string, cur groupItem, parentID string) (movePlan, error) {
+	var plan movePlan
+	newDepth := 0
+	if parentID != "" {
+		p, err := s.liveParent(ctx, tenant, parentID)
+		if err != nil {
+			return plan, err
+		}
+		if p.ID == cur.ID || slices.Contains(p.ancestors(), cur.ID) {
+			return plan, groups.ErrCycle
+		}
+		plan.parent, newDepth = &p, len(p.ancestors())+1
+		plan.path = treePath(append(p.ancestors(), p.ID), cur.ID)
+	} else {
+		plan.path = cur.ID
+	}
+	subtree, err := s.subtree(ctx, tenant, cur)
+	if err != nil {
+		return plan, err
+	}
+	height := 0
+	for _, d := range subtree {
+		height = max(height, len(d.ancestors())-len(cur.ancestors()))
+	}
+	if newDepth+height > groups.MaxDepth {
+		return plan, groups.ErrTooDeep
+	}
+	plan.descendants = subtree
+	return plan, nil
+}
+
+// subtreeReads bounds how often subtree reads GSI3 again while the index
+// has not caught up with the table.
+const subtreeReads = 8
+
+// subtree returns root's descendants, each read strongly consistently. It
+// finds them in GSI3, which lags the table, and checks the find against
+// the table: every node found is still in the subtree, and every node's
+// childCount (kept with the table's writes) equals the children found, so
+// no child created or moved in is missed. A mismatch is the index catching
+// up: it reads again, and answers unavailable if it never catches up.
+// More than groups.MaxMoveSize-1 descendants is ErrSubtreeTooLarge.
+func (s *Store) subtree(ctx context.Context, tenant string, root groupItem) ([]groupItem, error) {
+	if root.ChildCount == 0 {
+		return nil, nil
+	}
+	prefix := subtreePrefix(root.path())
+	kc := expression.Key(AttrGSI3PK).Equal(expression.Value(treeGSI3PK(tenant))).
+		And(expression.Key(AttrGSI3SK).BeginsWith(prefix))
+	for attempt := 1; ; attempt++ {
+		var keys []map[string]types.AttributeValue
+		err := s.forEach(ctx, IndexGSI3, kc, func(raw map[string]types.AttributeValue) error {
+			if len(keys) == groups.MaxMoveSize-1 {
+				return groups.ErrSubtreeTooLarge
+			}
+			keys = append(keys, map[string]types.AttributeValue{AttrPK: raw[AttrPK], AttrSK: raw[AttrSK]})
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		nodes := make([]groupItem, 0, len(keys))
+		err = s.batchGet(ctx, keys, nil, func(raw map[string]types.AttributeValue) error {
+			var g groupItem
+			if err := attributevalue.UnmarshalMap(raw, &g); err != nil {
+				return err
+			}
+			nodes = append(nodes, g)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if wholeSubtree(root, prefix, nodes) {
+			return nodes, nil
+		}
+		if attempt == subtreeReads {
+			return nil, errVersionMoved
+		}
+		if err := pause(ctx, attempt); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// wholeSubtree reports whether nodes, read strongly consistently, are all
+// of root's subtree: each is live and under prefix, and each node's
+// children are all among them.
+func wholeSubtree(root groupItem, prefix string, nodes []groupItem) bool {
+	children := map[string]int{}
+	for _, n := range nodes {
+		if n.DeletingAt != "" || !strings.HasPrefix(n.GSI3SK, prefix) {
+			return false
+		}
+		children[n.ParentID]++
+	}
+	if children[root.ID] != root.ChildCount {
+		return false
+	}
+	for _, n := range nodes {
+		if children[n.ID] != n.ChildCount {
+			return false
+		}
+	}
+	return true
+}
+
+// Ancestors returns the chain of the group's ancestors, from its top-level
+// group down to its parent, with their names (empty for a top-level
+// group): one GetItem and, below top level, one BatchGetItem, both strongly
+// consistent.
+func (s *Store) Ancestors(ctx context.Context, tenant, id string) ([]groups.GroupName, error) {
+	g, err := s.GetGroup(ctx, tenant, id)
+	if err != nil || len(g.Ancestors) == 0 {
+		return []groups.GroupName{}, err
+	}
+	keys := make([]map[string]types.AttributeValue, len(g.Ancestors))
+	for i, a := range g.Ancestors {
+		keys[i] = key(groupPK(tenant, a), skGroup)
+	}
+	proj := expression.NamesList(expression.Name("id"), expression.Name(attrName))
+	names := make(map[string]string, len(keys))
+	err = s.batchGet(ctx, keys, &proj, func(raw map[string]types.AttributeValue) error {
+		var a groupItem
+		if err := attributevalue.UnmarshalMap(raw, &a); err != nil {
+			return err
+		}
+		names[a.ID] = a.Name
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	chain := make([]groups.GroupName, len(g.Ancestors))
+	for i, a := range g.Ancestors {
+		chain[i] = groups.GroupName{ID: a, Name: names[a]}
+	}
+	return chain, nil
+}
+
+// treeLayout is a group's subtree in GSI3, depth-first (keys.go), narrowed
+// by filter: the whole subtree, or its direct children.
+func treeLayout(tenant string, root groupItem, filter expression.ConditionBuilder) listLayout {
+	return listLayout{
+		schema: GroupFields,
+		tree: &listOrder{index: IndexGSI3, keyAttrs: treeKeyAttrs, sortAttr: AttrGSI3SK, filter: filter,
+			ranges: []expression.KeyConditionBuilder{expression.Key(AttrGSI3PK).Equal(expression.Value(treeGSI3PK(tenant))).
+				And(expression.Key(AttrGSI3SK).BeginsWith(subtreePrefix(root.path())))}},
+		search: func(search string) expression.ConditionBuilder {
+			return expression.Name(attrNameLower).BeginsWith(groups.FoldName(search))
+		},
+	}
+}
+
+var treeKeyAttrs = []string{AttrPK, AttrSK, AttrGSI3PK, AttrGSI3SK}
+
+// ListChildren lists the group's direct children in tree order (by id), as
+// q asks; the unfiltered total is the group's childCount. ListDescendants
+// lists its whole subtree depth-first: each group just before its own
+// subtree, siblings by id. Both read GSI3, which is eventually consistent: a
+// group created or moved a moment ago may be missing for that moment. The
+// group is read first (ErrNotFound if it is not a live group): its path is
+// where the subtree lies. Cost grows with the subtree, never the tenant.
+func (s *Store) ListChildren(ctx context.Context, tenant, id string, q ListQuery) (Page[groups.Group], error) {
+	return s.listTree(ctx, tenant, id, q, true)
+}
+
+// ListDescendants: see ListChildren.
+func (s *Store) ListDescendants(ctx context.Context, tenant, id string, q ListQuery) (Page[groups.Group], error) {
+	return s.listTree(ctx, tenant, id, q, false)
+}
+
+func (s *Store) listTree(ctx context.Context, tenant, id string, q ListQuery, children bool) (Page[groups.Group], error) {
+	raw, err := s.getRaw(ctx, key(groupPK(tenant, id), skGroup))
+	if err != nil {
+		return Page[groups.Group]{}, err
+	}
+	var root groupItem
+	if err := attributevalue.UnmarshalMap(raw, &root); err != nil {
+		return Page[groups.Group]{}, translate(err)
+	}
+	if raw == nil || root.DeletingAt != "" {
+		return Page[groups.Group]{}, groups.ErrNotFound
+	}
+	var only expression.ConditionBuilder
+	if children {
+		only = expression.Name(attrParentID).Equal(expression.Value(root.ID))
+	}
+	r, err := treeLayout(tenant, root, only).read(q)
+	if err != nil {
+		return Page[groups.Group]{}, err
+	}
+	var counter *listParent
+	if children {
+		// The root as read above counts the children: no second read.
+		counter = &listParent{key: key(root.PK, root.SK), item: raw, total: func(map[string]types.AttributeValue) (int, error) {
+			return root.ChildCount, nil
+		}}
+	}
+	return runList(ctx, s, r, counter, q, groupItem.toGroup)
+}

@@ -1,0 +1,296 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/fleetgroups/fleetgroups/pkg/groups"
+	"github.com/fleetgroups/fleetgroups/pkg/store"
+	"github.com/fleetgroups/fleetgroups/pkg/storetest"
+)
+
+func mustCreateUnder(t *testing.T, st *store.Store, tenant, parent, name string) groups.Group {
+	t.Helper()
+	g, err := st.CreateGroup(context.Background(), tenant, groups.NewGroup{ParentID: parent, Name: name})
+	if err != nil {
+		t.Fatalf("create %q under %q: %v", name, parent, err)
+	}
+	return g
+}
+
+func moveTo(st *store.Store, tenant, id, parent string) (groups.Group, error) {
+	return st.UpdateGroup(context.Background(), tenant, id, groups.GroupPatch{Parent: &parent}, store.AnyVersion)
+}
+
+func mustGet(t *testing.T, st *store.Store, tenant, id string) groups.Group {
+	t.Helper()
+	g, err := st.GetGroup(context.Background(), tenant, id)
+	if err != nil {
+		t.Fatalf("get %s: %v", id, err)
+	}
+	return g
+}
+
+func ids(gs []groups.Group) []string {
+	out := make([]string, len(gs))
+	for i, g := range gs {
+		out[i] = g.ID
+	}
+	return out
+}
+
+func TestTreeCreateAndRead(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, _ := storetest.NewStore(t)
+	a := mustCreateUnder(t, st, tenantA, "", "Company")
+	b := mustCreateUnder(t, st, tenantA, a.ID, "Region")
+	c := mustCreateUnder(t, st, tenantA, b.ID, "Depot")
+	if c.ParentID() != b.ID || c.Depth() != 2 || !slices.Equal(c.Ancestors, []string{a.ID, b.ID}) {
+		t.Fatalf("created depot = %+v", c)
+	}
+	if got := mustGet(t, st, tenantA, c.ID); !slices.Equal(got.Ancestors, c.Ancestors) || got.ChildCount != 0 {
+		t.Fatalf("read depot = %+v", got)
+	}
+	if got := mustGet(t, st, tenantA, a.ID); got.ChildCount != 1 || got.Depth() != 0 || got.ParentID() != "" || got.Version != 1 {
+		t.Fatalf("company after a child was created = %+v (childCount 1, version unchanged)", got)
+	}
+	chain, err := st.Ancestors(ctx, tenantA, c.ID)
+	if want := []groups.GroupName{{ID: a.ID, Name: "Company"}, {ID: b.ID, Name: "Region"}}; err != nil || !slices.Equal(chain, want) {
+		t.Fatalf("ancestors = %v, %v; want %v", chain, err, want)
+	}
+	if chain, err := st.Ancestors(ctx, tenantA, a.ID); err != nil || len(chain) != 0 {
+		t.Fatalf("ancestors of a top-level group = %v, %v", chain, err)
+	}
+	_, err = st.Ancestors(ctx, tenantB, c.ID)
+	wantCode(t, err, groups.CodeNotFound)
+
+	cases := []struct {
+		name, tenant, parent string
+		code                 groups.Code
+	}{
+		{"missing parent", tenantA, "grp_missing", groups.CodeInvalidArgument},
+		{"another tenant's parent", tenantB, a.ID, groups.CodeInvalidArgument},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := st.CreateGroup(ctx, tc.tenant, groups.NewGroup{ParentID: tc.parent, Name: "Orphan " + tc.name})
+			wantCode(t, err, tc.code)
+		})
+	}
+	storetest.CheckInvariants(t, st)
+}
+
+func TestTreeDepthLimit(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, _ := storetest.NewStore(t)
+	parent := ""
+	var chain []groups.Group
+	for depth := 0; depth <= groups.MaxDepth; depth++ {
+		g := mustCreateUnder(t, st, tenantA, parent, fmt.Sprintf("Level %d", depth))
+		if g.Depth() != depth {
+			t.Fatalf("level %d has depth %d", depth, g.Depth())
+		}
+		chain, parent = append(chain, g), g.ID
+	}
+	_, err := st.CreateGroup(ctx, tenantA, groups.NewGroup{ParentID: parent, Name: "Too deep"})
+	wantCode(t, err, groups.CodeTooDeep)
+
+	// A two-level subtree fits under depth 7 (its leaf lands at 9), not
+	// under depth 8.
+	top := mustCreateUnder(t, st, tenantA, "", "Mover")
+	mustCreateUnder(t, st, tenantA, top.ID, "Mover child")
+	if _, err := moveTo(st, tenantA, top.ID, chain[8].ID); groups.CodeOf(err) != groups.CodeTooDeep {
+		t.Fatalf("move to depth 9 with a child: %v, want too_deep", err)
+	}
+	if _, err := moveTo(st, tenantA, top.ID, chain[7].ID); err != nil {
+		t.Fatalf("move to depth 8 with a child: %v", err)
+	}
+	storetest.CheckInvariants(t, st)
+}
+
+func TestTreeMoves(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, _ := storetest.NewStore(t)
+	a := mustCreateUnder(t, st, tenantA, "", "A")
+	b := mustCreateUnder(t, st, tenantA, a.ID, "B")
+	c := mustCreateUnder(t, st, tenantA, b.ID, "C")
+	d := mustCreateUnder(t, st, tenantA, "", "D")
+
+	for _, tc := range []struct {
+		name, id, parent string
+		code             groups.Code
+	}{
+		{"under itself", a.ID, a.ID, groups.CodeCycle},
+		{"under its child", a.ID, b.ID, groups.CodeCycle},
+		{"under its grandchild", a.ID, c.ID, groups.CodeCycle},
+		{"under a missing group", b.ID, "grp_missing", groups.CodeInvalidArgument},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := moveTo(st, tenantA, tc.id, tc.parent)
+			wantCode(t, err, tc.code)
+		})
+	}
+
+	moved, err := moveTo(st, tenantA, b.ID, d.ID)
+	if err != nil || moved.ParentID() != d.ID || moved.Version != b.Version+1 {
+		t.Fatalf("move B under D = %+v, %v", moved, err)
+	}
+	gotC := mustGet(t, st, tenantA, c.ID)
+	if !slices.Equal(gotC.Ancestors, []string{d.ID, b.ID}) || gotC.Version != c.Version {
+		t.Fatalf("C after its parent moved = %+v: want ancestors [D B] and version %d unchanged", gotC, c.Version)
+	}
+	if got := mustGet(t, st, tenantA, a.ID); got.ChildCount != 0 || got.Version != a.Version {
+		t.Fatalf("old parent = %+v", got)
+	}
+	if got := mustGet(t, st, tenantA, d.ID); got.ChildCount != 1 || got.Version != d.Version {
+		t.Fatalf("new parent = %+v", got)
+	}
+	// To top level, renamed in the same PATCH.
+	top, name := "", "B at top"
+	moved, err = st.UpdateGroup(ctx, tenantA, b.ID, groups.GroupPatch{Parent: &top, Name: &name}, store.AtVersion(moved.Version))
+	if err != nil || moved.ParentID() != "" || moved.Name != name {
+		t.Fatalf("move B to top level = %+v, %v", moved, err)
+	}
+	if got := mustGet(t, st, tenantA, c.ID); !slices.Equal(got.Ancestors, []string{b.ID}) {
+		t.Fatalf("C after B went to top level = %+v", got)
+	}
+	storetest.CheckInvariants(t, st)
+}
+
+func TestTreeDeleteRefusesParents(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, _ := storetest.NewStore(t)
+	a := mustCreateUnder(t, st, tenantA, "", "A")
+	b, err := st.CreateGroup(ctx, tenantA, groups.NewGroup{ParentID: a.ID, Name: "B", Members: []groups.Item{v("veh-1")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = st.DeleteGroup(ctx, tenantA, a.ID, store.AnyVersion)
+	wantCode(t, err, groups.CodeHasChildren)
+	if _, err := st.DeleteGroup(ctx, tenantA, b.ID, store.AnyVersion); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustGet(t, st, tenantA, a.ID); got.ChildCount != 0 {
+		t.Fatalf("parent after its child was deleted = %+v", got)
+	}
+	if _, err := st.DeleteGroup(ctx, tenantA, a.ID, store.AnyVersion); err != nil {
+		t.Fatal(err)
+	}
+	storetest.CheckInvariants(t, st)
+}
+
+func TestTreeLists(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, _ := storetest.NewStore(t)
+	a := mustCreateUnder(t, st, tenantA, "", "A")
+	b1 := mustCreateUnder(t, st, tenantA, a.ID, "B1")
+	b2 := mustCreateUnder(t, st, tenantA, a.ID, "B2")
+	c1 := mustCreateUnder(t, st, tenantA, b1.ID, "C1")
+	c2 := mustCreateUnder(t, st, tenantA, b2.ID, "C2")
+	other := mustCreateUnder(t, st, tenantA, "", "Other")
+	all := store.ListQuery{PageRequest: store.PageRequest{Limit: 100}}
+
+	// Depth-first: each group just before its subtree, siblings by id.
+	first, second := []string{b1.ID, c1.ID}, []string{b2.ID, c2.ID}
+	if b2.ID < b1.ID {
+		first, second = second, first
+	}
+	page, err := st.ListDescendants(ctx, tenantA, a.ID, all)
+	if want := append(first, second...); err != nil || !slices.Equal(ids(page.Items), want) {
+		t.Fatalf("descendants = %v, %v; want %v", ids(page.Items), err, want)
+	}
+	page, err = st.ListChildren(ctx, tenantA, a.ID, all)
+	if want := []string{first[0], second[0]}; err != nil || !slices.Equal(ids(page.Items), want) || page.Total == nil || *page.Total != 2 {
+		t.Fatalf("children = %v (total %v), %v; want %v", ids(page.Items), page.Total, err, want)
+	}
+	// Search and filters narrow a subtree; pages follow cursors.
+	page, err = st.ListDescendants(ctx, tenantA, a.ID, store.ListQuery{Search: "c", PageRequest: store.PageRequest{Limit: 1}})
+	if err != nil || len(page.Items) != 1 || page.Next == nil {
+		t.Fatalf("first page of descendants named c* = %v, next %v, %v", ids(page.Items), page.Next, err)
+	}
+	rest, err := st.ListDescendants(ctx, tenantA, a.ID, store.ListQuery{Search: "c", PageRequest: store.PageRequest{Limit: 1, After: page.Next}})
+	if got := append(ids(page.Items), ids(rest.Items)...); err != nil || !sameIDs(got, []string{c1.ID, c2.ID}) {
+		t.Fatalf("descendants named c* = %v, %v", got, err)
+	}
+	// list-groups filtered by parent.
+	for _, tc := range []struct {
+		name   string
+		filter store.Filter
+		want   []string
+	}{
+		{"parentId eq", store.Filter{Field: "parentId", Op: store.OpEq, Value: b1.ID}, []string{c1.ID}},
+		{"top level", store.Filter{Field: "parentId", Op: store.OpAbsent}, []string{a.ID, other.ID}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			page, err := st.ListGroups(ctx, tenantA, store.ListQuery{Filters: []store.Filter{tc.filter}, PageRequest: store.PageRequest{Limit: 100}})
+			if err != nil || !sameIDs(ids(page.Items), tc.want) {
+				t.Fatalf("groups = %v, %v; want %v", ids(page.Items), err, tc.want)
+			}
+		})
+	}
+	for _, list := range []func(context.Context, string, string, store.ListQuery) (store.Page[groups.Group], error){st.ListChildren, st.ListDescendants} {
+		_, err := list(ctx, tenantB, a.ID, all)
+		wantCode(t, err, groups.CodeNotFound)
+	}
+}
+
+func sameIDs(a, b []string) bool {
+	return slices.Equal(slices.Sorted(slices.Values(a)), slices.Sorted(slices.Values(b)))
+}
+
+func TestTreeMoveSizeLimit(t *testing.T) {
+	t.Parallel()
+	st, _ := storetest.NewStore(t)
+	root := mustCreateUnder(t, st, tenantA, "", "Root")
+	for i := 1; i < groups.MaxMoveSize; i++ {
+		mustCreateUnder(t, st, tenantA, root.ID, fmt.Sprintf("Leaf %03d", i))
+	}
+	target := mustCreateUnder(t, st, tenantA, "", "Target")
+	if _, err := moveTo(st, tenantA, root.ID, target.ID); err != nil {
+		t.Fatalf("move of %d groups: %v", groups.MaxMoveSize, err)
+	}
+	mustCreateUnder(t, st, tenantA, root.ID, "One too many")
+	_, err := moveTo(st, tenantA, root.ID, "")
+	wantCode(t, err, groups.CodeSubtreeTooLarge)
+	storetest.CheckInvariants(t, st)
+}
+
+// TestConcurrentMovesKeepTrees races moves of two groups under each other,
+// and moves of a subtree against creates inside it: whatever wins, no
+// cycle forms, no child is left at a stale path and every count holds.
+func TestConcurrentMovesKeepTrees(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, _ := storetest.NewStore(t)
+	const rounds = 6
+	for round := range rounds {
+		x := mustCreateUnder(t, st, tenantA, "", fmt.Sprintf("X%d", round))
+		y := mustCreateUnder(t, st, tenantA, "", fmt.Sprintf("Y%d", round))
+		home := mustCreateUnder(t, st, tenantA, "", fmt.Sprintf("Home%d", round))
+		var wg sync.WaitGroup
+		errs := make([]error, 6)
+		wg.Go(func() { _, errs[0] = moveTo(st, tenantA, x.ID, y.ID) })
+		wg.Go(func() { _, errs[1] = moveTo(st, tenantA, y.ID, x.ID) })
+		wg.Go(func() { _, errs[2] = moveTo(st, tenantA, x.ID, home.ID) })
+		for i := range 3 {
+			wg.Go(func() {
+				_, errs[3+i] = st.CreateGroup(ctx, tenantA, groups.NewGroup{ParentID: x.ID, Name: fmt.Sprintf("X%d child %d", round, i)})
+			})
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if c := groups.CodeOf(err); c != "" && c != groups.CodeCycle {
+				t.Errorf("round %d: writer %d: %v", round, i, err)
+			}
+		}
+	}
+	storetest.CheckInvariants(t, st)
+}
