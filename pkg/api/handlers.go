@@ -121,11 +121,16 @@ func (a *API) updateGroup(w http.ResponseWriter, r *http.Request, tenant string)
 	return nil
 }
 
-// deleteGroup: DELETE /v1/groups/{groupId}. 200 with the deleted group; 202
-// when the group is gone but its memberships are still being purged (repeat
-// the DELETE to finish).
+// deleteGroup: DELETE /v1/groups/{groupId}, with ?cascade=true its whole
+// subtree. 200 with the deleted group; 202 when the group is gone but its
+// memberships are still being purged, or (cascade) part of its subtree is
+// still there: repeat the DELETE to finish.
 func (a *API) deleteGroup(w http.ResponseWriter, r *http.Request, tenant string) error {
-	id, err := groupID(r)
+	id, err := groupID(r, paramCascade)
+	if err != nil {
+		return err
+	}
+	cascade, err := boolParam(r, paramCascade)
 	if err != nil {
 		return err
 	}
@@ -133,7 +138,11 @@ func (a *API) deleteGroup(w http.ResponseWriter, r *http.Request, tenant string)
 	if err != nil {
 		return err
 	}
-	g, err := a.store.DeleteGroup(r.Context(), tenant, id, version)
+	remove := a.store.DeleteGroup
+	if cascade {
+		remove = a.store.DeleteTree
+	}
+	g, err := remove(r.Context(), tenant, id, version)
 	switch {
 	case errors.Is(err, store.ErrDeleteInProgress):
 		w.Header().Set("Retry-After", "1")
@@ -297,6 +306,21 @@ func includeItem(r *http.Request) (bool, error) {
 		return false, fieldErrorf(paramInclude, `must be "item"`)
 	}
 	return true, nil
+}
+
+// paramCascade asks delete-group to delete the group's whole subtree.
+const paramCascade = "cascade"
+
+// boolParam is the query parameter name: true or false, false when absent.
+func boolParam(r *http.Request, name string) (bool, error) {
+	v, ok := r.URL.Query()[name]
+	if !ok {
+		return false, nil
+	}
+	if v[0] != "true" && v[0] != "false" {
+		return false, fieldErrorf(name, "must be true or false")
+	}
+	return v[0] == "true", nil
 }
 
 // listItemGroups: GET /v1/{itemType}/{itemId}/groups.

@@ -118,6 +118,22 @@ func TestGroupHierarchy(t *testing.T) {
 		t.Fatalf("company after its child moved away = %v", c.body)
 	}
 	expect(t, e.call(t, A, "DELETE", "/v1/groups/"+co, ""), 200, "")
+
+	// A cascade takes the subtree with it; other groups stay.
+	expect(t, e.call(t, A, "DELETE", "/v1/groups/"+other+"?cascade=maybe", ""), 400, groups.CodeInvalidArgument)
+	expect(t, e.call(t, A, "PUT", "/v1/groups/"+dp+"/vehicles/veh-9", ""), 201, "")
+	expect(t, e.call(t, A, "PATCH", "/v1/groups/"+region, fmt.Sprintf(`{"parentId":%q}`, other)), 200, "")
+	gone := e.call(t, A, "DELETE", "/v1/groups/"+other+"?cascade=true", "")
+	expect(t, gone, 200, "")
+	if gone.str("id") != other {
+		t.Fatalf("cascade answered %v", gone.body)
+	}
+	for _, id := range []string{other, region, dp} {
+		expect(t, e.call(t, A, "GET", "/v1/groups/"+id, ""), 404, groups.CodeNotFound)
+	}
+	if r := e.call(t, A, "GET", "/v1/vehicles/veh-9/groups", ""); len(r.items()) != 0 {
+		t.Fatalf("veh-9 is still in %v", r.body)
+	}
 }
 
 // TestGroupDepthLimit: ten levels fit, the eleventh is 409 too_deep, on

@@ -110,7 +110,7 @@ var (
 	ErrTooDeep = Errorf(CodeTooDeep,
 		"the tree would be deeper than %d levels (a group's depth is at most %d)", MaxDepth+1, MaxDepth)
 	ErrHasChildren = &Error{Code: CodeHasChildren,
-		Detail: "the group has child groups: delete or move them first"}
+		Detail: "the group has child groups: delete or move them first, or delete the whole subtree with ?cascade=true"}
 	ErrSubtreeTooLarge = Errorf(CodeSubtreeTooLarge,
 		"a move takes at most %d groups (the group and its descendants); move parts of the subtree first", MaxMoveSize)
 )

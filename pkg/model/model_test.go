@@ -613,23 +613,36 @@ func (w *world) patchAttributes(r *rand.Rand, ti int) step {
 	}}
 }
 
+// deleteGroup deletes a group, with ?cascade=true at times (its subtree
+// too).
 func (w *world) deleteGroup(r *rand.Rand, ti int) step {
 	m, id := w.t[ti], w.pickGroup(r, ti)
-	return step{method: "DELETE", path: "/v1/groups/" + id, check: func(res response, repeat bool) error {
+	cascade := r.IntN(3) == 0
+	path := "/v1/groups/" + id
+	if cascade {
+		path += "?cascade=true"
+	}
+	return step{method: "DELETE", path: path, check: func(res response, repeat bool) error {
 		g, ok := m.groups[id]
+		var subtree []string
+		if ok {
+			subtree = m.descendants(id)
+		}
 		switch {
 		case !ok:
 			return statusIs(res, 404, groups.CodeNotFound)
-		case len(m.children(id)) > 0:
+		case len(subtree) > 0 && !cascade:
 			return statusIs(res, 409, groups.CodeHasChildren)
 		case repeat && res.status == 404:
-			delete(m.groups, id) // an earlier attempt deleted it
-			return nil
+			// an earlier attempt deleted it
+		default:
+			if err := checkGroup(res, m, g); err != nil {
+				return err
+			}
 		}
-		if err := checkGroup(res, m, g); err != nil {
-			return err
+		for _, d := range append(subtree, id) {
+			delete(m.groups, d)
 		}
-		delete(m.groups, id)
 		return nil
 	}}
 }

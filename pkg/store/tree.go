@@ -2,12 +2,14 @@ package store
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
 )
@@ -286,4 +288,84 @@ func (s *Store) listTree(ctx context.Context, tenant, id string, q ListQuery, ch
 		}}
 	}
 	return runList(ctx, s, r, counter, q, groupItem.toGroup)
+}
+
+// DeleteTree deletes the group and its whole subtree with every membership
+// (DELETE ?cascade=true), leaves first, so that the table never holds a
+// group whose parent is gone: each group goes with DeleteGroup's own
+// transaction, deepest level first, a level's groups in parallel. The
+// subtree is found in GSI3; a group the index has not caught up with yet
+// (or created meanwhile) makes its parent's delete answer has_children, and
+// the subtree is read again. ifVersion applies to the root only, whose
+// version the deletes below do not change.
+//
+// Like DeleteGroup's purge it works until PurgeReserve before ctx's
+// deadline and then answers ErrDeleteInProgress (with the root): what is
+// deleted stays deleted, the rest (the root included) is still there and
+// still a tree, and a repeated DELETE goes on from there. Its cost grows
+// with the subtree and its memberships, never with the tenant.
+func (s *Store) DeleteTree(ctx context.Context, tenant, id string, ifVersion IfVersion) (groups.Group, error) {
+	work := ctx
+	if deadline, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		work, cancel = context.WithDeadline(ctx, deadline.Add(-s.PurgeReserve))
+		defer cancel()
+	}
+	for {
+		root, err := s.getGroupItem(ctx, tenant, id)
+		if err != nil {
+			return groups.Group{}, err
+		}
+		if err := checkVersion(root, ifVersion); err != nil {
+			return groups.Group{}, err
+		}
+		if root.DeletingAt != "" || root.ChildCount == 0 {
+			return s.DeleteGroup(ctx, tenant, id, ifVersion)
+		}
+		err = s.deleteDescendants(work, tenant, root)
+		switch {
+		case errors.Is(err, ErrDeleteInProgress), err != nil && work.Err() != nil && ctx.Err() == nil:
+			return root.toGroup(), ErrDeleteInProgress
+		case err != nil:
+			return groups.Group{}, err
+		}
+	}
+}
+
+// deleteDescendants deletes the descendants of root that GSI3 lists, the
+// deepest level first; a group that still has children (the index lagging)
+// is left for the next round.
+func (s *Store) deleteDescendants(ctx context.Context, tenant string, root groupItem) error {
+	kc := expression.Key(AttrGSI3PK).Equal(expression.Value(treeGSI3PK(tenant))).
+		And(expression.Key(AttrGSI3SK).BeginsWith(subtreePrefix(root.path())))
+	levels := map[int][]string{}
+	deepest := 0
+	err := s.forEach(ctx, IndexGSI3, kc, func(raw map[string]types.AttributeValue) error {
+		path, _ := stringAt(raw, AttrGSI3SK)
+		id, _ := stringAt(raw, "id")
+		depth := strings.Count(path, treeSep)
+		levels[depth] = append(levels[depth], id)
+		deepest = max(deepest, depth)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for depth := deepest; depth > len(root.ancestors()); depth-- {
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(purgeWorkers)
+		for _, id := range levels[depth] {
+			g.Go(func() error {
+				_, err := s.DeleteGroup(gctx, tenant, id, AnyVersion)
+				if c := groups.CodeOf(err); c == groups.CodeNotFound || c == groups.CodeHasChildren {
+					return nil // gone already, or its children come next round
+				}
+				return err
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -2,10 +2,12 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
 	"github.com/fleetgroups/fleetgroups/pkg/store"
@@ -292,5 +294,56 @@ func TestConcurrentMovesKeepTrees(t *testing.T) {
 			}
 		}
 	}
+	storetest.CheckInvariants(t, st)
+}
+
+func TestTreeCascadeDelete(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, _ := storetest.NewStore(t)
+	a := mustCreateUnder(t, st, tenantA, "", "A")
+	b, err := st.CreateGroup(ctx, tenantA, groups.NewGroup{ParentID: a.ID, Name: "B", Members: []groups.Item{v("veh-1"), u("usr-1")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := mustCreateUnder(t, st, tenantA, b.ID, "C")
+	d := mustCreateUnder(t, st, tenantA, a.ID, "D")
+	keep := mustCreateUnder(t, st, tenantA, "", "Keep")
+	if _, _, err := st.AddMember(ctx, tenantA, c.ID, v("veh-1")); err != nil {
+		t.Fatal(err)
+	}
+
+	// If-Match is the root's: a stale tag deletes nothing.
+	_, err = st.DeleteTree(ctx, tenantA, a.ID, store.AtVersion(a.Version+1))
+	wantCode(t, err, groups.CodePreconditionFailed)
+
+	// Out of time before the first delete: 202, the tree as it was.
+	st.PurgeReserve = time.Hour
+	deadline, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if _, err := st.DeleteTree(deadline, tenantA, a.ID, store.AnyVersion); !errors.Is(err, store.ErrDeleteInProgress) {
+		t.Fatalf("cascade out of time: %v, want ErrDeleteInProgress", err)
+	}
+	storetest.CheckInvariants(t, st)
+
+	st.PurgeReserve = 0
+	got, err := st.DeleteTree(ctx, tenantA, a.ID, store.AtVersion(a.Version))
+	if err != nil || got.ID != a.ID {
+		t.Fatalf("cascade = %+v, %v", got, err)
+	}
+	for _, id := range []string{a.ID, b.ID, c.ID, d.ID} {
+		_, err := st.GetGroup(ctx, tenantA, id)
+		wantCode(t, err, groups.CodeNotFound)
+	}
+	mustGet(t, st, tenantA, keep.ID)
+	if page, err := st.ListItemGroups(ctx, tenantA, v("veh-1"), store.PageRequest{Limit: 10}); err != nil || len(page.Items) != 0 {
+		t.Fatalf("veh-1 is still in %v, %v", page.Items, err)
+	}
+	// A leaf, and a group already gone.
+	if _, err := st.DeleteTree(ctx, tenantA, keep.ID, store.AnyVersion); err != nil {
+		t.Fatal(err)
+	}
+	_, err = st.DeleteTree(ctx, tenantA, keep.ID, store.AnyVersion)
+	wantCode(t, err, groups.CodeNotFound)
 	storetest.CheckInvariants(t, st)
 }
