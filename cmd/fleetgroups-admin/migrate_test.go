@@ -39,6 +39,12 @@ func legacyTable(t *testing.T) *store.Store {
 		t.Fatal(err)
 	}
 	st, _ := storetest.NewStore(t)
+	// A table of schema 0 has no schema item: the one NewStore wrote goes.
+	_, err = client(t).DeleteItem(context.Background(), &dynamodb.DeleteItemInput{TableName: aws.String(st.Table()),
+		Key: map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: "#SYSTEM"}, "SK": &types.AttributeValueMemberS{Value: "SCHEMA"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, it := range items {
 		av, err := attributevalue.MarshalMap(it)
 		if err != nil {
@@ -82,7 +88,7 @@ func TestMigrateLegacyTable(t *testing.T) {
 	// Two names fold to "berlin": the group already holding that guard
 	// keeps it, the other is reported and left as it was.
 	first := admin(t, local(table), connect, "migrate", "-page-size", "4")
-	if first.code != 1 || !strings.Contains(first.stdout, "at schema version 0; this code writes version 2") ||
+	if first.code != 1 || !strings.Contains(first.stdout, "at schema version 0; this code writes version 3") ||
 		!strings.Contains(first.stdout, `group grp_berlin_fullwidth "ＢＥＲＬＩＮ" folds to "berlin", the name of group grp_berlin "Berlin"`) ||
 		!strings.Contains(first.stdout, "Migration 1 (fold-names) stopped on conflicts") ||
 		!strings.Contains(first.stderr, "stays at schema version 0") {
@@ -141,11 +147,16 @@ func TestMigrateLegacyTable(t *testing.T) {
 	second := admin(t, local(table), connect, "migrate")
 	if second.code != 0 || !strings.Contains(second.stdout, "Migration 1 (fold-names) done") ||
 		!strings.Contains(second.stdout, "Migration 2 (tree-paths) done") ||
-		!strings.Contains(second.stdout, "is at schema version 2.") || strings.Contains(second.stdout, "conflict:") {
+		!strings.Contains(second.stdout, "Migration 3 (held-edges) done") ||
+		!strings.Contains(second.stdout, "is at schema version 3.") || strings.Contains(second.stdout, "conflict:") {
 		t.Fatalf("second run: exit %d\n%s%s", second.code, second.stdout, second.stderr)
 	}
-	if v, err := st.TableSchemaVersion(ctx); err != nil || v != 2 {
-		t.Fatalf("schema version = %d, %v; want 2", v, err)
+	if v, err := st.TableSchemaVersion(ctx); err != nil || v != 3 {
+		t.Fatalf("schema version = %d, %v; want 3", v, err)
+	}
+	// Migration 3 gave the legacy memberships their edges: a check reads them.
+	if got := attr(itemAt(t, table, "T#tn_legacy#I#vehicles#veh-2", "G#grp_alpha"), "groupId"); got != "grp_alpha" {
+		t.Fatalf("edge of a legacy membership after migrate: groupId %q, want grp_alpha", got)
 	}
 	// Migration 2 gave the legacy groups the tree path of a top-level group.
 	if got := attr(itemAt(t, table, "T#tn_legacy#G#grp_alpha", "#GROUP"), "GSI3SK"); got != "grp_alpha" {

@@ -239,6 +239,7 @@ func FuzzHandler(f *testing.F) {
 var readsBody = map[routes.Operation]bool{
 	routes.CreateGroup: true, routes.UpdateGroup: true, routes.BatchMembers: true,
 	routes.PutItem: true, routes.CreateAssociations: true, routes.DeleteAssociations: true,
+	routes.CheckMembership: true,
 }
 
 // resHeader is a response header, wherever the adapter put it.

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -325,20 +326,85 @@ func boolParam(r *http.Request, name string) (bool, error) {
 
 // listItemGroups: GET /v1/{itemType}/{itemId}/groups.
 func (a *API) listItemGroups(w http.ResponseWriter, r *http.Request, tenant string) error {
-	it, err := itemPath(r, paramLimit, paramCursor)
+	it, err := itemPath(r, paramLimit, paramCursor, paramScope)
 	if err != nil {
 		return err
 	}
+	scope := r.URL.Query().Get(paramScope)
+	if _, given := r.URL.Query()[paramScope]; given && scope != "direct" && scope != "effective" {
+		return fieldErrorf(paramScope, `must be "direct" or "effective"`)
+	}
 	list := "item-groups:" + string(it.Type) + ":" + it.ID
+	if scope == "effective" {
+		list += ":effective"
+	}
 	pr, err := a.pageRequest(r, tenant, list)
 	if err != nil {
 		return err
+	}
+	if scope == "effective" {
+		page, err := a.store.EffectiveGroups(r.Context(), tenant, it, pr)
+		if err != nil {
+			return err
+		}
+		return writePage(a, w, r, tenant, list, store.ListQuery{PageRequest: pr}, page, viewEffectiveGroup)
 	}
 	page, err := a.store.ListItemGroups(r.Context(), tenant, it, pr)
 	if err != nil {
 		return err
 	}
 	return writePage(a, w, r, tenant, list, store.ListQuery{PageRequest: pr}, page, viewGroupRef)
+}
+
+// paramScope picks list-item-groups' groups: those holding the item
+// (direct, the default) or every group it is an effective member of.
+const paramScope = "scope"
+
+// checkMembership: POST /v1/{itemType}/{itemId}/groups:check with
+// {"groupIds": [...]} (1–100): one result per id, in order. An id that is
+// not a valid group id, or names no group of the tenant, gets an error of
+// its own; the call succeeds.
+func (a *API) checkMembership(w http.ResponseWriter, r *http.Request, tenant string) error {
+	it, err := itemPath(r)
+	if err != nil {
+		return err
+	}
+	f, err := readFields(r)
+	if err != nil {
+		return err
+	}
+	ids := f.strs("groupIds")
+	if _, given := f.obj["groupIds"]; !given {
+		f.fail("groupIds", "is required")
+	} else if len(f.errs) == 0 && (len(ids) == 0 || len(ids) > groups.MaxCheckGroups) {
+		f.fail("groupIds", fmt.Sprintf("must hold 1–%d group ids", groups.MaxCheckGroups))
+	}
+	f.rejectUnknown()
+	if err := f.err(); err != nil {
+		return err
+	}
+	out := make([]checkResultView, len(ids))
+	var valid []string
+	for i, id := range ids {
+		out[i].GroupID = id
+		if err := groups.ValidateID("groupIds", id); err != nil {
+			out[i].Error = &entryProblem{Code: groups.CodeInvalidArgument, Detail: "not a group id: " + groups.FieldsOf(err)[0].Message}
+			continue
+		}
+		valid = append(valid, id)
+	}
+	results, err := a.store.CheckMembership(r.Context(), tenant, it, valid)
+	if err != nil {
+		return err
+	}
+	for i, j := 0, 0; i < len(out); i++ {
+		if out[i].Error == nil {
+			out[i] = viewCheckResult(results[j])
+			j++
+		}
+	}
+	writeJSON(w, http.StatusOK, checkResultsView{Results: out})
+	return nil
 }
 
 // groupID is the request's valid {groupId}; params are the query parameters

@@ -49,6 +49,9 @@ var (
 	ListChildren    = Operation{routes.ListChildren, (*API).listChildren, nil}
 	ListDescendants = Operation{routes.ListDescendants, (*API).listDescendants, nil}
 	GetAncestors    = Operation{routes.GetAncestors, (*API).getAncestors, nil}
+	// A check only reads: a repeat answers anew, so it ignores
+	// Idempotency-Key like a GET.
+	CheckMembership = Operation{routes.CheckMembership, (*API).checkMembership, nil}
 )
 
 // Operations lists every operation, in the route table's order of
@@ -61,5 +64,6 @@ func Operations() []Operation {
 		CreateGroup, GetGroup, UpdateGroup, DeleteGroup, ListGroups, AddMember, RemoveMember, ListMembers,
 		ListItemGroups, PutItem, GetItem, DeleteItem, ListItems, BatchMembers, CreateAssociations,
 		DeleteAssociations, ListAssociations, GetOpenAPI, GetUsage, ListChildren, ListDescendants, GetAncestors,
+		CheckMembership,
 	}
 }

@@ -23,9 +23,17 @@ func TestOperationsCoverTheRouteTable(t *testing.T) {
 		if o.endpoint == nil {
 			t.Errorf("%s has no endpoint", o.Name)
 		}
-		writes := slices.ContainsFunc(routes.For(o.Name), func(rt routes.Route) bool { return mutating(rt.Method) })
+		// An operation that writes keeps Idempotency-Key records; one
+		// that only reads (check-membership's POST included) answers a
+		// repeat anew, and its IAM grant could not write a record.
+		writes := slices.ContainsFunc(routes.Functions, func(fn routes.Function) bool {
+			return fn.Operation == o.Name && fn.Access == routes.ReadWrite
+		})
 		if (o.idempotent != nil) != writes {
-			t.Errorf("%s: Idempotency-Key handled %v, but it has a route that writes: %v", o.Name, o.idempotent != nil, writes)
+			t.Errorf("%s: Idempotency-Key handled %v, but it writes: %v", o.Name, o.idempotent != nil, writes)
+		}
+		if !writes && slices.ContainsFunc(routes.For(o.Name), func(rt routes.Route) bool { return mutating(rt.Method) && rt.Method != "POST" }) {
+			t.Errorf("%s: a PUT, PATCH or DELETE route of a read-only operation", o.Name)
 		}
 		got = append(got, o.Name)
 	}

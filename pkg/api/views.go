@@ -61,6 +61,44 @@ type groupNameView struct {
 	Name string `json:"name"`
 }
 
+// effectiveGroupView is a group an item is an effective member of
+// (list-item-groups ?scope=effective).
+type effectiveGroupView struct {
+	ID     string   `json:"id"`
+	Name   string   `json:"name"`
+	Direct bool     `json:"direct"`
+	Path   []string `json:"path"`
+}
+
+func viewEffectiveGroup(g groups.EffectiveGroup) effectiveGroupView {
+	return effectiveGroupView{ID: g.ID, Name: g.Name, Direct: g.Direct, Path: g.Path}
+}
+
+// checkResultView answers one group of a membership check: member, direct
+// and path, or an error of its own.
+type checkResultView struct {
+	GroupID string        `json:"groupId"`
+	Member  *bool         `json:"member,omitempty"`
+	Direct  *bool         `json:"direct,omitempty"`
+	Path    []string      `json:"path,omitzero"`
+	Error   *entryProblem `json:"error,omitempty"`
+}
+
+type checkResultsView struct {
+	Results []checkResultView `json:"results"`
+}
+
+func viewCheckResult(c groups.CheckResult) checkResultView {
+	if !c.Exists {
+		return checkResultView{GroupID: c.GroupID, Error: &entryProblem{Code: groups.CodeNotFound, Detail: "the tenant has no such group"}}
+	}
+	path := c.Path
+	if path == nil {
+		path = []string{}
+	}
+	return checkResultView{GroupID: c.GroupID, Member: &c.Member, Direct: &c.Direct, Path: path}
+}
+
 type groupRefView struct {
 	ID      string `json:"id"`
 	Name    string `json:"name"`

@@ -304,6 +304,9 @@ func (e *env) measure(t *testing.T, token string) []Call {
 	measured(routes.ListChildren, "a region's 3 children", token, "GET", "/v1/groups/"+region+"/children", "")
 	measured(routes.ListDescendants, "a subtree of 5 groups", token, "GET", "/v1/groups/"+region+"/descendants", "")
 	measured(routes.GetAncestors, "a group at depth 2", token, "GET", "/v1/groups/"+teams[0]+"/ancestors", "")
+	put("/v1/groups/"+teams[0]+"/vehicles/v5", "")
+	measured(routes.CheckMembership, "a vehicle in 1 group at depth 2, against 3 groups", token, "POST", "/v1/vehicles/v5/groups:check",
+		fmt.Sprintf(`{"groupIds":[%q,%q,%q]}`, region, depots[1], teams[0]))
 	measured(routes.GetUsage, "the tenant's counts", token, "GET", "/v1/usage", "")
 	measured(routes.GetOpenAPI, "the document (public: no authorizer, not metered)", "", "GET", "/v1/openapi.json", "")
 

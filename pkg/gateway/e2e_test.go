@@ -544,6 +544,9 @@ func TestRequestsPerOperation(t *testing.T) {
 	depot := e.call(t, A, "POST", "/v1/groups", fmt.Sprintf(`{"name":"Depot","parentId":%q}`, region)).str("id")
 	team := e.call(t, A, "POST", "/v1/groups", fmt.Sprintf(`{"name":"Team","parentId":%q}`, depot)).str("id")
 	other := e.call(t, A, "POST", "/v1/groups", `{"name":"Other region"}`).str("id")
+	e.call(t, A, "PUT", "/v1/groups/"+team+"/vehicles/v1", "")
+	// A process reads the schema version once, before it trusts the edges.
+	e.call(t, A, "POST", "/v1/vehicles/v1/groups:check", fmt.Sprintf(`{"groupIds":[%q]}`, team))
 	e.counter.Take()
 	e.authCounter.Take()
 	e.meterCount.Take()
@@ -598,6 +601,8 @@ func TestRequestsPerOperation(t *testing.T) {
 		// Issue 8: the hierarchy. A create under a parent reads the parent;
 		// a move reads the new parent and, when the group has children,
 		// its subtree (GSI3, then the nodes strongly consistently).
+		{"list-item-groups (scope=effective, in 2 groups directly, 2 ancestors)", "GET", "/v1/vehicles/v1/groups?scope=effective", "", calls{"Query": 1, "BatchGetItem": 2}},
+		{"check-membership (3 groups asked)", "POST", "/v1/vehicles/v1/groups:check", fmt.Sprintf(`{"groupIds":[%q,%q,"grp_missing"]}`, region, other), calls{"Query": 1, "BatchGetItem": 2}},
 		{"create-group (under a parent)", "POST", "/v1/groups", fmt.Sprintf(`{"name":"Team 2","parentId":%q}`, depot), calls{"GetItem": 1, "TransactWriteItems": 1}},
 		{"list-children (first page)", "GET", "/v1/groups/" + depot + "/children", "", calls{"GetItem": 1, "Query": 1}},
 		{"list-descendants", "GET", "/v1/groups/" + region + "/descendants", "", calls{"GetItem": 1, "Query": 1}},

@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
@@ -158,4 +159,68 @@ func TestGroupDepthLimit(t *testing.T) {
 	expect(t, e.call(t, A, "POST", "/v1/groups", fmt.Sprintf(`{"name":"Pair child","parentId":%q}`, pair)), 201, "")
 	expect(t, e.call(t, A, "PATCH", "/v1/groups/"+pair, fmt.Sprintf(`{"parentId":%q}`, ids[8])), 409, groups.CodeTooDeep)
 	expect(t, e.call(t, A, "PATCH", "/v1/groups/"+pair, fmt.Sprintf(`{"parentId":%q}`, ids[7])), 200, "")
+}
+
+// TestMembershipChecks: inherited membership through the API, checks with
+// paths and per-id errors, and read-your-writes after a remove.
+func TestMembershipChecks(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	A := e.tokenA
+	company := e.call(t, A, "POST", "/v1/groups", `{"name":"Company"}`).str("id")
+	depot := e.call(t, A, "POST", "/v1/groups", fmt.Sprintf(`{"name":"Depot","parentId":%q,"vehicles":["veh-1"]}`, company)).str("id")
+	elsewhere := e.call(t, A, "POST", "/v1/groups", `{"name":"Elsewhere"}`).str("id")
+	theirs := e.call(t, e.tokenB, "POST", "/v1/groups", `{"name":"B's"}`).str("id")
+
+	eff := e.call(t, A, "GET", "/v1/vehicles/veh-1/groups?scope=effective", "")
+	expect(t, eff, 200, "")
+	byID := map[string]map[string]any{}
+	for _, g := range eff.items() {
+		byID[g["id"].(string)] = g
+	}
+	if len(byID) != 2 || byID[company]["direct"] != false || byID[depot]["direct"] != true ||
+		fmt.Sprint(byID[company]["path"]) != fmt.Sprint([]any{company, depot}) {
+		t.Fatalf("effective groups = %s", eff.raw)
+	}
+
+	body := fmt.Sprintf(`{"groupIds":[%q,%q,%q,"grp_missing","..",%q]}`, company, elsewhere, theirs, depot)
+	res := e.call(t, A, "POST", "/v1/vehicles/veh-1/groups:check", body)
+	expect(t, res, 200, "")
+	results := res.at("results").([]any)
+	want := []string{
+		fmt.Sprintf(`map[direct:false groupId:%s member:true path:[%s %s]]`, company, company, depot),
+		fmt.Sprintf(`map[direct:false groupId:%s member:false path:[]]`, elsewhere),
+		fmt.Sprintf(`map[error:map[code:not_found detail:the tenant has no such group] groupId:%s]`, theirs),
+		`map[error:map[code:not_found detail:the tenant has no such group] groupId:grp_missing]`,
+		"", // "..": invalid_argument, checked below
+		fmt.Sprintf(`map[direct:true groupId:%s member:true path:[%s]]`, depot, depot),
+	}
+	for i, w := range want {
+		if got := fmt.Sprint(results[i]); w != "" && got != w {
+			t.Errorf("result %d = %s, want %s", i, got, w)
+		}
+	}
+	if code := results[4].(map[string]any)["error"].(map[string]any)["code"]; code != "invalid_argument" {
+		t.Errorf("result for .. = %v", results[4])
+	}
+
+	for _, c := range []struct{ name, body string }{
+		{"no ids", `{"groupIds":[]}`},
+		{"missing", `{}`},
+		{"not strings", `{"groupIds":[1]}`},
+		{"unknown field", `{"groupIds":["g"],"x":1}`},
+		{"101 ids", `{"groupIds":[` + strings.TrimSuffix(strings.Repeat(`"g",`, 101), ",") + `]}`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			expect(t, e.call(t, A, "POST", "/v1/vehicles/veh-1/groups:check", c.body), 400, groups.CodeInvalidArgument)
+		})
+	}
+	expect(t, e.call(t, A, "GET", "/v1/vehicles/veh-1/groups?scope=all", ""), 400, groups.CodeInvalidArgument)
+
+	// Right after the remove, the company no longer holds it.
+	expect(t, e.call(t, A, "DELETE", "/v1/groups/"+depot+"/vehicles/veh-1", ""), 204, "")
+	after := e.call(t, A, "POST", "/v1/vehicles/veh-1/groups:check", fmt.Sprintf(`{"groupIds":[%q]}`, company))
+	if got := fmt.Sprint(after.at("results")); got != fmt.Sprintf(`[map[direct:false groupId:%s member:false path:[]]]`, company) {
+		t.Fatalf("after the remove: %s", got)
+	}
 }

@@ -162,6 +162,16 @@ func isolationCase(e *env, fx tenantFixture, rt routes.Route) (isolation, bool) 
 				id := e.call(t, e.tokenB, "GET", "/v1/vehicles/item-a/associations/users", "").items()[0]["id"].(string)
 				expect(t, e.call(t, e.tokenB, "DELETE", "/v1/vehicles/associations/users", `{"data":[{"type":"user_permission","id":"`+id+`"}]}`), 200, "")
 			}}, true
+	case routes.CheckMembership:
+		// A's groups are no groups of B's: each answers not_found.
+		return isolation{name: "200-not-found-entries", body: `{"groupIds":["` + fx.group + `","` + fx.group2 + `"]}`, status: 200,
+			check: func(t *testing.T, r response) {
+				for _, res := range r.at("results").([]any) {
+					if res.(map[string]any)["error"].(map[string]any)["code"] != "not_found" {
+						t.Fatalf("B checks A's groups: %s", r.raw)
+					}
+				}
+			}}, true
 	case routes.GetUsage:
 		return isolation{name: "200-own-usage", status: 200}, true
 	case routes.GetOpenAPI:

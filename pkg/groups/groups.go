@@ -30,9 +30,11 @@ const (
 	MaxDescriptionLength = 1024
 	MaxIDLength          = 128
 	// MaxInitialMembers keeps create-group one TransactWriteItems: the group,
-	// its name guard and the tenant's group counter take 3 of DynamoDB's 100
-	// actions, leaving room for 95 memberships with margin to spare.
-	MaxInitialMembers = 95
+	// its name guard, the tenant's group counter and the parent take 4 of
+	// DynamoDB's 100 actions, and each member two (its membership and the
+	// item's edge to the group, which keeps membership checks strongly
+	// consistent).
+	MaxInitialMembers = 48
 	MaxPageSize       = 100
 	DefaultPageSize   = 100
 	// MaxSearchLength bounds a list's search (a name prefix).
@@ -111,6 +113,32 @@ type Membership struct {
 type GroupName struct {
 	ID   string
 	Name string
+}
+
+// EffectiveGroup is a group an item is an effective member of: the item is
+// a member of it or of one of its descendants.
+type EffectiveGroup struct {
+	ID   string
+	Name string
+	// Direct: the item is a member of this group itself.
+	Direct bool
+	// Path is the ids from this group down to a group that holds the item
+	// directly (the shortest such path; [ID] when Direct).
+	Path []string
+}
+
+// Membership checks: at most MaxCheckGroups groups per call.
+const MaxCheckGroups = 100
+
+// CheckResult answers one group of a membership check.
+type CheckResult struct {
+	GroupID string
+	// Exists is false when the tenant has no such group (or it is being
+	// deleted); the rest is then unset.
+	Exists bool
+	Member bool
+	Direct bool
+	Path   []string
 }
 
 // GroupRef is what the reverse lookup returns for each group holding an item.

@@ -56,7 +56,7 @@ func TestEventsRunThroughTheirHandlers(t *testing.T) {
 		routes.ListItems: 200, routes.BatchMembers: 200,
 		routes.CreateAssociations: 201, routes.DeleteAssociations: 200, routes.ListAssociations: 200,
 		routes.GetOpenAPI: 200, routes.GetUsage: 200,
-		routes.ListChildren: 200, routes.ListDescendants: 200, routes.GetAncestors: 200,
+		routes.ListChildren: 200, routes.ListDescendants: 200, routes.GetAncestors: 200, routes.CheckMembership: 200,
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	for _, fn := range routes.Functions {

@@ -57,8 +57,16 @@ func OpenTable(ctx context.Context, endpoint, table string, apiOptions ...func(*
 	}
 	st := store.New(db, table)
 	var inUse *types.ResourceInUseException
-	if err := st.CreateTable(ctx); err != nil && !errors.As(err, &inUse) {
+	switch err := st.CreateTable(ctx); {
+	case errors.As(err, &inUse):
+		// An existing table keeps its schema version: migrate moves it.
+	case err != nil:
 		return nil, err
+	default:
+		// A new table holds data of the current shape only.
+		if err := st.MarkSchemaCurrent(ctx); err != nil {
+			return nil, err
+		}
 	}
 	return st, st.EnsureCursorKey(ctx)
 }

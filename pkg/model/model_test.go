@@ -385,6 +385,8 @@ func (w *world) next(r *rand.Rand) step {
 		func() step { return w.move(r, ti) },
 		func() step { return w.listSubtree(r, ti) },
 		func() step { return w.ancestors(r, ti) },
+		func() step { return w.effectiveGroups(r, ti) },
+		func() step { return w.checkMembership(r, ti) },
 	}
 	s := pick(r, ops)()
 	s.tenant = ti
@@ -933,6 +935,94 @@ func (w *world) listItemGroups(r *rand.Rand, ti int) step {
 		}
 		if !slices.Equal(got, want) {
 			return fmt.Errorf("groups of %s: %v, want %v", it, got, want)
+		}
+		return nil
+	}}
+}
+
+// effective maps each group the item is an effective member of to the path
+// down to a group holding it: the shortest, then through the smallest
+// holder id (the API's rule).
+func (m *mTenant) effective(it groups.Item) map[string]string {
+	out := map[string][]string{}
+	for _, h := range m.holders(it) {
+		chain := append(m.ancestors(h.id), h.id)
+		for i, g := range chain {
+			path := chain[i:]
+			if cur, ok := out[g]; !ok || len(path) < len(cur) || len(path) == len(cur) && path[len(path)-1] < cur[len(cur)-1] {
+				out[g] = path
+			}
+		}
+	}
+	flat := map[string]string{}
+	for g, p := range out {
+		flat[g] = strings.Join(p, ">")
+	}
+	return flat
+}
+
+// effectiveGroups lists every group an item is an effective member of.
+func (w *world) effectiveGroups(r *rand.Rand, ti int) step {
+	m, it := w.t[ti], randomItem(r)
+	return step{method: "GET", path: "/v1/" + string(it.Type) + "/" + it.ID + "/groups?scope=effective", check: func(res response, _ bool) error {
+		if err := statusIs(res, 200, ""); err != nil {
+			return err
+		}
+		want := m.effective(it)
+		got := map[string]string{}
+		for i := range res.list("items") {
+			var path []string
+			for _, p := range res.list("items", i, "path") {
+				path = append(path, p.(string))
+			}
+			id := res.str("items", i, "id")
+			got[id] = strings.Join(path, ">")
+			if direct, _ := res.at("items", i, "direct").(bool); direct != (len(path) == 1) || m.groups[id] == nil || res.str("items", i, "name") != m.groups[id].name {
+				return fmt.Errorf("effective groups of %s: %s", it, res.raw)
+			}
+		}
+		if !maps.Equal(got, want) {
+			return fmt.Errorf("effective groups of %s: %v, want %v", it, got, want)
+		}
+		return nil
+	}}
+}
+
+// checkMembership checks an item against a few groups: the tenant's, the
+// other tenant's, deleted and missing ones.
+func (w *world) checkMembership(r *rand.Rand, ti int) step {
+	m, it := w.t[ti], randomItem(r)
+	ids := make([]string, 1+r.IntN(4))
+	for i := range ids {
+		ids[i] = w.pickGroup(r, ti)
+	}
+	path := "/v1/" + string(it.Type) + "/" + it.ID + "/groups:check"
+	return step{method: "POST", path: path, body: jsonBody(map[string]any{"groupIds": ids}), check: func(res response, _ bool) error {
+		if err := statusIs(res, 200, ""); err != nil {
+			return err
+		}
+		eff := m.effective(it)
+		for i, id := range ids {
+			var got string
+			if code := res.str("results", i, "error", "code"); code != "" {
+				got = "error " + code
+			} else {
+				var path []string
+				for _, p := range res.list("results", i, "path") {
+					path = append(path, p.(string))
+				}
+				member, _ := res.at("results", i, "member").(bool)
+				direct, _ := res.at("results", i, "direct").(bool)
+				got = fmt.Sprintf("member %v direct %v path %s", member, direct, strings.Join(path, ">"))
+			}
+			want := "error not_found"
+			if m.groups[id] != nil {
+				p, member := eff[id]
+				want = fmt.Sprintf("member %v direct %v path %s", member, member && !strings.Contains(p, ">"), p)
+			}
+			if res.str("results", i, "groupId") != id || got != want {
+				return fmt.Errorf("check of %s in %s: %s, want %s; %s", it, id, got, want, res.raw)
+			}
 		}
 		return nil
 	}}

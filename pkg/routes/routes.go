@@ -41,6 +41,7 @@ const (
 	ListChildren    Operation = "list-children"
 	ListDescendants Operation = "list-descendants"
 	GetAncestors    Operation = "get-ancestors"
+	CheckMembership Operation = "check-membership"
 	// Authorizer is the API Gateway REQUEST authorizer; it serves no route.
 	Authorizer Operation = "authorizer"
 )
@@ -98,6 +99,7 @@ var Functions = []Function{
 	{ListChildren, ReadOnly, "Lists a group's direct children"},
 	{ListDescendants, ReadOnly, "Lists a group's whole subtree, depth-first"},
 	{GetAncestors, ReadOnly, "Lists a group's ancestors, from its top-level group down"},
+	{CheckMembership, ReadOnly, "Checks whether an item is an effective member of up to 100 groups"},
 	{Authorizer, TokenLookup, "Authenticates bearer tokens and names the tenant"},
 }
 
@@ -137,6 +139,10 @@ func buildRoutes() []Route {
 	}
 	for _, t := range groups.ItemTypes {
 		rs = append(rs, Route{"GET", "/v1/" + string(t) + "/{itemId}/groups", ListItemGroups})
+	}
+	// Issue 8: membership checks, per item type for the same reason.
+	for _, t := range groups.ItemTypes {
+		rs = append(rs, Route{"POST", "/v1/" + string(t) + "/{itemId}/groups:check", CheckMembership})
 	}
 	// The item registry, per item type for the same reason.
 	for _, t := range groups.ItemTypes {

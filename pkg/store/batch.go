@@ -8,9 +8,10 @@ import (
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
 )
 
-// maxChangesPerTx leaves room for the group's count update in DynamoDB's
-// 100-action transactions.
-const maxChangesPerTx = 99
+// maxChangesPerTx fits DynamoDB's 100-action transactions: each change is
+// two actions (the membership and the item's edge to the group), and the
+// group's count update one more.
+const maxChangesPerTx = 49
 
 // ApplyMemberChanges adds and removes many items in one go. Each chunk of
 // changes is one transaction together with the group's count update, so the
@@ -62,12 +63,15 @@ func (s *Store) applyChunk(ctx context.Context, tenant, groupID string, changes 
 	var tx txBuilder
 	for _, i := range pending {
 		c := changes[i]
+		m := groups.Membership{GroupID: groupID, Item: c.Item, AddedAt: now}
 		if c.Remove {
 			delta[c.Item.Type]--
 			tx.add(s.deleteIf(key(groupPK(tenant, groupID), memberSK(c.Item)), expression.AttributeExists(expression.Name(AttrPK))))
+			tx.add(s.del(key(itemPK(tenant, c.Item), heldSK(groupID))))
 		} else {
 			delta[c.Item.Type]++
-			tx.add(s.putIf(toMemberItem(tenant, groups.Membership{GroupID: groupID, Item: c.Item, AddedAt: now}), absent))
+			tx.add(s.putIf(toMemberItem(tenant, m), absent))
+			tx.add(s.put(toHeldItem(tenant, m)))
 		}
 	}
 	tx.add(s.updateIf(key(groupPK(tenant, groupID), skGroup), countsUpdate(delta, formatTime(now)), &liveGroup))
@@ -77,12 +81,13 @@ func (s *Store) applyChunk(ctx context.Context, tenant, groupID string, changes 
 	err = s.transact(ctx, tx.items)
 	reasons, ok := failedChecks(err)
 	switch {
-	case ok && reasons[len(pending)].Code != nil:
+	case ok && reasons[2*len(pending)].Code != nil:
 		return nil, groups.ErrNotFound
 	case ok && len(reasons) > 0:
+		// Only memberships (at 2j) carry conditions.
 		failed = make(map[int]bool, len(reasons))
-		for j := range reasons {
-			failed[j] = true
+		for i := range reasons {
+			failed[i/2] = true
 		}
 		return failed, nil
 	}

@@ -25,13 +25,16 @@ import (
 func (s *Store) LoadMembers(ctx context.Context, tenant, groupID string, items []groups.Item) error {
 	now := s.now()
 	delta := map[groups.ItemType]int{}
-	reqs := make([]types.WriteRequest, len(items))
-	for i, it := range items {
-		av, err := attributevalue.MarshalMap(toMemberItem(tenant, groups.Membership{GroupID: groupID, Item: it, AddedAt: now}))
-		if err != nil {
-			return translate(err)
+	reqs := make([]types.WriteRequest, 0, 2*len(items))
+	for _, it := range items {
+		m := groups.Membership{GroupID: groupID, Item: it, AddedAt: now}
+		for _, item := range []any{toMemberItem(tenant, m), toHeldItem(tenant, m)} {
+			av, err := attributevalue.MarshalMap(item)
+			if err != nil {
+				return translate(err)
+			}
+			reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: av}})
 		}
-		reqs[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: av}}
 		delta[it.Type]++
 	}
 	expr, err := expression.NewBuilder().WithUpdate(countsUpdate(delta, formatTime(now))).WithCondition(liveGroup).Build()

@@ -149,8 +149,8 @@ func (s *Store) purge(ctx context.Context, tenant string, tomb groupItem) error 
 	return translate(err)
 }
 
-// purgeMembers deletes the memberships of tomb's partition, a bounded page
-// at a time.
+// purgeMembers deletes the memberships of tomb's partition, and the items'
+// edges to it, a bounded page at a time.
 func (s *Store) purgeMembers(ctx context.Context, tomb groupItem) error {
 	kc := expression.Key(AttrPK).Equal(expression.Value(tomb.PK)).
 		And(expression.Key(AttrSK).BeginsWith(skMemberRoot))
@@ -172,7 +172,7 @@ func (s *Store) purgeMembers(ctx context.Context, tomb groupItem) error {
 		if err != nil {
 			return err
 		}
-		if err := s.deleteKeys(ctx, out.Items); err != nil {
+		if err := s.deleteKeys(ctx, withHeldKeys(out.Items)); err != nil {
 			return err
 		}
 		if out.LastEvaluatedKey == nil {
@@ -180,6 +180,18 @@ func (s *Store) purgeMembers(ctx context.Context, tomb groupItem) error {
 		}
 		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
+}
+
+// withHeldKeys adds to membership keys the keys of the items' edges to the
+// group, which go with them.
+func withHeldKeys(members []map[string]types.AttributeValue) []map[string]types.AttributeValue {
+	out := append(make([]map[string]types.AttributeValue, 0, 2*len(members)), members...)
+	for _, m := range members {
+		if k, ok := heldKey(sortKeyOf(m, AttrPK), sortKeyOf(m, AttrSK)); ok {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // deleteKeys deletes the items at keys with parallel BatchWriteItem calls.

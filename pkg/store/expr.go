@@ -17,6 +17,21 @@ var (
 			And(expression.AttributeNotExists(expression.Name(attrDeletingAt)))
 )
 
+// put is a transactional Put of item, whatever is there: an item's edge to
+// a group holding it, which the membership's own condition guards.
+func (s *Store) put(item any) (types.TransactWriteItem, error) {
+	av, err := attributevalue.MarshalMap(item)
+	if err != nil {
+		return types.TransactWriteItem{}, err
+	}
+	return types.TransactWriteItem{Put: &types.Put{TableName: aws.String(s.table), Item: av}}, nil
+}
+
+// del is a transactional Delete of the item at k, if there is one.
+func (s *Store) del(k map[string]types.AttributeValue) (types.TransactWriteItem, error) {
+	return types.TransactWriteItem{Delete: &types.Delete{TableName: aws.String(s.table), Key: k}}, nil
+}
+
 // putIf is a transactional Put of item guarded by cond.
 func (s *Store) putIf(item any, cond expression.ConditionBuilder) (types.TransactWriteItem, error) {
 	av, err := attributevalue.MarshalMap(item)

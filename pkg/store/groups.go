@@ -62,7 +62,9 @@ func (s *Store) createGroup(ctx context.Context, tenant, id string, ng groups.Ne
 		tx.add(s.updateIf(key(parent.PK, parent.SK), adoptUpdate(tenant, parent, 1), &stays))
 	}
 	for _, it := range ng.Members {
-		tx.add(s.putIf(toMemberItem(tenant, groups.Membership{GroupID: g.ID, Item: it, AddedAt: now}), absent))
+		m := groups.Membership{GroupID: g.ID, Item: it, AddedAt: now}
+		tx.add(s.putIf(toMemberItem(tenant, m), absent))
+		tx.add(s.put(toHeldItem(tenant, m)))
 	}
 	if tx.err != nil {
 		return groups.Group{}, translate(tx.err)

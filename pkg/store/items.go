@@ -159,6 +159,25 @@ func (it memberItem) toMembership() groups.Membership {
 	}
 }
 
+// heldItem is an item's edge to a group holding it (keys.go, heldSK): the
+// membership mirrored into the item's partition.
+type heldItem struct {
+	PK       string `dynamodbav:"PK"`
+	SK       string `dynamodbav:"SK"`
+	Kind     string `dynamodbav:"kind"`
+	GroupID  string `dynamodbav:"groupId"`
+	ItemType string `dynamodbav:"itemType"`
+	ItemID   string `dynamodbav:"itemId"`
+	AddedAt  string `dynamodbav:"addedAt"`
+}
+
+func toHeldItem(tenant string, m groups.Membership) heldItem {
+	return heldItem{
+		PK: itemPK(tenant, m.Item), SK: heldSK(m.GroupID), Kind: "held", GroupID: m.GroupID,
+		ItemType: string(m.Item.Type), ItemID: m.Item.ID, AddedAt: formatTime(m.AddedAt),
+	}
+}
+
 type tenantItem struct {
 	PK        string `dynamodbav:"PK"`
 	SK        string `dynamodbav:"SK"`

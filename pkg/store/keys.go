@@ -5,6 +5,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
 )
 
@@ -28,6 +30,7 @@ import (
 //	name guard          T#<t>#NAME#<folded name>    NAME
 //	registered item     T#<t>#I#<type>#<item>       ITEM                  T#<t>#ITEMS#<type>         N#<folded name>␟<item>
 //	                    (and GSI2: T#<t>#ITEMS#<type> / C#<createdAt>#<item>, the created order)
+//	held edge           T#<t>#I#<type>#<item>       G#<group>
 //	association         T#<t>#ASSOC#<id>            ASSOC
 //	association edge    T#<t>#I#<type>#<item>       A#<other type>#<other item>
 //	                    (and GSI2: T#<t>#I#<type>#<item>#A#<other type> / C#<createdAt>#<other item>)
@@ -172,6 +175,32 @@ func itemGSI1PK(tenant string, it groups.Item) string {
 }
 
 func memberGSI1SK(groupID string) string { return gsiGroupRoot + groupID }
+
+// heldSK is the sort key, in an item's partition, of its edge to a group
+// that holds it: the inverse of the membership, written in the membership's
+// own transactions, so that "which groups hold this item" is a strongly
+// consistent Query of the table (GSI1 answers it too, eventually).
+func heldSK(groupID string) string { return gsiGroupRoot + groupID }
+
+// parseMemberSK returns the item of a membership's sort key.
+func parseMemberSK(sk string) (groups.Item, bool) {
+	rest, ok := strings.CutPrefix(sk, skMemberRoot)
+	if !ok {
+		return groups.Item{}, false
+	}
+	t, id, ok := strings.Cut(rest, "#")
+	return groups.Item{Type: groups.ItemType(t), ID: id}, ok
+}
+
+// heldKey is the key of the edge that mirrors the membership at (pk, sk).
+func heldKey(pk, sk string) (map[string]types.AttributeValue, bool) {
+	tenant, groupID, ok := parseGroupPK(pk)
+	it, itemOK := parseMemberSK(sk)
+	if !ok || !itemOK {
+		return nil, false
+	}
+	return key(itemPK(tenant, it), heldSK(groupID)), true
+}
 
 // itemPK is the partition of one of the partner's items: its registration
 // (and its association edges) live there. The same string is the GSI1

@@ -9,7 +9,8 @@ import (
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
 )
 
-// AddMember puts the item in the group and counts it, in one transaction that
+// AddMember puts the item in the group, its edge to the group in its own
+// partition, and counts it, in one transaction that
 // fails if the group does not exist or is being deleted. Adding an item that
 // is already a member changes nothing and returns the existing membership
 // with created false. It returns ErrNotFound if there is no such group.
@@ -20,6 +21,7 @@ func (s *Store) AddMember(ctx context.Context, tenant, groupID string, it groups
 	tx.add(s.putIf(toMemberItem(tenant, m), absent))
 	tx.add(s.updateIf(key(groupPK(tenant, groupID), skGroup),
 		countsUpdate(map[groups.ItemType]int{it.Type: 1}, formatTime(now)), &liveGroup))
+	tx.add(s.put(toHeldItem(tenant, m)))
 	if tx.err != nil {
 		return groups.Membership{}, false, translate(tx.err)
 	}
@@ -42,8 +44,8 @@ func (s *Store) AddMember(ctx context.Context, tenant, groupID string, it groups
 	return m, true, nil
 }
 
-// RemoveMember takes the item out of the group and uncounts it in one
-// transaction. It returns ErrNotFound if the group does not exist or the item
+// RemoveMember takes the item out of the group, deletes its edge and
+// uncounts it in one transaction. It returns ErrNotFound if the group does not exist or the item
 // is not a member.
 func (s *Store) RemoveMember(ctx context.Context, tenant, groupID string, it groups.Item) error {
 	now := formatTime(s.now())
@@ -51,6 +53,7 @@ func (s *Store) RemoveMember(ctx context.Context, tenant, groupID string, it gro
 	tx.add(s.deleteIf(key(groupPK(tenant, groupID), memberSK(it)), expression.AttributeExists(expression.Name(AttrPK))))
 	tx.add(s.updateIf(key(groupPK(tenant, groupID), skGroup),
 		countsUpdate(map[groups.ItemType]int{it.Type: -1}, now), &liveGroup))
+	tx.add(s.del(key(itemPK(tenant, it), heldSK(groupID))))
 	if tx.err != nil {
 		return translate(tx.err)
 	}

@@ -17,6 +17,41 @@ import (
 var migrations = []migration{
 	{version: 1, name: "fold-names", item: foldNames},
 	{version: 2, name: "tree-paths", item: treePaths},
+	{version: 3, name: "held-edges", item: heldEdges},
+}
+
+// heldEdges (schema 3) writes each membership's edge in its item's
+// partition (heldSK), which memberships written before had none of. The
+// put is conditional on the membership still being there, in one
+// transaction, so that a membership removed meanwhile leaves no edge
+// behind. Until the table is at schema 3, membership checks do not trust
+// the edges (Store.heldEdgesTrusted) and read GSI1 instead.
+func heldEdges(ctx context.Context, s *Store, raw map[string]types.AttributeValue) (itemOutcome, error) {
+	if kind, _ := stringAt(raw, "kind"); kind != "member" {
+		return itemOutcome{}, nil
+	}
+	var m memberItem
+	if err := attributevalue.UnmarshalMap(raw, &m); err != nil {
+		return itemOutcome{}, err
+	}
+	tenant, _, ok := parseGroupPK(m.PK)
+	if !ok {
+		return itemOutcome{}, nil
+	}
+	var tx txBuilder
+	tx.add(s.checkIf(key(m.PK, m.SK), expression.AttributeExists(expression.Name(AttrPK))))
+	tx.add(s.putIf(toHeldItem(tenant, m.toMembership()), absent))
+	if tx.err != nil {
+		return itemOutcome{}, tx.err
+	}
+	err := s.transact(ctx, tx.items)
+	if _, ok := failedChecks(err); ok {
+		return itemOutcome{}, nil // removed since the scan, or its edge is there
+	}
+	if err != nil {
+		return itemOutcome{}, err
+	}
+	return itemOutcome{rewritten: true}, nil
 }
 
 // treePaths (schema 2) gives each live group written before the hierarchy

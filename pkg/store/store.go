@@ -11,6 +11,7 @@ import (
 	"errors"
 	mrand "math/rand/v2"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -38,13 +39,16 @@ type Store struct {
 	PurgeReserve time.Duration
 
 	meter *meterState // CountCall's (usage.go)
+	// edges is whether the table's memberships all have their edges
+	// (effective.go), once known.
+	edges *atomic.Bool
 }
 
 // New returns a store on table.
 func New(db *dynamodb.Client, table string) *Store {
 	return &Store{
 		db: db, table: table, Now: time.Now, NewID: NewGroupID, NewAssociationID: NewAssociationID,
-		PurgeReserve: purgeReserve, meter: &meterState{},
+		PurgeReserve: purgeReserve, meter: &meterState{}, edges: &atomic.Bool{},
 	}
 }
 

@@ -311,6 +311,7 @@ func (s *Store) DeleteTree(ctx context.Context, tenant, id string, ifVersion IfV
 		work, cancel = context.WithDeadline(ctx, deadline.Add(-s.PurgeReserve))
 		defer cancel()
 	}
+	var found *groupItem // the root as this request first found it, which it answers
 	for {
 		root, err := s.getGroupItem(ctx, tenant, id)
 		if err != nil {
@@ -319,13 +320,20 @@ func (s *Store) DeleteTree(ctx context.Context, tenant, id string, ifVersion IfV
 		if err := checkVersion(root, ifVersion); err != nil {
 			return groups.Group{}, err
 		}
+		if found == nil {
+			found = &root
+		}
 		if root.DeletingAt != "" || root.ChildCount == 0 {
-			return s.DeleteGroup(ctx, tenant, id, ifVersion)
+			g, err := s.DeleteGroup(ctx, tenant, id, ifVersion)
+			if err == nil || errors.Is(err, ErrDeleteInProgress) {
+				g = found.toGroup()
+			}
+			return g, err
 		}
 		err = s.deleteDescendants(work, tenant, root)
 		switch {
 		case errors.Is(err, ErrDeleteInProgress), err != nil && work.Err() != nil && ctx.Err() == nil:
-			return root.toGroup(), ErrDeleteInProgress
+			return found.toGroup(), ErrDeleteInProgress
 		case err != nil:
 			return groups.Group{}, err
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -266,8 +267,9 @@ func TestTreeMoveSizeLimit(t *testing.T) {
 }
 
 // TestConcurrentMovesKeepTrees races moves of two groups under each other,
-// and moves of a subtree against creates inside it: whatever wins, no
-// cycle forms, no child is left at a stale path and every count holds.
+// and moves of a subtree against creates and adds inside it: whatever wins,
+// no cycle forms, no child is left at a stale path, every count holds and
+// every membership has its edge.
 func TestConcurrentMovesKeepTrees(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -278,7 +280,8 @@ func TestConcurrentMovesKeepTrees(t *testing.T) {
 		y := mustCreateUnder(t, st, tenantA, "", fmt.Sprintf("Y%d", round))
 		home := mustCreateUnder(t, st, tenantA, "", fmt.Sprintf("Home%d", round))
 		var wg sync.WaitGroup
-		errs := make([]error, 6)
+		errs := make([]error, 7)
+		wg.Go(func() { _, _, errs[6] = st.AddMember(ctx, tenantA, x.ID, v("veh-1")) })
 		wg.Go(func() { _, errs[0] = moveTo(st, tenantA, x.ID, y.ID) })
 		wg.Go(func() { _, errs[1] = moveTo(st, tenantA, y.ID, x.ID) })
 		wg.Go(func() { _, errs[2] = moveTo(st, tenantA, x.ID, home.ID) })
@@ -345,5 +348,90 @@ func TestTreeCascadeDelete(t *testing.T) {
 	}
 	_, err = st.DeleteTree(ctx, tenantA, keep.ID, store.AnyVersion)
 	wantCode(t, err, groups.CodeNotFound)
+	storetest.CheckInvariants(t, st)
+}
+
+func TestInheritedMembership(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, _ := storetest.NewStore(t)
+	a := mustCreateUnder(t, st, tenantA, "", "A")
+	b := mustCreateUnder(t, st, tenantA, a.ID, "B")
+	c, err := st.CreateGroup(ctx, tenantA, groups.NewGroup{ParentID: b.ID, Name: "C", Members: []groups.Item{v("veh-1")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := st.CreateGroup(ctx, tenantA, groups.NewGroup{Name: "D", Members: []groups.Item{v("veh-1")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := mustCreate(t, st, tenantB, "B's")
+
+	page, err := st.EffectiveGroups(ctx, tenantA, v("veh-1"), store.PageRequest{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]groups.EffectiveGroup{
+		a.ID: {ID: a.ID, Name: "A", Path: []string{a.ID, b.ID, c.ID}},
+		b.ID: {ID: b.ID, Name: "B", Path: []string{b.ID, c.ID}},
+		c.ID: {ID: c.ID, Name: "C", Direct: true, Path: []string{c.ID}},
+		d.ID: {ID: d.ID, Name: "D", Direct: true, Path: []string{d.ID}},
+	}
+	if len(page.Items) != len(want) || !slices.IsSortedFunc(page.Items, func(x, y groups.EffectiveGroup) int { return strings.Compare(x.ID, y.ID) }) {
+		t.Fatalf("effective groups = %+v", page.Items)
+	}
+	for _, g := range page.Items {
+		if w := want[g.ID]; g.Name != w.Name || g.Direct != w.Direct || !slices.Equal(g.Path, w.Path) {
+			t.Errorf("effective group %+v, want %+v", g, w)
+		}
+	}
+	// Paged by id.
+	first, err := st.EffectiveGroups(ctx, tenantA, v("veh-1"), store.PageRequest{Limit: 3})
+	if err != nil || len(first.Items) != 3 || first.Next == nil {
+		t.Fatalf("first page = %+v, %v", first, err)
+	}
+	rest, err := st.EffectiveGroups(ctx, tenantA, v("veh-1"), store.PageRequest{Limit: 3, After: first.Next})
+	if err != nil || len(rest.Items) != 1 || rest.Next != nil || rest.Items[0].ID != page.Items[3].ID {
+		t.Fatalf("second page = %+v, %v", rest, err)
+	}
+
+	check := func(ids ...string) []groups.CheckResult {
+		t.Helper()
+		res, err := st.CheckMembership(ctx, tenantA, v("veh-1"), ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	got := check(a.ID, "grp_missing", other.ID, c.ID, a.ID)
+	wantRes := []groups.CheckResult{
+		{GroupID: a.ID, Exists: true, Member: true, Path: []string{a.ID, b.ID, c.ID}},
+		{GroupID: "grp_missing"},
+		{GroupID: other.ID},
+		{GroupID: c.ID, Exists: true, Member: true, Direct: true, Path: []string{c.ID}},
+		{GroupID: a.ID, Exists: true, Member: true, Path: []string{a.ID, b.ID, c.ID}},
+	}
+	for i := range wantRes {
+		if g, w := got[i], wantRes[i]; g.GroupID != w.GroupID || g.Exists != w.Exists || g.Member != w.Member || g.Direct != w.Direct || !slices.Equal(g.Path, w.Path) {
+			t.Errorf("check %d = %+v, want %+v", i, g, w)
+		}
+	}
+	// Read-your-writes: right after the remove, A no longer holds it.
+	if err := st.RemoveMember(ctx, tenantA, c.ID, v("veh-1")); err != nil {
+		t.Fatal(err)
+	}
+	if r := check(a.ID, d.ID); r[0].Member || !r[1].Member {
+		t.Fatalf("after the remove: %+v", r)
+	}
+	// And right after a move, the new ancestors do.
+	if _, _, err := st.AddMember(ctx, tenantA, c.ID, v("veh-1")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := moveTo(st, tenantA, c.ID, d.ID); err != nil {
+		t.Fatal(err)
+	}
+	if r := check(a.ID, d.ID); r[0].Member || !r[1].Direct || !slices.Equal(r[1].Path, []string{d.ID}) {
+		t.Fatalf("after the move: %+v", r)
+	}
 	storetest.CheckInvariants(t, st)
 }

@@ -83,6 +83,8 @@ type tenantState struct {
 //     has exactly one name guard, under its folded name, and every guard
 //     points at a live group: no orphan guard;
 //   - every membership is in a live group's partition: no orphan membership;
+//   - every membership has its edge in its item's partition, and every
+//     edge its membership: no orphan edge;
 //   - the groups form trees: each group's path is its parent's path and its
 //     own id (a top-level group's is its id), its parentId the parent's
 //     id, its depth at most groups.MaxDepth, and its childCount the number
@@ -139,6 +141,7 @@ func Violations(ctx context.Context, st *store.Store) ([]string, error) {
 			ts.orphans = append(ts.orphans, it)
 		}
 	}
+	checkHeldEdges(items, bad)
 	for _, tenant := range sortedKeys(tenants) {
 		ts := tenants[tenant]
 		if err := checkTenant(ctx, st, tenant, ts, bad); err != nil {
@@ -391,6 +394,35 @@ func checkTree(tenant string, ts *tenantState, bad func(string, ...any)) {
 	for _, id := range sortedKeys(ts.groups) {
 		if got := ts.groups[id].ChildCount; got != children[id] {
 			bad("tenant %s: group %s: childCount %d, want %d", tenant, id, got, children[id])
+		}
+	}
+}
+
+// checkHeldEdges checks that memberships and the items' edges to their
+// groups (store.heldSK) mirror each other exactly.
+func checkHeldEdges(items []rawItem, bad func(string, ...any)) {
+	type pair struct{ tenant, group, itemType, item string }
+	members, edges := map[pair]bool{}, map[pair]bool{}
+	for _, it := range items {
+		p := pair{it.tenantOf(), it.GroupID, it.ItemType, it.ItemID}
+		switch it.Kind {
+		case "member":
+			members[p] = true
+		case "held":
+			edges[p] = true
+			if want := "T#" + p.tenant + "#I#" + p.itemType + "#" + p.item; it.PK != want || it.SK != "G#"+p.group {
+				bad("edge %s/%s does not sit at its item's key %s/G#%s", it.PK, it.SK, want, p.group)
+			}
+		}
+	}
+	for p := range members {
+		if !edges[p] {
+			bad("tenant %s: membership %s/%s in %s has no edge", p.tenant, p.itemType, p.item, p.group)
+		}
+	}
+	for p := range edges {
+		if !members[p] {
+			bad("tenant %s: orphan edge of %s/%s to %s (no membership)", p.tenant, p.itemType, p.item, p.group)
 		}
 	}
 }
