@@ -267,9 +267,20 @@ func (a *API) listMembers(w http.ResponseWriter, r *http.Request, tenant string)
 	if err != nil {
 		return err
 	}
-	q, list, err := a.listQuery(r, tenant, "members:"+id+":"+string(t), listSpec{fields: store.MemberFields, extra: []string{paramInclude}})
+	scope := r.URL.Query().Get(paramScope)
+	if _, given := r.URL.Query()[paramScope]; given && scope != "group" && scope != "subtree" {
+		return fieldErrorf(paramScope, `must be "group" or "subtree"`)
+	}
+	list := "members:" + id + ":" + string(t)
+	if scope == "subtree" {
+		list += ":subtree" // scope changes the entries: cursors are bound to it
+	}
+	q, list, err := a.listQuery(r, tenant, list, listSpec{fields: store.MemberFields, extra: []string{paramInclude, paramScope}})
 	if err != nil {
 		return err
+	}
+	if scope == "subtree" {
+		return a.listSubtreeMembers(w, r, tenant, id, t, q, list, include)
 	}
 	page, err := a.store.ListMembers(r.Context(), tenant, id, t, q)
 	if err != nil {
@@ -288,6 +299,46 @@ func (a *API) listMembers(w http.ResponseWriter, r *http.Request, tenant string)
 	}
 	return writePage(a, w, r, tenant, list, q, page, func(m groups.Membership) memberView {
 		v := viewMember(m)
+		if ri, ok := registered[m.Item]; ok {
+			v.Item = &itemSummary{Name: ri.Name, Enterprise: ri.Enterprise}
+		}
+		return v
+	})
+}
+
+// listSubtreeMembers answers list-members ?scope=subtree: each distinct
+// item of the group's subtree once, with the groups holding it (via). It
+// pages by cursor only, in member order, and has no total.
+func (a *API) listSubtreeMembers(w http.ResponseWriter, r *http.Request, tenant, id string, t groups.ItemType, q store.ListQuery, list string, include bool) error {
+	var errs []groups.FieldError
+	if q.PageNumber > 0 {
+		errs = append(errs, groups.FieldError{Field: paramPage, Message: "is not supported with scope=subtree: paginate by cursor (limit, cursor)"})
+	}
+	if q.Sort.Field == store.SortCreated {
+		errs = append(errs, groups.FieldError{Field: paramSort, Message: "is not supported with scope=subtree: members come in member order (type, then id)"})
+	}
+	if q.Count {
+		errs = append(errs, groups.FieldError{Field: paramCount, Message: "is not supported with scope=subtree"})
+	}
+	if err := groups.ValidationError(errs); err != nil {
+		return err
+	}
+	page, err := a.store.ListSubtreeMembers(r.Context(), tenant, id, t, q)
+	if err != nil {
+		return err
+	}
+	registered := map[groups.Item]groups.RegisteredItem{}
+	if include {
+		items := make([]groups.Item, len(page.Items))
+		for i, m := range page.Items {
+			items[i] = m.Item
+		}
+		if registered, err = a.store.RegisteredItems(r.Context(), tenant, items); err != nil {
+			return err
+		}
+	}
+	return writePage(a, w, r, tenant, list, q, page, func(m groups.SubtreeMember) subtreeMemberView {
+		v := subtreeMemberView{ItemType: m.Item.Type, ItemID: m.Item.ID, Via: m.Via, ViaCount: m.ViaCount}
 		if ri, ok := registered[m.Item]; ok {
 			v.Item = &itemSummary{Name: ri.Name, Enterprise: ri.Enterprise}
 		}

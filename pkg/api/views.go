@@ -56,6 +56,16 @@ func viewMember(m groups.Membership) memberView {
 	return memberView{GroupID: m.GroupID, ItemType: m.Item.Type, ItemID: m.Item.ID, AddedAt: rfc3339(m.AddedAt)}
 }
 
+// subtreeMemberView is an item of a group's subtree (list-members
+// ?scope=subtree): once, with the groups that hold it.
+type subtreeMemberView struct {
+	ItemType groups.ItemType `json:"itemType"`
+	ItemID   string          `json:"itemId"`
+	Via      []string        `json:"via"`
+	ViaCount int             `json:"viaCount"`
+	Item     *itemSummary    `json:"item,omitempty"`
+}
+
 type groupNameView struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`

@@ -608,6 +608,7 @@ func TestRequestsPerOperation(t *testing.T) {
 		{"list-descendants", "GET", "/v1/groups/" + region + "/descendants", "", calls{"GetItem": 1, "Query": 1}},
 		{"get-ancestors (depth 2)", "GET", "/v1/groups/" + team + "/ancestors", "", calls{"GetItem": 1, "BatchGetItem": 1}},
 		{"list-groups (parentId)", "GET", "/v1/groups?parentId=" + region, "", calls{"Query": 1}},
+		{"list-members (scope=subtree, 4 groups)", "GET", "/v1/groups/" + region + "/members?scope=subtree", "", calls{"GetItem": 1, "Query": 5}},
 		{"update-group (move a leaf)", "PATCH", "/v1/groups/" + team, fmt.Sprintf(`{"parentId":%q}`, region), calls{"GetItem": 2, "TransactWriteItems": 1}},
 		{"update-group (move a subtree)", "PATCH", "/v1/groups/" + region, fmt.Sprintf(`{"parentId":%q}`, other), calls{"GetItem": 2, "Query": 1, "BatchGetItem": 1, "TransactWriteItems": 1}},
 		{"update-group (move to top level)", "PATCH", "/v1/groups/" + team, `{"parentId":null}`, calls{"GetItem": 1, "TransactWriteItems": 1}},

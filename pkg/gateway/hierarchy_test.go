@@ -224,3 +224,45 @@ func TestMembershipChecks(t *testing.T) {
 		t.Fatalf("after the remove: %s", got)
 	}
 }
+
+// TestSubtreeMembersAPI: list-members ?scope=subtree through the API, and
+// the parameters it refuses.
+func TestSubtreeMembersAPI(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	A := e.tokenA
+	top := e.call(t, A, "POST", "/v1/groups", `{"name":"Top","vehicles":["veh-1"]}`).str("id")
+	sub := e.call(t, A, "POST", "/v1/groups", fmt.Sprintf(`{"name":"Sub","parentId":%q,"vehicles":["veh-1","veh-2"],"users":["usr-1"]}`, top)).str("id")
+	expect(t, e.call(t, A, "PUT", "/v1/vehicles/veh-2", `{"name":"Van 2"}`), 201, "")
+
+	r := e.call(t, A, "GET", "/v1/groups/"+top+"/members?scope=subtree&include=item", "")
+	expect(t, r, 200, "")
+	got := fmt.Sprint(r.items())
+	want := fmt.Sprintf("[map[itemId:usr-1 itemType:users via:[%s] viaCount:1] map[itemId:veh-1 itemType:vehicles via:%v viaCount:2] map[item:map[name:Van 2] itemId:veh-2 itemType:vehicles via:[%s] viaCount:1]]",
+		sub, fmt.Sprint(sorted(top, sub)), sub)
+	if got != want {
+		t.Fatalf("subtree members = %s, want %s", got, want)
+	}
+	page := e.call(t, A, "GET", "/v1/groups/"+top+"/vehicles?scope=subtree&limit=1", "")
+	next := e.call(t, A, "GET", "/v1/groups/"+top+"/vehicles?scope=subtree&limit=1&cursor="+page.str("next_cursor"), "")
+	if fmt.Sprint(itemIDsOf(page), itemIDsOf(next)) != "[veh-1] [veh-2]" || next.at("next_cursor") != nil {
+		t.Fatalf("pages: %s then %s", page.raw, next.raw)
+	}
+	// The cursor is bound to the scope.
+	expect(t, e.call(t, A, "GET", "/v1/groups/"+top+"/vehicles?limit=1&cursor="+page.str("next_cursor"), ""), 400, groups.CodeInvalidCursor)
+	for _, q := range []string{"scope=all", "scope=subtree&page=2", "scope=subtree&sort=created", "scope=subtree&count=true"} {
+		t.Run(q, func(t *testing.T) {
+			expect(t, e.call(t, A, "GET", "/v1/groups/"+top+"/members?"+q, ""), 400, groups.CodeInvalidArgument)
+		})
+	}
+}
+
+func sorted(ids ...string) []string { return slices.Sorted(slices.Values(ids)) }
+
+func itemIDsOf(r response) []string {
+	var out []string
+	for _, it := range r.items() {
+		out = append(out, it["itemId"].(string))
+	}
+	return out
+}

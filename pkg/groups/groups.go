@@ -127,6 +127,16 @@ type EffectiveGroup struct {
 	Path []string
 }
 
+// SubtreeMember is an item that is a member of a group or of one of its
+// descendants (list-members ?scope=subtree).
+type SubtreeMember struct {
+	Item Item
+	// Via are (up to 10 of) the subtree's groups that hold the item, by
+	// id; ViaCount is how many do.
+	Via      []string
+	ViaCount int
+}
+
 // Membership checks: at most MaxCheckGroups groups per call.
 const MaxCheckGroups = 100
 

@@ -3,6 +3,7 @@ package store
 import (
 	"cmp"
 	"context"
+	"maps"
 	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -209,4 +210,144 @@ func (s *Store) CheckMembership(ctx context.Context, tenant string, it groups.It
 		}
 	}
 	return out, nil
+}
+
+// maxVia bounds the groups a subtree member names as holding it.
+const maxVia = 10
+
+// subtreeWorkers bounds the Queries in flight for one subtree page.
+const subtreeWorkers = 8
+
+// ListSubtreeMembers lists each distinct item that a member of the group or
+// of any of its descendants, of type t ("" for every type), once, in member
+// order (type, then id), with up to maxVia of the subtree's groups that
+// hold it (by id) and how many do. q's search, filters and cursor work as in
+// ListMembers; page numbers and created order do not (the caller refuses
+// them). Each page reads the group (GetItem), the subtree (a GSI3 Query,
+// eventually consistent) and, in parallel, each group's members from the
+// cursor on: one Query per group in the subtree, so the cost of a page
+// grows with the subtree, never with the tenant. A group's read stops at
+// the page size or at MaxReadPerPage entries; the page ends where the
+// first group stopped, so it may come back short with a cursor.
+func (s *Store) ListSubtreeMembers(ctx context.Context, tenant, groupID string, t groups.ItemType, q ListQuery) (Page[groups.SubtreeMember], error) {
+	root, err := s.getGroupItem(ctx, tenant, groupID)
+	if err != nil {
+		return Page[groups.SubtreeMember]{}, err
+	}
+	if root.DeletingAt != "" {
+		return Page[groups.SubtreeMember]{}, groups.ErrNotFound
+	}
+	ids := []string{root.ID}
+	if root.ChildCount > 0 {
+		kc := expression.Key(AttrGSI3PK).Equal(expression.Value(treeGSI3PK(tenant))).
+			And(expression.Key(AttrGSI3SK).BeginsWith(subtreePrefix(root.path())))
+		err := s.forEach(ctx, IndexGSI3, kc, func(raw map[string]types.AttributeValue) error {
+			id, _ := stringAt(raw, "id")
+			ids = append(ids, id)
+			return nil
+		})
+		if err != nil {
+			return Page[groups.SubtreeMember]{}, err
+		}
+	}
+	after, hasAfter := q.After[AttrSK]
+	if q.After != nil && !hasAfter {
+		return Page[groups.SubtreeMember]{}, errBadPosition
+	}
+	type read struct {
+		hits []hit
+		stop string // the sort key this group's read stopped at; "" when it read to the end
+	}
+	reads := make([]read, len(ids))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(subtreeWorkers)
+	for i, id := range ids {
+		g.Go(func() error {
+			r, err := subtreeMembersLayout(tenant, id, t).read(ListQuery{Search: q.Search, Filters: q.Filters})
+			if err != nil {
+				return err
+			}
+			var from map[string]string
+			if hasAfter {
+				from = map[string]string{AttrPK: groupPK(tenant, id), AttrSK: after}
+			}
+			hits, _, resume, err := s.walk(gctx, r, from, q.Limit+1, MaxReadPerPage, nil)
+			if err != nil {
+				return err
+			}
+			reads[i] = read{hits: hits}
+			switch {
+			case resume != nil:
+				reads[i].stop = resume[AttrSK]
+			case len(hits) == q.Limit+1:
+				reads[i].stop = sortKeyOf(hits[len(hits)-1].item, AttrSK)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return Page[groups.SubtreeMember]{}, err
+	}
+	// Every group was read at least up to bound: the page ends there.
+	bound := ""
+	for _, rd := range reads {
+		if rd.stop != "" && (bound == "" || rd.stop < bound) {
+			bound = rd.stop
+		}
+	}
+	bySK := map[string]*groups.SubtreeMember{}
+	for i, rd := range reads {
+		for _, h := range rd.hits {
+			sk := sortKeyOf(h.item, AttrSK)
+			if bound != "" && sk > bound {
+				continue
+			}
+			m := bySK[sk]
+			if m == nil {
+				it, _ := parseMemberSK(sk)
+				m = &groups.SubtreeMember{Item: it}
+				bySK[sk] = m
+			}
+			m.ViaCount++
+			m.Via = append(m.Via, ids[i])
+		}
+	}
+	sks := slices.Sorted(maps.Keys(bySK))
+	page := Page[groups.SubtreeMember]{Items: make([]groups.SubtreeMember, 0, min(len(sks), q.Limit))}
+	for _, sk := range sks[:min(len(sks), q.Limit)] {
+		m := bySK[sk]
+		slices.Sort(m.Via)
+		m.Via = m.Via[:min(len(m.Via), maxVia)]
+		page.Items = append(page.Items, *m)
+	}
+	switch {
+	case len(sks) > q.Limit:
+		page.Next = map[string]string{AttrSK: sks[q.Limit-1]}
+	case bound != "":
+		page.Next = map[string]string{AttrSK: bound}
+	}
+	return page, nil
+}
+
+// subtreeMembersLayout is one group's members of type t ("" for every
+// type) in member order, as ListSubtreeMembers reads each group of the
+// subtree: one key range, so that a position is a sort key alone; a search
+// of every type is a filter on the item id.
+func subtreeMembersLayout(tenant, groupID string, t groups.ItemType) listLayout {
+	pk := expression.Key(AttrPK).Equal(expression.Value(groupPK(tenant, groupID)))
+	return listLayout{
+		schema: MemberFields,
+		byName: func(search string) listOrder {
+			o := listOrder{keyAttrs: tableKeyAttrs, sortAttr: AttrSK}
+			if t != "" {
+				o.ranges = []expression.KeyConditionBuilder{pk.And(expression.Key(AttrSK).BeginsWith(memberTypePrefix(t) + search))}
+				return o
+			}
+			o.ranges = []expression.KeyConditionBuilder{pk.And(expression.Key(AttrSK).BeginsWith(skMemberRoot))}
+			if search != "" {
+				o.filter = expression.Name(attrItemID).BeginsWith(search)
+			}
+			return o
+		},
+	}
 }

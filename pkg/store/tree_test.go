@@ -435,3 +435,96 @@ func TestInheritedMembership(t *testing.T) {
 	}
 	storetest.CheckInvariants(t, st)
 }
+
+// TestSubtreeMembers pages through a subtree's distinct members at several
+// page sizes and compares them with what its groups hold.
+func TestSubtreeMembers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, _ := storetest.NewStore(t)
+	a := mustCreateUnder(t, st, tenantA, "", "A")
+	b := mustCreateUnder(t, st, tenantA, a.ID, "B")
+	c := mustCreateUnder(t, st, tenantA, a.ID, "C")
+	d := mustCreateUnder(t, st, tenantA, b.ID, "D")
+	outside := mustCreateUnder(t, st, tenantA, "", "Outside")
+	holds := map[string][]groups.Item{
+		a.ID: {v("veh-1"), v("veh-3")}, b.ID: {v("veh-1"), u("usr-1"), v("veh-2")},
+		c.ID: {v("veh-2"), u("usr-2")}, d.ID: {v("veh-1"), v("veh-4")}, outside.ID: {v("veh-9")},
+	}
+	for g, items := range holds {
+		for _, it := range items {
+			if _, _, err := st.AddMember(ctx, tenantA, g, it); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// The model: each item of the subtree with its holders.
+	want := func(root string, keep func(groups.Item) bool) []string {
+		in := map[string]bool{root: true}
+		for _, g := range []string{b.ID, c.ID, d.ID} {
+			if root == a.ID || root == b.ID && g == d.ID {
+				in[g] = true
+			}
+		}
+		via := map[groups.Item][]string{}
+		for g, items := range holds {
+			for _, it := range items {
+				if in[g] && keep(it) {
+					via[it] = append(via[it], g)
+				}
+			}
+		}
+		var out []string
+		for it, gs := range via {
+			slices.Sort(gs)
+			out = append(out, fmt.Sprintf("%s/%s %v", it.Type, it.ID, gs))
+		}
+		slices.Sort(out)
+		return out
+	}
+	all := func(groups.Item) bool { return true }
+	for _, tc := range []struct {
+		name string
+		root string
+		t    groups.ItemType
+		q    store.ListQuery
+		keep func(groups.Item) bool
+	}{
+		{"whole tree", a.ID, "", store.ListQuery{}, all},
+		{"a branch", b.ID, "", store.ListQuery{}, all},
+		{"a leaf", c.ID, "", store.ListQuery{}, all},
+		{"vehicles", a.ID, groups.Vehicles, store.ListQuery{}, func(it groups.Item) bool { return it.Type == groups.Vehicles }},
+		{"search every type", a.ID, "", store.ListQuery{Search: "veh-"}, func(it groups.Item) bool { return strings.HasPrefix(it.ID, "veh-") }},
+		{"search a type", a.ID, groups.Users, store.ListQuery{Search: "usr-2"}, func(it groups.Item) bool { return it.ID == "usr-2" }},
+		{"filter", a.ID, "", store.ListQuery{Filters: []store.Filter{{Field: "name", Op: store.OpEndsWith, Value: "-1"}}}, func(it groups.Item) bool { return strings.HasSuffix(it.ID, "-1") }},
+	} {
+		for _, limit := range []int{1, 2, 100} {
+			t.Run(fmt.Sprintf("%s/limit-%d", tc.name, limit), func(t *testing.T) {
+				var got []string
+				q := tc.q
+				q.Limit = limit
+				for pages := 0; ; pages++ {
+					page, err := st.ListSubtreeMembers(ctx, tenantA, tc.root, tc.t, q)
+					if err != nil || len(page.Items) > limit || pages > 20 {
+						t.Fatalf("page %d: %+v, %v", pages, page, err)
+					}
+					for _, m := range page.Items {
+						if m.ViaCount != len(m.Via) {
+							t.Fatalf("%+v: viaCount %d for %d groups", m.Item, m.ViaCount, len(m.Via))
+						}
+						got = append(got, fmt.Sprintf("%s/%s %v", m.Item.Type, m.Item.ID, m.Via))
+					}
+					if page.Next == nil {
+						break
+					}
+					q.After = page.Next
+				}
+				if w := want(tc.root, func(it groups.Item) bool { return (tc.t == "" || it.Type == tc.t) && tc.keep(it) }); !slices.Equal(got, w) {
+					t.Fatalf("members = %v, want %v", got, w)
+				}
+			})
+		}
+	}
+	_, err := st.ListSubtreeMembers(ctx, tenantB, a.ID, "", store.ListQuery{PageRequest: store.PageRequest{Limit: 10}})
+	wantCode(t, err, groups.CodeNotFound)
+}
