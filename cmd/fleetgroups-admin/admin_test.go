@@ -204,7 +204,7 @@ func checkTenant(t *testing.T, st *store.Store, r tenantResult) groups.Tenant {
 	if !ok || id != r.TenantID {
 		t.Fatalf("TenantOf(%q) = %q, %v; want the printed id %q", r.Token, id, ok, r.TenantID)
 	}
-	tenant, err := st.TenantByToken(ctx, id, auth.HashToken(r.Token))
+	tenant, _, err := st.TenantByToken(ctx, id, auth.HashToken(r.Token))
 	if err != nil {
 		t.Fatalf("the printed token does not authenticate: %v", err)
 	}

@@ -63,11 +63,17 @@ type tokenView struct {
 	TokenID   string `json:"token_id"`
 	Label     string `json:"label"`
 	CreatedAt string `json:"created_at"`
-	Token     string `json:"token,omitempty"`
+	// Access is "read-write", or "read-only" for a -read-only token.
+	Access string `json:"access"`
+	Token  string `json:"token,omitempty"`
 }
 
 func viewToken(tenant string, tok groups.Token) tokenView {
-	return tokenView{TenantID: tenant, TokenID: tokenID(tok.Hash), Label: tok.Label, CreatedAt: tok.CreatedAt.UTC().Format(time.RFC3339)}
+	access := "read-write"
+	if tok.ReadOnly {
+		access = "read-only"
+	}
+	return tokenView{TenantID: tenant, TokenID: tokenID(tok.Hash), Label: tok.Label, CreatedAt: tok.CreatedAt.UTC().Format(time.RFC3339), Access: access}
 }
 
 func setupCreateToken(fs *flag.FlagSet, e *env) func(context.Context, []string) error {
@@ -76,7 +82,8 @@ func setupCreateToken(fs *flag.FlagSet, e *env) func(context.Context, []string) 
 	var tenant tenantFlag
 	tenant.register(fs)
 	label := fs.String("label", "", "`LABEL` telling this token apart from the tenant's others, e.g. who holds it (at most 100 characters)")
-	asJSON := fs.Bool("json", false, "print a JSON object {tenant_id, token_id, label, created_at, token} instead of text")
+	readOnly := fs.Bool("read-only", false, "make a token that may only read: every write answers 403 read_only_token")
+	asJSON := fs.Bool("json", false, "print a JSON object {tenant_id, token_id, label, created_at, access, token} instead of text")
 	return func(ctx context.Context, args []string) error {
 		if err := noArgs(args); err != nil {
 			return err
@@ -96,7 +103,7 @@ func setupCreateToken(fs *flag.FlagSet, e *env) func(context.Context, []string) 
 			return err
 		}
 		token := auth.NewToken(tenant.id)
-		tok, err := st.CreateToken(ctx, tenant.id, auth.HashToken(token), *label)
+		tok, err := st.CreateToken(ctx, tenant.id, groups.Token{Hash: auth.HashToken(token), Label: *label, ReadOnly: *readOnly})
 		if err != nil {
 			return notFound(err, tenant.id, t)
 		}
@@ -120,6 +127,7 @@ func printToken(w io.Writer, v tokenView, t target) error {
 	fmt.Fprintf(&b, "Created a token for tenant %s in %s.\n\n", v.TenantID, t.where())
 	fmt.Fprintf(&b, "  Token ID:   %s\n", v.TokenID)
 	fmt.Fprintf(&b, "  Label:      %s\n", v.Label)
+	fmt.Fprintf(&b, "  Access:     %s\n", v.Access)
 	fmt.Fprintf(&b, "  Token:      %s\n\n", v.Token)
 	fmt.Fprintf(&b, "The token cannot be shown again: the table stores only its SHA-256.\n")
 	fmt.Fprintf(&b, "Hand it to the partner securely; they send it as \"Authorization: Bearer <token>\".\n")
@@ -132,7 +140,7 @@ func setupListTokens(fs *flag.FlagSet, e *env) func(context.Context, []string) e
 	t.register(fs, e)
 	var tenant tenantFlag
 	tenant.register(fs)
-	asJSON := fs.Bool("json", false, "print a JSON array of {tenant_id, token_id, label, created_at} instead of a table")
+	asJSON := fs.Bool("json", false, "print a JSON array of {tenant_id, token_id, label, created_at, access} instead of a table")
 	return func(ctx context.Context, args []string) error {
 		if err := noArgs(args); err != nil {
 			return err
@@ -159,9 +167,9 @@ func setupListTokens(fs *flag.FlagSet, e *env) func(context.Context, []string) e
 			return json.NewEncoder(e.stdout).Encode(views)
 		}
 		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "TOKEN ID\tCREATED\tLABEL")
+		fmt.Fprintln(tw, "TOKEN ID\tCREATED\tACCESS\tLABEL")
 		for _, v := range views {
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", v.TokenID, v.CreatedAt, cmp.Or(v.Label, "-"))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", v.TokenID, v.CreatedAt, v.Access, cmp.Or(v.Label, "-"))
 		}
 		return tw.Flush()
 	}

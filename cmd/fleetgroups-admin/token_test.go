@@ -198,7 +198,7 @@ func TestRevokeTokenRefusesAnAmbiguousID(t *testing.T) {
 	newTenant(t, st, "acme")
 	// Hashes chosen to share their first 11 characters.
 	for i, h := range []string{"abcdef01234", "abcdef01235"} {
-		if _, err := st.CreateToken(ctx, "acme", h+strings.Repeat("0", 53), []string{"one", "two"}[i]); err != nil {
+		if _, err := st.CreateToken(ctx, "acme", groups.Token{Hash: h + strings.Repeat("0", 53), Label: []string{"one", "two"}[i]}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -218,7 +218,45 @@ func TestRevokeTokenRefusesAnAmbiguousID(t *testing.T) {
 	if len(views) != 2 || !slices.ContainsFunc(views, func(v tokenView) bool { return v.TokenID == "abcdef012340" }) {
 		t.Fatalf("tokens left %v, want the other abcdef token and the first", views)
 	}
-	if _, err := st.TenantByToken(ctx, "acme", "abcdef01235"+strings.Repeat("0", 53)); groups.CodeOf(err) != groups.CodeNotFound {
+	if _, _, err := st.TenantByToken(ctx, "acme", "abcdef01235"+strings.Repeat("0", 53)); groups.CodeOf(err) != groups.CodeNotFound {
 		t.Fatalf("the revoked token's item is still there: %v", err)
+	}
+}
+
+// TestReadOnlyToken: create-token -read-only makes a token whose
+// authorizer context marks it read-only, and list-tokens shows each
+// token's access.
+func TestReadOnlyToken(t *testing.T) {
+	t.Parallel()
+	st, _ := storetest.NewStore(t)
+	first := newTenant(t, st, "acme")
+	out := admin(t, local(st.Table()), connect, "create-token", "-tenant", "acme", "-read-only", "-label", "dashboard", "-json")
+	var v tokenView
+	if err := json.Unmarshal([]byte(out.stdout), &v); out.code != 0 || err != nil || v.Access != "read-only" {
+		t.Fatalf("create-token -read-only: exit %d, %+v, %v\n%s", out.code, v, err, out.stderr)
+	}
+	authz := &auth.Authorizer{Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	for _, c := range []struct {
+		token    string
+		readOnly any
+	}{{v.Token, "true"}, {first, nil}} {
+		res, err := authz.Handle(context.Background(), events.APIGatewayCustomAuthorizerRequestTypeRequest{
+			MethodArn:         "arn:aws:execute-api:eu-central-1:123456789012:abc123/live/GET/v1/groups",
+			MultiValueHeaders: map[string][]string{"Authorization": {"Bearer " + c.token}},
+		})
+		if err != nil || res.Context[auth.ContextReadOnly] != c.readOnly || res.Context[auth.ContextTenantID] != "acme" {
+			t.Fatalf("authorizer context %v, %v; want readOnly %v", res.Context, err, c.readOnly)
+		}
+	}
+	access := map[string]string{}
+	for _, tok := range listed(t, st, "acme") {
+		access[tok.TokenID] = tok.Access
+	}
+	if access[v.TokenID] != "read-only" || access[auth.HashToken(first)[:12]] != "read-write" {
+		t.Fatalf("list-tokens access = %v", access)
+	}
+	text := admin(t, local(st.Table()), connect, "list-tokens", "-tenant", "acme")
+	if !strings.Contains(text.stdout, "ACCESS") || !strings.Contains(text.stdout, "read-only") {
+		t.Fatalf("list-tokens (text):\n%s", text.stdout)
 	}
 }

@@ -93,6 +93,7 @@ func (a *API) Handler(o Operation) http.Handler {
 	h := a.serve(op, ep)
 	if o.idempotent != nil {
 		h = o.idempotent(a, op, h)
+		h = a.refuseReadOnly(op, h)
 	}
 	rt := router(routes.For(op))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -245,6 +246,20 @@ func (a *API) serve(op routes.Operation, ep endpoint) http.Handler {
 		default:
 			a.log.InfoContext(r.Context(), "request", attrs...)
 		}
+	})
+}
+
+// refuseReadOnly answers a write made with a read-only token 403
+// read_only_token, before anything else (an Idempotency-Key claim
+// included) is written.
+func (a *API) refuseReadOnly(op routes.Operation, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gw, _ := core.GetAPIGatewayContextFromContext(r.Context())
+		if ro, _ := gw.Authorizer[auth.ContextReadOnly].(string); ro == "true" {
+			a.serve(op, fail(groups.ErrReadOnlyToken)).ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 

@@ -26,6 +26,10 @@ const tokenPrefix = "fg_"
 // to the operation Lambdas (requestContext.authorizer.tenantId).
 const ContextTenantID = "tenantId"
 
+// ContextReadOnly is the authorizer context key that marks a read-only
+// token ("true"); it is absent for tokens that may write.
+const ContextReadOnly = "readOnly"
+
 // ErrUnauthorized is the error API Gateway maps to 401: its message must be
 // exactly "Unauthorized".
 var ErrUnauthorized = errors.New("Unauthorized")
@@ -102,7 +106,7 @@ func (a *Authorizer) Handle(ctx context.Context, req events.APIGatewayCustomAuth
 	if !ok {
 		return events.APIGatewayCustomAuthorizerResponse{}, ErrUnauthorized
 	}
-	tenant, err := a.Store.TenantByToken(ctx, tenantID, HashToken(token))
+	tenant, tok, err := a.Store.TenantByToken(ctx, tenantID, HashToken(token))
 	if groups.CodeOf(err) == groups.CodeNotFound {
 		return events.APIGatewayCustomAuthorizerResponse{}, ErrUnauthorized
 	}
@@ -119,9 +123,18 @@ func (a *Authorizer) Handle(ctx context.Context, req events.APIGatewayCustomAuth
 				Action: []string{"execute-api:Invoke"}, Effect: "Allow", Resource: []string{wholeAPI(req.MethodArn)},
 			}},
 		},
-		Context:            map[string]any{ContextTenantID: tenant.ID},
+		Context:            authorizerContext(tenant, tok),
 		UsageIdentifierKey: tenant.APIKey,
 	}, nil
+}
+
+// authorizerContext is what the operation Lambdas learn of the caller.
+func authorizerContext(tenant groups.Tenant, tok groups.Token) map[string]any {
+	c := map[string]any{ContextTenantID: tenant.ID}
+	if tok.ReadOnly {
+		c[ContextReadOnly] = "true"
+	}
+	return c
 }
 
 // bearerToken reads "Authorization: Bearer <token>" from the event's

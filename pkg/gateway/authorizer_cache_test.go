@@ -92,7 +92,7 @@ func TestAuthorizerCache(t *testing.T) {
 		ctx := context.Background()
 		tenant, _ := auth.TenantOf(e.tokenA)
 		revoked := auth.NewToken(tenant)
-		if _, err := e.st.CreateToken(ctx, tenant, auth.HashToken(revoked), "soon revoked"); err != nil {
+		if _, err := e.st.CreateToken(ctx, tenant, groups.Token{Hash: auth.HashToken(revoked), Label: "soon revoked"}); err != nil {
 			t.Fatal(err)
 		}
 		expect(t, e.call(t, revoked, "GET", "/v1/groups", ""), 200, "")

@@ -230,7 +230,7 @@ func TestSecurityAuthentication(t *testing.T) {
 	tenantA, _ := auth.TenantOf(e.tokenA)
 	tenantB, _ := auth.TenantOf(e.tokenB)
 	revoked := auth.NewToken(tenantA)
-	if _, err := e.st.CreateToken(ctx, tenantA, auth.HashToken(revoked), "revoked"); err != nil {
+	if _, err := e.st.CreateToken(ctx, tenantA, groups.Token{Hash: auth.HashToken(revoked), Label: "revoked"}); err != nil {
 		t.Fatal(err)
 	}
 	expect(t, e.call(t, revoked, "GET", "/v1/groups", ""), 200, "") // it worked once
@@ -391,6 +391,52 @@ func TestSecurityTamperedCursors(t *testing.T) {
 			t.Run(rt.Pattern()+"/"+c.name, func(t *testing.T) {
 				expect(t, e.call(t, c.token, "GET", path+c.cursor, ""), c.status, c.code)
 			})
+		}
+	}
+}
+
+// TestSecurityReadOnlyToken: a token made with -read-only, on every route
+// with A's ids: every write answers 403 read_only_token before anything is
+// written (A's data is the same afterwards, and no Idempotency-Key was
+// claimed), and every read works as with A's own token.
+func TestSecurityReadOnlyToken(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	fx := newTenantFixture(t, e)
+	tenantA, _ := auth.TenantOf(e.tokenA)
+	readOnly := auth.NewToken(tenantA)
+	if _, err := e.st.CreateToken(context.Background(), tenantA, groups.Token{Hash: auth.HashToken(readOnly), Label: "dashboard", ReadOnly: true}); err != nil {
+		t.Fatal(err)
+	}
+	before := fx.snapshot(t, e)
+	writes := map[routes.Operation]bool{}
+	for _, fn := range routes.Functions {
+		writes[fn.Operation] = fn.Access == routes.ReadWrite
+	}
+	body := `{"name":"x","groupIds":["` + fx.group + `"],"add":[{"type":"users","id":"u"}],"data":[{"vehicle_id":"a","user_id":"b"}]}`
+	key := func(rt routes.Route) string { return "ro-" + string(rt.Operation) + "-" + rt.Method }
+	for _, rt := range routes.Routes {
+		t.Run(rt.Method+" "+rt.Path, func(t *testing.T) {
+			r := e.call(t, readOnly, rt.Method, fx.path(rt), body, "Idempotency-Key", key(rt))
+			switch {
+			case writes[rt.Operation]:
+				expect(t, r, 403, groups.CodeReadOnlyToken)
+			case r.status == 403 || r.status >= 500:
+				t.Fatalf("a read with a read-only token: %d %s", r.status, r.raw)
+			}
+		})
+	}
+	if after := fx.snapshot(t, e); after != before {
+		t.Fatalf("a read-only token changed A's data:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	// No key was claimed: the same request with a token that may write
+	// runs, instead of replaying the 403.
+	for _, rt := range routes.Routes {
+		if writes[rt.Operation] {
+			again := e.call(t, e.tokenA, rt.Method, fx.path(rt), body, "Idempotency-Key", key(rt))
+			if again.status == 403 || again.header.Get("Idempotent-Replayed") != "" {
+				t.Fatalf("%s %s: the read-only attempt claimed its key: %d %s", rt.Method, rt.Path, again.status, again.raw)
+			}
 		}
 	}
 }

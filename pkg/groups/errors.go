@@ -41,6 +41,9 @@ const (
 	CodeTooDeep         Code = "too_deep"
 	CodeHasChildren     Code = "has_children"
 	CodeSubtreeTooLarge Code = "subtree_too_large"
+
+	// Token restrictions.
+	CodeReadOnlyToken Code = "read_only_token"
 )
 
 // FieldError names one invalid input field and what is wrong with it.
@@ -98,6 +101,9 @@ func CodeOf(err error) Code {
 	}
 	return CodeInternal
 }
+
+// ErrReadOnlyToken answers a write made with a read-only token.
+var ErrReadOnlyToken = &Error{Code: CodeReadOnlyToken, Detail: "this token may only read: writes need a token created without -read-only"}
 
 // Errors of the group hierarchy.
 var (

@@ -219,6 +219,9 @@ type Token struct {
 	Hash      string
 	Label     string
 	CreatedAt time.Time
+	// ReadOnly tokens may only read: every write answers 403
+	// read_only_token.
+	ReadOnly bool
 }
 
 // Usage is a tenant's metered calls: all of them, and those of one UTC day.

@@ -52,6 +52,8 @@ var statusOf = map[groups.Code]int{
 	groups.CodeTooDeep:         http.StatusConflict,
 	groups.CodeHasChildren:     http.StatusConflict,
 	groups.CodeSubtreeTooLarge: http.StatusConflict,
+
+	groups.CodeReadOnlyToken: http.StatusForbidden,
 }
 
 // Status is the HTTP status of code.

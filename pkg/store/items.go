@@ -198,11 +198,13 @@ type tokenItem struct {
 	APIKey    string `dynamodbav:"apiKey"`
 	CreatedAt string `dynamodbav:"createdAt"`
 	Label     string `dynamodbav:"label,omitempty"` // for people telling tokens apart
+	// ReadOnly tokens may only read (absent on tokens that may write).
+	ReadOnly bool `dynamodbav:"readOnly,omitempty"`
 }
 
 func (it tokenItem) toToken() groups.Token {
 	hash, _ := strings.CutPrefix(it.SK, skTokenPrefix)
-	return groups.Token{Hash: hash, Label: it.Label, CreatedAt: parseTime(it.CreatedAt)}
+	return groups.Token{Hash: hash, Label: it.Label, CreatedAt: parseTime(it.CreatedAt), ReadOnly: it.ReadOnly}
 }
 
 // usageItem is a tenant's call counters (usage.go), but for the day

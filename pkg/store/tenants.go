@@ -38,15 +38,15 @@ func (s *Store) PutTenant(ctx context.Context, t groups.Tenant, tokenHash string
 	return translate(err)
 }
 
-// TenantByToken returns the tenant that owns the token with this hash, or
-// ErrNotFound. The tenant id comes from the token itself, so the lookup is
-// one GetItem inside that tenant's partition.
-func (s *Store) TenantByToken(ctx context.Context, tenantID, tokenHash string) (groups.Tenant, error) {
+// TenantByToken returns the tenant that owns the token with this hash, and
+// the token, or ErrNotFound. The tenant id comes from the token itself, so
+// the lookup is one GetItem inside that tenant's partition.
+func (s *Store) TenantByToken(ctx context.Context, tenantID, tokenHash string) (groups.Tenant, groups.Token, error) {
 	tok, err := getOne[tokenItem](ctx, s, key(tenantPK(tenantID), tokenSK(tokenHash)))
 	if err != nil {
-		return groups.Tenant{}, err
+		return groups.Tenant{}, groups.Token{}, err
 	}
-	return groups.Tenant{ID: tok.TenantID, APIKey: tok.APIKey}, nil
+	return groups.Tenant{ID: tok.TenantID, APIKey: tok.APIKey}, tok.toToken(), nil
 }
 
 // cursorKeySize is the AES-256 key size used to seal cursors.

@@ -17,21 +17,22 @@ import (
 // has no endpoint for them: they are credentials, managed by the admin
 // command only.
 
-// CreateToken stores another token of the tenant (as tokenHash, the SHA-256
-// of the token) with a label for people to tell tokens apart. Like the first
+// CreateToken stores another token of the tenant (spec.Hash, the SHA-256 of
+// the token) with a label for people to tell tokens apart (spec.Label) and,
+// if spec.ReadOnly, allowed only to read. Like the first
 // token it carries a copy of the tenant's API key, so that the authorizer
 // needs one GetItem. One transaction checks that the tenant still has the key
 // that was read and writes the token, so no token is ever stored for a
 // tenant that does not exist. It returns ErrNotFound for an unknown tenant
 // and a conflict if the hash is stored already.
-func (s *Store) CreateToken(ctx context.Context, tenantID, tokenHash, label string) (groups.Token, error) {
+func (s *Store) CreateToken(ctx context.Context, tenantID string, spec groups.Token) (groups.Token, error) {
 	tenant, err := s.tenantItem(ctx, tenantID)
 	if err != nil {
 		return groups.Token{}, err
 	}
 	tok := tokenItem{
-		PK: tenantPK(tenantID), SK: tokenSK(tokenHash), Kind: "token", TenantID: tenantID,
-		APIKey: tenant.APIKey, CreatedAt: formatTime(s.now()), Label: label,
+		PK: tenantPK(tenantID), SK: tokenSK(spec.Hash), Kind: "token", TenantID: tenantID,
+		APIKey: tenant.APIKey, CreatedAt: formatTime(s.now()), Label: spec.Label, ReadOnly: spec.ReadOnly,
 	}
 	sameKey := expression.AttributeExists(expression.Name(AttrPK)).
 		And(expression.Name(attrAPIKey).Equal(expression.Value(tenant.APIKey)))

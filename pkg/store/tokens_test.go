@@ -25,11 +25,20 @@ func TestTokens(t *testing.T) {
 		code   groups.Code
 		tokens map[string][]string // tenant → hashes after the step
 	}{
-		{"create-adds-a-token", func() error { _, err := st.CreateToken(ctx, tenantA, hash("c"), "ci"); return err }, "",
+		{"create-adds-a-token", func() error {
+			_, err := st.CreateToken(ctx, tenantA, groups.Token{Hash: hash("c"), Label: "ci"})
+			return err
+		}, "",
 			map[string][]string{tenantA: {hash("a"), hash("c")}, tenantB: {hash("b")}}},
-		{"create-409-same-hash", func() error { _, err := st.CreateToken(ctx, tenantA, hash("c"), "again"); return err }, groups.CodeConflict,
+		{"create-409-same-hash", func() error {
+			_, err := st.CreateToken(ctx, tenantA, groups.Token{Hash: hash("c"), Label: "again"})
+			return err
+		}, groups.CodeConflict,
 			map[string][]string{tenantA: {hash("a"), hash("c")}}},
-		{"create-404-no-tenant", func() error { _, err := st.CreateToken(ctx, "tn_nobody", hash("d"), ""); return err }, groups.CodeNotFound,
+		{"create-404-no-tenant", func() error {
+			_, err := st.CreateToken(ctx, "tn_nobody", groups.Token{Hash: hash("d"), Label: ""})
+			return err
+		}, groups.CodeNotFound,
 			map[string][]string{tenantA: {hash("a"), hash("c")}, tenantB: {hash("b")}}},
 		{"delete-404-other-tenants-token", func() error { return st.DeleteToken(ctx, tenantB, hash("c")) }, groups.CodeNotFound,
 			map[string][]string{tenantA: {hash("a"), hash("c")}, tenantB: {hash("b")}}},
@@ -64,11 +73,11 @@ func TestTokens(t *testing.T) {
 	}
 	// The created token authenticates with the tenant's API key and label;
 	// the deleted one no longer does.
-	tenant, err := st.TenantByToken(ctx, tenantA, hash("c"))
+	tenant, _, err := st.TenantByToken(ctx, tenantA, hash("c"))
 	if err != nil || tenant.ID != tenantA || tenant.APIKey != "key-of-alpha-0000000000" {
 		t.Fatalf("TenantByToken(new) = %+v, %v", tenant, err)
 	}
-	if _, err := st.TenantByToken(ctx, tenantA, hash("a")); groups.CodeOf(err) != groups.CodeNotFound {
+	if _, _, err := st.TenantByToken(ctx, tenantA, hash("a")); groups.CodeOf(err) != groups.CodeNotFound {
 		t.Fatalf("TenantByToken(deleted) = %v, want not found", err)
 	}
 	toks, _ := st.ListTokens(ctx, tenantA)
