@@ -11,7 +11,7 @@
 //
 //	create-table   create the table (DynamoDB Local; deployed tables come from the CDK stack)
 //	create-tenant  create a tenant and print its token, which is shown only once
-//	create-token   create another token for a tenant and print it, shown only once (-read-only: it may only read)
+//	create-token   create another token for a tenant and print it, shown only once (-read-only: it may only read; -group: it sees only that subtree)
 //	list-tokens    list a tenant's tokens (id, label, creation time, access; never the token)
 //	revoke-token   delete one of a tenant's tokens
 //	migrate        bring a table's stored shapes to the version this code writes

@@ -65,7 +65,10 @@ type tokenView struct {
 	CreatedAt string `json:"created_at"`
 	// Access is "read-write", or "read-only" for a -read-only token.
 	Access string `json:"access"`
-	Token  string `json:"token,omitempty"`
+	// Scope is the group whose subtree alone the token sees, "" for the
+	// whole tenant.
+	Scope string `json:"scope"`
+	Token string `json:"token,omitempty"`
 }
 
 func viewToken(tenant string, tok groups.Token) tokenView {
@@ -73,7 +76,7 @@ func viewToken(tenant string, tok groups.Token) tokenView {
 	if tok.ReadOnly {
 		access = "read-only"
 	}
-	return tokenView{TenantID: tenant, TokenID: tokenID(tok.Hash), Label: tok.Label, CreatedAt: tok.CreatedAt.UTC().Format(time.RFC3339), Access: access}
+	return tokenView{TenantID: tenant, TokenID: tokenID(tok.Hash), Label: tok.Label, CreatedAt: tok.CreatedAt.UTC().Format(time.RFC3339), Access: access, Scope: tok.Scope}
 }
 
 func setupCreateToken(fs *flag.FlagSet, e *env) func(context.Context, []string) error {
@@ -83,6 +86,7 @@ func setupCreateToken(fs *flag.FlagSet, e *env) func(context.Context, []string) 
 	tenant.register(fs)
 	label := fs.String("label", "", "`LABEL` telling this token apart from the tenant's others, e.g. who holds it (at most 100 characters)")
 	readOnly := fs.Bool("read-only", false, "make a token that may only read: every write answers 403 read_only_token")
+	scope := fs.String("group", "", "`GROUP` id: make a token that sees only this group of the tenant and its descendants")
 	asJSON := fs.Bool("json", false, "print a JSON object {tenant_id, token_id, label, created_at, access, token} instead of text")
 	return func(ctx context.Context, args []string) error {
 		if err := noArgs(args); err != nil {
@@ -102,8 +106,19 @@ func setupCreateToken(fs *flag.FlagSet, e *env) func(context.Context, []string) 
 		if err != nil {
 			return err
 		}
+		if *scope != "" {
+			if err := groups.ValidateID("group", *scope); err != nil {
+				return usagef("invalid -group %q: give a group id of the tenant", *scope)
+			}
+			if _, err := st.GetGroup(ctx, tenant.id, *scope); err != nil {
+				if groups.CodeOf(err) == groups.CodeNotFound {
+					return fmt.Errorf("tenant %s has no group %s in %s: no token was created", tenant.id, *scope, t.where())
+				}
+				return err
+			}
+		}
 		token := auth.NewToken(tenant.id)
-		tok, err := st.CreateToken(ctx, tenant.id, groups.Token{Hash: auth.HashToken(token), Label: *label, ReadOnly: *readOnly})
+		tok, err := st.CreateToken(ctx, tenant.id, groups.Token{Hash: auth.HashToken(token), Label: *label, ReadOnly: *readOnly, Scope: *scope})
 		if err != nil {
 			return notFound(err, tenant.id, t)
 		}
@@ -128,6 +143,9 @@ func printToken(w io.Writer, v tokenView, t target) error {
 	fmt.Fprintf(&b, "  Token ID:   %s\n", v.TokenID)
 	fmt.Fprintf(&b, "  Label:      %s\n", v.Label)
 	fmt.Fprintf(&b, "  Access:     %s\n", v.Access)
+	if v.Scope != "" {
+		fmt.Fprintf(&b, "  Scope:      group %s and its descendants\n", v.Scope)
+	}
 	fmt.Fprintf(&b, "  Token:      %s\n\n", v.Token)
 	fmt.Fprintf(&b, "The token cannot be shown again: the table stores only its SHA-256.\n")
 	fmt.Fprintf(&b, "Hand it to the partner securely; they send it as \"Authorization: Bearer <token>\".\n")
@@ -167,9 +185,9 @@ func setupListTokens(fs *flag.FlagSet, e *env) func(context.Context, []string) e
 			return json.NewEncoder(e.stdout).Encode(views)
 		}
 		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "TOKEN ID\tCREATED\tACCESS\tLABEL")
+		fmt.Fprintln(tw, "TOKEN ID\tCREATED\tACCESS\tSCOPE\tLABEL")
 		for _, v := range views {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", v.TokenID, v.CreatedAt, v.Access, cmp.Or(v.Label, "-"))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.TokenID, v.CreatedAt, v.Access, cmp.Or(v.Scope, "tenant"), cmp.Or(v.Label, "-"))
 		}
 		return tw.Flush()
 	}

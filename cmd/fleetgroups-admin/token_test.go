@@ -260,3 +260,36 @@ func TestReadOnlyToken(t *testing.T) {
 		t.Fatalf("list-tokens (text):\n%s", text.stdout)
 	}
 }
+
+// TestScopedToken: create-token -group makes a token scoped to a group of
+// the tenant (and refuses one it does not have); list-tokens shows it.
+func TestScopedToken(t *testing.T) {
+	t.Parallel()
+	st, _ := storetest.NewStore(t)
+	newTenant(t, st, "acme")
+	g, err := st.CreateGroup(context.Background(), "acme", groups.NewGroup{Name: "Depot"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	missing := admin(t, local(st.Table()), connect, "create-token", "-tenant", "acme", "-group", "grp_nope")
+	if missing.code == 0 || !strings.Contains(missing.stderr, "has no group grp_nope") {
+		t.Fatalf("create-token -group of a missing group: exit %d\n%s", missing.code, missing.stderr)
+	}
+	out := admin(t, local(st.Table()), connect, "create-token", "-tenant", "acme", "-group", g.ID, "-read-only", "-json")
+	var v tokenView
+	if err := json.Unmarshal([]byte(out.stdout), &v); out.code != 0 || err != nil || v.Scope != g.ID || v.Access != "read-only" {
+		t.Fatalf("create-token -group: exit %d, %+v, %v\n%s", out.code, v, err, out.stderr)
+	}
+	authz := &auth.Authorizer{Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	res, err := authz.Handle(context.Background(), events.APIGatewayCustomAuthorizerRequestTypeRequest{
+		MethodArn:         "arn:aws:execute-api:eu-central-1:123456789012:abc123/live/GET/v1/groups",
+		MultiValueHeaders: map[string][]string{"Authorization": {"Bearer " + v.Token}},
+	})
+	if err != nil || res.Context[auth.ContextScope] != g.ID {
+		t.Fatalf("authorizer context %v, %v", res.Context, err)
+	}
+	text := admin(t, local(st.Table()), connect, "list-tokens", "-tenant", "acme")
+	if !strings.Contains(text.stdout, "SCOPE") || !strings.Contains(text.stdout, g.ID) || !strings.Contains(text.stdout, "tenant") {
+		t.Fatalf("list-tokens (text):\n%s", text.stdout)
+	}
+}

@@ -231,6 +231,10 @@ func (a *API) serve(op routes.Operation, ep endpoint) http.Handler {
 				// route, rather than a body ignored however large.
 				return groups.Errorf(groups.CodePayloadTooLarge, "the body is larger than %d bytes", MaxBodyBytes)
 			}
+			// A token scoped to a subtree: the store keeps every call in it.
+			if scope, _ := gw.Authorizer[auth.ContextScope].(string); scope != "" {
+				r = r.WithContext(store.WithScope(r.Context(), scope))
+			}
 			return ep(rec, r, tenant)
 		}()
 		if err != nil {

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/awslabs/aws-lambda-go-api-proxy/core"
+
 	"github.com/fleetgroups/fleetgroups/pkg/auth"
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
 	"github.com/fleetgroups/fleetgroups/pkg/routes"
@@ -159,11 +161,18 @@ func idempotencyKey(values []string) (string, error) {
 
 // requestFingerprint identifies a request for its key: the SHA-256 of the
 // method, the path, the query in canonical order (API Gateway hands the query
-// over as a map, so its order is not stable) and the body. Method, path and
-// query contain no newline, so the separators are unambiguous.
+// over as a map, so its order is not stable), the scope of a token scoped to
+// a subtree (its replay must not show another token what lies outside its
+// subtree) and the body. Method, path, query and scope contain no newline,
+// so the separators are unambiguous.
 func requestFingerprint(r *http.Request, body []byte) string {
+	gw, _ := core.GetAPIGatewayContextFromContext(r.Context())
+	scope, _ := gw.Authorizer[auth.ContextScope].(string)
 	h := sha256.New()
 	_, _ = io.WriteString(h, r.Method+"\n"+r.URL.EscapedPath()+"?"+r.URL.Query().Encode()+"\n")
+	if scope != "" {
+		_, _ = io.WriteString(h, "scope "+scope+"\n")
+	}
 	_, _ = h.Write(body)
 	return hex.EncodeToString(h.Sum(nil))
 }

@@ -30,6 +30,10 @@ const ContextTenantID = "tenantId"
 // token ("true"); it is absent for tokens that may write.
 const ContextReadOnly = "readOnly"
 
+// ContextScope is the authorizer context key that names the group whose
+// subtree alone a scoped token sees; it is absent for tenant-wide tokens.
+const ContextScope = "scopeGroup"
+
 // ErrUnauthorized is the error API Gateway maps to 401: its message must be
 // exactly "Unauthorized".
 var ErrUnauthorized = errors.New("Unauthorized")
@@ -133,6 +137,9 @@ func authorizerContext(tenant groups.Tenant, tok groups.Token) map[string]any {
 	c := map[string]any{ContextTenantID: tenant.ID}
 	if tok.ReadOnly {
 		c[ContextReadOnly] = "true"
+	}
+	if tok.Scope != "" {
+		c[ContextScope] = tok.Scope
 	}
 	return c
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -438,5 +439,105 @@ func TestSecurityReadOnlyToken(t *testing.T) {
 				t.Fatalf("%s %s: the read-only attempt claimed its key: %d %s", rt.Method, rt.Path, again.status, again.raw)
 			}
 		}
+	}
+}
+
+// TestSecurityScopedToken: a token scoped to one of A's subtrees, on every
+// route with the fixture's ids, which lie outside it: A's groups and their
+// memberships are 404 exactly as another tenant's, lists and lookups show
+// only the subtree, a top-level create is 403 out_of_scope, and the item
+// registry and associations (the tenant's, not a subtree's) are 403
+// out_of_scope. Inside the subtree the token works, but cannot delete or
+// move out its root. A's data is the same afterwards.
+func TestSecurityScopedToken(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	fx := newTenantFixture(t, e)
+	tenantA, _ := auth.TenantOf(e.tokenA)
+	root := e.call(t, e.tokenA, "POST", "/v1/groups", `{"name":"Depot","users":["item-a"]}`).str("id")
+	scoped := auth.NewToken(tenantA)
+	if _, err := e.st.CreateToken(context.Background(), tenantA, groups.Token{Hash: auth.HashToken(scoped), Label: "depot", Scope: root}); err != nil {
+		t.Fatal(err)
+	}
+	before := fx.snapshot(t, e)
+	noneOfA := func(t *testing.T, r response) {
+		t.Helper()
+		if strings.Contains(string(r.raw), fx.group) || strings.Contains(string(r.raw), fx.group2) || strings.Contains(string(r.raw), "A's") {
+			t.Fatalf("a scoped token sees A's groups outside its subtree: %s", r.raw)
+		}
+	}
+	type want struct {
+		status int
+		code   groups.Code
+		check  func(*testing.T, response)
+	}
+	outside := want{404, groups.CodeNotFound, nil}
+	tenantWide := want{403, groups.CodeOutOfScope, nil}
+	expected := map[routes.Operation]want{
+		routes.CreateGroup: {403, groups.CodeOutOfScope, nil}, routes.GetGroup: outside, routes.UpdateGroup: outside,
+		routes.DeleteGroup: outside, routes.ListGroups: {200, "", noneOfA}, routes.AddMember: outside,
+		routes.RemoveMember: outside, routes.ListMembers: outside, routes.ListItemGroups: {200, "", noneOfA},
+		routes.PutItem: tenantWide, routes.GetItem: tenantWide, routes.DeleteItem: tenantWide, routes.ListItems: tenantWide,
+		routes.BatchMembers: outside, routes.CreateAssociations: tenantWide, routes.DeleteAssociations: tenantWide,
+		routes.ListAssociations: tenantWide, routes.GetOpenAPI: {200, "", nil}, routes.GetUsage: {200, "", nil},
+		routes.ListChildren: outside, routes.ListDescendants: outside, routes.GetAncestors: outside,
+		routes.CheckMembership: {200, "", func(t *testing.T, r response) {
+			for _, res := range r.at("results").([]any) {
+				if res.(map[string]any)["error"].(map[string]any)["code"] != "not_found" {
+					t.Fatalf("a scoped token checks a group outside its subtree: %s", r.raw)
+				}
+			}
+		}},
+	}
+	bodies := map[routes.Operation]string{
+		routes.CreateGroup: `{"name":"x"}`, routes.UpdateGroup: `{"name":"mine now"}`, routes.PutItem: `{"name":"x"}`,
+		routes.BatchMembers:       `{"add":[{"type":"users","id":"u-b"}],"remove":[{"type":"vehicles","id":"item-a"}]}`,
+		routes.CheckMembership:    `{"groupIds":["` + fx.group + `","` + fx.group2 + `"]}`,
+		routes.CreateAssociations: `{"data":[{"vehicle_id":"item-a","user_id":"item-a"}]}`,
+		routes.DeleteAssociations: `{"data":[{"type":"user_permission","id":"` + fx.assoc + `"}]}`,
+	}
+	for _, rt := range routes.Routes {
+		t.Run(rt.Method+" "+rt.Path, func(t *testing.T) {
+			w, ok := expected[rt.Operation]
+			if !ok {
+				t.Fatalf("%s has no scoped-token case: add one", rt.Operation)
+			}
+			r := e.call(t, scoped, rt.Method, fx.path(rt), bodies[rt.Operation])
+			expect(t, r, w.status, w.code)
+			if w.check != nil {
+				w.check(t, r)
+			}
+		})
+	}
+	if after := fx.snapshot(t, e); after != before {
+		t.Fatalf("a scoped token changed A's data:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+
+	// Inside its subtree.
+	child := e.call(t, scoped, "POST", "/v1/groups", fmt.Sprintf(`{"name":"Team","parentId":%q,"vehicles":["item-b"]}`, root))
+	expect(t, child, 201, "")
+	list := e.call(t, scoped, "GET", "/v1/groups", "")
+	if got := itemIDs(list); !slices.Equal(sorted(got...), sorted(root, child.str("id"))) || list.at("total_count") != nil {
+		t.Fatalf("the scoped token lists %s", list.raw)
+	}
+	for _, c := range []struct {
+		method, path, body string
+		status             int
+		code               groups.Code
+	}{
+		{"GET", "/v1/groups/" + root, "", 200, ""},
+		{"PATCH", "/v1/groups/" + root, `{"description":"mine"}`, 200, ""},
+		{"PATCH", "/v1/groups/" + child.str("id"), `{"parentId":null}`, 403, groups.CodeOutOfScope},
+		{"PATCH", "/v1/groups/" + child.str("id"), fmt.Sprintf(`{"parentId":%q}`, fx.group), 400, groups.CodeInvalidArgument},
+		{"DELETE", "/v1/groups/" + root + "?cascade=true", "", 403, groups.CodeOutOfScope},
+		{"GET", "/v1/groups/" + root + "/members?scope=subtree", "", 200, ""},
+		{"PUT", "/v1/groups/" + root + "/vehicles/item-c", "", 201, ""},
+		{"DELETE", "/v1/groups/" + child.str("id"), "", 200, ""},
+	} {
+		t.Run(c.method+" "+c.path, func(t *testing.T) { expect(t, e.call(t, scoped, c.method, c.path, c.body), c.status, c.code) })
+	}
+	eff := e.call(t, scoped, "GET", "/v1/users/item-a/groups?scope=effective", "")
+	if got := itemIDs(eff); !slices.Equal(got, []string{root}) {
+		t.Fatalf("the scoped token's effective groups of item-a: %s", eff.raw)
 	}
 }

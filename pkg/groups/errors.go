@@ -44,6 +44,7 @@ const (
 
 	// Token restrictions.
 	CodeReadOnlyToken Code = "read_only_token"
+	CodeOutOfScope    Code = "out_of_scope"
 )
 
 // FieldError names one invalid input field and what is wrong with it.
@@ -104,6 +105,11 @@ func CodeOf(err error) Code {
 
 // ErrReadOnlyToken answers a write made with a read-only token.
 var ErrReadOnlyToken = &Error{Code: CodeReadOnlyToken, Detail: "this token may only read: writes need a token created without -read-only"}
+
+// ErrOutOfScope answers a token scoped to a subtree that asks for what lies
+// outside it: a top-level group, a move out of it, its root's deletion, or
+// the tenant-wide item registry and associations.
+var ErrOutOfScope = &Error{Code: CodeOutOfScope, Detail: "this token is scoped to a subtree of groups, and the request reaches outside it"}
 
 // Errors of the group hierarchy.
 var (

@@ -222,6 +222,9 @@ type Token struct {
 	// ReadOnly tokens may only read: every write answers 403
 	// read_only_token.
 	ReadOnly bool
+	// Scope is the group whose subtree alone the token sees ("" for the
+	// whole tenant).
+	Scope string
 }
 
 // Usage is a tenant's metered calls: all of them, and those of one UTC day.

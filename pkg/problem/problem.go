@@ -54,6 +54,7 @@ var statusOf = map[groups.Code]int{
 	groups.CodeSubtreeTooLarge: http.StatusConflict,
 
 	groups.CodeReadOnlyToken: http.StatusForbidden,
+	groups.CodeOutOfScope:    http.StatusForbidden,
 }
 
 // Status is the HTTP status of code.

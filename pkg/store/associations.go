@@ -18,6 +18,9 @@ func NewAssociationID() string { return "asc_" + RandomToken(16) }
 // an edge in each item's partition, in one transaction. If the two are
 // already linked it returns the existing association with created false.
 func (s *Store) CreateAssociation(ctx context.Context, tenant, vehicleID, userID string) (a groups.Association, created bool, err error) {
+	if err := tenantWide(ctx); err != nil {
+		return a, false, err
+	}
 	a = groups.Association{ID: s.NewAssociationID(), VehicleID: vehicleID, UserID: userID, CreatedAt: s.now()}
 	edges := toEdgeItems(tenant, a)
 	rec := edges[0].associationItem
@@ -46,6 +49,9 @@ func (s *Store) CreateAssociation(ctx context.Context, tenant, vehicleID, userID
 // Associations reads the associations with these ids (at most 100) with one
 // BatchGetItem; unknown ids are absent from the map.
 func (s *Store) Associations(ctx context.Context, tenant string, ids []string) (map[string]groups.Association, error) {
+	if err := tenantWide(ctx); err != nil {
+		return nil, err
+	}
 	keys := make([]map[string]types.AttributeValue, 0, len(ids))
 	seen := map[string]bool{}
 	for _, id := range ids {
@@ -73,6 +79,9 @@ func (s *Store) Associations(ctx context.Context, tenant string, ids []string) (
 // transaction. It returns ErrNotFound (code association_not_found) if the
 // association is gone.
 func (s *Store) DeleteAssociation(ctx context.Context, tenant string, a groups.Association) error {
+	if err := tenantWide(ctx); err != nil {
+		return err
+	}
 	edges := toEdgeItems(tenant, a)
 	exists := expression.Name(AttrPK).AttributeExists()
 	sameID := exists.And(expression.Name("id").Equal(expression.Value(a.ID)))
@@ -104,6 +113,9 @@ var AssociationFields = ListSchema{"name": {}}
 // creation in GSI2. ilk on the id is tested in memory (edges keep no
 // lower-case copy). No counter: a total only when asked for.
 func (s *Store) ListAssociations(ctx context.Context, tenant string, from groups.Item, to groups.ItemType, q ListQuery) (Page[groups.Association], error) {
+	if err := tenantWide(ctx); err != nil {
+		return Page[groups.Association]{}, err
+	}
 	other := "userId"
 	if to == groups.Vehicles {
 		other = "vehicleId"

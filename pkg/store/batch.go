@@ -21,6 +21,10 @@ const maxChangesPerTx = 49
 // items. It returns one outcome per change, in order, or ErrNotFound if the
 // group does not exist (or is being deleted).
 func (s *Store) ApplyMemberChanges(ctx context.Context, tenant, groupID string, changes []groups.MemberChange) ([]groups.Outcome, error) {
+	guard, err := s.memberGuard(ctx, tenant, groupID)
+	if err != nil {
+		return nil, err
+	}
 	outcomes := make([]groups.Outcome, len(changes))
 	for start := 0; start < len(changes); start += maxChangesPerTx {
 		end := min(start+maxChangesPerTx, len(changes))
@@ -29,7 +33,7 @@ func (s *Store) ApplyMemberChanges(ctx context.Context, tenant, groupID string, 
 			pending = append(pending, i)
 		}
 		for len(pending) > 0 {
-			failed, err := s.applyChunk(ctx, tenant, groupID, changes, pending)
+			failed, err := s.applyChunk(ctx, tenant, groupID, guard, changes, pending)
 			if err != nil {
 				return nil, err
 			}
@@ -57,7 +61,7 @@ func (s *Store) ApplyMemberChanges(ctx context.Context, tenant, groupID string, 
 // applyChunk runs one transaction for the pending changes. failed[j] tells
 // which of them (by position in pending) had its condition fail; nil means
 // the transaction went through.
-func (s *Store) applyChunk(ctx context.Context, tenant, groupID string, changes []groups.MemberChange, pending []int) (failed map[int]bool, err error) {
+func (s *Store) applyChunk(ctx context.Context, tenant, groupID string, guard expression.ConditionBuilder, changes []groups.MemberChange, pending []int) (failed map[int]bool, err error) {
 	now := s.now()
 	delta := map[groups.ItemType]int{}
 	var tx txBuilder
@@ -74,7 +78,7 @@ func (s *Store) applyChunk(ctx context.Context, tenant, groupID string, changes 
 			tx.add(s.put(toHeldItem(tenant, m)))
 		}
 	}
-	tx.add(s.updateIf(key(groupPK(tenant, groupID), skGroup), countsUpdate(delta, formatTime(now)), &liveGroup))
+	tx.add(s.updateIf(key(groupPK(tenant, groupID), skGroup), countsUpdate(delta, formatTime(now)), &guard))
 	if tx.err != nil {
 		return nil, translate(tx.err)
 	}

@@ -60,6 +60,9 @@ func (s *Store) DeleteGroup(ctx context.Context, tenant, id string, ifVersion If
 		if err := checkVersion(cur, ifVersion); err != nil {
 			return groups.Group{}, err
 		}
+		if cur.ID == scopeOf(ctx) {
+			return groups.Group{}, groups.ErrOutOfScope // a scoped token keeps its root
+		}
 		if cur.DeletingAt == "" {
 			if cur.ChildCount > 0 {
 				return groups.Group{}, groups.ErrHasChildren
@@ -90,7 +93,8 @@ func (s *Store) retire(ctx context.Context, tenant string, cur groupItem) error 
 		tombstone := expression.Set(expression.Name(attrDeletingAt), expression.Value(formatTime(s.now()))).
 			Remove(expression.Name(AttrGSI1PK)).Remove(expression.Name(AttrGSI1SK)).
 			Remove(expression.Name(AttrGSI2PK)).Remove(expression.Name(AttrGSI2SK)).
-			Remove(expression.Name(AttrGSI3PK)).Remove(expression.Name(AttrGSI3SK))
+			Remove(expression.Name(AttrGSI3PK)).Remove(expression.Name(AttrGSI3SK)).
+			Set(expression.Name(attrDeletedPath), expression.Value(cur.path()))
 		tx.add(s.updateIf(key(cur.PK, cur.SK), tombstone, &same))
 	}
 	tx.add(s.releaseGuard(tenant, cur))

@@ -74,8 +74,8 @@ func (s *Store) holders(ctx context.Context, tenant string, it groups.Item) (map
 }
 
 // liveGroups reads the groups ids (any number) with strongly consistent
-// BatchGetItem calls, in parallel, leaving out those that are gone or being
-// deleted.
+// BatchGetItem calls, in parallel, leaving out those that are gone, being
+// deleted, or outside a scoped caller's subtree.
 func (s *Store) liveGroups(ctx context.Context, tenant string, ids []string) (map[string]groupItem, error) {
 	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
 	proj := expression.NamesList(expression.Name("id"), expression.Name(attrName),
@@ -94,7 +94,7 @@ func (s *Store) liveGroups(ctx context.Context, tenant string, ids []string) (ma
 				if err := attributevalue.UnmarshalMap(raw, &it); err != nil {
 					return err
 				}
-				if it.DeletingAt == "" {
+				if it.DeletingAt == "" && inScope(ctx, it) {
 					chunks[c] = append(chunks[c], it)
 				}
 				return nil

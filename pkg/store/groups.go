@@ -40,6 +40,9 @@ func (s *Store) createGroup(ctx context.Context, tenant, id string, ng groups.Ne
 		Counts: make(map[groups.ItemType]int), CreatedAt: now, UpdatedAt: now, Version: 1,
 	}
 	var parent groupItem
+	if ng.ParentID == "" && scopeOf(ctx) != "" {
+		return groups.Group{}, groups.ErrOutOfScope
+	}
 	if ng.ParentID != "" {
 		var err error
 		if parent, err = s.liveParent(ctx, tenant, ng.ParentID); err != nil {
@@ -98,9 +101,14 @@ func (s *Store) GetGroup(ctx context.Context, tenant, id string) (groups.Group, 
 }
 
 // getGroupItem reads the group item strongly consistently, tombstones
-// included; it returns ErrNotFound only when there is no item.
+// included; it returns ErrNotFound when there is no item, or when the group
+// is outside a scoped caller's subtree (scope.go).
 func (s *Store) getGroupItem(ctx context.Context, tenant, id string) (groupItem, error) {
-	return getOne[groupItem](ctx, s, key(groupPK(tenant, id), skGroup))
+	g, err := getOne[groupItem](ctx, s, key(groupPK(tenant, id), skGroup))
+	if err == nil && !inScope(ctx, g) {
+		return groupItem{}, groups.ErrNotFound
+	}
+	return g, err
 }
 
 // IfVersion is what a write requires of the group's version (If-Match).
@@ -155,7 +163,9 @@ func (c IfVersion) condition() (cond expression.ConditionBuilder, ok bool) {
 // attribute change. It returns ErrNotFound, ErrPreconditionFailed,
 // ErrNameTaken or a validation error.
 func (s *Store) UpdateGroup(ctx context.Context, tenant, id string, p groups.GroupPatch, ifVersion IfVersion) (groups.Group, error) {
-	if cond, ok := ifVersion.condition(); ok && p.Name == nil && !p.ChangesAttributes() && p.Parent == nil {
+	// A scoped caller's write reads the group first, where its scope is
+	// checked.
+	if cond, ok := ifVersion.condition(); ok && p.Name == nil && !p.ChangesAttributes() && p.Parent == nil && scopeOf(ctx) == "" {
 		return s.describe(ctx, tenant, id, p, ifVersion, cond)
 	}
 	for attempt := 1; ; attempt++ {

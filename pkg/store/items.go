@@ -46,6 +46,9 @@ type groupItem struct {
 	// DeletingAt marks a tombstone: the group is gone for every reader while
 	// its memberships are being purged (see DeleteGroup).
 	DeletingAt string `dynamodbav:"deletingAt,omitempty"`
+	// DeletedPath keeps a tombstone's tree path, which left with its GSI3
+	// keys, so that a scoped caller can still finish its purge.
+	DeletedPath string `dynamodbav:"deletedPath,omitempty"`
 }
 
 // Attribute names used in expressions; they must match the tags above.
@@ -53,6 +56,7 @@ const (
 	attrCounts      = "counts"
 	attrParentID    = "parentId"
 	attrChildCount  = "childCount"
+	attrDeletedPath = "deletedPath"
 	attrMemberCount = "memberCount"
 	attrVersion     = "version"
 	attrUpdatedAt   = "updatedAt"
@@ -103,10 +107,13 @@ func (it groupItem) toGroup() groups.Group {
 // path is the group's tree path: its GSI3 key, or, for a group written
 // before the hierarchy and not migrated yet, the path of a top-level group.
 func (it groupItem) path() string {
-	if it.GSI3SK == "" {
-		return it.ID
+	switch {
+	case it.GSI3SK != "":
+		return it.GSI3SK
+	case it.DeletedPath != "":
+		return it.DeletedPath
 	}
-	return it.GSI3SK
+	return it.ID
 }
 
 func (it groupItem) ancestors() []string { return parseTreePath(it.path()) }
@@ -200,11 +207,13 @@ type tokenItem struct {
 	Label     string `dynamodbav:"label,omitempty"` // for people telling tokens apart
 	// ReadOnly tokens may only read (absent on tokens that may write).
 	ReadOnly bool `dynamodbav:"readOnly,omitempty"`
+	// Scope is the group whose subtree alone the token sees.
+	Scope string `dynamodbav:"scope,omitempty"`
 }
 
 func (it tokenItem) toToken() groups.Token {
 	hash, _ := strings.CutPrefix(it.SK, skTokenPrefix)
-	return groups.Token{Hash: hash, Label: it.Label, CreatedAt: parseTime(it.CreatedAt), ReadOnly: it.ReadOnly}
+	return groups.Token{Hash: hash, Label: it.Label, CreatedAt: parseTime(it.CreatedAt), ReadOnly: it.ReadOnly, Scope: it.Scope}
 }
 
 // usageItem is a tenant's call counters (usage.go), but for the day

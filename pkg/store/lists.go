@@ -111,9 +111,31 @@ func groupsLayout(tenant string) listLayout {
 // group count. The first page of the plain list reads the directory item in
 // the same Query, since it sorts just before every name in GSI1.
 func (s *Store) ListGroups(ctx context.Context, tenant string, q ListQuery) (Page[groups.Group], error) {
+	var root groupItem
+	if id := scopeOf(ctx); id != "" {
+		var err error
+		root, err = s.getGroupItem(ctx, tenant, id)
+		switch {
+		case groups.CodeOf(err) == groups.CodeNotFound, err == nil && root.DeletingAt != "":
+			return Page[groups.Group]{Items: []groups.Group{}}, nil // the scope's root is gone
+		case err != nil:
+			return Page[groups.Group]{}, err
+		}
+		q.subtree = true
+	}
 	r, err := groupsLayout(tenant).read(q)
 	if err != nil {
 		return Page[groups.Group]{}, err
+	}
+	if q.subtree {
+		// The root and its subtree: the groups whose path starts with the
+		// root's (the root's own path, or it and a separator).
+		path := expression.Name(AttrGSI3SK)
+		within := path.Equal(expression.Value(root.path())).Or(path.BeginsWith(subtreePrefix(root.path())))
+		if r.filter.IsSet() {
+			within = r.filter.And(within)
+		}
+		r.filter = within
 	}
 	if q.plainFirstPage() {
 		r.ranges = []expression.KeyConditionBuilder{expression.Key(AttrGSI1PK).Equal(expression.Value(groupsGSI1PK(tenant)))}
@@ -193,7 +215,7 @@ func (s *Store) ListMembers(ctx context.Context, tenant, groupID string, t group
 		if err := attributevalue.UnmarshalMap(item, &g); err != nil {
 			return 0, translate(err)
 		}
-		if g.DeletingAt != "" {
+		if g.DeletingAt != "" || !inScope(ctx, g) {
 			return 0, groups.ErrNotFound
 		}
 		if t == "" {
@@ -233,20 +255,21 @@ func (s *Store) ListItemGroups(ctx context.Context, tenant string, it groups.Ite
 }
 
 // liveGroupNames reads the names of the memberships' groups with one
-// BatchGetItem, leaving out groups that are gone or being deleted.
+// BatchGetItem, leaving out groups that are gone, being deleted, or outside
+// a scoped caller's subtree.
 func (s *Store) liveGroupNames(ctx context.Context, tenant string, ms []groups.Membership) (map[string]string, error) {
 	keys := make([]map[string]types.AttributeValue, len(ms))
 	for i, m := range ms {
 		keys[i] = key(groupPK(tenant, m.GroupID), skGroup)
 	}
-	proj := expression.NamesList(expression.Name("id"), expression.Name(attrName), expression.Name(attrDeletingAt))
+	proj := expression.NamesList(expression.Name("id"), expression.Name(attrName), expression.Name(attrDeletingAt), expression.Name(AttrGSI3SK))
 	names := make(map[string]string, len(ms))
 	err := s.batchGet(ctx, keys, &proj, func(raw map[string]types.AttributeValue) error {
 		var g groupItem
 		if err := attributevalue.UnmarshalMap(raw, &g); err != nil {
 			return err
 		}
-		if g.DeletingAt == "" {
+		if g.DeletingAt == "" && inScope(ctx, g) {
 			names[g.ID] = g.Name
 		}
 		return nil

@@ -15,12 +15,16 @@ import (
 // is already a member changes nothing and returns the existing membership
 // with created false. It returns ErrNotFound if there is no such group.
 func (s *Store) AddMember(ctx context.Context, tenant, groupID string, it groups.Item) (m groups.Membership, created bool, err error) {
+	guard, err := s.memberGuard(ctx, tenant, groupID)
+	if err != nil {
+		return groups.Membership{}, false, err
+	}
 	now := s.now()
 	m = groups.Membership{GroupID: groupID, Item: it, AddedAt: now}
 	var tx txBuilder
 	tx.add(s.putIf(toMemberItem(tenant, m), absent))
 	tx.add(s.updateIf(key(groupPK(tenant, groupID), skGroup),
-		countsUpdate(map[groups.ItemType]int{it.Type: 1}, formatTime(now)), &liveGroup))
+		countsUpdate(map[groups.ItemType]int{it.Type: 1}, formatTime(now)), &guard))
 	tx.add(s.put(toHeldItem(tenant, m)))
 	if tx.err != nil {
 		return groups.Membership{}, false, translate(tx.err)
@@ -48,16 +52,20 @@ func (s *Store) AddMember(ctx context.Context, tenant, groupID string, it groups
 // uncounts it in one transaction. It returns ErrNotFound if the group does not exist or the item
 // is not a member.
 func (s *Store) RemoveMember(ctx context.Context, tenant, groupID string, it groups.Item) error {
+	guard, err := s.memberGuard(ctx, tenant, groupID)
+	if err != nil {
+		return err
+	}
 	now := formatTime(s.now())
 	var tx txBuilder
 	tx.add(s.deleteIf(key(groupPK(tenant, groupID), memberSK(it)), expression.AttributeExists(expression.Name(AttrPK))))
 	tx.add(s.updateIf(key(groupPK(tenant, groupID), skGroup),
-		countsUpdate(map[groups.ItemType]int{it.Type: -1}, now), &liveGroup))
+		countsUpdate(map[groups.ItemType]int{it.Type: -1}, now), &guard))
 	tx.add(s.del(key(itemPK(tenant, it), heldSK(groupID))))
 	if tx.err != nil {
 		return translate(tx.err)
 	}
-	err := s.transact(ctx, tx.items)
+	err = s.transact(ctx, tx.items)
 	if failed, ok := failedChecks(err); ok {
 		switch {
 		case failed[1].Code != nil:

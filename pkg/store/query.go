@@ -100,10 +100,13 @@ type ListQuery struct {
 	// PageNumber, when at least 1, asks for that page of Limit entries
 	// (page-number pagination) instead of the page after After.
 	PageNumber int
+	// subtree: the list keeps only a scoped caller's subtree (scope.go),
+	// a filter the caller did not ask for, whose list has no counter.
+	subtree bool
 }
 
 // Filtered reports whether the query keeps only some of the list's entries.
-func (q ListQuery) Filtered() bool { return q.Search != "" || len(q.Filters) > 0 }
+func (q ListQuery) Filtered() bool { return q.Search != "" || len(q.Filters) > 0 || q.subtree }
 
 // first reports whether the query asks for a list's first page, where the
 // parent item (see listParent) is checked.
@@ -566,7 +569,9 @@ type listParent struct {
 func runList[T, I any](ctx context.Context, s *Store, r listRead, parent *listParent, q ListQuery, conv func(I) T) (Page[T], error) {
 	wantTotal := q.wantsTotal(parent != nil)
 	fromParent := wantTotal && !q.Filtered() && parent != nil
-	needParent := parent != nil && (fromParent || (q.first() && parent.required))
+	// A scoped caller's every page checks the parent: a cursor is bound to
+	// the tenant and the list, not to the token's subtree.
+	needParent := parent != nil && (fromParent || ((q.first() || scopeOf(ctx) != "") && parent.required))
 	headInPage := r.head != "" && q.PageNumber == 0 && q.After == nil
 	var (
 		res       listResult

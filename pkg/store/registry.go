@@ -18,6 +18,9 @@ import (
 // order) on replace. created tells which it was. A write token (repeat.go)
 // keeps an SDK retry of a committed attempt from counting the version twice.
 func (s *Store) PutRegisteredItem(ctx context.Context, tenant string, ri groups.RegisteredItem) (out groups.RegisteredItem, created bool, err error) {
+	if err := tenantWide(ctx); err != nil {
+		return out, false, err
+	}
 	now := formatTime(s.now())
 	tok := newWriteToken()
 	attrs := ri.Attributes
@@ -73,6 +76,9 @@ func (s *Store) PutRegisteredItem(ctx context.Context, tenant string, ri groups.
 
 // GetRegisteredItem returns the item's registration, or ErrNotFound.
 func (s *Store) GetRegisteredItem(ctx context.Context, tenant string, it groups.Item) (groups.RegisteredItem, error) {
+	if err := tenantWide(ctx); err != nil {
+		return groups.RegisteredItem{}, err
+	}
 	ri, err := getOne[registeredItem](ctx, s, key(itemPK(tenant, it), skItem))
 	return ri.toRegistered(), err
 }
@@ -84,6 +90,9 @@ func (s *Store) GetRegisteredItem(ctx context.Context, tenant string, it groups.
 // none of the three. Interrupted, it can simply be called again: what is
 // left is still consistent.
 func (s *Store) DeleteRegisteredItem(ctx context.Context, tenant string, it groups.Item) (groupsLeft, associations int, err error) {
+	if err := tenantWide(ctx); err != nil {
+		return 0, 0, err
+	}
 	kc := expression.Key(AttrGSI1PK).Equal(expression.Value(itemGSI1PK(tenant, it))).
 		And(expression.Key(AttrGSI1SK).BeginsWith(gsiGroupRoot))
 	err = s.forEach(ctx, IndexGSI1, kc, func(raw map[string]types.AttributeValue) error {
@@ -131,6 +140,9 @@ var ItemFields = ListSchema{
 // asks (see query.go): by name in GSI1, by creation in GSI2. There is no
 // counter: a total is a COUNT Query, only when asked for.
 func (s *Store) ListRegisteredItems(ctx context.Context, tenant string, t groups.ItemType, q ListQuery) (Page[groups.RegisteredItem], error) {
+	if err := tenantWide(ctx); err != nil {
+		return Page[groups.RegisteredItem]{}, err
+	}
 	pk := itemsPK(tenant, t)
 	r, err := listLayout{
 		schema: ItemFields,

@@ -32,7 +32,7 @@ func (s *Store) CreateToken(ctx context.Context, tenantID string, spec groups.To
 	}
 	tok := tokenItem{
 		PK: tenantPK(tenantID), SK: tokenSK(spec.Hash), Kind: "token", TenantID: tenantID,
-		APIKey: tenant.APIKey, CreatedAt: formatTime(s.now()), Label: spec.Label, ReadOnly: spec.ReadOnly,
+		APIKey: tenant.APIKey, CreatedAt: formatTime(s.now()), Label: spec.Label, ReadOnly: spec.ReadOnly, Scope: spec.Scope,
 	}
 	sameKey := expression.AttributeExists(expression.Name(AttrPK)).
 		And(expression.Name(attrAPIKey).Equal(expression.Value(tenant.APIKey)))

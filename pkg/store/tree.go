@@ -91,6 +91,9 @@ type movePlan struct {
 func (s *Store) planMove(ctx context.Context, tenant string, cur groupItem, parentID string) (movePlan, error) {
 	var plan movePlan
 	newDepth := 0
+	if parentID == "" && scopeOf(ctx) != "" {
+		return plan, groups.ErrOutOfScope // no group leaves the subtree
+	}
 	if parentID != "" {
 		p, err := s.liveParent(ctx, tenant, parentID)
 		if err != nil {
@@ -201,6 +204,7 @@ func wholeSubtree(root groupItem, prefix string, nodes []groupItem) bool {
 // consistent.
 func (s *Store) Ancestors(ctx context.Context, tenant, id string) ([]groups.GroupName, error) {
 	g, err := s.GetGroup(ctx, tenant, id)
+	g.Ancestors = scopedChain(ctx, g.Ancestors)
 	if err != nil || len(g.Ancestors) == 0 {
 		return []groups.GroupName{}, err
 	}
@@ -269,7 +273,7 @@ func (s *Store) listTree(ctx context.Context, tenant, id string, q ListQuery, ch
 	if err := attributevalue.UnmarshalMap(raw, &root); err != nil {
 		return Page[groups.Group]{}, translate(err)
 	}
-	if raw == nil || root.DeletingAt != "" {
+	if raw == nil || root.DeletingAt != "" || !inScope(ctx, root) {
 		return Page[groups.Group]{}, groups.ErrNotFound
 	}
 	var only expression.ConditionBuilder
@@ -321,6 +325,9 @@ func (s *Store) DeleteTree(ctx context.Context, tenant, id string, ifVersion IfV
 			return groups.Group{}, err
 		}
 		if found == nil {
+			if root.ID == scopeOf(ctx) {
+				return groups.Group{}, groups.ErrOutOfScope // before anything below it goes
+			}
 			found = &root
 		}
 		if root.DeletingAt != "" || root.ChildCount == 0 {
