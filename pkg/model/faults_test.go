@@ -94,7 +94,7 @@ func (fe *faultEnv) send(w *world, s step) (response, bool, error) {
 	repeat := false
 	for n := 0; ; n++ {
 		id := strconv.FormatInt(fe.ids.Add(1), 10)
-		res, err := fe.do(context.Background(), w.t[s.tenant].token, s.method, s.path, s.body, headerTestID, id)
+		res, err := fe.do(context.Background(), w.tokenOf(s), s.method, s.path, s.body, headerTestID, id)
 		if err != nil {
 			return res, repeat, err
 		}

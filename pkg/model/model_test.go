@@ -183,6 +183,9 @@ type mTenant struct {
 	items  map[groups.Item]*mItem
 	assocs map[pair]string // → association id
 	calls  int             // metered calls so far
+	// scopeRoot and scopedToken: tenant A's token scoped to the subtree
+	// of scopeRoot (scope_test.go).
+	scopeRoot, scopedToken string
 }
 
 func newTenantModel(token string) *mTenant {
@@ -333,6 +336,8 @@ type step struct {
 	method, path string
 	body         string
 	check        func(res response, repeat bool) error
+	// scoped: sent with the tenant's token scoped to a subtree.
+	scoped bool
 	// nonAtomic marks an operation that is not atomic by design: a
 	// DynamoDB call of it repeated after a lost response may change its
 	// answer (not its end state).
@@ -356,6 +361,9 @@ func jsonBody(v any) string {
 
 // next draws a step for tenant ti.
 func (w *world) next(r *rand.Rand) step {
+	if w.t[0].scopedToken != "" && r.IntN(8) == 0 {
+		return w.nextScoped(r)
+	}
 	ti := r.IntN(2)
 	ops := []func() step{
 		func() step { return w.createGroup(r, ti) },
@@ -1400,6 +1408,7 @@ func seeds(t *testing.T) uint64 {
 func runSequence(t *testing.T, e *env, seed uint64, steps int, send sender) {
 	r := rand.New(rand.NewPCG(seed, seed))
 	w := &world{t: [2]*mTenant{newTenantModel(e.newTenant(t)), newTenantModel(e.newTenant(t))}}
+	w.scope(t, e)
 	var history []string
 	for i := range steps {
 		s := w.next(r)
@@ -1424,7 +1433,7 @@ func plainSend(ctx context.Context, e *env) sender {
 	return func(w *world, s step) (response, bool, error) {
 		m := w.t[s.tenant]
 		m.calls++
-		res, err := e.do(ctx, m.token, s.method, s.path, s.body)
+		res, err := e.do(ctx, w.tokenOf(s), s.method, s.path, s.body)
 		if err != nil {
 			return res, false, err
 		}
@@ -1473,7 +1482,7 @@ func TestModelConcurrent(t *testing.T) {
 	const workers = 8
 	steps := max(*seqsFlag**stepsFlag/10/workers, 20)
 	runConcurrent(t, e, seed, workers, steps, func(w *world, s step) (response, bool, error) {
-		res, err := e.do(context.Background(), w.t[s.tenant].token, s.method, s.path, s.body)
+		res, err := e.do(context.Background(), w.tokenOf(s), s.method, s.path, s.body)
 		return res, false, err
 	})
 	storetest.CheckInvariants(t, st)
@@ -1481,13 +1490,14 @@ func TestModelConcurrent(t *testing.T) {
 
 // validStatus is every status an operation of the generator may answer
 // when other clients change the same data meanwhile.
-var validStatus = map[int]bool{200: true, 201: true, 204: true, 207: true, 400: true, 404: true, 409: true}
+var validStatus = map[int]bool{200: true, 201: true, 204: true, 207: true, 400: true, 403: true, 404: true, 409: true}
 
 // runConcurrent runs workers × steps random steps on one shared world: the
 // model only steers the choice of ids (its checks are advisory, as other
 // clients interleave), and every status must be in validStatus.
 func runConcurrent(t *testing.T, e *env, seed uint64, workers, steps int, send sender) {
 	w := &world{t: [2]*mTenant{newTenantModel(e.newTenant(t)), newTenantModel(e.newTenant(t))}}
+	w.scope(t, e)
 	var mu sync.Mutex
 	start := time.Now()
 	storetest.Race(workers, func(i int) {
