@@ -679,20 +679,30 @@ func (w *world) move(r *rand.Rand, ti int) step {
 			return statusIs(res, 404, groups.CodeNotFound)
 		case parent != "" && m.groups[parent] == nil:
 			return statusIs(res, 400, groups.CodeInvalidArgument)
-		case parent != "" && parent != g.parent && (parent == id || slices.Contains(m.ancestors(parent), id)):
+		}
+		return moved(res, repeat, m, g, parent)
+	}}
+}
+
+// moved checks the answer to moving g under parent ("" for top level), both
+// known to the caller, against the tree's rules, and applies the move.
+func moved(res response, repeat bool, m *mTenant, g *mGroup, parent string) error {
+	if parent != "" && parent != g.parent {
+		switch {
+		case parent == g.id || slices.Contains(m.ancestors(parent), g.id):
 			return statusIs(res, 409, groups.CodeCycle)
-		case parent != "" && parent != g.parent && len(m.ancestors(parent))+1+m.height(id) > groups.MaxDepth:
+		case len(m.ancestors(parent))+1+m.height(g.id) > groups.MaxDepth:
 			return statusIs(res, 409, groups.CodeTooDeep)
 		}
-		if err := statusIs(res, 200, ""); err != nil {
-			return err
-		}
-		if err := versionAfter(g, res.num("version"), repeat); err != nil {
-			return err
-		}
-		g.parent = parent
-		return checkGroup(res, m, g)
-	}}
+	}
+	if err := statusIs(res, 200, ""); err != nil {
+		return err
+	}
+	if err := versionAfter(g, res.num("version"), repeat); err != nil {
+		return err
+	}
+	g.parent = parent
+	return checkGroup(res, m, g)
 }
 
 // listSubtree lists a group's children or descendants (all of them: the

@@ -141,26 +141,14 @@ func (w *world) scopedMove(r *rand.Rand) step {
 			return statusIs(res, 404, groups.CodeNotFound)
 		}
 		g := m.groups[id]
-		if target != g.parent {
-			switch {
-			case target == "":
-				return statusIs(res, 403, groups.CodeOutOfScope)
-			case !m.visible(target):
-				return statusIs(res, 400, groups.CodeInvalidArgument)
-			case target == id || slices.Contains(m.ancestors(target), id):
-				return statusIs(res, 409, groups.CodeCycle)
-			case len(m.ancestors(target))+1+m.height(id) > groups.MaxDepth:
-				return statusIs(res, 409, groups.CodeTooDeep)
-			}
+		switch {
+		case target == g.parent:
+		case target == "":
+			return statusIs(res, 403, groups.CodeOutOfScope)
+		case !m.visible(target):
+			return statusIs(res, 400, groups.CodeInvalidArgument)
 		}
-		if err := statusIs(res, 200, ""); err != nil {
-			return err
-		}
-		if err := versionAfter(g, res.num("version"), repeat); err != nil {
-			return err
-		}
-		g.parent = target
-		return checkGroup(res, m, g)
+		return moved(res, repeat, m, g, target)
 	}}
 }
 
