@@ -88,9 +88,10 @@ const burnCPU = 100 * time.Millisecond
 
 // TestCPUModelLimits runs the burn fake unlimited, then limited as the
 // lambda model limits an invocation, to a tenth of a CPU: limited, it
-// gets measurably less CPU per second of wall time. Each run burns the
-// same CPU, and the figure compared is each one's CPU time over its own
-// wall time, so a slower or busier machine changes neither much.
+// gets no more than its quota of CPU per second of wall time, and, where
+// the machine gave the unlimited run more than that, measurably less than
+// it. Each run burns the same CPU, and each figure is its CPU time over its
+// own wall time; no bound depends on how busy the machine is.
 func TestCPUModelLimits(t *testing.T) {
 	t.Parallel()
 	cpu := chooseCPU(cpuLambda, memoryPerVCPUMB/10, cgroupRoots())
@@ -123,10 +124,16 @@ func TestCPUModelLimits(t *testing.T) {
 		return float64(state.UserTime()+state.SystemTime()) / float64(wall)
 	}
 	unlimited, limited := cpuPerWallSecond(false), cpuPerWallSecond(true)
-	// Limited to 0.1, it gets at most about 0.1 CPU per second; unlimited,
-	// near a whole CPU on an idle machine, and still far more than 0.1 on
-	// a busy one.
-	if limited/unlimited >= 0.6 {
+	// Limited to 0.1, it gets at most about 0.1 CPU per second on any
+	// machine (the quota is a ceiling; accounting at period edges leaves a
+	// margin). Unlimited, it gets near a whole CPU on an idle machine, but
+	// a machine busy enough (other test packages run alongside) can hold it
+	// near the quota too: the comparison then says nothing, and only the
+	// ceiling is checked.
+	if limited > 1.5*cpu.InvocationCPUs {
+		t.Errorf("CPU per wall second: %.3f limited to %.2f of a CPU; want at most 1.5 × the limit", limited, cpu.InvocationCPUs)
+	}
+	if unlimited > 3*cpu.InvocationCPUs && limited/unlimited >= 0.6 {
 		t.Errorf("CPU per wall second: %.3f limited to %.2f of a CPU, %.3f unlimited; want the limited one under 0.6 × the unlimited", limited, cpu.InvocationCPUs, unlimited)
 	}
 	t.Logf("CPU per wall second: %.3f limited to %.2f of a CPU, %.3f unlimited", limited, cpu.InvocationCPUs, unlimited)
