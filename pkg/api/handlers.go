@@ -49,7 +49,7 @@ func (a *API) createGroup(w http.ResponseWriter, r *http.Request, tenant string)
 		return err
 	}
 	w.Header().Set("Location", "/v1/groups/"+g.ID)
-	writeGroup(w, http.StatusCreated, g)
+	writeGroup(w, r, http.StatusCreated, g)
 	return nil
 }
 
@@ -72,7 +72,7 @@ func (a *API) getGroup(w http.ResponseWriter, r *http.Request, tenant string) er
 		w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
-	writeGroup(w, http.StatusOK, g)
+	writeGroup(w, r, http.StatusOK, g)
 	return nil
 }
 
@@ -118,7 +118,7 @@ func (a *API) updateGroup(w http.ResponseWriter, r *http.Request, tenant string)
 	if err != nil {
 		return err
 	}
-	writeGroup(w, http.StatusOK, g)
+	writeGroup(w, r, http.StatusOK, g)
 	return nil
 }
 
@@ -147,12 +147,12 @@ func (a *API) deleteGroup(w http.ResponseWriter, r *http.Request, tenant string)
 	switch {
 	case errors.Is(err, store.ErrDeleteInProgress):
 		w.Header().Set("Retry-After", "1")
-		writeGroup(w, http.StatusAccepted, g)
+		writeGroup(w, r, http.StatusAccepted, g)
 		return nil
 	case err != nil:
 		return err
 	}
-	writeGroup(w, http.StatusOK, g)
+	writeGroup(w, r, http.StatusOK, g)
 	return nil
 }
 
@@ -168,7 +168,7 @@ func (a *API) listGroups(w http.ResponseWriter, r *http.Request, tenant string) 
 	if err != nil {
 		return err
 	}
-	return writePage(a, w, r, tenant, list, q, page, viewGroup)
+	return writePage(a, w, r, tenant, list, q, page, seenGroupView(r))
 }
 
 // listChildren: GET /v1/groups/{groupId}/children, the group's direct
@@ -197,7 +197,7 @@ func (a *API) listSubtree(w http.ResponseWriter, r *http.Request, tenant, kind s
 	if err != nil {
 		return err
 	}
-	return writePage(a, w, r, tenant, listID, q, page, viewGroup)
+	return writePage(a, w, r, tenant, listID, q, page, seenGroupView(r))
 }
 
 // getAncestors: GET /v1/groups/{groupId}/ancestors, the chain from the

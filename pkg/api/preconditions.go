@@ -22,10 +22,17 @@ func tagVersion(tag string) (int, bool) {
 	return v, err == nil && v > 0 && versionTag(v) == tag
 }
 
-// writeGroup answers g with its ETag.
-func writeGroup(w http.ResponseWriter, status int, g groups.Group) {
+// writeGroup answers g with its ETag, as the caller's token sees it
+// (store.AsSeen).
+func writeGroup(w http.ResponseWriter, r *http.Request, status int, g groups.Group) {
 	w.Header().Set("ETag", etag(g))
-	writeJSON(w, status, viewGroup(g))
+	writeJSON(w, status, viewGroup(store.AsSeen(r.Context(), g)))
+}
+
+// seenGroupView renders the groups of a list as the caller's token sees
+// them (store.AsSeen).
+func seenGroupView(r *http.Request) func(groups.Group) groupView {
+	return func(g groups.Group) groupView { return viewGroup(store.AsSeen(r.Context(), g)) }
 }
 
 // ifMatch reads If-Match (RFC 9110 §13.1.1) as the versions a write

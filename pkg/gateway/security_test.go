@@ -536,6 +536,10 @@ func TestSecurityScopedToken(t *testing.T) {
 	} {
 		t.Run(c.method+" "+c.path, func(t *testing.T) { expect(t, e.call(t, scoped, c.method, c.path, c.body), c.status, c.code) })
 	}
+	// The root is its top level: its parent lies outside.
+	if g := e.call(t, scoped, "GET", "/v1/groups/"+root, ""); g.at("parentId") != nil || g.num("depth") != 0 {
+		t.Fatalf("the scoped token sees its root as %s", g.raw)
+	}
 	eff := e.call(t, scoped, "GET", "/v1/users/item-a/groups?scope=effective", "")
 	if got := itemIDs(eff); !slices.Equal(got, []string{root}) {
 		t.Fatalf("the scoped token's effective groups of item-a: %s", eff.raw)

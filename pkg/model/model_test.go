@@ -482,7 +482,12 @@ func sameAttrs(got any, want map[string]string) bool {
 	return true
 }
 
-func checkGroup(res response, m *mTenant, g *mGroup) error {
+func checkGroup(res response, m *mTenant, g *mGroup) error { return checkGroupSeen(res, m, g, "") }
+
+// checkGroupSeen checks a group as a token scoped to root's subtree sees
+// it ("" for a tenant-wide token): the root at top level, the groups below
+// at their depth under it.
+func checkGroupSeen(res response, m *mTenant, g *mGroup, root string) error {
 	if res.status != 201 {
 		if err := statusIs(res, 200, ""); err != nil {
 			return err
@@ -493,12 +498,20 @@ func checkGroup(res response, m *mTenant, g *mGroup) error {
 		return fmt.Errorf("group %s, want id %s name %q description %q attributes %v version %d memberCount %d",
 			res.raw, g.id, g.name, g.desc, g.attrs, g.version, len(g.members))
 	}
-	var parent any
-	if g.parent != "" {
-		parent = g.parent
+	anc := m.ancestors(g.id)
+	if root != "" {
+		if i := slices.Index(anc, root); i >= 0 {
+			anc = anc[i:]
+		} else {
+			anc = nil
+		}
 	}
-	if res.at("parentId") != parent || res.num("depth") != len(m.ancestors(g.id)) || res.num("childCount") != len(m.children(g.id)) {
-		return fmt.Errorf("group %s, want parentId %v depth %d childCount %d", res.raw, parent, len(m.ancestors(g.id)), len(m.children(g.id)))
+	var parent any
+	if len(anc) > 0 {
+		parent = anc[len(anc)-1]
+	}
+	if res.at("parentId") != parent || res.num("depth") != len(anc) || res.num("childCount") != len(m.children(g.id)) {
+		return fmt.Errorf("group %s, want parentId %v depth %d childCount %d", res.raw, parent, len(anc), len(m.children(g.id)))
 	}
 	for _, t := range groups.ItemTypes {
 		n := 0
@@ -680,13 +693,13 @@ func (w *world) move(r *rand.Rand, ti int) step {
 		case parent != "" && m.groups[parent] == nil:
 			return statusIs(res, 400, groups.CodeInvalidArgument)
 		}
-		return moved(res, repeat, m, g, parent)
+		return moved(res, repeat, m, g, parent, "")
 	}}
 }
 
 // moved checks the answer to moving g under parent ("" for top level), both
 // known to the caller, against the tree's rules, and applies the move.
-func moved(res response, repeat bool, m *mTenant, g *mGroup, parent string) error {
+func moved(res response, repeat bool, m *mTenant, g *mGroup, parent, root string) error {
 	if parent != "" && parent != g.parent {
 		switch {
 		case parent == g.id || slices.Contains(m.ancestors(parent), g.id):
@@ -702,7 +715,7 @@ func moved(res response, repeat bool, m *mTenant, g *mGroup, parent string) erro
 		return err
 	}
 	g.parent = parent
-	return checkGroup(res, m, g)
+	return checkGroupSeen(res, m, g, root)
 }
 
 // listSubtree lists a group's children or descendants (all of them: the

@@ -90,7 +90,7 @@ func (w *world) scopedGet(r *rand.Rand) step {
 		if !m.visible(id) {
 			return statusIs(res, 404, groups.CodeNotFound)
 		}
-		return checkGroup(res, m, m.groups[id])
+		return checkGroupSeen(res, m, m.groups[id], m.scopeRoot)
 	}}
 }
 
@@ -122,7 +122,7 @@ func (w *world) scopedCreate(r *rand.Rand) step {
 			return err
 		}
 		w.addGroup(0, res.str("id"), parent, name, nil, nil)
-		return checkGroup(res, m, m.groups[res.str("id")])
+		return checkGroupSeen(res, m, m.groups[res.str("id")], m.scopeRoot)
 	}}
 }
 
@@ -148,7 +148,7 @@ func (w *world) scopedMove(r *rand.Rand) step {
 		case !m.visible(target):
 			return statusIs(res, 400, groups.CodeInvalidArgument)
 		}
-		return moved(res, repeat, m, g, target)
+		return moved(res, repeat, m, g, target, m.scopeRoot)
 	}}
 }
 
@@ -171,7 +171,7 @@ func (w *world) scopedDelete(r *rand.Rand) step {
 			return statusIs(res, 409, groups.CodeHasChildren)
 		case repeat && res.status == 404:
 		default:
-			if err := checkGroup(res, m, m.groups[id]); err != nil {
+			if err := checkGroupSeen(res, m, m.groups[id], m.scopeRoot); err != nil {
 				return err
 			}
 		}

@@ -84,5 +84,16 @@ func scopedChain(ctx context.Context, chain []string) []string {
 	if i := slices.Index(chain, root); i >= 0 {
 		return chain[i:]
 	}
-	return nil
+	return nil // the root itself, whose ancestors lie outside
+}
+
+// AsSeen is g as ctx's caller sees it: a caller scoped to a subtree sees
+// its root at top level (parentId null, depth 0) and the groups below it
+// at their depth under the root, since the root's ancestors lie outside
+// (404 for it). The group's version and ETag are the same for everyone.
+func AsSeen(ctx context.Context, g groups.Group) groups.Group {
+	if scopeOf(ctx) != "" {
+		g.Ancestors = scopedChain(ctx, g.Ancestors)
+	}
+	return g
 }
