@@ -229,35 +229,8 @@ func (w *world) scopedAdd(r *rand.Rand) step {
 }
 
 func (w *world) scopedCheck(r *rand.Rand) step {
-	m, it := w.t[0], randomItem(r)
-	ids := []string{w.pickScoped(r), w.pickScoped(r), w.pickGroup(r, 0)}
-	path := "/v1/" + string(it.Type) + "/" + it.ID + "/groups:check"
-	return step{method: "POST", path: path, body: jsonBody(map[string]any{"groupIds": ids}), check: func(res response, _ bool) error {
-		if err := statusIs(res, 200, ""); err != nil {
-			return err
-		}
-		eff := m.effective(it)
-		for i, id := range ids {
-			want := "error not_found"
-			if m.visible(id) {
-				p, member := eff[id]
-				want = fmt.Sprintf("member %v path %s", member, p)
-			}
-			got := "error " + res.str("results", i, "error", "code")
-			if res.str("results", i, "error", "code") == "" {
-				var path []string
-				for _, p := range res.list("results", i, "path") {
-					path = append(path, p.(string))
-				}
-				member, _ := res.at("results", i, "member").(bool)
-				got = fmt.Sprintf("member %v path %s", member, strings.Join(path, ">"))
-			}
-			if got != want {
-				return fmt.Errorf("scoped check of %s in %s: %s, want %s", it, id, got, want)
-			}
-		}
-		return nil
-	}}
+	m := w.t[0]
+	return checkStep(m, randomItem(r), []string{w.pickScoped(r), w.pickScoped(r), w.pickGroup(r, 0)}, m.visible)
 }
 
 func (w *world) scopedRegistry(r *rand.Rand) step {

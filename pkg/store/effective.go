@@ -239,9 +239,7 @@ func (s *Store) ListSubtreeMembers(ctx context.Context, tenant, groupID string, 
 	}
 	ids := []string{root.ID}
 	if root.ChildCount > 0 {
-		kc := expression.Key(AttrGSI3PK).Equal(expression.Value(treeGSI3PK(tenant))).
-			And(expression.Key(AttrGSI3SK).BeginsWith(subtreePrefix(root.path())))
-		err := s.forEach(ctx, IndexGSI3, kc, func(raw map[string]types.AttributeValue) error {
+		err := s.forEach(ctx, IndexGSI3, subtreeRange(tenant, root), func(raw map[string]types.AttributeValue) error {
 			id, _ := stringAt(raw, "id")
 			ids = append(ids, id)
 			return nil

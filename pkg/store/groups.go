@@ -277,8 +277,7 @@ func (s *Store) rewrite(ctx context.Context, tenant string, cur groupItem, p gro
 	same := sameVersion(cur)
 	if moves {
 		g.Ancestors = parseTreePath(plan.path)
-		upd = upd.Set(expression.Name(AttrGSI3PK), expression.Value(treeGSI3PK(tenant))).
-			Set(expression.Name(AttrGSI3SK), expression.Value(plan.path))
+		upd = setPath(upd, tenant, plan.path)
 		if plan.parent == nil {
 			upd = upd.Remove(expression.Name(attrParentID))
 		} else {

@@ -227,8 +227,9 @@ func (s *Store) ListMembers(ctx context.Context, tenant, groupID string, t group
 }
 
 // ListItemGroups lists the groups that hold the item, through the inverted
-// index (one Query), joined with the groups' names (one BatchGetItem). Groups
-// being deleted are left out. No total: it would need a counter per item.
+// index (one Query), joined with the groups' names (liveGroups: one
+// BatchGetItem). Groups being deleted, or outside a scoped caller's
+// subtree, are left out. No total: it would need a counter per item.
 func (s *Store) ListItemGroups(ctx context.Context, tenant string, it groups.Item, pr PageRequest) (Page[groups.GroupRef], error) {
 	r := listRead{index: IndexGSI1, keyAttrs: indexKeyAttrs, ranges: []expression.KeyConditionBuilder{
 		expression.Key(AttrGSI1PK).Equal(expression.Value(itemGSI1PK(tenant, it))).
@@ -241,40 +242,21 @@ func (s *Store) ListItemGroups(ctx context.Context, tenant string, it groups.Ite
 	if err != nil || len(members) == 0 {
 		return Page[groups.GroupRef]{Items: []groups.GroupRef{}, Next: res.next}, err
 	}
-	names, err := s.liveGroupNames(ctx, tenant, members)
+	ids := make([]string, len(members))
+	for i, m := range members {
+		ids[i] = m.GroupID
+	}
+	live, err := s.liveGroups(ctx, tenant, ids)
 	if err != nil {
 		return Page[groups.GroupRef]{}, err
 	}
 	page := Page[groups.GroupRef]{Items: make([]groups.GroupRef, 0, len(members)), Next: res.next}
 	for _, m := range members {
-		if name, ok := names[m.GroupID]; ok {
-			page.Items = append(page.Items, groups.GroupRef{ID: m.GroupID, Name: name, AddedAt: m.AddedAt})
+		if g, ok := live[m.GroupID]; ok {
+			page.Items = append(page.Items, groups.GroupRef{ID: m.GroupID, Name: g.Name, AddedAt: m.AddedAt})
 		}
 	}
 	return page, nil
-}
-
-// liveGroupNames reads the names of the memberships' groups with one
-// BatchGetItem, leaving out groups that are gone, being deleted, or outside
-// a scoped caller's subtree.
-func (s *Store) liveGroupNames(ctx context.Context, tenant string, ms []groups.Membership) (map[string]string, error) {
-	keys := make([]map[string]types.AttributeValue, len(ms))
-	for i, m := range ms {
-		keys[i] = key(groupPK(tenant, m.GroupID), skGroup)
-	}
-	proj := expression.NamesList(expression.Name("id"), expression.Name(attrName), expression.Name(attrDeletingAt), expression.Name(AttrGSI3SK))
-	names := make(map[string]string, len(ms))
-	err := s.batchGet(ctx, keys, &proj, func(raw map[string]types.AttributeValue) error {
-		var g groupItem
-		if err := attributevalue.UnmarshalMap(raw, &g); err != nil {
-			return err
-		}
-		if g.DeletingAt == "" && inScope(ctx, g) {
-			names[g.ID] = g.Name
-		}
-		return nil
-	})
-	return names, err
 }
 
 // batchGet reads the items at keys (at most 100) with one BatchGetItem,

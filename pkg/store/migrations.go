@@ -72,9 +72,7 @@ func treePaths(ctx context.Context, s *Store, raw map[string]types.AttributeValu
 	}
 	untouched := atPath(g)
 	var tx txBuilder
-	tx.add(s.updateIf(key(g.PK, g.SK), expression.
-		Set(expression.Name(AttrGSI3PK), expression.Value(treeGSI3PK(tenant))).
-		Set(expression.Name(AttrGSI3SK), expression.Value(g.ID)), &untouched))
+	tx.add(s.updateIf(key(g.PK, g.SK), setPath(expression.UpdateBuilder{}, tenant, g.ID), &untouched))
 	if tx.err != nil {
 		return itemOutcome{}, tx.err
 	}

@@ -51,9 +51,13 @@ func sameTree(it groupItem) expression.ConditionBuilder {
 // It also writes the parent's tree keys, which only a group written before
 // the hierarchy lacks (atPath then requires them absent).
 func adoptUpdate(tenant string, parent groupItem, delta int) expression.UpdateBuilder {
-	return expression.Add(expression.Name(attrChildCount), expression.Value(delta)).
-		Set(expression.Name(AttrGSI3PK), expression.Value(treeGSI3PK(tenant))).
-		Set(expression.Name(AttrGSI3SK), expression.Value(parent.path()))
+	return setPath(expression.Add(expression.Name(attrChildCount), expression.Value(delta)), tenant, parent.path())
+}
+
+// setPath adds to upd the write of a group's tree keys: path in GSI3.
+func setPath(upd expression.UpdateBuilder, tenant, path string) expression.UpdateBuilder {
+	return upd.Set(expression.Name(AttrGSI3PK), expression.Value(treeGSI3PK(tenant))).
+		Set(expression.Name(AttrGSI3SK), expression.Value(path))
 }
 
 // liveParent reads the group a request names as a parent: a live group of
@@ -137,9 +141,7 @@ func (s *Store) subtree(ctx context.Context, tenant string, root groupItem) ([]g
 	if root.ChildCount == 0 {
 		return nil, nil
 	}
-	prefix := subtreePrefix(root.path())
-	kc := expression.Key(AttrGSI3PK).Equal(expression.Value(treeGSI3PK(tenant))).
-		And(expression.Key(AttrGSI3SK).BeginsWith(prefix))
+	prefix, kc := subtreePrefix(root.path()), subtreeRange(tenant, root)
 	for attempt := 1; ; attempt++ {
 		var keys []map[string]types.AttributeValue
 		err := s.forEach(ctx, IndexGSI3, kc, func(raw map[string]types.AttributeValue) error {
@@ -232,14 +234,19 @@ func (s *Store) Ancestors(ctx context.Context, tenant, id string) ([]groups.Grou
 	return chain, nil
 }
 
+// subtreeRange is root's descendants in GSI3, depth-first (keys.go).
+func subtreeRange(tenant string, root groupItem) expression.KeyConditionBuilder {
+	return expression.Key(AttrGSI3PK).Equal(expression.Value(treeGSI3PK(tenant))).
+		And(expression.Key(AttrGSI3SK).BeginsWith(subtreePrefix(root.path())))
+}
+
 // treeLayout is a group's subtree in GSI3, depth-first (keys.go), narrowed
 // by filter: the whole subtree, or its direct children.
 func treeLayout(tenant string, root groupItem, filter expression.ConditionBuilder) listLayout {
 	return listLayout{
 		schema: GroupFields,
 		tree: &listOrder{index: IndexGSI3, keyAttrs: treeKeyAttrs, sortAttr: AttrGSI3SK, filter: filter,
-			ranges: []expression.KeyConditionBuilder{expression.Key(AttrGSI3PK).Equal(expression.Value(treeGSI3PK(tenant))).
-				And(expression.Key(AttrGSI3SK).BeginsWith(subtreePrefix(root.path())))}},
+			ranges: []expression.KeyConditionBuilder{subtreeRange(tenant, root)}},
 		search: func(search string) expression.ConditionBuilder {
 			return expression.Name(attrNameLower).BeginsWith(groups.FoldName(search))
 		},
@@ -351,11 +358,9 @@ func (s *Store) DeleteTree(ctx context.Context, tenant, id string, ifVersion IfV
 // deepest level first; a group that still has children (the index lagging)
 // is left for the next round.
 func (s *Store) deleteDescendants(ctx context.Context, tenant string, root groupItem) error {
-	kc := expression.Key(AttrGSI3PK).Equal(expression.Value(treeGSI3PK(tenant))).
-		And(expression.Key(AttrGSI3SK).BeginsWith(subtreePrefix(root.path())))
 	levels := map[int][]string{}
 	deepest := 0
-	err := s.forEach(ctx, IndexGSI3, kc, func(raw map[string]types.AttributeValue) error {
+	err := s.forEach(ctx, IndexGSI3, subtreeRange(tenant, root), func(raw map[string]types.AttributeValue) error {
 		path, _ := stringAt(raw, AttrGSI3SK)
 		id, _ := stringAt(raw, "id")
 		depth := strings.Count(path, treeSep)
