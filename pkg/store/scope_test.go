@@ -2,8 +2,10 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
 	"github.com/fleetgroups/fleetgroups/pkg/store"
@@ -138,6 +140,32 @@ func TestScopedCaller(t *testing.T) {
 	res, err := st.CheckMembership(ctx, tenantA, v("veh-1"), []string{top.ID, root.ID, other.ID})
 	if err != nil || res[0].Exists || !res[1].Member || res[2].Exists || !slices.Equal(res[1].Path, []string{root.ID, child.ID}) {
 		t.Fatalf("scoped check = %+v, %v", res, err)
+	}
+	storetest.CheckInvariants(t, st)
+}
+
+// TestScopedCallerResumesItsPurge: a group deleted by a scoped caller that
+// ran out of time stays a tombstone; the same caller's repeat finishes it
+// (a tombstone keeps its path, so it is still inside the subtree).
+func TestScopedCallerResumesItsPurge(t *testing.T) {
+	t.Parallel()
+	bg := context.Background()
+	st, _ := storetest.NewStore(t)
+	root := mustCreateUnder(t, st, tenantA, "", "Root")
+	g, err := st.CreateGroup(bg, tenantA, groups.NewGroup{ParentID: root.ID, Name: "Full", Members: []groups.Item{v("veh-1"), v("veh-2"), u("usr-1")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := store.WithScope(bg, root.ID)
+	st.PurgeReserve = time.Hour
+	short, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if _, err := st.DeleteGroup(short, tenantA, g.ID, store.AnyVersion); !errors.Is(err, store.ErrDeleteInProgress) {
+		t.Fatalf("delete out of time: %v, want ErrDeleteInProgress", err)
+	}
+	st.PurgeReserve = 0
+	if _, err := st.DeleteGroup(ctx, tenantA, g.ID, store.AnyVersion); err != nil {
+		t.Fatalf("the scoped caller's repeat: %v", err)
 	}
 	storetest.CheckInvariants(t, st)
 }
