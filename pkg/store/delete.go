@@ -52,10 +52,21 @@ const purgeReserve = 3 * time.Second
 // ErrPreconditionFailed if it is at a version ifVersion does not allow;
 // ErrDeleteInProgress (with the group) if the purge could not finish in time.
 func (s *Store) DeleteGroup(ctx context.Context, tenant, id string, ifVersion IfVersion) (groups.Group, error) {
+	return s.deleteGroup(ctx, tenant, id, ifVersion, nil)
+}
+
+// deleteGroup is DeleteGroup starting from read, the group as the caller
+// has just read it (nil: read it first); a retry reads it again.
+func (s *Store) deleteGroup(ctx context.Context, tenant, id string, ifVersion IfVersion, read *groupItem) (groups.Group, error) {
 	for attempt := 1; ; attempt++ {
-		cur, err := s.getGroupItem(ctx, tenant, id)
-		if err != nil {
-			return groups.Group{}, err
+		var cur groupItem
+		if read != nil {
+			cur, read = *read, nil
+		} else {
+			var err error
+			if cur, err = s.getGroupItem(ctx, tenant, id); err != nil {
+				return groups.Group{}, err
+			}
 		}
 		if err := checkVersion(cur, ifVersion); err != nil {
 			return groups.Group{}, err
@@ -67,7 +78,7 @@ func (s *Store) DeleteGroup(ctx context.Context, tenant, id string, ifVersion If
 			if cur.ChildCount > 0 {
 				return groups.Group{}, groups.ErrHasChildren
 			}
-			err = s.retire(ctx, tenant, cur)
+			err := s.retire(ctx, tenant, cur)
 			if errors.Is(err, errVersionMoved) && attempt < maxTxAttempts {
 				continue
 			}

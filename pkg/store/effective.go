@@ -165,8 +165,8 @@ func (s *Store) EffectiveGroups(ctx context.Context, tenant string, it groups.It
 	}
 	slices.SortFunc(all, func(a, b groups.EffectiveGroup) int { return cmp.Compare(a.ID, b.ID) })
 	if after, ok := pr.After[attrGroupID]; ok {
-		i, _ := slices.BinarySearchFunc(all, after, func(g groups.EffectiveGroup, id string) int { return cmp.Compare(g.ID, id) })
-		for i < len(all) && all[i].ID <= after {
+		i, found := slices.BinarySearchFunc(all, after, func(g groups.EffectiveGroup, id string) int { return cmp.Compare(g.ID, id) })
+		if found {
 			i++
 		}
 		all = all[i:]
@@ -230,17 +230,13 @@ const subtreeWorkers = 8
 // the page size or at MaxReadPerPage entries; the page ends where the
 // first group stopped, so it may come back short with a cursor.
 func (s *Store) ListSubtreeMembers(ctx context.Context, tenant, groupID string, t groups.ItemType, q ListQuery) (Page[groups.SubtreeMember], error) {
-	root, err := s.getGroupItem(ctx, tenant, groupID)
+	root, err := s.liveGroupItem(ctx, tenant, groupID)
 	if err != nil {
 		return Page[groups.SubtreeMember]{}, err
 	}
-	if root.DeletingAt != "" {
-		return Page[groups.SubtreeMember]{}, groups.ErrNotFound
-	}
 	ids := []string{root.ID}
 	if root.ChildCount > 0 {
-		err := s.forEach(ctx, IndexGSI3, subtreeRange(tenant, root), func(raw map[string]types.AttributeValue) error {
-			id, _ := stringAt(raw, "id")
+		err := s.forEachBelow(ctx, tenant, root, func(id, _ string) error {
 			ids = append(ids, id)
 			return nil
 		})

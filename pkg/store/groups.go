@@ -90,14 +90,22 @@ func (s *Store) createGroup(ctx context.Context, tenant, id string, ng groups.Ne
 // GetGroup returns the group, or ErrNotFound if it does not exist, is being
 // deleted, or belongs to another tenant.
 func (s *Store) GetGroup(ctx context.Context, tenant, id string) (groups.Group, error) {
-	it, err := s.getGroupItem(ctx, tenant, id)
+	it, err := s.liveGroupItem(ctx, tenant, id)
 	if err != nil {
 		return groups.Group{}, err
 	}
-	if it.DeletingAt != "" {
-		return groups.Group{}, groups.ErrNotFound
-	}
 	return it.toGroup(), nil
+}
+
+// liveGroupItem reads the group item strongly consistently; a tombstone is
+// ErrNotFound, as for every reader, and so is a group outside a scoped
+// caller's subtree (getGroupItem).
+func (s *Store) liveGroupItem(ctx context.Context, tenant, id string) (groupItem, error) {
+	it, err := s.getGroupItem(ctx, tenant, id)
+	if err == nil && it.DeletingAt != "" {
+		return groupItem{}, groups.ErrNotFound
+	}
+	return it, err
 }
 
 // getGroupItem reads the group item strongly consistently, tombstones

@@ -555,8 +555,8 @@ type listParent struct {
 	key map[string]types.AttributeValue
 	// required: the list is checked on every first page (404 without it).
 	required bool
-	// item, when set, is the parent as the caller already read it.
-	item map[string]types.AttributeValue
+	// known: the caller read the parent already, and total needs no item.
+	known bool
 	// total checks the parent item (nil when there is none) and returns the
 	// unfiltered total it counts.
 	total func(item map[string]types.AttributeValue) (int, error)
@@ -580,10 +580,7 @@ func runList[T, I any](ctx context.Context, s *Store, r listRead, parent *listPa
 	)
 	var reads errgroup.Group
 	reads.Go(func() (err error) { res, err = s.readPage(ctx, r, q); return err })
-	switch {
-	case needParent && parent.item != nil:
-		parentRaw = parent.item
-	case needParent && !headInPage:
+	if needParent && !parent.known && !headInPage {
 		reads.Go(func() (err error) { parentRaw, err = s.getRaw(ctx, parent.key); return err })
 	}
 	if wantTotal && !fromParent {

@@ -64,27 +64,11 @@ func (s *Store) memberGuard(ctx context.Context, tenant, groupID string) (expres
 	if scopeOf(ctx) == "" {
 		return liveGroup, nil
 	}
-	g, err := s.getGroupItem(ctx, tenant, groupID)
+	g, err := s.liveGroupItem(ctx, tenant, groupID)
 	if err != nil {
 		return liveGroup, err
 	}
-	if g.DeletingAt != "" {
-		return liveGroup, groups.ErrNotFound
-	}
 	return atPath(g), nil
-}
-
-// scopedChain cuts a chain of ancestors (top first) to those inside ctx's
-// caller's subtree.
-func scopedChain(ctx context.Context, chain []string) []string {
-	root := scopeOf(ctx)
-	if root == "" {
-		return chain
-	}
-	if i := slices.Index(chain, root); i >= 0 {
-		return chain[i:]
-	}
-	return nil // the root itself, whose ancestors lie outside
 }
 
 // AsSeen is g as ctx's caller sees it: a caller scoped to a subtree sees
@@ -92,8 +76,14 @@ func scopedChain(ctx context.Context, chain []string) []string {
 // at their depth under the root, since the root's ancestors lie outside
 // (404 for it). The group's version and ETag are the same for everyone.
 func AsSeen(ctx context.Context, g groups.Group) groups.Group {
-	if scopeOf(ctx) != "" {
-		g.Ancestors = scopedChain(ctx, g.Ancestors)
+	root := scopeOf(ctx)
+	if root == "" {
+		return g
+	}
+	if i := slices.Index(g.Ancestors, root); i >= 0 {
+		g.Ancestors = g.Ancestors[i:]
+	} else {
+		g.Ancestors = nil // the root itself, whose ancestors lie outside
 	}
 	return g
 }

@@ -141,14 +141,14 @@ func (s *Store) subtree(ctx context.Context, tenant string, root groupItem) ([]g
 	if root.ChildCount == 0 {
 		return nil, nil
 	}
-	prefix, kc := subtreePrefix(root.path()), subtreeRange(tenant, root)
+	prefix := subtreePrefix(root.path())
 	for attempt := 1; ; attempt++ {
 		var keys []map[string]types.AttributeValue
-		err := s.forEach(ctx, IndexGSI3, kc, func(raw map[string]types.AttributeValue) error {
+		err := s.forEachBelow(ctx, tenant, root, func(id, _ string) error {
 			if len(keys) == groups.MaxMoveSize-1 {
 				return groups.ErrSubtreeTooLarge
 			}
-			keys = append(keys, map[string]types.AttributeValue{AttrPK: raw[AttrPK], AttrSK: raw[AttrSK]})
+			keys = append(keys, key(groupPK(tenant, id), skGroup))
 			return nil
 		})
 		if err != nil {
@@ -206,7 +206,7 @@ func wholeSubtree(root groupItem, prefix string, nodes []groupItem) bool {
 // consistent.
 func (s *Store) Ancestors(ctx context.Context, tenant, id string) ([]groups.GroupName, error) {
 	g, err := s.GetGroup(ctx, tenant, id)
-	g.Ancestors = scopedChain(ctx, g.Ancestors)
+	g = AsSeen(ctx, g)
 	if err != nil || len(g.Ancestors) == 0 {
 		return []groups.GroupName{}, err
 	}
@@ -232,6 +232,17 @@ func (s *Store) Ancestors(ctx context.Context, tenant, id string) ([]groups.Grou
 		chain[i] = groups.GroupName{ID: a, Name: names[a]}
 	}
 	return chain, nil
+}
+
+// forEachBelow hands the id and path of each of root's descendants that
+// GSI3 lists to fn, depth-first (eventually consistent: the caller checks
+// what it needs against the table).
+func (s *Store) forEachBelow(ctx context.Context, tenant string, root groupItem, fn func(id, path string) error) error {
+	return s.forEach(ctx, IndexGSI3, subtreeRange(tenant, root), func(raw map[string]types.AttributeValue) error {
+		id, _ := stringAt(raw, "id")
+		path, _ := stringAt(raw, AttrGSI3SK)
+		return fn(id, path)
+	})
 }
 
 // subtreeRange is root's descendants in GSI3, depth-first (keys.go).
@@ -272,16 +283,9 @@ func (s *Store) ListDescendants(ctx context.Context, tenant, id string, q ListQu
 }
 
 func (s *Store) listTree(ctx context.Context, tenant, id string, q ListQuery, children bool) (Page[groups.Group], error) {
-	raw, err := s.getRaw(ctx, key(groupPK(tenant, id), skGroup))
+	root, err := s.liveGroupItem(ctx, tenant, id)
 	if err != nil {
 		return Page[groups.Group]{}, err
-	}
-	var root groupItem
-	if err := attributevalue.UnmarshalMap(raw, &root); err != nil {
-		return Page[groups.Group]{}, translate(err)
-	}
-	if raw == nil || root.DeletingAt != "" || !inScope(ctx, root) {
-		return Page[groups.Group]{}, groups.ErrNotFound
 	}
 	var only expression.ConditionBuilder
 	if children {
@@ -294,7 +298,7 @@ func (s *Store) listTree(ctx context.Context, tenant, id string, q ListQuery, ch
 	var counter *listParent
 	if children {
 		// The root as read above counts the children: no second read.
-		counter = &listParent{key: key(root.PK, root.SK), item: raw, total: func(map[string]types.AttributeValue) (int, error) {
+		counter = &listParent{key: key(root.PK, root.SK), known: true, total: func(map[string]types.AttributeValue) (int, error) {
 			return root.ChildCount, nil
 		}}
 	}
@@ -338,7 +342,7 @@ func (s *Store) DeleteTree(ctx context.Context, tenant, id string, ifVersion IfV
 			found = &root
 		}
 		if root.DeletingAt != "" || root.ChildCount == 0 {
-			g, err := s.DeleteGroup(ctx, tenant, id, ifVersion)
+			g, err := s.deleteGroup(ctx, tenant, id, ifVersion, &root)
 			if err == nil || errors.Is(err, ErrDeleteInProgress) {
 				g = found.toGroup()
 			}
@@ -360,9 +364,7 @@ func (s *Store) DeleteTree(ctx context.Context, tenant, id string, ifVersion IfV
 func (s *Store) deleteDescendants(ctx context.Context, tenant string, root groupItem) error {
 	levels := map[int][]string{}
 	deepest := 0
-	err := s.forEach(ctx, IndexGSI3, subtreeRange(tenant, root), func(raw map[string]types.AttributeValue) error {
-		path, _ := stringAt(raw, AttrGSI3SK)
-		id, _ := stringAt(raw, "id")
+	err := s.forEachBelow(ctx, tenant, root, func(id, path string) error {
 		depth := strings.Count(path, treeSep)
 		levels[depth] = append(levels[depth], id)
 		deepest = max(deepest, depth)
