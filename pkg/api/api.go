@@ -232,9 +232,7 @@ func (a *API) serve(op routes.Operation, ep endpoint) http.Handler {
 				return groups.Errorf(groups.CodePayloadTooLarge, "the body is larger than %d bytes", MaxBodyBytes)
 			}
 			// A token scoped to a subtree: the store keeps every call in it.
-			if scope, _ := gw.Authorizer[auth.ContextScope].(string); scope != "" {
-				r = r.WithContext(store.WithScope(r.Context(), scope))
-			}
+			r = r.WithContext(store.WithScope(r.Context(), fromAuthorizer(r, auth.ContextScope)))
 			return ep(rec, r, tenant)
 		}()
 		if err != nil {
@@ -258,8 +256,7 @@ func (a *API) serve(op routes.Operation, ep endpoint) http.Handler {
 // included) is written.
 func (a *API) refuseReadOnly(op routes.Operation, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		gw, _ := core.GetAPIGatewayContextFromContext(r.Context())
-		if ro, _ := gw.Authorizer[auth.ContextReadOnly].(string); ro == "true" {
+		if fromAuthorizer(r, auth.ContextReadOnly) == "true" {
 			a.serve(op, fail(groups.ErrReadOnlyToken)).ServeHTTP(w, r)
 			return
 		}
@@ -268,10 +265,15 @@ func (a *API) refuseReadOnly(op routes.Operation, next http.Handler) http.Handle
 }
 
 // tenantOf is the tenant the authorizer named ("" if none).
-func tenantOf(r *http.Request) string {
+func tenantOf(r *http.Request) string { return fromAuthorizer(r, auth.ContextTenantID) }
+
+// fromAuthorizer is the authorizer's context value key ("" if none): the
+// tenant, and a token's restrictions (auth.ContextReadOnly,
+// auth.ContextScope).
+func fromAuthorizer(r *http.Request, key string) string {
 	gw, _ := core.GetAPIGatewayContextFromContext(r.Context())
-	tenant, _ := gw.Authorizer[auth.ContextTenantID].(string)
-	return tenant
+	v, _ := gw.Authorizer[key].(string)
+	return v
 }
 
 type statusRecorder struct {

@@ -309,20 +309,13 @@ func (a *API) listAssociations(w http.ResponseWriter, r *http.Request, tenant st
 		}
 		return groups.Item{Type: groups.Vehicles, ID: asc.VehicleID}
 	}
-	registered := map[groups.Item]groups.RegisteredItem{}
-	if include {
-		items := make([]groups.Item, len(page.Items))
-		for i, asc := range page.Items {
-			items[i] = other(asc)
-		}
-		if registered, err = a.store.RegisteredItems(r.Context(), tenant, items); err != nil {
-			return err
-		}
+	sums, err := itemSummaries(a, r, tenant, include, page.Items, other)
+	if err != nil {
+		return err
 	}
 	return writePage(a, w, r, tenant, list, q, page, func(asc groups.Association) associationView {
 		v := viewAssociation(asc)
-		if ri, ok := registered[other(asc)]; ok {
-			sum := &itemSummary{Name: ri.Name, Enterprise: ri.Enterprise}
+		if sum := sums[other(asc)]; sum != nil {
 			if to == groups.Users {
 				v.User = sum
 			} else {

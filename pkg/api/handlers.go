@@ -267,9 +267,9 @@ func (a *API) listMembers(w http.ResponseWriter, r *http.Request, tenant string)
 	if err != nil {
 		return err
 	}
-	scope := r.URL.Query().Get(paramScope)
-	if _, given := r.URL.Query()[paramScope]; given && scope != "group" && scope != "subtree" {
-		return fieldErrorf(paramScope, `must be "group" or "subtree"`)
+	scope, err := oneOf(r, paramScope, `must be "group" or "subtree"`, "group", "subtree")
+	if err != nil {
+		return err
 	}
 	list := "members:" + id + ":" + string(t)
 	if scope == "subtree" {
@@ -286,22 +286,13 @@ func (a *API) listMembers(w http.ResponseWriter, r *http.Request, tenant string)
 	if err != nil {
 		return err
 	}
-	if !include {
-		return writePage(a, w, r, tenant, list, q, page, viewMember)
-	}
-	items := make([]groups.Item, len(page.Items))
-	for i, m := range page.Items {
-		items[i] = m.Item
-	}
-	registered, err := a.store.RegisteredItems(r.Context(), tenant, items)
+	sums, err := itemSummaries(a, r, tenant, include, page.Items, func(m groups.Membership) groups.Item { return m.Item })
 	if err != nil {
 		return err
 	}
 	return writePage(a, w, r, tenant, list, q, page, func(m groups.Membership) memberView {
 		v := viewMember(m)
-		if ri, ok := registered[m.Item]; ok {
-			v.Item = &itemSummary{Name: ri.Name, Enterprise: ri.Enterprise}
-		}
+		v.Item = sums[m.Item]
 		return v
 	})
 }
@@ -327,22 +318,12 @@ func (a *API) listSubtreeMembers(w http.ResponseWriter, r *http.Request, tenant,
 	if err != nil {
 		return err
 	}
-	registered := map[groups.Item]groups.RegisteredItem{}
-	if include {
-		items := make([]groups.Item, len(page.Items))
-		for i, m := range page.Items {
-			items[i] = m.Item
-		}
-		if registered, err = a.store.RegisteredItems(r.Context(), tenant, items); err != nil {
-			return err
-		}
+	sums, err := itemSummaries(a, r, tenant, include, page.Items, func(m groups.SubtreeMember) groups.Item { return m.Item })
+	if err != nil {
+		return err
 	}
 	return writePage(a, w, r, tenant, list, q, page, func(m groups.SubtreeMember) subtreeMemberView {
-		v := subtreeMemberView{ItemType: m.Item.Type, ItemID: m.Item.ID, Via: m.Via, ViaCount: m.ViaCount}
-		if ri, ok := registered[m.Item]; ok {
-			v.Item = &itemSummary{Name: ri.Name, Enterprise: ri.Enterprise}
-		}
-		return v
+		return subtreeMemberView{ItemType: m.Item.Type, ItemID: m.Item.ID, Via: m.Via, ViaCount: m.ViaCount, Item: sums[m.Item]}
 	})
 }
 
@@ -350,14 +331,27 @@ const paramInclude = "include"
 
 // includeItem reads include=item, the only include there is.
 func includeItem(r *http.Request) (bool, error) {
-	v, ok := r.URL.Query()[paramInclude]
-	if !ok {
-		return false, nil
+	v, err := oneOf(r, paramInclude, `must be "item"`, "item")
+	return v == "item", err
+}
+
+// itemSummaries reads, for include=item, the registrations of the items of
+// a page's entries (item names each entry's item): a summary per item that
+// is registered. Without include it reads nothing.
+func itemSummaries[T any](a *API, r *http.Request, tenant string, include bool, entries []T, item func(T) groups.Item) (map[groups.Item]*itemSummary, error) {
+	sums := map[groups.Item]*itemSummary{}
+	if !include {
+		return sums, nil
 	}
-	if v[0] != "item" {
-		return false, fieldErrorf(paramInclude, `must be "item"`)
+	items := make([]groups.Item, len(entries))
+	for i, e := range entries {
+		items[i] = item(e)
 	}
-	return true, nil
+	registered, err := a.store.RegisteredItems(r.Context(), tenant, items)
+	for it, ri := range registered {
+		sums[it] = &itemSummary{Name: ri.Name, Enterprise: ri.Enterprise}
+	}
+	return sums, err
 }
 
 // paramCascade asks delete-group to delete the group's whole subtree.
@@ -365,14 +359,21 @@ const paramCascade = "cascade"
 
 // boolParam is the query parameter name: true or false, false when absent.
 func boolParam(r *http.Request, name string) (bool, error) {
+	v, err := oneOf(r, name, "must be true or false", "true", "false")
+	return v == "true", err
+}
+
+// oneOf is the query parameter name, "" when absent; a value not among
+// values is a 400 saying must.
+func oneOf(r *http.Request, name, must string, values ...string) (string, error) {
 	v, ok := r.URL.Query()[name]
 	if !ok {
-		return false, nil
+		return "", nil
 	}
-	if v[0] != "true" && v[0] != "false" {
-		return false, fieldErrorf(name, "must be true or false")
+	if !slices.Contains(values, v[0]) {
+		return "", fieldErrorf(name, "%s", must)
 	}
-	return v[0] == "true", nil
+	return v[0], nil
 }
 
 // listItemGroups: GET /v1/{itemType}/{itemId}/groups.
@@ -381,9 +382,9 @@ func (a *API) listItemGroups(w http.ResponseWriter, r *http.Request, tenant stri
 	if err != nil {
 		return err
 	}
-	scope := r.URL.Query().Get(paramScope)
-	if _, given := r.URL.Query()[paramScope]; given && scope != "direct" && scope != "effective" {
-		return fieldErrorf(paramScope, `must be "direct" or "effective"`)
+	scope, err := oneOf(r, paramScope, `must be "direct" or "effective"`, "direct", "effective")
+	if err != nil {
+		return err
 	}
 	list := "item-groups:" + string(it.Type) + ":" + it.ID
 	if scope == "effective" {

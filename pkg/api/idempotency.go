@@ -9,8 +9,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/awslabs/aws-lambda-go-api-proxy/core"
-
 	"github.com/fleetgroups/fleetgroups/pkg/auth"
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
 	"github.com/fleetgroups/fleetgroups/pkg/routes"
@@ -166,8 +164,7 @@ func idempotencyKey(values []string) (string, error) {
 // subtree) and the body. Method, path, query and scope contain no newline,
 // so the separators are unambiguous.
 func requestFingerprint(r *http.Request, body []byte) string {
-	gw, _ := core.GetAPIGatewayContextFromContext(r.Context())
-	scope, _ := gw.Authorizer[auth.ContextScope].(string)
+	scope := fromAuthorizer(r, auth.ContextScope)
 	h := sha256.New()
 	_, _ = io.WriteString(h, r.Method+"\n"+r.URL.EscapedPath()+"?"+r.URL.Query().Encode()+"\n")
 	if scope != "" {
