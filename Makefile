@@ -28,7 +28,9 @@ ADDR      ?= 127.0.0.1:3000
 TOOL      := $(GO) tool -modfile=tools/go.mod
 
 # go test flags for every test run; e.g. make test TEST_FLAGS='-count=1 -v'.
-TEST_FLAGS ?= -count=1 -timeout 9m -p 4
+# Every benchmark runs once too, so that none can rot unnoticed (one did
+# when create-group's member limit changed).
+TEST_FLAGS ?= -count=1 -timeout 9m -p 4 -bench . -benchtime 1x
 # Packages whose tests run under the race detector, instead of in the plain
 # run: a -race run checks all that a plain one does.
 RACE_PKGS := ./pkg/api ./pkg/store

@@ -22,7 +22,7 @@ func BenchmarkLambdaHandlers(b *testing.B) {
 	st, _ := storetest.NewStore(b)
 	ctx := context.Background()
 	const tenant = "tn_bench"
-	members := make([]groups.Item, 95)
+	members := make([]groups.Item, groups.MaxInitialMembers)
 	for i := range members {
 		members[i] = groups.Item{Type: groups.Vehicles, ID: fmt.Sprintf("v%03d", i)}
 	}
@@ -50,7 +50,7 @@ func BenchmarkLambdaHandlers(b *testing.B) {
 		{"get-group", routes.GetGroup, func() events.APIGatewayProxyRequest {
 			return event("GET", "/v1/groups/{groupId}", "/v1/groups/"+g.ID, map[string]string{"groupId": g.ID}, "")
 		}, 200},
-		{"list-members-95", routes.ListMembers, func() events.APIGatewayProxyRequest {
+		{"list-members", routes.ListMembers, func() events.APIGatewayProxyRequest {
 			return event("GET", "/v1/groups/{groupId}/members", "/v1/groups/"+g.ID+"/members", map[string]string{"groupId": g.ID}, "")
 		}, 200},
 		{"add-member", routes.AddMember, func() events.APIGatewayProxyRequest {
