@@ -43,6 +43,16 @@ const (
 // patterns (store.MeterAttributes): each day's counter has a name of its own.
 var meterAttributes = []string{attrPK, attrSK, "calls", "lastDay", "day_*"}
 
+// The move grant's terms (store.MoveLeadingKeys and friends): what a read
+// of groups writes when it carries a move of groups on.
+var (
+	moveLeadingKeys         = []string{"T#*#G#*", "T#*#MOVE"}
+	moveEndLeadingKeys      = []string{"T#*#MOVE"}
+	moveExcludedLeadingKeys = []string{"T#*#NAME#*", "T#*#IDEM#*"}
+	moveAttributes          = []string{attrPK, attrSK, attrGSI3PK, attrGSI3SK, "moving", "parentId", "childCount",
+		"version", "updatedAt", "deletingAt", "mark", "state", "to"}
+)
+
 const logRetention = awslogs.RetentionDays_ONE_MONTH
 
 // FleetgroupsStackProps configures NewFleetgroupsStack.
@@ -171,6 +181,9 @@ func newFunction(scope constructs.Construct, table awsdynamodb.Table, f routes.F
 		table.GrantReadWriteData(fn)
 	case routes.ReadOnly:
 		table.GrantReadData(fn)
+	case routes.ReadTree:
+		table.GrantReadData(fn)
+		grantMoves(fn, table)
 	case routes.TokenLookup:
 		table.Grant(fn, jsii.String("dynamodb:GetItem"))
 	case routes.NoTable:
@@ -201,6 +214,34 @@ func grantMetering(fn awslambda.Function, table awsdynamodb.Table) {
 			"StringEqualsIfExists":       map[string]any{"dynamodb:ReturnValues": []string{"NONE", "UPDATED_OLD"}},
 		},
 	}))
+}
+
+// grantMoves lets fn, which reads groups, carry a move of groups on when its
+// reads meet one (store/move.go): UpdateItem of the tree attributes of
+// group items and of the move item, DeleteItem of the move item, in the
+// store's terms (store.MoveLeadingKeys and the rest), returning nothing.
+func grantMoves(fn awslambda.Function, table awsdynamodb.Table) {
+	for _, g := range []struct {
+		sid, action string
+		keys        []string
+	}{
+		{"CarryOnMoves", "dynamodb:UpdateItem", moveLeadingKeys},
+		{"EndMoves", "dynamodb:DeleteItem", moveEndLeadingKeys},
+	} {
+		fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String(g.sid),
+			Actions:   jsii.Strings(g.action),
+			Resources: &[]*string{table.TableArn()},
+			Conditions: &map[string]any{
+				"ForAllValues:StringLike": map[string]any{
+					"dynamodb:LeadingKeys": g.keys,
+					"dynamodb:Attributes":  moveAttributes,
+				},
+				"ForAllValues:StringNotLike": map[string]any{"dynamodb:LeadingKeys": moveExcludedLeadingKeys},
+				"StringEqualsIfExists":       map[string]any{"dynamodb:ReturnValues": []string{"NONE"}},
+			},
+		}))
+	}
 }
 
 // newAPI declares the REST API and one method per routes.Routes entry.

@@ -421,6 +421,35 @@ func meteringGrant(table string) map[string]any {
 	}
 }
 
+// moveGrants are the statements that let a function that reads groups
+// carry a move of groups on, in the store's terms, by Sid.
+func moveGrants(table string) map[string]map[string]any {
+	list := func(ss []string) []any {
+		out := make([]any, len(ss))
+		for i, s := range ss {
+			out[i] = s
+		}
+		return out
+	}
+	grant := func(sid, action string, keys []string) map[string]any {
+		return map[string]any{
+			"Sid": sid, "Effect": "Allow", "Action": action, "Resource": getAtt(table, "Arn"),
+			"Condition": map[string]any{
+				"ForAllValues:StringLike": map[string]any{
+					"dynamodb:LeadingKeys": list(keys),
+					"dynamodb:Attributes":  list(store.MoveAttributes()),
+				},
+				"ForAllValues:StringNotLike": map[string]any{"dynamodb:LeadingKeys": list(store.MoveExcludedLeadingKeys)},
+				"StringEqualsIfExists":       map[string]any{"dynamodb:ReturnValues": []any{"NONE"}},
+			},
+		}
+	}
+	return map[string]map[string]any{
+		"CarryOnMoves": grant("CarryOnMoves", "dynamodb:UpdateItem", store.MoveLeadingKeys),
+		"EndMoves":     grant("EndMoves", "dynamodb:DeleteItem", store.MoveEndLeadingKeys),
+	}
+}
+
 func TestLambdasMayTouchOnlyTheTableAndTheirLogs(t *testing.T) {
 	// GIVEN the table, the Lambdas, their roles and policies
 	table := onlyID(t, resources(t, tmpl, "AWS::DynamoDB::Table"))
@@ -429,6 +458,7 @@ func TestLambdasMayTouchOnlyTheTableAndTheirLogs(t *testing.T) {
 		map[string]any{"Fn::Join": []any{"", []any{getAtt(table, "Arn"), "/index/*"}}},
 	}
 	wantMetering := meteringGrant(table)
+	wantMoves := moveGrants(table)
 	fns := resources(t, tmpl, "AWS::Lambda::Function")
 	roles := resources(t, tmpl, "AWS::IAM::Role")
 	policies := resources(t, tmpl, "AWS::IAM::Policy")
@@ -443,7 +473,7 @@ func TestLambdasMayTouchOnlyTheTableAndTheirLogs(t *testing.T) {
 			}
 			logGroup := refID(fn["LoggingConfig"].(map[string]any)["LogGroup"])
 			var dynamo []string
-			metering := 0
+			metering, moves := 0, 0
 			for _, pol := range policies {
 				if !refsTo(props(pol)["Roles"])[role] {
 					continue
@@ -452,7 +482,15 @@ func TestLambdasMayTouchOnlyTheTableAndTheirLogs(t *testing.T) {
 				for _, s := range doc["Statement"].([]any) {
 					st := s.(map[string]any)
 					actions, targets := asList(st["Action"]), asList(st["Resource"])
-					// THEN it counts calls in the store's terms only ...
+					// THEN it carries moves on in the store's terms only ...
+					if want, ok := wantMoves[fmt.Sprint(st["Sid"])]; ok {
+						if !reflect.DeepEqual(st, want) {
+							t.Errorf("statement %v, want the move grant %v", st, want)
+						}
+						moves++
+						continue
+					}
+					// ... counts calls in the store's terms only ...
 					if st["Condition"] != nil || st["Sid"] == wantMetering["Sid"] {
 						if !reflect.DeepEqual(st, wantMetering) {
 							t.Errorf("conditional statement %v, want the metering grant %v", st, wantMetering)
@@ -486,8 +524,11 @@ func TestLambdasMayTouchOnlyTheTableAndTheirLogs(t *testing.T) {
 				}
 			}
 			// ... reading only, unless the operation writes
+			if want := map[bool]int{true: len(wantMoves)}[f.Access == routes.ReadTree]; moves != want {
+				t.Errorf("%d move grants, want %d", moves, want)
+			}
 			switch f.Access {
-			case routes.ReadOnly:
+			case routes.ReadOnly, routes.ReadTree:
 				for _, a := range dynamo {
 					if !slices.Contains(readActions, a) {
 						t.Errorf("read-only function may %s", a)
@@ -508,7 +549,7 @@ func TestLambdasMayTouchOnlyTheTableAndTheirLogs(t *testing.T) {
 					t.Errorf("function without table access may %v", dynamo)
 				}
 			}
-			if (f.Access == routes.ReadOnly || f.Access == routes.ReadWrite) && !slices.Contains(dynamo, "dynamodb:Query") {
+			if (f.Access == routes.ReadOnly || f.Access == routes.ReadTree || f.Access == routes.ReadWrite) && !slices.Contains(dynamo, "dynamodb:Query") {
 				t.Errorf("function may not even query the table: %v", dynamo)
 			}
 			// ... and every function serving authenticated routes, and only

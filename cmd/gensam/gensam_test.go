@@ -801,18 +801,21 @@ var logicalID = regexp.MustCompile(`^[A-Za-z0-9]+$`)
 // meters (it serves authenticated routes), the metering grant in the store's
 // terms as its only other policy.
 func checkPolicies(id string, access routes.Access, meters bool, policies any, tableID string) []string {
-	wantPolicy := map[routes.Access]string{routes.ReadOnly: "DynamoDBReadPolicy", routes.ReadWrite: "DynamoDBCrudPolicy"}[access]
+	wantPolicy := map[routes.Access]string{routes.ReadOnly: "DynamoDBReadPolicy", routes.ReadTree: "DynamoDBReadPolicy",
+		routes.ReadWrite: "DynamoDBCrudPolicy"}[access]
 	list, _ := policies.([]any)
 	if len(list) == 0 && (wantPolicy != "" || access == routes.TokenLookup) {
 		return []string{fmt.Sprintf("%s: no Policies, want %s", id, cmp.Or(wantPolicy, "the token lookup grant"))}
 	}
 	var problems []string
-	metering, lookup := 0, 0
+	metering, lookup, moves := 0, 0, 0
 	for _, p := range list {
 		if m, ok := p.(map[string]any); ok && m["Statement"] != nil {
 			switch {
 			case reflect.DeepEqual(p, wantMeteringPolicy(tableID)):
 				metering++
+			case access == routes.ReadTree && reflect.DeepEqual(p, wantMovesPolicy(tableID)):
+				moves++
 			case access == routes.TokenLookup && reflect.DeepEqual(p, wantTokenLookupPolicy(tableID)):
 				lookup++
 			default:
@@ -833,6 +836,9 @@ func checkPolicies(id string, access routes.Access, meters bool, policies any, t
 			problems = append(problems, fmt.Sprintf("%s: %s TableName is not a Ref to %s", id, name, tableID))
 		}
 	}
+	if want := map[bool]int{true: 1}[access == routes.ReadTree]; moves != want {
+		problems = append(problems, fmt.Sprintf("%s: %d move grants, want %d", id, moves, want))
+	}
 	if access == routes.TokenLookup && lookup != 1 {
 		problems = append(problems, fmt.Sprintf("%s: %d token lookup grants, want 1 (GetItem only)", id, lookup))
 	}
@@ -845,7 +851,36 @@ func checkPolicies(id string, access routes.Access, meters bool, policies any, t
 	return problems
 }
 
-// wantMeteringPolicy is the metering grant as parseTemplate reads it.
+// wantMovesPolicy is the move grant as parseTemplate reads it.
+func wantMovesPolicy(tableID string) map[string]any {
+	list := func(ss []string) []any {
+		out := make([]any, len(ss))
+		for i, s := range ss {
+			out[i] = s
+		}
+		return out
+	}
+	statement := func(sid, action string, keys []string) map[string]any {
+		return map[string]any{
+			"Sid": sid, "Effect": "Allow", "Action": action,
+			"Resource": map[string]any{"Fn::GetAtt": []any{tableID, "Arn"}},
+			"Condition": map[string]any{
+				"ForAllValues:StringLike": map[string]any{
+					"dynamodb:LeadingKeys": list(keys),
+					"dynamodb:Attributes":  list(store.MoveAttributes()),
+				},
+				"ForAllValues:StringNotLike": map[string]any{"dynamodb:LeadingKeys": list(store.MoveExcludedLeadingKeys)},
+				"StringEqualsIfExists":       map[string]any{"dynamodb:ReturnValues": []any{"NONE"}},
+			},
+		}
+	}
+	return map[string]any{"Statement": []any{
+		statement("CarryOnMoves", "dynamodb:UpdateItem", store.MoveLeadingKeys),
+		statement("EndMoves", "dynamodb:DeleteItem", store.MoveEndLeadingKeys),
+	}}
+}
+
+// wantTokenLookupPolicy is the authorizer's grant as parseTemplate reads it.
 func wantTokenLookupPolicy(tableID string) map[string]any {
 	return map[string]any{"Statement": []any{map[string]any{
 		"Sid": "LookUpTokens", "Effect": "Allow", "Action": "dynamodb:GetItem",
@@ -853,6 +888,7 @@ func wantTokenLookupPolicy(tableID string) map[string]any {
 	}}}
 }
 
+// wantMeteringPolicy is the metering grant as parseTemplate reads it.
 func wantMeteringPolicy(tableID string) map[string]any {
 	list := func(ss []string) []any {
 		out := make([]any, len(ss))

@@ -254,6 +254,8 @@ func functionResource(fn routes.Function, rs []routes.Route) (*yaml.Node, error)
 		policies.Content = append(policies.Content, obj("DynamoDBCrudPolicy", obj("TableName", ref(tableID))))
 	case routes.ReadOnly:
 		policies.Content = append(policies.Content, obj("DynamoDBReadPolicy", obj("TableName", ref(tableID))))
+	case routes.ReadTree:
+		policies.Content = append(policies.Content, obj("DynamoDBReadPolicy", obj("TableName", ref(tableID))), movesPolicy())
 	case routes.TokenLookup:
 		policies.Content = append(policies.Content, tokenLookupPolicy())
 	}
@@ -329,6 +331,34 @@ func meteringPolicy() *yaml.Node {
 			"StringEqualsIfExists", obj("dynamodb:ReturnValues", store.MeterReturnValues()),
 		),
 	)))
+}
+
+// movesPolicy lets a function that reads groups carry a move of groups on
+// when its reads meet one (store/move.go): UpdateItem of the tree
+// attributes of group items and of the move item, DeleteItem of the move
+// item, in the store's terms (store.MoveLeadingKeys and the rest),
+// returning nothing.
+func movesPolicy() *yaml.Node {
+	statement := func(sid, action string, keys []string) *yaml.Node {
+		return obj(
+			"Sid", sid,
+			"Effect", "Allow",
+			"Action", action,
+			"Resource", getAtt(tableID, "Arn"),
+			"Condition", obj(
+				"ForAllValues:StringLike", obj(
+					"dynamodb:LeadingKeys", keys,
+					"dynamodb:Attributes", store.MoveAttributes(),
+				),
+				"ForAllValues:StringNotLike", obj("dynamodb:LeadingKeys", store.MoveExcludedLeadingKeys),
+				"StringEqualsIfExists", obj("dynamodb:ReturnValues", []string{"NONE"}),
+			),
+		)
+	}
+	return obj("Statement", seq(
+		statement("CarryOnMoves", "dynamodb:UpdateItem", store.MoveLeadingKeys),
+		statement("EndMoves", "dynamodb:DeleteItem", store.MoveEndLeadingKeys),
+	))
 }
 
 // eventName turns a route into an alphanumeric logical id, since SAM derives

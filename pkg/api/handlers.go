@@ -76,7 +76,9 @@ func (a *API) getGroup(w http.ResponseWriter, r *http.Request, tenant string) er
 	return nil
 }
 
-// updateGroup: PATCH /v1/groups/{groupId}.
+// updateGroup: PATCH /v1/groups/{groupId}. 200 with the group; 202 (with
+// the group as it stands) when a move of more than groups.MaxMoveSize
+// groups is still going on at the request's deadline.
 func (a *API) updateGroup(w http.ResponseWriter, r *http.Request, tenant string) error {
 	id, err := groupID(r)
 	if err != nil {
@@ -115,7 +117,15 @@ func (a *API) updateGroup(w http.ResponseWriter, r *http.Request, tenant string)
 		return err
 	}
 	g, err := a.store.UpdateGroup(r.Context(), tenant, id, p, version)
-	if err != nil {
+	switch {
+	case errors.Is(err, store.ErrMoveAccepted):
+		// A move of more groups than one transaction takes, not finished
+		// in time: it goes on with the next request that reaches the
+		// subtree (this PATCH repeated, or a GET of the group).
+		w.Header().Set("Retry-After", "1")
+		writeGroup(w, r, http.StatusAccepted, g)
+		return nil
+	case err != nil:
 		return err
 	}
 	writeGroup(w, r, http.StatusOK, g)

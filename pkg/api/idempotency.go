@@ -36,7 +36,7 @@ const (
 
 // replayedHeaders are the response headers stored and replayed; the others
 // belong to one response (X-Request-Id) or to outcomes that are not stored
-// (Retry-After comes with 202 and 503 only).
+// (Retry-After comes with outcomes that are not stored).
 var replayedHeaders = []string{"Content-Type", "Location", "ETag"}
 
 // idempotent wraps next, op's handler, with Idempotency-Key. Requests without
@@ -89,15 +89,16 @@ func (a *API) idempotent(op routes.Operation, next http.Handler) http.Handler {
 
 // runClaimed runs the request that holds the key and stores its outcome, or
 // gives the key up when the outcome is not final: a 5xx (the client should
-// retry, and the retry must run) or a 202 (the work is unfinished, and
-// repeating the request is how it finishes).
+// retry, and the retry must run), or an answer with Retry-After (a 202 or a
+// 409 move_in_progress: the work is unfinished, and repeating the request is
+// how it finishes).
 func (a *API) runClaimed(w http.ResponseWriter, r *http.Request, next http.Handler, tenant, key string, claim store.IdempotencyRecord) {
 	rec := &responseCapture{ResponseWriter: w}
 	next.ServeHTTP(rec, r)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), idempotencySaveTimeout)
 	defer cancel()
 	var err error
-	if rec.status >= 500 || rec.status == http.StatusAccepted {
+	if rec.status >= 500 || w.Header().Get("Retry-After") != "" {
 		err = a.store.ReleaseIdempotencyKey(ctx, tenant, key, claim)
 	} else {
 		resp := store.StoredResponse{Status: rec.status, Header: map[string]string{}, Body: rec.body.Bytes()}

@@ -4,16 +4,17 @@ import (
 	"encoding/json"
 	"net/http"
 
+	"github.com/fleetgroups/fleetgroups/pkg/groups"
 	"github.com/fleetgroups/fleetgroups/pkg/problem"
 )
 
 // WriteProblem writes err as application/problem+json.
 func WriteProblem(w http.ResponseWriter, err error, requestID string) int {
 	p := problem.For(err, requestID)
-	switch p.Status {
-	case http.StatusServiceUnavailable:
+	switch {
+	case p.Status == http.StatusServiceUnavailable, p.Code == groups.CodeMoveInProgress:
 		w.Header().Set("Retry-After", "1")
-	case http.StatusUnauthorized:
+	case p.Status == http.StatusUnauthorized:
 		// RFC 9110 requires a 401 to name the scheme, as API Gateway's does.
 		w.Header().Set("WWW-Authenticate", "Bearer")
 	}

@@ -5,8 +5,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
+	"github.com/fleetgroups/fleetgroups/pkg/routes"
+	"github.com/fleetgroups/fleetgroups/pkg/store"
 )
 
 // itemIDs are the ids of a list response's items.
@@ -265,4 +268,61 @@ func itemIDsOf(r response) []string {
 		out = append(out, it["itemId"].(string))
 	}
 	return out
+}
+
+// TestLargeMoveOverHTTP: a move of more groups than one transaction takes
+// that is not finished by the request's deadline answers 202 with
+// Retry-After and the group as it stands, and gives its Idempotency-Key
+// up; a request that reaches the subtree without time to finish the move
+// answers 409 move_in_progress with Retry-After; the PATCH repeated
+// finishes the move, and the whole subtree shows it.
+func TestLargeMoveOverHTTP(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	A := e.tokenA
+	late := e.withStore(t, func(st *store.Store) {
+		st.PurgeReserve = routes.LambdaTimeoutSeconds * time.Second
+		st.AtomicMoveSize = 2 // a move of a group with two descendants goes step by step
+	})
+	create := func(name, parent string) string {
+		t.Helper()
+		body := fmt.Sprintf(`{"name":%q}`, name)
+		if parent != "" {
+			body = fmt.Sprintf(`{"name":%q,"parentId":%q}`, name, parent)
+		}
+		return e.call(t, A, "POST", "/v1/groups", body).str("id")
+	}
+	region := create("Region", "")
+	depot := create("Depot", region)
+	team := create("Team", depot)
+	company := create("Company", "")
+	path, body := "/v1/groups/"+region, fmt.Sprintf(`{"parentId":%q}`, company)
+
+	first := late.call(t, A, "PATCH", path, body, key("move")...)
+	expect(t, first, 202, "")
+	if first.header.Get("Retry-After") != "1" || first.str("id") != region || first.at("parentId") != nil {
+		t.Fatalf("202 = %v %v, want Retry-After: 1 and the group as it stands", first.header, first.body)
+	}
+	for _, p := range []string{path, "/v1/groups/" + company, "/v1/groups/" + company + "/children"} {
+		busy := late.call(t, A, "GET", p, "")
+		expect(t, busy, 409, groups.CodeMoveInProgress)
+		if busy.header.Get("Retry-After") != "1" {
+			t.Errorf("GET %s: 409 without Retry-After", p)
+		}
+	}
+
+	again := e.call(t, A, "PATCH", path, body, key("move")...)
+	expect(t, again, 200, "")
+	if again.header.Get("Idempotent-Replayed") != "" || again.str("parentId") != company {
+		t.Fatalf("PATCH repeated = %v %v, want it run and the group moved", again.header, again.body)
+	}
+	for id, depth := range map[string]float64{region: 1, depot: 2, team: 3} {
+		if g := e.call(t, A, "GET", "/v1/groups/"+id, ""); g.num("depth") != depth || g.num("version") != 1 && id != region {
+			t.Errorf("group %s after the move: %v, want depth %v", id, g.body, depth)
+		}
+	}
+	anc := e.call(t, A, "GET", "/v1/groups/"+team+"/ancestors", "")
+	if got := itemIDs(anc); !slices.Equal(got, []string{company, region, depot}) {
+		t.Errorf("ancestors of the team = %v", got)
+	}
 }

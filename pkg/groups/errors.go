@@ -37,10 +37,10 @@ const (
 	CodeIdempotencyKeyInUse  Code = "idempotency_key_in_use"
 
 	// The group hierarchy.
-	CodeCycle           Code = "cycle"
-	CodeTooDeep         Code = "too_deep"
-	CodeHasChildren     Code = "has_children"
-	CodeSubtreeTooLarge Code = "subtree_too_large"
+	CodeCycle          Code = "cycle"
+	CodeTooDeep        Code = "too_deep"
+	CodeHasChildren    Code = "has_children"
+	CodeMoveInProgress Code = "move_in_progress"
 
 	// Token restrictions.
 	CodeReadOnlyToken Code = "read_only_token"
@@ -123,6 +123,10 @@ var (
 		"the tree would be deeper than %d levels (a group's depth is at most %d)", MaxDepth+1, MaxDepth)
 	ErrHasChildren = &Error{Code: CodeHasChildren,
 		Detail: "the group has child groups: delete or move them first, or delete the whole subtree with ?cascade=true"}
-	ErrSubtreeTooLarge = Errorf(CodeSubtreeTooLarge,
-		"a move takes at most %d groups (the group and its descendants); move parts of the subtree first", MaxMoveSize)
+	// ErrMoveInProgress answers a request that reached a subtree being moved
+	// step by step (a move of more than MaxMoveSize groups) and could not
+	// finish the move itself before its deadline: repeat it after
+	// Retry-After, and the move goes on with it.
+	ErrMoveInProgress = &Error{Code: CodeMoveInProgress,
+		Detail: "a move of more groups than one transaction takes is still running in this part of the tree; repeat the request after Retry-After (each request that reaches the subtree carries the move on)"}
 )

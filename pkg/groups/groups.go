@@ -49,8 +49,9 @@ const (
 	// MaxDepth+1 levels (top-level groups are at depth 0).
 	MaxDepth = 9
 	// MaxMoveSize is the most groups (the moved group and its descendants)
-	// one move takes: the move is one TransactWriteItems of 100 actions, of
-	// which the two parents and the name guards of a rename take four.
+	// that move in one TransactWriteItems of 100 actions, of which the two
+	// parents and the name guards of a rename take four. A larger subtree
+	// moves step by step (store/move.go).
 	MaxMoveSize = 96
 )
 

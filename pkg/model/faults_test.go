@@ -145,7 +145,7 @@ func (fe *faultEnv) adoptGroup(w *world) func(ti int, parent, name string, membe
 // proven too. Finally, with faults off, the table's invariants must hold.
 func TestModelFaults(t *testing.T) {
 	t.Parallel()
-	st, _ := storetest.NewStore(t)
+	st := newModelStore(t)
 	seed := seeds(t)
 	fe := newFaultEnv(t, st, seed)
 	phases := []struct {

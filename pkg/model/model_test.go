@@ -1473,11 +1473,21 @@ func plainSend(ctx context.Context, e *env) sender {
 	}
 }
 
+// newModelStore is the store of a model test. Its moves of a group with
+// children go step by step, as moves of more than groups.MaxMoveSize
+// groups do (store/move.go), so that the model's small trees prove both
+// kinds of move (a leaf still moves in one transaction).
+func newModelStore(t *testing.T) *store.Store {
+	st, _ := storetest.NewStore(t)
+	st.AtomicMoveSize = 1
+	return st
+}
+
 // TestModel runs -model.seqs seeded sequences of -model.steps random
 // operations for two tenants and compares every response with the model;
 // then the table's invariants must hold.
 func TestModel(t *testing.T) {
-	st, _ := storetest.NewStore(t)
+	st := newModelStore(t)
 	e := newEnv(t, st, nil)
 	seed := seeds(t)
 	start := time.Now()
@@ -1504,7 +1514,7 @@ func TestModel(t *testing.T) {
 // membership, edge or name guard, and total_count equals what is listed.
 func TestModelConcurrent(t *testing.T) {
 	t.Parallel()
-	st, _ := storetest.NewStore(t)
+	st := newModelStore(t)
 	e := newEnv(t, st, nil)
 	seed := seeds(t)
 	const workers = 8

@@ -48,10 +48,10 @@ var statusOf = map[groups.Code]int{
 	groups.CodeIdempotencyKeyReused: http.StatusUnprocessableEntity,
 	groups.CodeIdempotencyKeyInUse:  http.StatusConflict,
 
-	groups.CodeCycle:           http.StatusConflict,
-	groups.CodeTooDeep:         http.StatusConflict,
-	groups.CodeHasChildren:     http.StatusConflict,
-	groups.CodeSubtreeTooLarge: http.StatusConflict,
+	groups.CodeCycle:          http.StatusConflict,
+	groups.CodeTooDeep:        http.StatusConflict,
+	groups.CodeHasChildren:    http.StatusConflict,
+	groups.CodeMoveInProgress: http.StatusConflict,
 
 	groups.CodeReadOnlyToken: http.StatusForbidden,
 	groups.CodeOutOfScope:    http.StatusForbidden,

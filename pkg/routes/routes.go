@@ -57,6 +57,11 @@ const (
 	ReadOnly Access = iota
 	// ReadWrite functions may also write.
 	ReadWrite
+	// ReadTree functions are ReadOnly functions that read groups. A read
+	// that meets a move of groups in progress carries it on first
+	// (store/move.go), so they may also write what a move writes, and
+	// nothing else (see store.MoveLeadingKeys).
+	ReadTree
 	// TokenLookup functions may only GetItem: the authorizer reads one token
 	// item per (uncached) call and nothing else.
 	TokenLookup
@@ -75,14 +80,14 @@ type Function struct {
 // Functions lists every Lambda: one per operation plus the authorizer.
 var Functions = []Function{
 	{CreateGroup, ReadWrite, "Creates a group, optionally with initial members"},
-	{GetGroup, ReadOnly, "Returns a group with its member counts"},
+	{GetGroup, ReadTree, "Returns a group with its member counts"},
 	{UpdateGroup, ReadWrite, "Renames, describes or moves a group"},
 	{DeleteGroup, ReadWrite, "Deletes a group and all its memberships"},
-	{ListGroups, ReadOnly, "Lists the tenant's groups"},
+	{ListGroups, ReadTree, "Lists the tenant's groups"},
 	{AddMember, ReadWrite, "Adds an item to a group"},
 	{RemoveMember, ReadWrite, "Removes an item from a group"},
-	{ListMembers, ReadOnly, "Lists a group's members"},
-	{ListItemGroups, ReadOnly, "Lists the groups that hold an item"},
+	{ListMembers, ReadTree, "Lists a group's members"},
+	{ListItemGroups, ReadTree, "Lists the groups that hold an item"},
 	{PutItem, ReadWrite, "Registers or replaces an item's name, enterprise and attributes"},
 	{GetItem, ReadOnly, "Returns an item's registration"},
 	{DeleteItem, ReadWrite, "Removes an item from every group and deletes its registration"},
@@ -96,10 +101,10 @@ var Functions = []Function{
 	// Issue 3 §6: usage metering.
 	{GetUsage, ReadOnly, "Returns the tenant's call counts and usage plan limits"},
 	// Issue 8: the group hierarchy.
-	{ListChildren, ReadOnly, "Lists a group's direct children"},
-	{ListDescendants, ReadOnly, "Lists a group's whole subtree, depth-first"},
-	{GetAncestors, ReadOnly, "Lists a group's ancestors, from its top-level group down"},
-	{CheckMembership, ReadOnly, "Checks whether an item is an effective member of up to 100 groups"},
+	{ListChildren, ReadTree, "Lists a group's direct children"},
+	{ListDescendants, ReadTree, "Lists a group's whole subtree, depth-first"},
+	{GetAncestors, ReadTree, "Lists a group's ancestors, from its top-level group down"},
+	{CheckMembership, ReadTree, "Checks whether an item is an effective member of up to 100 groups"},
 	{Authorizer, TokenLookup, "Authenticates bearer tokens and names the tenant"},
 }
 

@@ -78,8 +78,9 @@ func (s *Store) holders(ctx context.Context, tenant string, it groups.Item) (map
 // deleted, or outside a scoped caller's subtree.
 func (s *Store) liveGroups(ctx context.Context, tenant string, ids []string) (map[string]groupItem, error) {
 	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
-	proj := expression.NamesList(expression.Name("id"), expression.Name(attrName),
-		expression.Name(AttrGSI3SK), expression.Name(attrDeletingAt))
+	proj := expression.NamesList(expression.Name(AttrPK), expression.Name(AttrSK), expression.Name("id"),
+		expression.Name(attrName), expression.Name(AttrGSI3SK), expression.Name(attrParentID),
+		expression.Name(attrChildCount), expression.Name(attrDeletingAt), expression.Name(attrMoving))
 	chunks := make([][]groupItem, (len(ids)+batchGetMax-1)/batchGetMax)
 	var g errgroup.Group
 	for c := range chunks {

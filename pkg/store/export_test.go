@@ -87,6 +87,7 @@ func PartitionKeys(tenant string) map[string]string {
 		"group":      groupPK(tenant, "grp_1"),
 		"name guard": nameGuardPK(tenant, "Berlin"),
 		"system":     pkSystem,
+		"move":       movePK(tenant),
 	}
 }
 

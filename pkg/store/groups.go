@@ -61,7 +61,7 @@ func (s *Store) createGroup(ctx context.Context, tenant, id string, ng groups.Ne
 	tx.add(s.updateIf(key(tenantPK(tenant), skDirectory), directoryUpdate(tenant, 1), nil))
 	const parentAt = 3
 	if ng.ParentID != "" {
-		stays := atPath(parent)
+		stays := standsAt(parent)
 		tx.add(s.updateIf(key(parent.PK, parent.SK), adoptUpdate(tenant, parent, 1), &stays))
 	}
 	for _, it := range ng.Members {
@@ -262,6 +262,9 @@ func (s *Store) rewrite(ctx context.Context, tenant string, cur groupItem, p gro
 		if plan, err = s.planMove(ctx, tenant, cur, *p.Parent); err != nil {
 			return groups.Group{}, err
 		}
+		if plan.large {
+			return s.moveLarge(ctx, tenant, cur, p, attrs, renames, plan)
+		}
 	}
 	now := s.now()
 	g := cur.toGroup()
@@ -323,6 +326,29 @@ func (s *Store) rewrite(ctx context.Context, tenant string, cur groupItem, p gro
 	return g, nil
 }
 
+// moveLarge moves cur's subtree, larger than one transaction takes, step
+// by step (move.go). The rest of the patch, if any, is written first, as
+// its own update: such a PATCH is not atomic, it renames and then moves.
+func (s *Store) moveLarge(ctx context.Context, tenant string, cur groupItem, p groups.GroupPatch, attrs *map[string]string, renames bool, plan movePlan) (groups.Group, error) {
+	if p.Name != nil || p.Description != nil || attrs != nil {
+		rest := p
+		rest.Parent = nil
+		var err error
+		if renames {
+			_, err = s.rewrite(ctx, tenant, cur, rest, attrs, true, false)
+		} else {
+			_, err = s.updateInPlace(ctx, cur, rest, attrs)
+		}
+		if err != nil {
+			return groups.Group{}, err
+		}
+		if cur, err = s.getGroupItem(ctx, tenant, cur.ID); err != nil {
+			return groups.Group{}, err
+		}
+	}
+	return s.startMove(ctx, tenant, cur, plan.parent)
+}
+
 // addMove adds to tx the rest of moving cur as plan says: the old parent
 // counts a child less, the new one (still where it was read) a child more,
 // and each descendant (still as read) takes its new path.
@@ -332,7 +358,7 @@ func (s *Store) addMove(tx *txBuilder, tenant string, cur groupItem, plan movePl
 			expression.Add(expression.Name(attrChildCount), expression.Value(-1)), &liveGroup))
 	}
 	if plan.parent != nil {
-		stays := atPath(*plan.parent)
+		stays := standsAt(*plan.parent)
 		tx.add(s.updateIf(key(plan.parent.PK, plan.parent.SK), adoptUpdate(tenant, *plan.parent, 1), &stays))
 	}
 	oldPrefix, newPrefix := subtreePrefix(cur.path()), subtreePrefix(plan.path)
@@ -418,6 +444,12 @@ func (s *Store) updateGroupItem(ctx context.Context, k map[string]types.Attribut
 	}
 	if err := attributevalue.UnmarshalMap(out.Attributes, &it); err != nil {
 		return it, nil, translate(err)
+	}
+	if it.Moving != "" {
+		// Written to a group a move holds: the answer shows the group
+		// where the finished move puts it (getRaw settles it).
+		moved, err := getOne[groupItem](ctx, s, k)
+		return moved, nil, err
 	}
 	return it, nil, nil
 }

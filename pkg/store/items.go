@@ -49,6 +49,10 @@ type groupItem struct {
 	// DeletedPath keeps a tombstone's tree path, which left with its GSI3
 	// keys, so that a scoped caller can still finish its purge.
 	DeletedPath string `dynamodbav:"deletedPath,omitempty"`
+	// Moving marks a group that a move of more than one transaction holds
+	// (move.go): "<tenant>#<move id>". A reader that meets it finishes the
+	// move first.
+	Moving string `dynamodbav:"moving,omitempty"`
 }
 
 // Attribute names used in expressions; they must match the tags above.
@@ -57,6 +61,7 @@ const (
 	attrParentID    = "parentId"
 	attrChildCount  = "childCount"
 	attrDeletedPath = "deletedPath"
+	attrMoving      = "moving"
 	attrMemberCount = "memberCount"
 	attrVersion     = "version"
 	attrUpdatedAt   = "updatedAt"

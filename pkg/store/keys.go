@@ -35,6 +35,7 @@ import (
 //	association edge    T#<t>#I#<type>#<item>       A#<other type>#<other item>
 //	                    (and GSI2: T#<t>#I#<type>#<item>#A#<other type> / C#<createdAt>#<other item>)
 //	idempotency record  T#<t>#IDEM#<key>            IDEM
+//	move in progress    T#<t>#MOVE                  MOVE
 //	cursor key          #SYSTEM                     CURSOR_KEY
 //	schema version      #SYSTEM                     SCHEMA
 //
@@ -88,6 +89,7 @@ const (
 	skCursorKey   = "CURSOR_KEY"
 	skSchema      = "SCHEMA"
 	skUsage       = "USAGE"
+	skMove        = "MOVE"
 )
 
 func tenantPK(tenant string) string { return "T#" + tenant }
@@ -249,3 +251,7 @@ func edgesGSI2PK(tenant string, from groups.Item, t groups.ItemType) string {
 const skIdempotency = "IDEM"
 
 func idempotencyPK(tenant, key string) string { return tenantPK(tenant) + "#IDEM#" + key }
+
+// movePK is the partition of the tenant's move in progress (move.go), a
+// partition of its own so that IAM can grant its writes alone.
+func movePK(tenant string) string { return tenantPK(tenant) + "#MOVE" }

@@ -275,23 +275,30 @@ func (s *Store) batchGet(ctx context.Context, keys []map[string]types.AttributeV
 		}
 		ka.ProjectionExpression, ka.ExpressionAttributeNames = expr.Projection(), expr.Names()
 	}
-	req := map[string]types.KeysAndAttributes{s.table: ka}
-	for attempt := 1; len(req) > 0; attempt++ {
-		if attempt > 1 {
-			if err := pause(ctx, attempt); err != nil {
-				return err
+	all, err := settled(ctx, s, func() (all []map[string]types.AttributeValue, err error) {
+		req := map[string]types.KeysAndAttributes{s.table: ka}
+		for attempt := 1; len(req) > 0; attempt++ {
+			if attempt > 1 {
+				if err := pause(ctx, attempt); err != nil {
+					return nil, err
+				}
 			}
+			out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+			if err != nil {
+				return nil, translate(err)
+			}
+			all = append(all, out.Responses[s.table]...)
+			req = out.UnprocessedKeys
 		}
-		out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
-		if err != nil {
+		return all, nil
+	}, func(all []map[string]types.AttributeValue) []map[string]types.AttributeValue { return all })
+	if err != nil {
+		return err
+	}
+	for _, raw := range all {
+		if err := each(raw); err != nil {
 			return translate(err)
 		}
-		for _, raw := range out.Responses[s.table] {
-			if err := each(raw); err != nil {
-				return translate(err)
-			}
-		}
-		req = out.UnprocessedKeys
 	}
 	return nil
 }

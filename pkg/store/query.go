@@ -519,6 +519,11 @@ type listResult struct {
 // with a dangling cursor. Page N first walks the (N−1)·Limit entries before
 // it keys-only; a page past the end is empty.
 func (s *Store) readPage(ctx context.Context, r listRead, q ListQuery) (listResult, error) {
+	return settled(ctx, s, func() (listResult, error) { return s.readPageOnce(ctx, r, q) },
+		func(res listResult) []map[string]types.AttributeValue { return append(res.items, res.head) })
+}
+
+func (s *Store) readPageOnce(ctx context.Context, r listRead, q ListQuery) (listResult, error) {
 	if q.PageNumber == 0 {
 		hits, head, resume, err := s.walk(ctx, r, q.After, q.Limit+1, MaxReadPerPage, nil)
 		res := listResult{head: head, next: resume}
@@ -609,13 +614,18 @@ func runList[T, I any](ctx context.Context, s *Store, r listRead, parent *listPa
 	return page, err
 }
 
-// getRaw reads one item of the table strongly consistently (nil if absent).
+// getRaw reads one item of the table strongly consistently (nil if
+// absent); a group that a move holds, once the move is finished (settle).
 func (s *Store) getRaw(ctx context.Context, k map[string]types.AttributeValue) (map[string]types.AttributeValue, error) {
-	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: k, ConsistentRead: aws.Bool(true)})
-	if err != nil {
-		return nil, translate(err)
-	}
-	return out.Item, nil
+	return settled(ctx, s, func() (map[string]types.AttributeValue, error) {
+		out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: k, ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			return nil, translate(err)
+		}
+		return out.Item, nil
+	}, func(item map[string]types.AttributeValue) []map[string]types.AttributeValue {
+		return []map[string]types.AttributeValue{item}
+	})
 }
 
 // getOne reads one item strongly consistently into I, or returns

@@ -37,6 +37,10 @@ type Store struct {
 	// PurgeReserve is how long before its caller's deadline a group delete
 	// stops purging memberships and answers ErrDeleteInProgress.
 	PurgeReserve time.Duration
+	// AtomicMoveSize is the most groups a move writes in one transaction;
+	// a larger subtree moves step by step (move.go). It is
+	// groups.MaxMoveSize, which tests lower to move large trees cheaply.
+	AtomicMoveSize int
 
 	meter *meterState // CountCall's (usage.go)
 	// edges is whether the table's memberships all have their edges
@@ -48,7 +52,7 @@ type Store struct {
 func New(db *dynamodb.Client, table string) *Store {
 	return &Store{
 		db: db, table: table, Now: time.Now, NewID: NewGroupID, NewAssociationID: NewAssociationID,
-		PurgeReserve: purgeReserve, meter: &meterState{}, edges: &atomic.Bool{},
+		PurgeReserve: purgeReserve, AtomicMoveSize: groups.MaxMoveSize, meter: &meterState{}, edges: &atomic.Bool{},
 	}
 }
 

@@ -36,15 +36,23 @@ func atPath(it groupItem) expression.ConditionBuilder {
 	return liveGroup.And(path.Equal(expression.Value(it.GSI3SK)))
 }
 
-// sameTree holds while the group is at its path and has the children it
-// was read with: no child was created, moved in or out, or deleted since.
+// standsAt is atPath for a structural change (a create under the group, a
+// move or delete of it, a move under it): also no move in progress holds
+// the group (move.go), so that none lands in a moving subtree.
+func standsAt(it groupItem) expression.ConditionBuilder {
+	return atPath(it).And(expression.AttributeNotExists(expression.Name(attrMoving)))
+}
+
+// sameTree holds while the group stands at its path (standsAt) and has the
+// children it was read with: no child was created, moved in or out, or
+// deleted since.
 func sameTree(it groupItem) expression.ConditionBuilder {
 	n := expression.Name(attrChildCount)
 	kids := n.Equal(expression.Value(it.ChildCount))
 	if it.ChildCount == 0 {
 		kids = expression.AttributeNotExists(n).Or(kids)
 	}
-	return atPath(it).And(kids)
+	return standsAt(it).And(kids)
 }
 
 // adoptUpdate counts a child more (delta 1) or less (delta -1) on a parent.
@@ -82,16 +90,19 @@ func underParent(g *groups.Group, parent groupItem) error {
 }
 
 // movePlan is a move as read: where the group goes and its subtree as it
-// stands, every node read strongly consistently.
+// stands, every node read strongly consistently; or, for a subtree larger
+// than one transaction takes (large), only its size and height as GSI3
+// lists them, for the move to go step by step (move.go).
 type movePlan struct {
 	parent      *groupItem // nil: to top level
 	path        string     // the moved group's new path
 	descendants []groupItem
+	large       bool
 }
 
 // planMove reads what moving cur under parentID ("" for top level) takes,
-// and refuses a move under its own subtree (ErrCycle), past the depth limit
-// (ErrTooDeep), or of more than groups.MaxMoveSize groups.
+// and refuses a move under its own subtree (ErrCycle) or past the depth
+// limit (ErrTooDeep).
 func (s *Store) planMove(ctx context.Context, tenant string, cur groupItem, parentID string) (movePlan, error) {
 	var plan movePlan
 	newDepth := 0
@@ -112,12 +123,23 @@ func (s *Store) planMove(ctx context.Context, tenant string, cur groupItem, pare
 		plan.path = cur.ID
 	}
 	subtree, err := s.subtree(ctx, tenant, cur)
+	height := 0
+	switch {
+	case errors.Is(err, errLargeSubtree):
+		// The depth limit is checked again, on the subtree as it then
+		// stands, before the move takes effect.
+		plan.large = true
+		err = s.forEachBelow(ctx, tenant, cur, func(_, path string) error {
+			height = max(height, strings.Count(path, treeSep)-len(cur.ancestors()))
+			return nil
+		})
+	case err == nil:
+		for _, d := range subtree {
+			height = max(height, len(d.ancestors())-len(cur.ancestors()))
+		}
+	}
 	if err != nil {
 		return plan, err
-	}
-	height := 0
-	for _, d := range subtree {
-		height = max(height, len(d.ancestors())-len(cur.ancestors()))
 	}
 	if newDepth+height > groups.MaxDepth {
 		return plan, groups.ErrTooDeep
@@ -125,6 +147,10 @@ func (s *Store) planMove(ctx context.Context, tenant string, cur groupItem, pare
 	plan.descendants = subtree
 	return plan, nil
 }
+
+// errLargeSubtree is subtree's report of more descendants than one move
+// transaction takes.
+var errLargeSubtree = errors.New("the subtree is larger than one move transaction takes")
 
 // subtreeReads bounds how often subtree reads GSI3 again while the index
 // has not caught up with the table.
@@ -136,7 +162,7 @@ const subtreeReads = 8
 // childCount (kept with the table's writes) equals the children found, so
 // no child created or moved in is missed. A mismatch is the index catching
 // up: it reads again, and answers unavailable if it never catches up.
-// More than groups.MaxMoveSize-1 descendants is ErrSubtreeTooLarge.
+// More than s.AtomicMoveSize-1 descendants is errLargeSubtree.
 func (s *Store) subtree(ctx context.Context, tenant string, root groupItem) ([]groupItem, error) {
 	if root.ChildCount == 0 {
 		return nil, nil
@@ -145,8 +171,8 @@ func (s *Store) subtree(ctx context.Context, tenant string, root groupItem) ([]g
 	for attempt := 1; ; attempt++ {
 		var keys []map[string]types.AttributeValue
 		err := s.forEachBelow(ctx, tenant, root, func(id, _ string) error {
-			if len(keys) == groups.MaxMoveSize-1 {
-				return groups.ErrSubtreeTooLarge
+			if len(keys) == s.AtomicMoveSize-1 {
+				return errLargeSubtree
 			}
 			keys = append(keys, key(groupPK(tenant, id), skGroup))
 			return nil

@@ -249,20 +249,32 @@ func sameIDs(a, b []string) bool {
 	return slices.Equal(slices.Sorted(slices.Values(a)), slices.Sorted(slices.Values(b)))
 }
 
-func TestTreeMoveSizeLimit(t *testing.T) {
+// TestTreeMoveBeyondOneTransaction: a subtree of groups.MaxMoveSize groups
+// moves in one transaction, and one group more moves step by step
+// (move.go) to the same result.
+func TestTreeMoveBeyondOneTransaction(t *testing.T) {
 	t.Parallel()
-	st, _ := storetest.NewStore(t)
+	st, counter := storetest.NewStore(t)
 	root := mustCreateUnder(t, st, tenantA, "", "Root")
 	for i := 1; i < groups.MaxMoveSize; i++ {
 		mustCreateUnder(t, st, tenantA, root.ID, fmt.Sprintf("Leaf %03d", i))
 	}
 	target := mustCreateUnder(t, st, tenantA, "", "Target")
+	counter.Take()
 	if _, err := moveTo(st, tenantA, root.ID, target.ID); err != nil {
 		t.Fatalf("move of %d groups: %v", groups.MaxMoveSize, err)
 	}
-	mustCreateUnder(t, st, tenantA, root.ID, "One too many")
-	_, err := moveTo(st, tenantA, root.ID, "")
-	wantCode(t, err, groups.CodeSubtreeTooLarge)
+	if got := counter.Take()["TransactWriteItems"]; got != 1 {
+		t.Errorf("a move of %d groups took %d transactions, want 1", groups.MaxMoveSize, got)
+	}
+	extra := mustCreateUnder(t, st, tenantA, root.ID, "One more")
+	moved, err := moveTo(st, tenantA, root.ID, "")
+	if err != nil || moved.ParentID() != "" || moved.Version != root.Version+2 {
+		t.Fatalf("move of %d groups = %+v, %v", groups.MaxMoveSize+1, moved, err)
+	}
+	if g := mustGet(t, st, tenantA, extra.ID); len(g.Ancestors) != 1 || g.Ancestors[0] != root.ID || g.Version != extra.Version {
+		t.Errorf("descendant after the move = %+v", g)
+	}
 	storetest.CheckInvariants(t, st)
 }
 
@@ -272,15 +284,36 @@ func TestTreeMoveSizeLimit(t *testing.T) {
 // every membership has its edge.
 func TestConcurrentMovesKeepTrees(t *testing.T) {
 	t.Parallel()
+	for _, c := range []struct {
+		name string
+		size int
+	}{{"atomic", groups.MaxMoveSize}, {"step by step", 2}} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			st, _ := storetest.NewStore(t)
+			st.AtomicMoveSize = c.size
+			raceMoves(t, st)
+		})
+	}
+}
+
+func raceMoves(t *testing.T, st *store.Store) {
 	ctx := context.Background()
-	st, _ := storetest.NewStore(t)
 	const rounds = 6
 	for round := range rounds {
 		x := mustCreateUnder(t, st, tenantA, "", fmt.Sprintf("X%d", round))
 		y := mustCreateUnder(t, st, tenantA, "", fmt.Sprintf("Y%d", round))
 		home := mustCreateUnder(t, st, tenantA, "", fmt.Sprintf("Home%d", round))
+		for i := range 2 { // so that X's moves go step by step where the store says so
+			mustCreateUnder(t, st, tenantA, x.ID, fmt.Sprintf("X%d first %d", round, i))
+		}
 		var wg sync.WaitGroup
-		errs := make([]error, 7)
+		errs := make([]error, 9)
+		// Readers that meet a move in progress finish it, side by side.
+		wg.Go(func() { _, errs[7] = st.GetGroup(ctx, tenantA, x.ID) })
+		wg.Go(func() {
+			_, errs[8] = st.ListGroups(ctx, tenantA, store.ListQuery{PageRequest: store.PageRequest{Limit: 100}})
+		})
 		wg.Go(func() { _, _, errs[6] = st.AddMember(ctx, tenantA, x.ID, v("veh-1")) })
 		wg.Go(func() { _, errs[0] = moveTo(st, tenantA, x.ID, y.ID) })
 		wg.Go(func() { _, errs[1] = moveTo(st, tenantA, y.ID, x.ID) })

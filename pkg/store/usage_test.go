@@ -211,6 +211,7 @@ func TestCountersStayWithinTheMeteringGrant(t *testing.T) {
 		{"group", false},
 		{"name guard", false},
 		{"system", false},
+		{"move", false},
 	}
 	keys := store.PartitionKeys(tenantA)
 	for _, c := range cases {

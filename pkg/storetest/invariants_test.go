@@ -77,4 +77,17 @@ func TestViolations(t *testing.T) {
 	expect("has 1 edges")
 	deleteOne("group", "")
 	expect("orphan membership users/u1")
+
+	// A mark left by a move that is gone holds the group.
+	other, err := st.CreateGroup(ctx, "tn2", groups.NewGroup{Name: "Held"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(st.Table()),
+		Key:              map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: "T#tn2#G#" + other.ID}, "SK": &types.AttributeValueMemberS{Value: "#GROUP"}},
+		UpdateExpression: aws.String("SET moving = :m"), ExpressionAttributeValues: map[string]types.AttributeValue{":m": &types.AttributeValueMemberS{Value: "tn2#gone"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect("group " + other.ID + " is held by a move")
 }
