@@ -17,9 +17,10 @@ var (
 	tableKeyAttrs = []string{AttrPK, AttrSK}
 	indexKeyAttrs = []string{AttrPK, AttrSK, AttrGSI1PK, AttrGSI1SK}
 	gsi2KeyAttrs  = []string{AttrPK, AttrSK, AttrGSI2PK, AttrGSI2SK}
+	treeKeyAttrs  = []string{AttrPK, AttrSK, AttrGSI3PK, AttrGSI3SK}
 )
 
-// query runs one Query of the table (index "") or of GSI1 from after, for at
+// query runs one Query of the table (index "") or of an index from after, for at
 // most limit items.
 func (s *Store) query(ctx context.Context, index string, kc expression.KeyConditionBuilder, limit int, after map[string]string) ([]map[string]types.AttributeValue, error) {
 	expr, err := expression.NewBuilder().WithKeyCondition(kc).Build()
@@ -48,15 +49,27 @@ func (s *Store) query(ctx context.Context, index string, kc expression.KeyCondit
 	return out.Items, nil
 }
 
+// keyAttrsOf is the key of an item read from index ("" for the table): the
+// table's key and, for an index, the index's own, from which a Query
+// resumes.
+func keyAttrsOf(index string) []string {
+	switch index {
+	case "":
+		return tableKeyAttrs
+	case IndexGSI3:
+		return treeKeyAttrs
+	case IndexGSI2:
+		return gsi2KeyAttrs
+	}
+	return indexKeyAttrs
+}
+
 // forEach hands every item of a key range to fn, a page at a time (fn may
 // delete what it is handed: DynamoDB resumes after the last key it read).
 func (s *Store) forEach(ctx context.Context, index string, kc expression.KeyConditionBuilder, fn func(map[string]types.AttributeValue) error) error {
 	const pageSize = 100
 	var after map[string]string
-	keyAttrs := tableKeyAttrs
-	if index != "" {
-		keyAttrs = indexKeyAttrs
-	}
+	keyAttrs := keyAttrsOf(index)
 	for {
 		raw, err := s.query(ctx, index, kc, pageSize, after)
 		if err != nil {

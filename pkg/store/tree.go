@@ -290,8 +290,6 @@ func treeLayout(tenant string, root groupItem, filter expression.ConditionBuilde
 	}
 }
 
-var treeKeyAttrs = []string{AttrPK, AttrSK, AttrGSI3PK, AttrGSI3SK}
-
 // ListChildren lists the group's direct children in tree order (by id), as
 // q asks; the unfiltered total is the group's childCount. ListDescendants
 // lists its whole subtree depth-first: each group just before its own

@@ -561,3 +561,29 @@ func TestSubtreeMembers(t *testing.T) {
 	_, err := st.ListSubtreeMembers(ctx, tenantB, a.ID, "", store.ListQuery{PageRequest: store.PageRequest{Limit: 10}})
 	wantCode(t, err, groups.CodeNotFound)
 }
+
+// TestSubtreesBeyondOneQueryPage: the GSI3 walks of a subtree (a cascade
+// delete, a move step by step) read it a page of 100 at a time; each page
+// must resume from the index's own key (seen failing: the walk resumed
+// from GSI1's key attributes, and DynamoDB refused the start key).
+func TestSubtreesBeyondOneQueryPage(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, _ := storetest.NewStore(t)
+	const n = 130
+	tree := func(name string) groups.Group {
+		root := mustCreateUnder(t, st, tenantA, "", name)
+		for i := range n {
+			mustCreateUnder(t, st, tenantA, root.ID, fmt.Sprintf("%s leaf %03d", name, i))
+		}
+		return root
+	}
+	if _, err := st.DeleteTree(ctx, tenantA, tree("Deleted").ID, store.AnyVersion); err != nil {
+		t.Fatalf("cascade delete of %d groups: %v", n+1, err)
+	}
+	target := mustCreateUnder(t, st, tenantA, "", "Target")
+	if _, err := moveTo(st, tenantA, tree("Moved").ID, target.ID); err != nil {
+		t.Fatalf("move of %d groups: %v", n+1, err)
+	}
+	storetest.CheckInvariants(t, st)
+}
