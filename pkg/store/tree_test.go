@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"maps"
 	"errors"
 	"fmt"
 	"slices"
@@ -268,9 +269,16 @@ func TestTreeMoveBeyondOneTransaction(t *testing.T) {
 		t.Errorf("a move of %d groups took %d transactions, want 1", groups.MaxMoveSize, got)
 	}
 	extra := mustCreateUnder(t, st, tenantA, root.ID, "One more")
+	counter.Take()
 	moved, err := moveTo(st, tenantA, root.ID, "")
 	if err != nil || moved.ParentID() != "" || moved.Version != root.Version+2 {
 		t.Fatalf("move of %d groups = %+v, %v", groups.MaxMoveSize+1, moved, err)
+	}
+	// Its cost (README, DynamoDB requests per operation): each descendant
+	// held, then moved, and the reads of the passes over the subtree.
+	want := map[string]int{"GetItem": 10, "Query": 7, "BatchGetItem": 4, "TransactWriteItems": 3, "UpdateItem": 2 * groups.MaxMoveSize}
+	if got := counter.Take(); !maps.Equal(got, want) {
+		t.Errorf("a move of %d groups made %v, want %v", groups.MaxMoveSize+1, got, want)
 	}
 	if g := mustGet(t, st, tenantA, extra.ID); len(g.Ancestors) != 1 || g.Ancestors[0] != root.ID || g.Version != extra.Version {
 		t.Errorf("descendant after the move = %+v", g)
