@@ -192,10 +192,12 @@ func finishing(ctx context.Context) context.Context {
 
 // finishMove carries the tenant's move in progress, if any, to its end,
 // until PurgeReserve before ctx's deadline, past which it answers
-// ErrMoveInProgress (the move goes on with the next request).
+// ErrMoveInProgress (the move goes on with the next request). Without a
+// deadline it gives up so after subtreeReads rounds without progress.
 func (s *Store) finishMove(ctx context.Context, tenant string) error {
 	work := finishing(ctx)
-	if deadline, ok := ctx.Deadline(); ok {
+	deadline, bounded := ctx.Deadline()
+	if bounded {
 		var cancel context.CancelFunc
 		work, cancel = context.WithDeadline(work, deadline.Add(-s.PurgeReserve))
 		defer cancel()
@@ -203,12 +205,12 @@ func (s *Store) finishMove(ctx context.Context, tenant string) error {
 	for attempt := 1; ; attempt++ {
 		done, progressed, err := s.moveStep(work, tenant)
 		switch {
-		case work.Err() != nil && ctx.Err() == nil:
+		case done && err == nil:
+			return nil
+		case work.Err() != nil && ctx.Err() == nil, !bounded && attempt > subtreeReads:
 			return groups.ErrMoveInProgress
 		case err != nil && !errors.Is(err, errVersionMoved):
 			return err
-		case done:
-			return nil
 		case progressed:
 			attempt = 0
 		}
@@ -334,14 +336,14 @@ func (s *Store) commitMove(ctx context.Context, tenant string, rec moveItem, roo
 	if err := s.setMoveState(ctx, rec, moveCommitted, &tx, path); err != nil {
 		return err
 	}
-	rootHeld := held.And(expression.Name(AttrGSI3SK).Equal(expression.Value(rec.From)))
+	rootHeld := held.And(atPath(root))
 	tx.add(s.updateIf(key(root.PK, root.SK), upd, &rootHeld))
 	if root.ParentID != "" {
 		tx.add(s.updateIf(key(groupPK(tenant, root.ParentID), skGroup),
 			expression.Add(expression.Name(attrChildCount), expression.Value(-1)), &liveGroup))
 	}
 	if parent != nil {
-		stays := held.And(expression.Name(AttrGSI3SK).Equal(expression.Value(parent.path())))
+		stays := held.And(atPath(*parent))
 		tx.add(s.updateIf(key(parent.PK, parent.SK), adoptUpdate(tenant, *parent, 1), &stays))
 	}
 	if tx.err != nil {
