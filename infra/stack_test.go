@@ -401,13 +401,7 @@ var writeActions = []string{
 // meteringGrant is the statement that lets a function count its calls, in
 // the store's terms: the one write of read-only functions.
 func meteringGrant(table string) map[string]any {
-	var attrs, returnValues []any
-	for _, a := range store.MeterAttributes() {
-		attrs = append(attrs, a)
-	}
-	for _, v := range store.MeterReturnValues() {
-		returnValues = append(returnValues, v)
-	}
+	attrs, returnValues := anyList(store.MeterAttributes()), anyList(store.MeterReturnValues())
 	return map[string]any{
 		"Sid": "CountCalls", "Effect": "Allow", "Action": "dynamodb:UpdateItem", "Resource": getAtt(table, "Arn"),
 		"Condition": map[string]any{
@@ -421,25 +415,27 @@ func meteringGrant(table string) map[string]any {
 	}
 }
 
+// anyList is ss as a synthesised template holds a list of strings.
+func anyList(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
 // moveGrants are the statements that let a function that reads groups
 // carry a move of groups on, in the store's terms, by Sid.
 func moveGrants(table string) map[string]map[string]any {
-	list := func(ss []string) []any {
-		out := make([]any, len(ss))
-		for i, s := range ss {
-			out[i] = s
-		}
-		return out
-	}
 	grant := func(sid, action string, keys []string) map[string]any {
 		return map[string]any{
 			"Sid": sid, "Effect": "Allow", "Action": action, "Resource": getAtt(table, "Arn"),
 			"Condition": map[string]any{
 				"ForAllValues:StringLike": map[string]any{
-					"dynamodb:LeadingKeys": list(keys),
-					"dynamodb:Attributes":  list(store.MoveAttributes()),
+					"dynamodb:LeadingKeys": anyList(keys),
+					"dynamodb:Attributes":  anyList(store.MoveAttributes()),
 				},
-				"ForAllValues:StringNotLike": map[string]any{"dynamodb:LeadingKeys": list(store.MoveExcludedLeadingKeys)},
+				"ForAllValues:StringNotLike": map[string]any{"dynamodb:LeadingKeys": anyList(store.MoveExcludedLeadingKeys)},
 				"StringEqualsIfExists":       map[string]any{"dynamodb:ReturnValues": []any{"NONE"}},
 			},
 		}

@@ -851,25 +851,27 @@ func checkPolicies(id string, access routes.Access, meters bool, policies any, t
 	return problems
 }
 
+// anyList is ss as parseTemplate reads a list of strings.
+func anyList(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
 // wantMovesPolicy is the move grant as parseTemplate reads it.
 func wantMovesPolicy(tableID string) map[string]any {
-	list := func(ss []string) []any {
-		out := make([]any, len(ss))
-		for i, s := range ss {
-			out[i] = s
-		}
-		return out
-	}
 	statement := func(sid, action string, keys []string) map[string]any {
 		return map[string]any{
 			"Sid": sid, "Effect": "Allow", "Action": action,
 			"Resource": map[string]any{"Fn::GetAtt": []any{tableID, "Arn"}},
 			"Condition": map[string]any{
 				"ForAllValues:StringLike": map[string]any{
-					"dynamodb:LeadingKeys": list(keys),
-					"dynamodb:Attributes":  list(store.MoveAttributes()),
+					"dynamodb:LeadingKeys": anyList(keys),
+					"dynamodb:Attributes":  anyList(store.MoveAttributes()),
 				},
-				"ForAllValues:StringNotLike": map[string]any{"dynamodb:LeadingKeys": list(store.MoveExcludedLeadingKeys)},
+				"ForAllValues:StringNotLike": map[string]any{"dynamodb:LeadingKeys": anyList(store.MoveExcludedLeadingKeys)},
 				"StringEqualsIfExists":       map[string]any{"dynamodb:ReturnValues": []any{"NONE"}},
 			},
 		}
@@ -890,23 +892,16 @@ func wantTokenLookupPolicy(tableID string) map[string]any {
 
 // wantMeteringPolicy is the metering grant as parseTemplate reads it.
 func wantMeteringPolicy(tableID string) map[string]any {
-	list := func(ss []string) []any {
-		out := make([]any, len(ss))
-		for i, s := range ss {
-			out[i] = s
-		}
-		return out
-	}
 	return map[string]any{"Statement": []any{map[string]any{
 		"Sid": "CountCalls", "Effect": "Allow", "Action": "dynamodb:UpdateItem",
 		"Resource": map[string]any{"Fn::GetAtt": []any{tableID, "Arn"}},
 		"Condition": map[string]any{
 			"ForAllValues:StringLike": map[string]any{
-				"dynamodb:LeadingKeys": list([]string{store.MeterLeadingKeys}),
-				"dynamodb:Attributes":  list(store.MeterAttributes()),
+				"dynamodb:LeadingKeys": anyList([]string{store.MeterLeadingKeys}),
+				"dynamodb:Attributes":  anyList(store.MeterAttributes()),
 			},
-			"ForAllValues:StringNotLike": map[string]any{"dynamodb:LeadingKeys": list([]string{store.MeterExcludedLeadingKeys})},
-			"StringEqualsIfExists":       map[string]any{"dynamodb:ReturnValues": list(store.MeterReturnValues())},
+			"ForAllValues:StringNotLike": map[string]any{"dynamodb:LeadingKeys": anyList([]string{store.MeterExcludedLeadingKeys})},
+			"StringEqualsIfExists":       map[string]any{"dynamodb:ReturnValues": anyList(store.MeterReturnValues())},
 		},
 	}}}
 }
