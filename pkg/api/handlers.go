@@ -117,18 +117,25 @@ func (a *API) updateGroup(w http.ResponseWriter, r *http.Request, tenant string)
 		return err
 	}
 	g, err := a.store.UpdateGroup(r.Context(), tenant, id, p, version)
+	// ErrMoveAccepted: a move of more groups than one transaction takes,
+	// not finished in time, goes on with the next request that reaches the
+	// subtree (this PATCH repeated, or a GET of the group).
+	return writeGroupOrAccepted(w, r, g, err, store.ErrMoveAccepted)
+}
+
+// writeGroupOrAccepted answers a write of g: 200, or 202 with Retry-After
+// when err is unfinished, the store's report of work that a repeated
+// request carries on; any other error is the answer.
+func writeGroupOrAccepted(w http.ResponseWriter, r *http.Request, g groups.Group, err, unfinished error) error {
+	status := http.StatusOK
 	switch {
-	case errors.Is(err, store.ErrMoveAccepted):
-		// A move of more groups than one transaction takes, not finished
-		// in time: it goes on with the next request that reaches the
-		// subtree (this PATCH repeated, or a GET of the group).
+	case errors.Is(err, unfinished):
 		w.Header().Set("Retry-After", "1")
-		writeGroup(w, r, http.StatusAccepted, g)
-		return nil
+		status = http.StatusAccepted
 	case err != nil:
 		return err
 	}
-	writeGroup(w, r, http.StatusOK, g)
+	writeGroup(w, r, status, g)
 	return nil
 }
 
@@ -154,16 +161,7 @@ func (a *API) deleteGroup(w http.ResponseWriter, r *http.Request, tenant string)
 		remove = a.store.DeleteTree
 	}
 	g, err := remove(r.Context(), tenant, id, version)
-	switch {
-	case errors.Is(err, store.ErrDeleteInProgress):
-		w.Header().Set("Retry-After", "1")
-		writeGroup(w, r, http.StatusAccepted, g)
-		return nil
-	case err != nil:
-		return err
-	}
-	writeGroup(w, r, http.StatusOK, g)
-	return nil
+	return writeGroupOrAccepted(w, r, g, err, store.ErrDeleteInProgress)
 }
 
 // listGroups: GET /v1/groups with the list parameters (listQuery); prefix
