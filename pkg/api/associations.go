@@ -1,8 +1,6 @@
 package api
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"net/http"
 
@@ -78,9 +76,7 @@ func readEntries[E any](r *http.Request) (entries []E, bad map[int]string, err e
 	}
 	entries, bad = make([]E, len(data)), map[int]string{}
 	for i, raw := range data {
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&entries[i]); err != nil {
+		if entries[i], err = decodeEntry[E](raw); err != nil {
 			bad[i] = "must be an object with the documented fields only"
 		}
 	}

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -103,9 +102,8 @@ func (a *API) batchMembers(w http.ResponseWriter, r *http.Request, tenant string
 
 // parseBatchEntry decodes one entry strictly; msg says what is wrong with it.
 func parseBatchEntry(raw json.RawMessage) (e batchEntry, it groups.Item, msg string) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&e); err != nil {
+	e, err := decodeEntry[batchEntry](raw)
+	if err != nil {
 		return e, it, `must be an object {"type": "<item type>", "id": "<item id>"}`
 	}
 	t, err := groups.ParseItemType("type", e.Type)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"reflect"
 	"net/http"
 	"slices"
 	"sort"
@@ -333,4 +334,29 @@ func (f *fields) err() error { return groups.ValidationError(f.errs) }
 // fieldErrorf is a single-field validation error.
 func fieldErrorf(field, format string, args ...any) error {
 	return groups.ValidationError([]groups.FieldError{{Field: field, Message: fmt.Sprintf(format, args...)}})
+}
+
+// decodeEntry decodes raw, one entry of a list in a body, strictly into an
+// E: an object whose keys are each exactly the JSON name of one of E's
+// fields (readBody has refused a key given twice). encoding/json alone
+// would also take a key in another case ("ID" for "id", and of "id" and
+// "ID" the last), so that what a proxy reads as the entry could differ
+// from what is applied. A refused entry still comes back with what could be
+// read of it, for the answer to name.
+func decodeEntry[E any](raw json.RawMessage) (E, error) {
+	var e E
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &keys); err != nil || keys == nil {
+		return e, errors.New("not an object")
+	}
+	err := json.Unmarshal(raw, &e)
+	for k := range keys {
+		if !slices.ContainsFunc(reflect.VisibleFields(reflect.TypeFor[E]()), func(f reflect.StructField) bool {
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			return name == k
+		}) {
+			err = fmt.Errorf("unknown field %q", k)
+		}
+	}
+	return e, err
 }
