@@ -255,7 +255,7 @@ func (s *Store) moveStep(ctx context.Context, tenant string) (done, progressed b
 	// Nothing left marked under the old path as GSI3 lists it: the subtree
 	// under the group's path now, read strongly consistently, must be
 	// whole and unmarked (else the index has yet to catch up).
-	nodes, err := s.subtreeNodes(ctx, tenant, root)
+	nodes, err := s.subtreeNodes(ctx, tenant, root, 0)
 	if err != nil || !wholeSubtree(root, subtreePrefix(root.path()), nodes) || anyMarked(nodes, rec.Mark) {
 		return false, false, err
 	}
@@ -281,7 +281,7 @@ func (s *Store) moveStep(ctx context.Context, tenant string) (done, progressed b
 // move) that is not marked yet, and returns the subtree once a strongly
 // consistent read finds it whole and all marked (nil until then).
 func (s *Store) holdSubtree(ctx context.Context, tenant string, rec moveItem, root groupItem) ([]groupItem, error) {
-	nodes, err := s.subtreeNodes(ctx, tenant, root)
+	nodes, err := s.subtreeNodes(ctx, tenant, root, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -407,25 +407,6 @@ func (s *Store) releaseBelow(ctx context.Context, tenant string, rec moveItem, o
 		})
 	}
 	return left, g.Wait()
-}
-
-// subtreeNodes reads root's descendants that GSI3 lists, strongly
-// consistently (whole or not: see wholeSubtree).
-func (s *Store) subtreeNodes(ctx context.Context, tenant string, root groupItem) ([]groupItem, error) {
-	var ids []string
-	err := s.forEachBelow(ctx, tenant, root, func(id, _ string) error {
-		ids = append(ids, id)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	byID, err := s.liveGroups(ctx, tenant, ids)
-	nodes := make([]groupItem, 0, len(byID))
-	for _, n := range byID {
-		nodes = append(nodes, n)
-	}
-	return nodes, err
 }
 
 func anyMarked(nodes []groupItem, mark string) bool {

@@ -169,26 +169,7 @@ func (s *Store) subtree(ctx context.Context, tenant string, root groupItem) ([]g
 	}
 	prefix := subtreePrefix(root.path())
 	for attempt := 1; ; attempt++ {
-		var keys []map[string]types.AttributeValue
-		err := s.forEachBelow(ctx, tenant, root, func(id, _ string) error {
-			if len(keys) == s.AtomicMoveSize-1 {
-				return errLargeSubtree
-			}
-			keys = append(keys, key(groupPK(tenant, id), skGroup))
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-		nodes := make([]groupItem, 0, len(keys))
-		err = s.batchGet(ctx, keys, nil, func(raw map[string]types.AttributeValue) error {
-			var g groupItem
-			if err := attributevalue.UnmarshalMap(raw, &g); err != nil {
-				return err
-			}
-			nodes = append(nodes, g)
-			return nil
-		})
+		nodes, err := s.subtreeNodes(ctx, tenant, root, s.AtomicMoveSize-1)
 		if err != nil {
 			return nil, err
 		}
@@ -202,6 +183,29 @@ func (s *Store) subtree(ctx context.Context, tenant string, root groupItem) ([]g
 			return nil, err
 		}
 	}
+}
+
+// subtreeNodes reads root's descendants that GSI3 lists, each strongly
+// consistently (whole or not: see wholeSubtree); more than most (unless 0)
+// is errLargeSubtree.
+func (s *Store) subtreeNodes(ctx context.Context, tenant string, root groupItem, most int) ([]groupItem, error) {
+	var ids []string
+	err := s.forEachBelow(ctx, tenant, root, func(id, _ string) error {
+		if most > 0 && len(ids) == most {
+			return errLargeSubtree
+		}
+		ids = append(ids, id)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	byID, err := s.liveGroups(ctx, tenant, ids)
+	nodes := make([]groupItem, 0, len(byID))
+	for _, n := range byID {
+		nodes = append(nodes, n)
+	}
+	return nodes, err
 }
 
 // wholeSubtree reports whether nodes, read strongly consistently, are all
