@@ -244,11 +244,11 @@ func (s *Store) moveStep(ctx context.Context, tenant string) (done, progressed b
 	}
 	// Committed: each descendant takes its new path; cancelling: each
 	// keeps its path. Either way each loses its mark.
-	oldPrefix, newPrefix := subtreePrefix(rec.From), subtreePrefix(rec.From)
+	newPrefix := subtreePrefix(rec.From)
 	if rec.State == moveCommitted {
 		newPrefix = subtreePrefix(rec.To)
 	}
-	left, err := s.releaseBelow(ctx, tenant, rec, oldPrefix, newPrefix)
+	left, err := s.releaseBelow(ctx, tenant, rec, newPrefix)
 	if err != nil || left {
 		return false, left, err
 	}
@@ -322,7 +322,7 @@ func (s *Store) commitMove(ctx context.Context, tenant string, rec moveItem, roo
 		height = max(height, len(d.ancestors())-len(root.ancestors()))
 	}
 	if depth+height > groups.MaxDepth {
-		return s.setMoveState(ctx, rec, moveCancelling, nil)
+		return s.setMoveState(ctx, rec, moveCancelling, nil, "")
 	}
 	held := expression.Name(attrMoving).Equal(expression.Value(rec.Mark))
 	upd := setPath(expression.Set(expression.Name(attrUpdatedAt), expression.Value(formatTime(s.now()))).
@@ -357,11 +357,11 @@ func (s *Store) commitMove(ctx context.Context, tenant string, rec moveItem, roo
 }
 
 // setMoveState writes the move's next state: alone (tx nil), or as the
-// first write of tx, with the new path (to) at commit.
-func (s *Store) setMoveState(ctx context.Context, rec moveItem, state string, tx *txBuilder, to ...string) error {
+// first write of tx, with the new path (to, "" for none) at commit.
+func (s *Store) setMoveState(ctx context.Context, rec moveItem, state string, tx *txBuilder, to string) error {
 	upd := expression.Set(expression.Name("state"), expression.Value(state))
-	if len(to) > 0 {
-		upd = upd.Set(expression.Name("to"), expression.Value(to[0]))
+	if to != "" {
+		upd = upd.Set(expression.Name("to"), expression.Value(to))
 	}
 	cond := expression.Name("mark").Equal(expression.Value(rec.Mark)).
 		And(expression.Name("state").Equal(expression.Value(rec.State)))
@@ -372,24 +372,16 @@ func (s *Store) setMoveState(ctx context.Context, rec moveItem, state string, tx
 	return s.updateOne(ctx, key(rec.PK, rec.SK), upd, cond)
 }
 
-// releaseBelow gives each group that GSI3 lists under oldPrefix and that
-// the move still holds its path under newPrefix, and removes its mark;
-// left reports whether it found any (a later pass checks the rest).
-func (s *Store) releaseBelow(ctx context.Context, tenant string, rec moveItem, oldPrefix, newPrefix string) (left bool, err error) {
-	var ids []string
-	err = s.forEach(ctx, IndexGSI3, expression.Key(AttrGSI3PK).Equal(expression.Value(treeGSI3PK(tenant))).
-		And(expression.Key(AttrGSI3SK).BeginsWith(oldPrefix)), func(raw map[string]types.AttributeValue) error {
-		id, _ := stringAt(raw, "id")
-		ids = append(ids, id)
-		return nil
-	})
+// releaseBelow gives each group that GSI3 lists under the moved group's
+// old path, and that the move still holds, its path under newPrefix, and
+// removes its mark; left reports whether it found any (a later pass checks
+// the rest).
+func (s *Store) releaseBelow(ctx context.Context, tenant string, rec moveItem, newPrefix string) (left bool, err error) {
+	nodes, err := s.subtreeNodes(ctx, tenant, groupItem{ID: rec.Root, GSI3SK: rec.From}, 0)
 	if err != nil {
 		return false, err
 	}
-	nodes, err := s.liveGroups(ctx, tenant, ids)
-	if err != nil {
-		return false, err
-	}
+	oldPrefix := subtreePrefix(rec.From)
 	var g errgroup.Group
 	g.SetLimit(purgeWorkers)
 	for _, n := range nodes {
