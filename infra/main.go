@@ -15,6 +15,7 @@
 //	rateLimit            FLEETGROUPS_RATE_LIMIT        50 (requests/s per key, at most 1000)
 //	burstLimit           FLEETGROUPS_BURST_LIMIT       100 (at most 1000)
 //	quotaPerDay          FLEETGROUPS_QUOTA_PER_DAY     100000 (requests/day per key)
+//	treeMaxDepth         FLEETGROUPS_TREE_MAX_DEPTH    9 (the deepest a group may sit, 0–9)
 //
 // The rate and the burst are refused above routes.MaxTenantCallRate: each
 // call writes its tenant's usage item, which takes about 1,000 writes a
@@ -30,6 +31,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/fleetgroups/fleetgroups/pkg/groups"
 	"github.com/fleetgroups/fleetgroups/pkg/routes"
 )
 
@@ -79,6 +81,7 @@ func propsFrom(lookup func(key, env string) (string, bool)) (*FleetgroupsStackPr
 		RateLimit:          routes.DefaultRateLimit,
 		BurstLimit:         routes.DefaultBurstLimit,
 		QuotaPerDay:        routes.DefaultQuotaPerDay,
+		TreeMaxDepth:       groups.MaxDepth,
 	}
 	if v, ok := lookup("assetsDir", "FLEETGROUPS_ASSETS_DIR"); ok {
 		props.AssetsDir = v
@@ -112,6 +115,13 @@ func propsFrom(lookup func(key, env string) (string, bool)) (*FleetgroupsStackPr
 			return nil, fmt.Errorf("%s: %s is over %v calls/s, what one tenant's usage item takes: every call writes it once (routes.MaxTenantCallRate)", n.key, v, n.max)
 		}
 		*n.dst = f
+	}
+	if v, ok := lookup("treeMaxDepth", "FLEETGROUPS_TREE_MAX_DEPTH"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > groups.MaxDepth {
+			return nil, fmt.Errorf("treeMaxDepth: want a whole number from 0 to %d, got %q", groups.MaxDepth, v)
+		}
+		props.TreeMaxDepth = n
 	}
 	return props, nil
 }

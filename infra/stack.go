@@ -69,6 +69,8 @@ type FleetgroupsStackProps struct {
 	BurstLimit float64
 	// QuotaPerDay is the usage plan's per-key request quota per day.
 	QuotaPerDay float64
+	// TreeMaxDepth is the deepest a group may sit, 0 to groups.MaxDepth.
+	TreeMaxDepth int
 }
 
 // NewFleetgroupsStack declares the whole API: the table, one Lambda per
@@ -174,6 +176,7 @@ func newFunction(scope constructs.Construct, table awsdynamodb.Table, f routes.F
 			routes.EnvUsageRateLimit:   jsii.String(number(props.RateLimit)),
 			routes.EnvUsageBurstLimit:  jsii.String(number(props.BurstLimit)),
 			routes.EnvUsageQuotaPerDay: jsii.String(number(props.QuotaPerDay)),
+			routes.EnvTreeMaxDepth:     jsii.String(strconv.Itoa(props.TreeMaxDepth)),
 		},
 	})
 	switch f.Access {

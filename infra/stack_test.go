@@ -27,6 +27,7 @@ var testProps = FleetgroupsStackProps{
 	RateLimit:          7,
 	BurstLimit:         11,
 	QuotaPerDay:        1234,
+	TreeMaxDepth:       4,
 }
 
 // Synthesis through jsii takes seconds, so TestMain does it once and every
@@ -366,6 +367,8 @@ func TestOneLambdaPerFunctionAndNoMore(t *testing.T) {
 					routes.EnvUsageRateLimit:   "7",
 					routes.EnvUsageBurstLimit:  "11",
 					routes.EnvUsageQuotaPerDay: "1234",
+					// and the tree's depth limit
+					routes.EnvTreeMaxDepth: "4",
 				}},
 			}
 			for k, v := range want {
@@ -872,7 +875,7 @@ func TestEveryFunctionFolderIsDeployed(t *testing.T) {
 }
 
 func TestPropsFromContextOrEnvironment(t *testing.T) {
-	defaults := FleetgroupsStackProps{AssetsDir: "../build", DeletionProtection: true, RateLimit: 50, BurstLimit: 100, QuotaPerDay: 100000}
+	defaults := FleetgroupsStackProps{AssetsDir: "../build", DeletionProtection: true, RateLimit: 50, BurstLimit: 100, QuotaPerDay: 100000, TreeMaxDepth: 9}
 	cases := []struct {
 		name    string
 		set     map[string]string
@@ -882,16 +885,21 @@ func TestPropsFromContextOrEnvironment(t *testing.T) {
 		{"defaults", nil, defaults, false},
 		{"overrides", map[string]string{
 			"assetsDir": "/tmp/x", "deletionProtection": "false",
-			"rateLimit": "5", "burstLimit": "10", "quotaPerDay": "1000",
-		}, FleetgroupsStackProps{AssetsDir: "/tmp/x", RateLimit: 5, BurstLimit: 10, QuotaPerDay: 1000}, false},
+			"rateLimit": "5", "burstLimit": "10", "quotaPerDay": "1000", "treeMaxDepth": "3",
+		}, FleetgroupsStackProps{AssetsDir: "/tmp/x", RateLimit: 5, BurstLimit: 10, QuotaPerDay: 1000, TreeMaxDepth: 3}, false},
 		{"bad-bool", map[string]string{"deletionProtection": "maybe"}, FleetgroupsStackProps{}, true},
 		{"bad-number", map[string]string{"rateLimit": "fast"}, FleetgroupsStackProps{}, true},
 		{"zero-quota", map[string]string{"quotaPerDay": "0"}, FleetgroupsStackProps{}, true},
 		// One item takes every count of a tenant: about 1,000 writes a second.
 		{"rate-at-the-usage-item-ceiling", map[string]string{"rateLimit": "1000", "burstLimit": "1000"},
-			FleetgroupsStackProps{AssetsDir: "../build", DeletionProtection: true, RateLimit: 1000, BurstLimit: 1000, QuotaPerDay: 100000}, false},
+			FleetgroupsStackProps{AssetsDir: "../build", DeletionProtection: true, RateLimit: 1000, BurstLimit: 1000, QuotaPerDay: 100000, TreeMaxDepth: 9}, false},
 		{"rate-over-the-usage-item-ceiling", map[string]string{"rateLimit": "1001"}, FleetgroupsStackProps{}, true},
 		{"burst-over-the-usage-item-ceiling", map[string]string{"burstLimit": "5000"}, FleetgroupsStackProps{}, true},
+		{"flat-trees", map[string]string{"treeMaxDepth": "0"},
+			FleetgroupsStackProps{AssetsDir: "../build", DeletionProtection: true, RateLimit: 50, BurstLimit: 100, QuotaPerDay: 100000}, false},
+		{"deeper-than-the-api", map[string]string{"treeMaxDepth": "10"}, FleetgroupsStackProps{}, true},
+		{"negative-depth", map[string]string{"treeMaxDepth": "-1"}, FleetgroupsStackProps{}, true},
+		{"depth-not-a-number", map[string]string{"treeMaxDepth": "deep"}, FleetgroupsStackProps{}, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

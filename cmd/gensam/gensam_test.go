@@ -11,11 +11,13 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/fleetgroups/fleetgroups/pkg/groups"
 	"github.com/fleetgroups/fleetgroups/pkg/problem"
 	"github.com/fleetgroups/fleetgroups/pkg/routes"
 	"github.com/fleetgroups/fleetgroups/pkg/store"
@@ -727,6 +729,10 @@ func checkTemplate(doc map[string]any, fns []routes.Function, rs []routes.Route)
 			if s, ok := got.(string); !ok || limit == nil || s != fmt.Sprint(limit) {
 				report("%s: environment %s is %v, but the usage plan's %s is %v", id, env, got, strings.Join(plan, "."), limit)
 			}
+		}
+		// The tree's depth limit is one the API allows.
+		if d, err := strconv.Atoi(fmt.Sprint(inherited(props, "Environment", "Variables", routes.EnvTreeMaxDepth))); err != nil || d < 0 || d > groups.MaxDepth {
+			report("%s: environment %s is %v, want 0–%d", id, routes.EnvTreeMaxDepth, inherited(props, "Environment", "Variables", routes.EnvTreeMaxDepth), groups.MaxDepth)
 		}
 		events, _ := props["Events"].(map[string]any)
 		for _, name := range slices.Sorted(maps.Keys(events)) {

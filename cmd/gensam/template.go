@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"gopkg.in/yaml.v3"
 
+	"github.com/fleetgroups/fleetgroups/pkg/groups"
 	"github.com/fleetgroups/fleetgroups/pkg/problem"
 	"github.com/fleetgroups/fleetgroups/pkg/routes"
 	"github.com/fleetgroups/fleetgroups/pkg/store"
@@ -60,6 +61,8 @@ func generate() ([]byte, error) {
 				routes.EnvUsageRateLimit, fmt.Sprint(routes.DefaultRateLimit),
 				routes.EnvUsageBurstLimit, fmt.Sprint(routes.DefaultBurstLimit),
 				routes.EnvUsageQuotaPerDay, fmt.Sprint(routes.DefaultQuotaPerDay),
+				// The deepest a group may sit (0–9): edit to flatten trees.
+				routes.EnvTreeMaxDepth, fmt.Sprint(groups.MaxDepth),
 			)),
 		)),
 		"Resources", rs,

@@ -62,11 +62,16 @@ func run(addr, table string, authCache time.Duration) error {
 	if os.Getenv(ddblocal.EndpointEnv) == "" {
 		fmt.Fprintln(os.Stderr, "starting DynamoDB Local (the first run downloads it)…")
 	}
+	maxDepth, err := app.TreeMaxDepth()
+	if err != nil {
+		return err
+	}
 	st, endpoint, stopDB, err := localdev.Start(ctx, table)
 	if err != nil {
 		return err
 	}
 	defer stopDB()
+	st.MaxDepth = maxDepth
 	fmt.Fprintf(os.Stderr, `
 fleetgroups is serving on http://%s  (DynamoDB Local at %s, table %s)
 

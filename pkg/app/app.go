@@ -25,6 +25,7 @@ import (
 
 	"github.com/fleetgroups/fleetgroups/pkg/api"
 	"github.com/fleetgroups/fleetgroups/pkg/auth"
+	"github.com/fleetgroups/fleetgroups/pkg/groups"
 	"github.com/fleetgroups/fleetgroups/pkg/jsonlog"
 	"github.com/fleetgroups/fleetgroups/pkg/routes"
 	"github.com/fleetgroups/fleetgroups/pkg/store"
@@ -38,6 +39,9 @@ type Config struct {
 	// Limits are the usage plan's (USAGE_RATE_LIMIT, USAGE_BURST_LIMIT,
 	// USAGE_QUOTA_PER_DAY; each defaults to the plan's default).
 	Limits api.Limits
+	// MaxDepth is the deepest a group may sit (TREE_MAX_DEPTH; see
+	// TreeMaxDepth).
+	MaxDepth int
 }
 
 // ConfigFromEnv reads the Config.
@@ -70,7 +74,24 @@ func ConfigFromEnv() (Config, error) {
 		}
 		*l.dst = f
 	}
-	return c, nil
+	var err error
+	c.MaxDepth, err = TreeMaxDepth()
+	return c, err
+}
+
+// TreeMaxDepth is the deepest a group may sit as the environment sets it
+// (routes.EnvTreeMaxDepth): a whole number from 0 to groups.MaxDepth, which
+// is the default. The Lambdas and the local server read it alike.
+func TreeMaxDepth() (int, error) {
+	v, ok := os.LookupEnv(routes.EnvTreeMaxDepth)
+	if !ok {
+		return groups.MaxDepth, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > groups.MaxDepth {
+		return 0, fmt.Errorf("%s must be a whole number from 0 to %d, not %q", routes.EnvTreeMaxDepth, groups.MaxDepth, v)
+	}
+	return n, nil
 }
 
 // NewLogger is the local tools' logger: through slog, which the local
@@ -189,6 +210,7 @@ func start(op routes.Operation) (Config, *store.Store, jsonlog.Logger) {
 		os.Exit(1)
 	}
 	st := store.New(db, cfg.Table)
+	st.MaxDepth = cfg.MaxDepth
 	WarmUp(ctx, st, WarmConnections(op), log)
 	return cfg, st, log
 }

@@ -13,6 +13,7 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/fleetgroups/fleetgroups/pkg/api"
+	"github.com/fleetgroups/fleetgroups/pkg/groups"
 	"github.com/fleetgroups/fleetgroups/pkg/routes"
 )
 
@@ -124,3 +125,37 @@ func TestAWSConfigTakesLambdasEnvironment(t *testing.T) {
 		})
 	}
 }
+
+func TestTreeMaxDepthFromEnv(t *testing.T) {
+	cases := []struct {
+		name    string
+		value   *string
+		want    int
+		wantErr bool
+	}{
+		{"unset", nil, groups.MaxDepth, false},
+		{"flat", ptr("0"), 0, false},
+		{"four levels", ptr("3"), 3, false},
+		{"the API's ceiling", ptr("9"), 9, false},
+		{"deeper than the API", ptr("10"), 0, true},
+		{"negative", ptr("-1"), 0, true},
+		{"not a number", ptr("deep"), 0, true},
+		{"empty", ptr(""), 0, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Setenv(routes.EnvTreeMaxDepth, "")
+			if c.value == nil {
+				os.Unsetenv(routes.EnvTreeMaxDepth)
+			} else {
+				t.Setenv(routes.EnvTreeMaxDepth, *c.value)
+			}
+			got, err := TreeMaxDepth()
+			if (err != nil) != c.wantErr || got != c.want {
+				t.Fatalf("TreeMaxDepth() = %d, %v; want %d (error: %v)", got, err, c.want, c.wantErr)
+			}
+		})
+	}
+}
+
+func ptr(s string) *string { return &s }

@@ -119,8 +119,6 @@ var (
 		Fields: []FieldError{{Field: "parentId", Message: "is not a group of this tenant"}}}
 	ErrCycle = &Error{Code: CodeCycle,
 		Detail: "a group cannot be moved under itself or one of its descendants"}
-	ErrTooDeep = Errorf(CodeTooDeep,
-		"the tree would be deeper than %d levels (a group's depth is at most %d)", MaxDepth+1, MaxDepth)
 	ErrHasChildren = &Error{Code: CodeHasChildren,
 		Detail: "the group has child groups: delete or move them first, or delete the whole subtree with ?cascade=true"}
 	// ErrMoveInProgress answers a request that reached a subtree being moved
@@ -130,3 +128,9 @@ var (
 	ErrMoveInProgress = &Error{Code: CodeMoveInProgress,
 		Detail: "a move of more groups than one transaction takes is still running in this part of the tree; repeat the request after Retry-After (each request that reaches the subtree carries the move on)"}
 )
+
+// TooDeep answers a create or a move that would put a group deeper than
+// maxDepth, the deployment's limit (at most MaxDepth).
+func TooDeep(maxDepth int) error {
+	return Errorf(CodeTooDeep, "the tree would be deeper than %d levels (a group's depth is at most %d)", maxDepth+1, maxDepth)
+}

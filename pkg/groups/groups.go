@@ -46,7 +46,8 @@ const (
 	// page N reads every entry before it, so deeper reads take cursors.
 	MaxPageNumberDepth = 10000
 	// MaxDepth is the deepest a group may sit: a tree has at most
-	// MaxDepth+1 levels (top-level groups are at depth 0).
+	// MaxDepth+1 levels (top-level groups are at depth 0). It is the default
+	// and the ceiling of a deployment's setting (routes.EnvTreeMaxDepth).
 	MaxDepth = 9
 	// MaxMoveSize is the most groups (the moved group and its descendants)
 	// that move in one TransactWriteItems of 100 actions, of which the two

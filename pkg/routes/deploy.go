@@ -44,6 +44,11 @@ const (
 	EnvUsageQuotaPerDay = "USAGE_QUOTA_PER_DAY"
 )
 
+// EnvTreeMaxDepth is the environment variable through which the
+// deployments set how deep a group may sit (0 to groups.MaxDepth, which is
+// the default): a platform whose trees have four levels sets 3.
+const EnvTreeMaxDepth = "TREE_MAX_DEPTH"
+
 // accessLogFields are the access log's JSON fields and their API Gateway
 // variables; tenantId is what the authorizer resolved, so every line can be
 // traced to a tenant.

@@ -21,7 +21,7 @@ import (
 // still being where it was read (one GetItem more than a top-level create),
 // and starts again from that read if it moved. It returns ErrNameTaken if
 // the tenant has a group of that name (case-insensitively),
-// ErrParentNotFound or ErrTooDeep.
+// ErrParentNotFound or too_deep.
 func (s *Store) CreateGroup(ctx context.Context, tenant string, ng groups.NewGroup) (groups.Group, error) {
 	id := s.NewID()
 	for attempt := 1; ; attempt++ {
@@ -48,7 +48,7 @@ func (s *Store) createGroup(ctx context.Context, tenant, id string, ng groups.Ne
 		if parent, err = s.liveParent(ctx, tenant, ng.ParentID); err != nil {
 			return groups.Group{}, err
 		}
-		if err := underParent(&g, parent); err != nil {
+		if err := s.underParent(&g, parent); err != nil {
 			return groups.Group{}, err
 		}
 	}

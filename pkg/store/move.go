@@ -321,7 +321,7 @@ func (s *Store) commitMove(ctx context.Context, tenant string, rec moveItem, roo
 	for _, d := range subtree {
 		height = max(height, len(d.ancestors())-len(root.ancestors()))
 	}
-	if depth+height > groups.MaxDepth {
+	if depth+height > s.MaxDepth {
 		return s.setMoveState(ctx, rec, moveCancelling, nil, "")
 	}
 	held := expression.Name(attrMoving).Equal(expression.Value(rec.Mark))

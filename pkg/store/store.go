@@ -41,6 +41,9 @@ type Store struct {
 	// a larger subtree moves step by step (move.go). It is
 	// groups.MaxMoveSize, which tests lower to move large trees cheaply.
 	AtomicMoveSize int
+	// MaxDepth is the deepest a group may sit, the deployment's setting
+	// (routes.EnvTreeMaxDepth): 0 to groups.MaxDepth, which it defaults to.
+	MaxDepth int
 
 	meter *meterState // CountCall's (usage.go)
 	// edges is whether the table's memberships all have their edges
@@ -52,7 +55,7 @@ type Store struct {
 func New(db *dynamodb.Client, table string) *Store {
 	return &Store{
 		db: db, table: table, Now: time.Now, NewID: NewGroupID, NewAssociationID: NewAssociationID,
-		PurgeReserve: purgeReserve, AtomicMoveSize: groups.MaxMoveSize, meter: &meterState{}, edges: &atomic.Bool{},
+		PurgeReserve: purgeReserve, AtomicMoveSize: groups.MaxMoveSize, MaxDepth: groups.MaxDepth, meter: &meterState{}, edges: &atomic.Bool{},
 	}
 }
 

@@ -80,10 +80,10 @@ func (s *Store) liveParent(ctx context.Context, tenant, id string) (groupItem, e
 
 // underParent places g under parent: its ancestors, checked against the
 // depth limit.
-func underParent(g *groups.Group, parent groupItem) error {
+func (s *Store) underParent(g *groups.Group, parent groupItem) error {
 	anc := append(parent.ancestors(), parent.ID)
-	if len(anc) > groups.MaxDepth {
-		return groups.ErrTooDeep
+	if len(anc) > s.MaxDepth {
+		return groups.TooDeep(s.MaxDepth)
 	}
 	g.Ancestors = anc
 	return nil
@@ -102,7 +102,7 @@ type movePlan struct {
 
 // planMove reads what moving cur under parentID ("" for top level) takes,
 // and refuses a move under its own subtree (ErrCycle) or past the depth
-// limit (ErrTooDeep).
+// limit (too_deep).
 func (s *Store) planMove(ctx context.Context, tenant string, cur groupItem, parentID string) (movePlan, error) {
 	var plan movePlan
 	newDepth := 0
@@ -141,8 +141,8 @@ func (s *Store) planMove(ctx context.Context, tenant string, cur groupItem, pare
 	if err != nil {
 		return plan, err
 	}
-	if newDepth+height > groups.MaxDepth {
-		return plan, groups.ErrTooDeep
+	if newDepth+height > s.MaxDepth {
+		return plan, groups.TooDeep(s.MaxDepth)
 	}
 	plan.descendants = subtree
 	return plan, nil

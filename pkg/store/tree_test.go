@@ -595,3 +595,24 @@ func TestSubtreesBeyondOneQueryPage(t *testing.T) {
 	}
 	storetest.CheckInvariants(t, st)
 }
+
+// TestTreeDepthSetting: a deployment that allows fewer levels
+// (routes.EnvTreeMaxDepth) refuses creates and moves past them, and says
+// its own limit.
+func TestTreeDepthSetting(t *testing.T) {
+	t.Parallel()
+	st, _ := storetest.NewStore(t)
+	st.MaxDepth = 1
+	top := mustCreateUnder(t, st, tenantA, "", "Top")
+	mid := mustCreateUnder(t, st, tenantA, top.ID, "Mid")
+	_, err := st.CreateGroup(context.Background(), tenantA, groups.NewGroup{ParentID: mid.ID, Name: "Too deep"})
+	wantCode(t, err, groups.CodeTooDeep)
+	if !strings.Contains(err.Error(), "depth is at most 1") {
+		t.Errorf("too_deep says %q, want the deployment's limit", err)
+	}
+	other := mustCreateUnder(t, st, tenantA, "", "Other")
+	mustCreateUnder(t, st, tenantA, other.ID, "Other's child")
+	_, err = moveTo(st, tenantA, other.ID, top.ID) // its child would sit at depth 2
+	wantCode(t, err, groups.CodeTooDeep)
+	storetest.CheckInvariants(t, st)
+}
