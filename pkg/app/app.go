@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/smithy-go/middleware"
@@ -144,7 +145,23 @@ func NewDynamoDB(endpoint string, apiOptions ...func(*middleware.Stack) error) (
 
 // NewDynamoDBFromConfig is NewDynamoDB for a configuration already loaded.
 func NewDynamoDBFromConfig(cfg aws.Config, endpoint string) *dynamodb.Client {
+	return newDynamoDB(cfg, endpoint, ReadTimeout)
+}
+
+// ReadTimeout is how long an attempt waits on a silent connection before it
+// fails, and the retryer makes another (the SDK sets none for DynamoDB): a
+// DynamoDB answer takes milliseconds, so a connection silent this long is
+// broken, and without it one stuck attempt would take the request's whole
+// 29 s. It is an inactivity limit, reset by every byte, not a deadline.
+const ReadTimeout = 5 * time.Second
+
+func newDynamoDB(cfg aws.Config, endpoint string, readTimeout time.Duration) *dynamodb.Client {
 	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
+		// The SDK's own client (or one the configuration brought) gains
+		// the timeout; another kind of client keeps its own settings.
+		if b, ok := o.HTTPClient.(*awshttp.BuildableClient); ok {
+			o.HTTPClient = b.WithReadTimeout(readTimeout)
+		}
 		o.Retryer = NewRetryer()
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)

@@ -3,11 +3,15 @@ package app
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
@@ -159,3 +163,40 @@ func TestTreeMaxDepthFromEnv(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+// TestSilentConnectionIsRetried: an attempt whose connection goes silent
+// fails after the read timeout and the retryer makes another, instead of
+// waiting out the request (seen failing without the timeout: the first
+// GetItem waited until the test's deadline).
+func TestSilentConnectionIsRetried(t *testing.T) {
+	var requests atomic.Int32
+	stall := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if requests.Add(1) == 1 {
+			<-stall // the first attempt's connection stays silent
+			return
+		}
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		_, _ = w.Write([]byte(`{"Item":{"PK":{"S":"k"},"SK":{"S":"s"}}}`))
+	}))
+	defer srv.Close()
+	defer close(stall) // before Close, which waits for the stalled handler
+	cfg, err := AWSConfig(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const readTimeout = 2 * time.Second
+	db := newDynamoDB(cfg, srv.URL, readTimeout)
+	// The request's own deadline is far off: only the read timeout can end
+	// the first attempt.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("t"),
+		Key: map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: "k"}, "SK": &types.AttributeValueMemberS{Value: "s"}}})
+	if err != nil || out.Item == nil {
+		t.Fatalf("GetItem = %v, %v; want the item from the second attempt", out, err)
+	}
+	if n := requests.Load(); n != 2 {
+		t.Errorf("%d attempts, want 2", n)
+	}
+}
