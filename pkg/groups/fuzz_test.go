@@ -90,8 +90,9 @@ func forbidden(r rune, oneLine bool) bool {
 		// Free text: controls other than line feed and tab; format
 		// characters are allowed (issue 6 #5 limits them in names only).
 		return unicode.IsControl(r) && r != '\t' && r != '\n'
-	case r == '\u200c' || r == '\u200d':
-		// Allowed between letters, marks or emoji; TestNameRules pins where.
+	case r == '\u200c' || r == '\u200d', r >= '\U000E0020' && r <= '\U000E007F':
+		// Joiners between letters, marks or emoji, and tags in emoji tag
+		// sequences (flags) are allowed; TestNameRules pins where.
 		return false
 	}
 	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r)

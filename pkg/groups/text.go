@@ -14,7 +14,9 @@ import (
 // are: valid UTF-8, no control characters, and no invisible format
 // characters (Unicode category Cf: zero-width space, BOM, word joiner, bidi
 // controls), except a zero-width joiner or non-joiner between two letters,
-// marks or emoji, which emoji sequences and Persian or Indic names need.
+// marks or emoji, which emoji sequences and Persian or Indic names need,
+// and the tag characters of an emoji tag sequence (the flags of Scotland,
+// England and Wales).
 // Free text (descriptions, attribute values) may hold anything printable,
 // and line feeds and tabs. Names are compared in one folded form (FoldName),
 // so lookalikes are one name.
@@ -82,8 +84,9 @@ func nameProblem(s string) string {
 		return msg
 	}
 	var prev rune
+	flags := tagSequences(s)
 	for i, r := range s {
-		if !unicode.Is(unicode.Cf, r) {
+		if !unicode.Is(unicode.Cf, r) || flags[i] {
 			prev = r
 			continue
 		}
@@ -97,6 +100,41 @@ func nameProblem(s string) string {
 			"U+200C and U+200D are allowed only between letters, marks or emoji", r)
 	}
 	return ""
+}
+
+// The parts of an emoji tag sequence (Unicode's UTS #51): a tag base, in
+// practice the black flag, then tag characters, then the cancel tag.
+const (
+	blackFlag         = '\U0001F3F4'
+	firstTag, lastTag = '\U000E0020', '\U000E007E'
+	cancelTag         = '\U000E007F'
+)
+
+// tagSequences returns the byte offsets of the tag characters of s that
+// form emoji tag sequences: a black flag, one or more tag characters and
+// the cancel tag. Tags anywhere else are invisible text, and refused.
+func tagSequences(s string) map[int]bool {
+	var flags map[int]bool
+	var pending []int // the tags after a black flag, until the cancel tag
+	prev := rune(-1)
+	for i, r := range s {
+		switch {
+		case r >= firstTag && r <= lastTag && (prev == blackFlag || len(pending) > 0):
+			pending = append(pending, i)
+		case r == cancelTag && len(pending) > 0:
+			if flags == nil {
+				flags = map[int]bool{}
+			}
+			for _, at := range append(pending, i) {
+				flags[at] = true
+			}
+			pending = nil
+		default:
+			pending = nil
+		}
+		prev = r
+	}
+	return flags
 }
 
 // joins reports whether a zero-width joiner or non-joiner may stand next to

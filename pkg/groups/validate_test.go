@@ -103,8 +103,10 @@ func TestFoldName(t *testing.T) {
 		{"ﬁle", "file"},            // ligature
 		{"e\u0301", "\u00e9"},      // composed
 		{"👩\u200d💻", "👩💻"},         // joiners are default-ignorable too
-		{"a#b c!", "a#b c!"},       // punctuation and spaces stay
-		{"\u3164", ""},             // Hangul filler: looks empty, folds empty
+		// and tags: the flags of Scotland and England fold alike
+		{"\U0001F3F4\U000E0067\U000E0062\U000E0073\U000E0063\U000E0074\U000E007F Depot", "\U0001F3F4 depot"},
+		{"a#b c!", "a#b c!"}, // punctuation and spaces stay
+		{"\u3164", ""},       // Hangul filler: looks empty, folds empty
 	}
 	for _, c := range cases {
 		if got := groups.FoldName(c.in); got != c.want {
@@ -124,6 +126,12 @@ func TestNameRules(t *testing.T) {
 		{"ok-zwj-skin-tone", "👩🏽\u200d💻", true},
 		{"ok-zwnj-persian", "می\u200cخواهم", true},
 		{"ok-zwj-after-mark", "क्\u200dष", true},
+		{"ok-flag-of-scotland", "\U0001F3F4\U000E0067\U000E0062\U000E0073\U000E0063\U000E0074\U000E007F Depot", true},
+		{"ok-two-flags", "\U0001F3F4\U000E0067\U000E0062\U000E0077\U000E006C\U000E0073\U000E007F\U0001F3F4\U000E0067\U000E0062\U000E0065\U000E006E\U000E0067\U000E007F", true},
+		{"bad-tags-without-flag", "a\U000E0067\U000E0062\U000E007Fb", false},
+		{"bad-flag-tags-unterminated", "\U0001F3F4\U000E0067\U000E0062 Depot", false},
+		{"bad-flag-cancel-tag-alone", "\U0001F3F4\U000E007F", false},
+		{"bad-tag-after-sequence", "\U0001F3F4\U000E0067\U000E007F\U000E0067", false},
 		{"bad-zwj-alone", "\u200d", false},
 		{"bad-zwj-at-start", "\u200dBerlin", false},
 		{"bad-zwnj-at-end", "Berlin\u200c", false},
