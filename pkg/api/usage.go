@@ -38,10 +38,10 @@ const (
 )
 
 // meterReserve is the part of the request's time that the count leaves
-// to the rest of the response, so that a count that never answers still
-// lets the response out (and get-usage read the counters instead) before
-// the deadline, after which API Gateway would answer 503.
-const meterReserve = 3 * time.Second
+// to the rest of the response (routes.AnswerReserveSeconds), so that a
+// count that never answers still lets the response out (and get-usage
+// read the counters instead) before the deadline.
+const meterReserve = routes.AnswerReserveSeconds * time.Second
 
 // WithMeter counts calls through m instead of the API's store, so that tests
 // can tell the metering requests from the operations' own.

@@ -15,6 +15,11 @@ const (
 	// LambdaTimeoutSeconds matches API Gateway's 29 s integration limit: a
 	// Lambda running longer only burns money after the client got a 504.
 	LambdaTimeoutSeconds = 29
+	// AnswerReserveSeconds is the part of a request's time that long work (the
+	// usage count, a purge, a move step by step) leaves unused, so that the
+	// function still answers before the deadline, past which API Gateway
+	// would answer for it. In seconds.
+	AnswerReserveSeconds = 3
 	LambdaMemoryMB       = 256
 	// AuthorizerCacheSeconds trades revocation latency for one authorizer
 	// run per token per 5 minutes instead of one per request.

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
+	"github.com/fleetgroups/fleetgroups/pkg/routes"
 )
 
 // ErrDeleteInProgress is returned by DeleteGroup when the group is gone for
@@ -20,10 +21,11 @@ import (
 // resumes the purge.
 var ErrDeleteInProgress = errors.New("group deletion in progress")
 
-// purgeReserve is how much of the caller's deadline the purge leaves unused,
-// so that the caller can still answer before API Gateway's 29 s limit
-// (Store.PurgeReserve, which tests may lengthen).
-const purgeReserve = 3 * time.Second
+// purgeReserve is how much of the caller's deadline a purge (or a move
+// step by step) leaves unused, so that the caller can still answer before
+// API Gateway's limit (routes.AnswerReserveSeconds; Store.PurgeReserve,
+// which tests may lengthen).
+const purgeReserve = routes.AnswerReserveSeconds * time.Second
 
 // DeleteGroup deletes the group, frees its name, decrements the tenant's
 // group count and removes every membership, for any group size.
