@@ -40,19 +40,22 @@ func TestClientRequestToken(t *testing.T) {
 		return err
 	}
 	var cancelled *types.TransactionCanceledException
-	if err := putAbsent("first"); err != nil {
+	// DynamoDB keeps a token for 10 minutes whatever the table, so each
+	// run has its own (go test -count=N reruns this on a new table).
+	first, second := "first-"+store.RandomToken(8), "second-"+store.RandomToken(8)
+	if err := putAbsent(first); err != nil {
 		t.Fatalf("first put: %v", err)
 	}
-	if err := putAbsent("first"); err != nil {
+	if err := putAbsent(first); err != nil {
 		t.Fatalf("the same put with the same token: %v, want success without a write", err)
 	}
-	if err := putAbsent("second"); !errors.As(err, &cancelled) {
+	if err := putAbsent(second); !errors.As(err, &cancelled) {
 		t.Fatalf("the same put with a new token: %v, want a cancellation (the item exists)", err)
 	}
 	if _, err := db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(st.Table()), Key: k}); err != nil {
 		t.Fatal(err)
 	}
-	if err := putAbsent("second"); err != nil {
+	if err := putAbsent(second); err != nil {
 		t.Fatalf("the cancelled token again, the item gone: %v, want the put to run as new", err)
 	}
 }
