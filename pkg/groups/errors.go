@@ -45,6 +45,9 @@ const (
 	// Token restrictions.
 	CodeReadOnlyToken Code = "read_only_token"
 	CodeOutOfScope    Code = "out_of_scope"
+
+	// The change feed.
+	CodeCursorExpired Code = "cursor_expired"
 )
 
 // FieldError names one invalid input field and what is wrong with it.

@@ -51,13 +51,18 @@ var DemoRegistrations = []groups.RegisteredItem{
 // OpenTable connects to DynamoDB Local at endpoint and creates table (if it
 // does not exist yet) and the cursor key.
 func OpenTable(ctx context.Context, endpoint, table string, apiOptions ...func(*middleware.Stack) error) (*store.Store, error) {
+	return OpenTableWith(ctx, endpoint, table, nil, apiOptions...)
+}
+
+// OpenTableWith is OpenTable creating a missing table with opts.
+func OpenTableWith(ctx context.Context, endpoint, table string, opts []store.TableOption, apiOptions ...func(*middleware.Stack) error) (*store.Store, error) {
 	db, err := app.NewDynamoDB(endpoint, apiOptions...)
 	if err != nil {
 		return nil, err
 	}
 	st := store.New(db, table)
 	var inUse *types.ResourceInUseException
-	switch err := st.CreateTable(ctx); {
+	switch err := st.CreateTable(ctx, opts...); {
 	case errors.As(err, &inUse):
 		// An existing table keeps its schema version: migrate moves it.
 	case err != nil:

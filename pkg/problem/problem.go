@@ -55,6 +55,8 @@ var statusOf = map[groups.Code]int{
 
 	groups.CodeReadOnlyToken: http.StatusForbidden,
 	groups.CodeOutOfScope:    http.StatusForbidden,
+
+	groups.CodeCursorExpired: http.StatusGone,
 }
 
 // Status is the HTTP status of code.

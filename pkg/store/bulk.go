@@ -9,7 +9,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
 )
@@ -52,11 +51,5 @@ func (s *Store) LoadMembers(ctx context.Context, tenant, groupID string, items [
 	if err != nil {
 		return translate(err)
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(purgeWorkers)
-	for start := 0; start < len(reqs); start += batchWriteMax {
-		chunk := reqs[start:min(start+batchWriteMax, len(reqs))]
-		g.Go(func() error { return s.batchWrite(gctx, chunk) })
-	}
-	return translate(g.Wait())
+	return translate(s.batchWriteAll(ctx, reqs))
 }

@@ -213,15 +213,21 @@ func withHeldKeys(members []map[string]types.AttributeValue) []map[string]types.
 
 // deleteKeys deletes the items at keys with parallel BatchWriteItem calls.
 func (s *Store) deleteKeys(ctx context.Context, keys []map[string]types.AttributeValue) error {
+	reqs := make([]types.WriteRequest, len(keys))
+	for i, k := range keys {
+		reqs[i] = types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: k}}
+	}
+	return s.batchWriteAll(ctx, reqs)
+}
+
+// batchWriteAll runs reqs as BatchWriteItem calls of batchWriteMax,
+// purgeWorkers of them at a time.
+func (s *Store) batchWriteAll(ctx context.Context, reqs []types.WriteRequest) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(purgeWorkers)
-	for start := 0; start < len(keys); start += batchWriteMax {
-		chunk := keys[start:min(start+batchWriteMax, len(keys))]
-		reqs := make([]types.WriteRequest, len(chunk))
-		for i, k := range chunk {
-			reqs[i] = types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: k}}
-		}
-		g.Go(func() error { return s.batchWrite(ctx, reqs) })
+	for start := 0; start < len(reqs); start += batchWriteMax {
+		chunk := reqs[start:min(start+batchWriteMax, len(reqs))]
+		g.Go(func() error { return s.batchWrite(ctx, chunk) })
 	}
 	return g.Wait()
 }

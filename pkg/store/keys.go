@@ -1,7 +1,9 @@
 package store
 
 import (
+	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -36,6 +38,7 @@ import (
 //	                    (and GSI2: T#<t>#I#<type>#<item>#A#<other type> / C#<createdAt>#<other item>)
 //	idempotency record  T#<t>#IDEM#<key>            IDEM
 //	move in progress    T#<t>#MOVE                  MOVE
+//	change event        T#<t>#FEED                  F#<ms>#<nnnnn>#<event id>   (changes.go)
 //	cursor key          #SYSTEM                     CURSOR_KEY
 //	schema version      #SYSTEM                     SCHEMA
 //
@@ -255,3 +258,33 @@ func idempotencyPK(tenant, key string) string { return tenantPK(tenant) + "#IDEM
 // movePK is the partition of the tenant's move in progress (move.go), a
 // partition of its own so that IAM can grant its writes alone.
 func movePK(tenant string) string { return tenantPK(tenant) + "#MOVE" }
+
+// feedPK is the partition of the tenant's change feed (changes.go).
+func feedPK(tenant string) string { return tenantPK(tenant) + "#FEED" }
+
+// feedSKPrefix starts every feed position; feedSK is the position of the
+// n-th event published at ms (Unix milliseconds): positions sort as
+// publishing time, then publishing order.
+const feedSKPrefix = "F#"
+
+func feedSK(ms int64, n int, eventID string) string {
+	return fmt.Sprintf("%s%013d#%05d#%s", feedSKPrefix, ms, n, eventID)
+}
+
+// feedBound is the position before every event published at ms or later.
+func feedBound(ms int64) string { return fmt.Sprintf("%s%013d", feedSKPrefix, ms) }
+
+// feedMillis is the publishing time of a position (feedSK or feedBound).
+func feedMillis(pos string) (int64, bool) {
+	rest, ok := strings.CutPrefix(pos, feedSKPrefix)
+	if !ok || len(rest) < 13 {
+		return 0, false
+	}
+	ms, err := strconv.ParseInt(rest[:13], 10, 64)
+	return ms, err == nil && (len(rest) == 13 || rest[13] == '#')
+}
+
+// afterFeed is the smallest position after pos: event ids and the rest of
+// a position hold no character below '#', so no position lies between pos
+// and pos + " ".
+func afterFeed(pos string) string { return pos + " " }

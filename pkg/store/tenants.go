@@ -102,8 +102,12 @@ func (s *Store) EnsureCursorKey(ctx context.Context) error {
 // CreateTable creates the table from TableDefinition, waits until it is
 // active and turns on TTL. Used by tests, the local server and the admin
 // command; deployed tables come from the CDK stack.
-func (s *Store) CreateTable(ctx context.Context) error {
-	if _, err := s.db.CreateTable(ctx, TableDefinition(s.table)); err != nil {
+func (s *Store) CreateTable(ctx context.Context, opts ...TableOption) error {
+	def := TableDefinition(s.table)
+	for _, o := range opts {
+		o(def)
+	}
+	if _, err := s.db.CreateTable(ctx, def); err != nil {
 		return fmt.Errorf("create table %s: %w", s.table, err)
 	}
 	w := dynamodb.NewTableExistsWaiter(s.db, func(o *dynamodb.TableExistsWaiterOptions) {

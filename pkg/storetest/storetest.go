@@ -50,8 +50,20 @@ func (c *Counter) Take() map[string]int {
 
 // NewStore returns a store on a fresh, randomly named table on the DynamoDB
 // Local named by DYNAMODB_ENDPOINT (see ddblocal.RunTests), with its request
-// counter. The table is deleted when the test ends.
+// counter. The table is deleted when the test ends. It has no stream
+// (store.WithoutStream): tests of the change feed take NewStreamStore.
 func NewStore(t testing.TB) (*store.Store, *Counter) {
+	t.Helper()
+	return newStore(t, store.WithoutStream)
+}
+
+// NewStreamStore is NewStore for a table with its stream, as deployed.
+func NewStreamStore(t testing.TB) (*store.Store, *Counter) {
+	t.Helper()
+	return newStore(t)
+}
+
+func newStore(t testing.TB, opts ...store.TableOption) (*store.Store, *Counter) {
 	t.Helper()
 	endpoint := os.Getenv("DYNAMODB_ENDPOINT")
 	if endpoint == "" {
@@ -59,7 +71,7 @@ func NewStore(t testing.TB) (*store.Store, *Counter) {
 	}
 	counter := &Counter{}
 	ctx := context.Background()
-	st, err := localdev.OpenTable(ctx, endpoint, "t-"+store.RandomToken(8), counter.Middleware)
+	st, err := localdev.OpenTableWith(ctx, endpoint, "t-"+store.RandomToken(8), opts, counter.Middleware)
 	if err != nil {
 		t.Fatalf("create table: %v", err)
 	}
