@@ -1,8 +1,10 @@
 // Command infra is the CDK app of fleetgroups: one stack, Fleetgroups, with
 // the DynamoDB table, one arm64 Go Lambda per operation of pkg/routes, a
 // regional REST API whose every method goes through a REQUEST authorizer and
-// needs the tenant's API key (supplied by the authorizer, not the client), and
-// the usage plan those keys are attached to. Everything that lists operations
+// needs the tenant's API key (supplied by the authorizer, not the client),
+// the usage plan those keys are attached to, and the change feed's event
+// source mapping from the table's stream to publish-changes, with a queue and
+// an alarm for the batches it loses. Everything that lists operations
 // or paths is generated from pkg/routes; stack_test.go checks the result.
 //
 // Run it through the CDK CLI from this folder (make synth / make deploy build

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -8,10 +9,12 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -37,7 +40,18 @@ const (
 	// The metering grant's terms (store.MeterLeadingKeys and friends).
 	meterLeadingKeys         = "T#*"
 	meterExcludedLeadingKeys = "T#*#*"
+	// The feed grant's terms (store.FeedLeadingKeys): the partitions where
+	// the publisher appends change events.
+	feedLeadingKeys = "T#*#FEED"
 )
+
+// changeSortKeys are the sort keys of the items whose stream records make
+// change events (store.ChangeSortKeys): whole keys and starts of keys. The
+// event source mapping's filter drops every other record.
+var changeSortKeys = struct{ Exact, Prefixes []string }{
+	Exact:    []string{"#GROUP", "ITEM", "ASSOC"},
+	Prefixes: []string{"M#"},
+}
 
 // meterAttributes are the attributes counting calls writes, as StringLike
 // patterns (store.MeterAttributes): each day's counter has a name of its own.
@@ -74,13 +88,15 @@ type FleetgroupsStackProps struct {
 }
 
 // NewFleetgroupsStack declares the whole API: the table, one Lambda per
-// operation, the REST API with its authorizer, and the usage plan tenants'
-// API keys are attached to.
+// operation, the REST API with its authorizer, the usage plan tenants' API
+// keys are attached to, and the change feed's publisher on the table's
+// stream.
 func NewFleetgroupsStack(scope constructs.Construct, id string, props *FleetgroupsStackProps) awscdk.Stack {
 	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
 
 	table := newTable(stack, props.DeletionProtection)
 	fns := newFunctions(stack, table, props)
+	newChangeFeed(stack, table, fns[routes.PublishChanges])
 	api := newAPI(stack, fns, props.DeletionProtection)
 	plan := newUsagePlan(api, props)
 
@@ -118,6 +134,8 @@ func newTable(scope constructs.Construct, protected bool) awsdynamodb.Table {
 		DeletionProtection:  jsii.Bool(protected),
 		RemovalPolicy:       removalPolicy(protected),
 		TimeToLiveAttribute: jsii.String(attrExpires),
+		// Issue 9: the change feed reads every write, with both images.
+		Stream: awsdynamodb.StreamViewType_NEW_AND_OLD_IMAGES,
 	})
 	// CloudFormation adds at most one GSI per stack update: a stack
 	// deployed before GSI3 (the tree order) gains it in one deploy.
@@ -187,6 +205,13 @@ func newFunction(scope constructs.Construct, table awsdynamodb.Table, f routes.F
 	case routes.ReadTree:
 		table.GrantReadData(fn)
 		grantMoves(fn, table)
+	case routes.StreamPublisher:
+		// It reads groups as ReadTree functions do, moves included, and
+		// appends to the feeds; newChangeFeed grants the stream and the
+		// failure queue.
+		table.GrantReadData(fn)
+		grantMoves(fn, table)
+		grantFeed(fn, table)
 	case routes.TokenLookup:
 		table.Grant(fn, jsii.String("dynamodb:GetItem"))
 	case routes.NoTable:
@@ -245,6 +270,104 @@ func grantMoves(fn awslambda.Function, table awsdynamodb.Table) {
 			},
 		}))
 	}
+}
+
+// grantFeed lets fn append change events: PutItem and BatchWriteItem only
+// in the tenants' feed partitions (store.FeedLeadingKeys), never in a name
+// guard's or an idempotency record's partition, whose keys may hold any '#'
+// and so could end in "#FEED" (the move grant's exclusions).
+func grantFeed(fn awslambda.Function, table awsdynamodb.Table) {
+	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("AppendToFeeds"),
+		Actions:   jsii.Strings("dynamodb:PutItem", "dynamodb:BatchWriteItem"),
+		Resources: &[]*string{table.TableArn()},
+		Conditions: &map[string]any{
+			"ForAllValues:StringLike":    map[string]any{"dynamodb:LeadingKeys": []string{feedLeadingKeys}},
+			"ForAllValues:StringNotLike": map[string]any{"dynamodb:LeadingKeys": moveExcludedLeadingKeys},
+		},
+	}))
+}
+
+// newChangeFeed feeds the table's stream to publisher (issue 9): an event
+// source mapping that hands it only the records of items that make events
+// (changeSortKeys), retries a failing batch halved, and sends what still
+// fails to the ChangeFailures queue, whose alarm says a batch was lost.
+// The publisher's role gets the stream reads and the queue's SendMessage
+// here, by name, rather than through DynamoEventSource and SqsDlq, which
+// would add ListStreams on "*" and the queue's other actions.
+func newChangeFeed(scope constructs.Construct, table awsdynamodb.Table, publisher awslambda.Function) {
+	failures := awssqs.NewQueue(scope, jsii.String("ChangeFailures"), &awssqs.QueueProps{
+		RetentionPeriod: awscdk.Duration_Days(jsii.Number(routes.ChangeFailureRetentionDays)),
+		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+	})
+	for _, s := range []struct {
+		sid       string
+		actions   []string
+		resources []*string
+	}{
+		{"ReadChangeStream", []string{"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"},
+			[]*string{table.TableStreamArn()}},
+		{"ListChangeStreams", []string{"dynamodb:ListStreams"},
+			[]*string{awscdk.Fn_Join(jsii.String(""), &[]*string{table.TableArn(), jsii.String("/stream/*")})}},
+		{"ReportLostBatches", []string{"sqs:SendMessage"}, []*string{failures.QueueArn()}},
+	} {
+		publisher.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String(s.sid),
+			Actions:   jsii.Strings(s.actions...),
+			Resources: &s.resources,
+		}))
+	}
+
+	mapping := awslambda.NewCfnEventSourceMapping(scope, jsii.String("PublishChangesStream"), &awslambda.CfnEventSourceMappingProps{
+		FunctionName:                   publisher.FunctionName(),
+		EventSourceArn:                 table.TableStreamArn(),
+		StartingPosition:               jsii.String("TRIM_HORIZON"),
+		BatchSize:                      jsii.Number(routes.ChangeBatchSize),
+		MaximumBatchingWindowInSeconds: jsii.Number(routes.ChangeBatchingWindowSeconds),
+		ParallelizationFactor:          jsii.Number(routes.ChangeParallelizationFactor),
+		BisectBatchOnFunctionError:     jsii.Bool(true),
+		MaximumRetryAttempts:           jsii.Number(routes.ChangeMaxRetryAttempts),
+		MaximumRecordAgeInSeconds:      jsii.Number(routes.ChangeMaxRecordAgeSeconds),
+		DestinationConfig: &awslambda.CfnEventSourceMapping_DestinationConfigProperty{
+			OnFailure: &awslambda.CfnEventSourceMapping_OnFailureProperty{Destination: failures.QueueArn()},
+		},
+		FilterCriteria: &awslambda.CfnEventSourceMapping_FilterCriteriaProperty{
+			Filters: &[]any{&awslambda.CfnEventSourceMapping_FilterProperty{Pattern: jsii.String(changeFilterPattern())}},
+		},
+	})
+	// Lambda checks the role's access to the stream when the mapping is
+	// created, so the role's policy must exist first.
+	mapping.Node().AddDependency(publisher.Role())
+
+	awscloudwatch.NewAlarm(scope, jsii.String("ChangeFailuresAlarm"), &awscloudwatch.AlarmProps{
+		AlarmDescription: jsii.String(routes.ChangeFailureAlarmDescription),
+		Metric: failures.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
+			Period:    awscdk.Duration_Seconds(jsii.Number(60)),
+			Statistic: awscloudwatch.Stats_MAXIMUM(),
+		}),
+		Threshold:          jsii.Number(1),
+		EvaluationPeriods:  jsii.Number(1),
+		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+	})
+}
+
+// changeFilterPattern is the event source mapping's one filter, in Lambda's
+// filter syntax: a record passes if its key's SK is one of
+// changeSortKeys.Exact or starts with one of changeSortKeys.Prefixes.
+func changeFilterPattern() string {
+	var sks []any
+	for _, sk := range changeSortKeys.Exact {
+		sks = append(sks, sk)
+	}
+	for _, p := range changeSortKeys.Prefixes {
+		sks = append(sks, map[string]string{"prefix": p})
+	}
+	b, err := json.Marshal(map[string]any{"dynamodb": map[string]any{"Keys": map[string]any{attrSK: map[string]any{"S": sks}}}})
+	if err != nil {
+		panic(err) // strings and maps of strings always encode
+	}
+	return string(b)
 }
 
 // newAPI declares the REST API and one method per routes.Routes entry.

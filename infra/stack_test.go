@@ -449,6 +449,35 @@ func moveGrants(table string) map[string]map[string]any {
 	}
 }
 
+// publisherGrants are the statements that only the change feed's publisher
+// gets, by Sid: appending to the feeds, in the store's terms, and nowhere
+// else; reading the table's stream and no other; and reporting a lost batch
+// to the failure queue alone.
+func publisherGrants(table, queue string) map[string]map[string]any {
+	return map[string]map[string]any{
+		"AppendToFeeds": {
+			"Sid": "AppendToFeeds", "Effect": "Allow", "Action": []any{"dynamodb:PutItem", "dynamodb:BatchWriteItem"},
+			"Resource": getAtt(table, "Arn"),
+			"Condition": map[string]any{
+				"ForAllValues:StringLike":    map[string]any{"dynamodb:LeadingKeys": []any{store.FeedLeadingKeys}},
+				"ForAllValues:StringNotLike": map[string]any{"dynamodb:LeadingKeys": anyList(store.MoveExcludedLeadingKeys)},
+			},
+		},
+		"ReadChangeStream": {
+			"Sid": "ReadChangeStream", "Effect": "Allow",
+			"Action":   []any{"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"},
+			"Resource": getAtt(table, "StreamArn"),
+		},
+		"ListChangeStreams": {
+			"Sid": "ListChangeStreams", "Effect": "Allow", "Action": "dynamodb:ListStreams",
+			"Resource": map[string]any{"Fn::Join": []any{"", []any{getAtt(table, "Arn"), "/stream/*"}}},
+		},
+		"ReportLostBatches": {
+			"Sid": "ReportLostBatches", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": getAtt(queue, "Arn"),
+		},
+	}
+}
+
 func TestLambdasMayTouchOnlyTheTableAndTheirLogs(t *testing.T) {
 	// GIVEN the table, the Lambdas, their roles and policies
 	table := onlyID(t, resources(t, tmpl, "AWS::DynamoDB::Table"))
@@ -458,6 +487,7 @@ func TestLambdasMayTouchOnlyTheTableAndTheirLogs(t *testing.T) {
 	}
 	wantMetering := meteringGrant(table)
 	wantMoves := moveGrants(table)
+	wantPublisher := publisherGrants(table, onlyID(t, resources(t, tmpl, "AWS::SQS::Queue")))
 	fns := resources(t, tmpl, "AWS::Lambda::Function")
 	roles := resources(t, tmpl, "AWS::IAM::Role")
 	policies := resources(t, tmpl, "AWS::IAM::Policy")
@@ -473,6 +503,7 @@ func TestLambdasMayTouchOnlyTheTableAndTheirLogs(t *testing.T) {
 			logGroup := refID(fn["LoggingConfig"].(map[string]any)["LogGroup"])
 			var dynamo []string
 			metering, moves := 0, 0
+			publisher := map[string]int{}
 			for _, pol := range policies {
 				if !refsTo(props(pol)["Roles"])[role] {
 					continue
@@ -487,6 +518,15 @@ func TestLambdasMayTouchOnlyTheTableAndTheirLogs(t *testing.T) {
 							t.Errorf("statement %v, want the move grant %v", st, want)
 						}
 						moves++
+						continue
+					}
+					// ... appends to feeds, reads the stream and reports
+					// lost batches in those terms only ...
+					if want, ok := wantPublisher[fmt.Sprint(st["Sid"])]; ok {
+						if !reflect.DeepEqual(st, want) {
+							t.Errorf("statement %v, want the publisher's grant %v", st, want)
+						}
+						publisher[fmt.Sprint(st["Sid"])]++
 						continue
 					}
 					// ... counts calls in the store's terms only ...
@@ -523,11 +563,19 @@ func TestLambdasMayTouchOnlyTheTableAndTheirLogs(t *testing.T) {
 				}
 			}
 			// ... reading only, unless the operation writes
-			if want := map[bool]int{true: len(wantMoves)}[f.Access == routes.ReadTree]; moves != want {
+			readsTree := f.Access == routes.ReadTree || f.Access == routes.StreamPublisher
+			if want := map[bool]int{true: len(wantMoves)}[readsTree]; moves != want {
 				t.Errorf("%d move grants, want %d", moves, want)
 			}
+			// ... and the feed, the stream and the failure queue are the
+			// publisher's alone, each granted once
+			for sid := range wantPublisher {
+				if want := map[bool]int{true: 1}[f.Access == routes.StreamPublisher]; publisher[sid] != want {
+					t.Errorf("%d %s grants, want %d", publisher[sid], sid, want)
+				}
+			}
 			switch f.Access {
-			case routes.ReadOnly, routes.ReadTree:
+			case routes.ReadOnly, routes.ReadTree, routes.StreamPublisher:
 				for _, a := range dynamo {
 					if !slices.Contains(readActions, a) {
 						t.Errorf("read-only function may %s", a)
@@ -548,7 +596,7 @@ func TestLambdasMayTouchOnlyTheTableAndTheirLogs(t *testing.T) {
 					t.Errorf("function without table access may %v", dynamo)
 				}
 			}
-			if (f.Access == routes.ReadOnly || f.Access == routes.ReadTree || f.Access == routes.ReadWrite) && !slices.Contains(dynamo, "dynamodb:Query") {
+			if (f.Access == routes.ReadOnly || readsTree || f.Access == routes.ReadWrite) && !slices.Contains(dynamo, "dynamodb:Query") {
 				t.Errorf("function may not even query the table: %v", dynamo)
 			}
 			// ... and every function serving authenticated routes, and only
@@ -634,6 +682,15 @@ func TestTableMatchesTheStoreDefinition(t *testing.T) {
 			"Projection": map[string]any{"ProjectionType": string(g.Projection.ProjectionType)},
 		})
 	}
+	// The change feed reads the table's stream (CloudFormation names only
+	// the view type of an enabled stream).
+	var wantStream any
+	if st := def.StreamSpecification; st != nil && st.StreamEnabled != nil && *st.StreamEnabled {
+		wantStream = map[string]any{"StreamViewType": string(st.StreamViewType)}
+	}
+	if wantStream == nil {
+		t.Fatal("store.TableDefinition has no stream; the change feed needs one")
+	}
 
 	cases := []struct {
 		name           string
@@ -662,6 +719,7 @@ func TestTableMatchesTheStoreDefinition(t *testing.T) {
 				"BillingMode":               {p["BillingMode"], string(def.BillingMode)},
 				"PITR":                      {p["PointInTimeRecoverySpecification"], map[string]any{"PointInTimeRecoveryEnabled": true}},
 				"TTL":                       {p["TimeToLiveSpecification"], map[string]any{"AttributeName": store.AttrExpires, "Enabled": true}},
+				"StreamSpecification":       {p["StreamSpecification"], wantStream},
 				"DeletionProtectionEnabled": {p["DeletionProtectionEnabled"], c.protected},
 				"DeletionPolicy":            {tbl["DeletionPolicy"], c.deletionPolicy},
 				"UpdateReplacePolicy":       {tbl["UpdateReplacePolicy"], c.deletionPolicy},
@@ -672,6 +730,186 @@ func TestTableMatchesTheStoreDefinition(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Issue 9: the change feed.
+
+func TestTheStreamFeedsThePublisherWithEventRecordsOnly(t *testing.T) {
+	// GIVEN the synthesised stack
+	table := onlyID(t, resources(t, tmpl, "AWS::DynamoDB::Table"))
+	queue := onlyID(t, resources(t, tmpl, "AWS::SQS::Queue"))
+
+	// WHEN its event source mappings are read back
+	mappings := resources(t, tmpl, "AWS::Lambda::EventSourceMapping")
+	id := onlyID(t, mappings)
+	m, p := mappings[id], props(mappings[id])
+
+	// THEN the one mapping feeds the table's stream to publish-changes ...
+	if got, want := p["FunctionName"], ref(fnIDs[routes.PublishChanges]); !reflect.DeepEqual(got, want) {
+		t.Errorf("FunctionName = %v, want the publish-changes Lambda %v", got, want)
+	}
+	// ... with the settings of routes' deploy.go, from the oldest record kept
+	cases := []struct {
+		property string
+		want     any
+	}{
+		{"EventSourceArn", getAtt(table, "StreamArn")},
+		{"StartingPosition", "TRIM_HORIZON"},
+		{"BatchSize", float64(routes.ChangeBatchSize)},
+		{"MaximumBatchingWindowInSeconds", float64(routes.ChangeBatchingWindowSeconds)},
+		{"ParallelizationFactor", float64(routes.ChangeParallelizationFactor)},
+		{"BisectBatchOnFunctionError", true},
+		{"MaximumRetryAttempts", float64(routes.ChangeMaxRetryAttempts)},
+		{"MaximumRecordAgeInSeconds", float64(routes.ChangeMaxRecordAgeSeconds)},
+		{"DestinationConfig", map[string]any{"OnFailure": map[string]any{"Destination": getAtt(queue, "Arn")}}},
+	}
+	for _, c := range cases {
+		t.Run(c.property, func(t *testing.T) {
+			if !reflect.DeepEqual(p[c.property], c.want) {
+				t.Errorf("%s = %v, want %v", c.property, p[c.property], c.want)
+			}
+		})
+	}
+	// ... which hold what the feed's latency and the stream allow
+	if routes.ChangeBatchingWindowSeconds != 0 || routes.ChangeMaxRecordAgeSeconds > 24*60*60 ||
+		routes.ChangeBatchSize < 1 || routes.ChangeBatchSize > 10000 || routes.ChangeMaxRetryAttempts > 10000 {
+		t.Errorf("deploy.go's mapping settings are out of range: window %d s, record age %d s, batch %d, retries %d",
+			routes.ChangeBatchingWindowSeconds, routes.ChangeMaxRecordAgeSeconds, routes.ChangeBatchSize, routes.ChangeMaxRetryAttempts)
+	}
+	// ... created once the publisher's role may read the stream, which
+	// Lambda checks when it creates the mapping
+	role := fmt.Sprint(props(resources(t, tmpl, "AWS::Lambda::Function")[fnIDs[routes.PublishChanges]])["Role"].(map[string]any)["Fn::GetAtt"].([]any)[0])
+	var rolePolicies []string
+	for pid, pol := range resources(t, tmpl, "AWS::IAM::Policy") {
+		if refsTo(props(pol)["Roles"])[role] {
+			rolePolicies = append(rolePolicies, pid)
+		}
+	}
+	var dependsOn []string
+	if m["DependsOn"] != nil {
+		dependsOn = asList(m["DependsOn"])
+	}
+	if len(rolePolicies) == 0 {
+		t.Error("the publisher's role has no policy")
+	}
+	for _, pid := range rolePolicies {
+		if !slices.Contains(dependsOn, pid) {
+			t.Errorf("mapping DependsOn %v lacks the publisher's policy %s", dependsOn, pid)
+		}
+	}
+
+	// AND its one filter passes exactly the records whose SK is one of
+	// store.ChangeSortKeys, whole or as a prefix
+	filters := asAnyList(at(p, "FilterCriteria", "Filters"))
+	if len(filters) != 1 {
+		t.Fatalf("%d filters, want 1: %v", len(filters), filters)
+	}
+	checkChangeFilter(t, at(filters[0], "Pattern"))
+}
+
+// checkChangeFilter parses a Lambda filter pattern and compares it with
+// store.ChangeSortKeys.
+func checkChangeFilter(t *testing.T, pattern any) {
+	t.Helper()
+	s, ok := pattern.(string)
+	if !ok {
+		t.Fatalf("pattern %v is not a string", pattern)
+	}
+	var got map[string]any
+	dec := json.NewDecoder(strings.NewReader(s))
+	if err := dec.Decode(&got); err != nil {
+		t.Fatalf("pattern %q is not JSON: %v", s, err)
+	}
+	var sks []any
+	for _, sk := range store.ChangeSortKeys.Exact {
+		sks = append(sks, sk)
+	}
+	for _, prefix := range store.ChangeSortKeys.Prefixes {
+		sks = append(sks, map[string]any{"prefix": prefix})
+	}
+	want := map[string]any{"dynamodb": map[string]any{"Keys": map[string]any{store.AttrSK: map[string]any{"S": sks}}}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("filter pattern %s, want %v", s, want)
+	}
+}
+
+// at walks nested mappings; it returns nil where a key is missing.
+func at(v any, keys ...string) any {
+	for _, k := range keys {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
+}
+
+func asAnyList(v any) []any { l, _ := v.([]any); return l }
+
+func TestALostBatchIsKeptAndRaisesTheAlarm(t *testing.T) {
+	// GIVEN the synthesised stack
+	// WHEN the failure queue and its alarm are read back
+	queues := resources(t, tmpl, "AWS::SQS::Queue")
+	queue := onlyID(t, queues)
+	alarms := resources(t, tmpl, "AWS::CloudWatch::Alarm")
+	alarm := props(alarms[onlyID(t, alarms)])
+
+	// THEN the queue keeps a lost batch's record for 14 days, encrypted
+	cases := []struct {
+		name      string
+		got, want any
+	}{
+		{"queue MessageRetentionPeriod", props(queues[queue])["MessageRetentionPeriod"], float64(routes.ChangeFailureRetentionDays * 24 * 60 * 60)},
+		{"queue SqsManagedSseEnabled", props(queues[queue])["SqsManagedSseEnabled"], true},
+		// AND the alarm fires on the first message, and not for want of data
+		{"alarm Namespace", alarm["Namespace"], "AWS/SQS"},
+		{"alarm MetricName", alarm["MetricName"], "ApproximateNumberOfMessagesVisible"},
+		{"alarm Dimensions", alarm["Dimensions"], []any{map[string]any{"Name": "QueueName", "Value": getAtt(queue, "QueueName")}}},
+		{"alarm Statistic", alarm["Statistic"], "Maximum"},
+		{"alarm Period", alarm["Period"], float64(60)},
+		{"alarm EvaluationPeriods", alarm["EvaluationPeriods"], float64(1)},
+		{"alarm Threshold", alarm["Threshold"], float64(1)},
+		{"alarm ComparisonOperator", alarm["ComparisonOperator"], "GreaterThanOrEqualToThreshold"},
+		{"alarm TreatMissingData", alarm["TreatMissingData"], "notBreaching"},
+		{"alarm AlarmDescription", alarm["AlarmDescription"], routes.ChangeFailureAlarmDescription},
+		// (no action yet: a later issue adds the topic it notifies)
+		{"alarm AlarmActions", alarm["AlarmActions"], nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if !reflect.DeepEqual(c.got, c.want) {
+				t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+			}
+		})
+	}
+	for _, word := range []string{"shard", "sequence", "replay", "24 h"} {
+		if !strings.Contains(routes.ChangeFailureAlarmDescription, word) {
+			t.Errorf("alarm description %q does not say %q", routes.ChangeFailureAlarmDescription, word)
+		}
+	}
+}
+
+// cloudFormationResourceLimit is the most resources one stack may hold.
+const cloudFormationResourceLimit = 500
+
+func TestStackStaysUnderCloudFormationsResourceLimit(t *testing.T) {
+	// GIVEN the synthesised stack
+	// WHEN its resources are counted
+	raw, err := json.Marshal(tmpl.ToJSON())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct{ Resources map[string]any }
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	n := len(doc.Resources)
+	t.Logf("%d resources (CloudFormation allows %d)", n, cloudFormationResourceLimit)
+	// THEN CloudFormation can deploy it
+	if n > cloudFormationResourceLimit {
+		t.Errorf("%d resources, more than CloudFormation's %d per stack", n, cloudFormationResourceLimit)
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
@@ -128,7 +129,28 @@ func TestCheckTemplateReportsDrift(t *testing.T) {
 		// The public route (routes.IsPublic).
 		openapiFn  = "GetOpenapiFunction"
 		openapiEvt = "GetV1OpenapiJson"
+		// Issue 9: the change feed's publisher, its event and queue.
+		publishFn = "PublishChangesFunction"
+		streamEvt = "Stream"
+		queue     = "ChangeFailures"
+		alarm     = "ChangeFailuresAlarm"
 	)
+	// streamProps is the publisher's stream event's properties.
+	streamProps := func(t *testing.T, doc map[string]any) map[string]any {
+		return mapAt(t, doc, "Resources", publishFn, "Properties", "Events", streamEvt, "Properties")
+	}
+	// publisherStatement is one statement of the publisher's own grant.
+	publisherStatement := func(t *testing.T, doc map[string]any, sid string) map[string]any {
+		for _, p := range mapAt(t, doc, "Resources", publishFn, "Properties")["Policies"].([]any) {
+			for _, st := range asList(at(p, "Statement")) {
+				if at(st, "Sid") == sid {
+					return st.(map[string]any)
+				}
+			}
+		}
+		t.Fatalf("no statement %s", sid)
+		return nil
+	}
 	apiEvent := func(api, method, path string) map[string]any {
 		return map[string]any{"Type": "Api", "Properties": map[string]any{
 			"RestApiId": map[string]any{"Ref": api}, "Method": method, "Path": path,
@@ -408,6 +430,205 @@ func TestCheckTemplateReportsDrift(t *testing.T) {
 			want: []string{"Table: TimeToLiveSpecification"},
 		},
 		{
+			name: "stream-disabled",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				delete(mapAt(t, doc, "Resources", "Table", "Properties"), "StreamSpecification")
+			},
+			want: []string{"Table: StreamSpecification is <nil>, want map[StreamViewType:NEW_AND_OLD_IMAGES]"},
+		},
+		{
+			name: "stream-without-old-images",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				mapAt(t, doc, "Resources", "Table", "Properties", "StreamSpecification")["StreamViewType"] = "NEW_IMAGE"
+			},
+			want: []string{"Table: StreamSpecification is map[StreamViewType:NEW_IMAGE]"},
+		},
+		{
+			name: "stream-event-removed",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				delete(mapAt(t, doc, "Resources", publishFn, "Properties"), "Events")
+			},
+			want: []string{"PublishChangesFunction: 0 DynamoDB stream events, want 1"},
+		},
+		{
+			name: "stream-event-on-a-route-function",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				ev := mapAt(t, doc, "Resources", publishFn, "Properties", "Events", streamEvt)
+				mapAt(t, doc, "Resources", get, "Properties", "Events")[streamEvt] = ev
+			},
+			want: []string{"GetGroupFunction event Stream: type DynamoDB, want Api"},
+		},
+		{
+			name: "stream-of-another-table",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				streamProps(t, doc)["Stream"] = map[string]any{"Fn::GetAtt": []any{"OtherTable", "StreamArn"}}
+			},
+			want: []string{"PublishChangesFunction event Stream: Stream is map[Fn::GetAtt:[OtherTable StreamArn]], not the StreamArn of Table"},
+		},
+		{
+			name: "stream-read-from-latest",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				streamProps(t, doc)["StartingPosition"] = "LATEST"
+			},
+			want: []string{"PublishChangesFunction event Stream: StartingPosition is LATEST, want TRIM_HORIZON"},
+		},
+		{
+			name: "stream-batches-wait",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				streamProps(t, doc)["MaximumBatchingWindowInSeconds"] = 5
+			},
+			want: []string{"PublishChangesFunction event Stream: MaximumBatchingWindowInSeconds is 5, want 0"},
+		},
+		{
+			name: "stream-batch-not-bisected",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				delete(streamProps(t, doc), "BisectBatchOnFunctionError")
+			},
+			want: []string{"PublishChangesFunction event Stream: BisectBatchOnFunctionError is <nil>, want true"},
+		},
+		{
+			name: "stream-retried-forever",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				streamProps(t, doc)["MaximumRetryAttempts"] = -1
+			},
+			want: []string{"PublishChangesFunction event Stream: MaximumRetryAttempts is -1, want 10"},
+		},
+		{
+			name: "stream-shards-in-parallel",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				streamProps(t, doc)["ParallelizationFactor"] = 10
+			},
+			want: []string{"PublishChangesFunction event Stream: ParallelizationFactor is 10, want 1"},
+		},
+		{
+			name: "stream-filter-passes-usage-counters",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				f := asList(at(streamProps(t, doc), "FilterCriteria", "Filters"))[0].(map[string]any)
+				f["Pattern"] = strings.Replace(f["Pattern"].(string), `"ITEM"`, `"ITEM","USAGE"`, 1)
+			},
+			want: []string{`PublishChangesFunction event Stream: FilterCriteria pattern "{\"dynamodb\":{\"Keys\":{\"SK\":{\"S\":[\"#GROUP\",\"ITEM\",\"USAGE\"`},
+		},
+		{
+			name: "stream-filter-removed",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				delete(streamProps(t, doc), "FilterCriteria")
+			},
+			want: []string{"PublishChangesFunction event Stream: FilterCriteria has 0 filters, want 1"},
+		},
+		{
+			name: "lost-batches-dropped",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				delete(streamProps(t, doc), "DestinationConfig")
+			},
+			want: []string{"PublishChangesFunction event Stream: OnFailure destination is <nil>, not the Arn of ChangeFailures"},
+		},
+		{
+			name: "lost-batches-typed-for-a-sam-policy",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				mapAt(t, streamProps(t, doc), "DestinationConfig", "OnFailure")["Type"] = "SQS"
+			},
+			want: []string{"PublishChangesFunction event Stream: OnFailure Type SQS"},
+		},
+		{
+			name: "publisher-writes-outside-feeds",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				c := publisherStatement(t, doc, "AppendToFeeds")["Condition"].(map[string]any)
+				c["ForAllValues:StringLike"] = map[string]any{"dynamodb:LeadingKeys": []any{"T#*"}}
+			},
+			want: []string{"PublishChangesFunction: inline policy", "PublishChangesFunction: 0 publisher grants"},
+		},
+		{
+			name: "publisher-reads-every-stream",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				publisherStatement(t, doc, "ReadChangeStream")["Resource"] = "*"
+			},
+			want: []string{"PublishChangesFunction: 0 publisher grants"},
+		},
+		{
+			name: "publisher-granted-crud",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				props := mapAt(t, doc, "Resources", publishFn, "Properties")
+				props["Policies"].([]any)[0] = map[string]any{"DynamoDBCrudPolicy": map[string]any{"TableName": map[string]any{"Ref": "Table"}}}
+			},
+			want: []string{"PublishChangesFunction: policy DynamoDBCrudPolicy, want only DynamoDBReadPolicy"},
+		},
+		{
+			name: "publisher-without-move-grant",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				props := mapAt(t, doc, "Resources", publishFn, "Properties")
+				props["Policies"] = slices.DeleteFunc(props["Policies"].([]any), func(p any) bool {
+					return reflect.DeepEqual(p, wantMovesPolicy("Table"))
+				})
+			},
+			want: []string{"PublishChangesFunction: 0 move grants, want 1"},
+		},
+		{
+			name: "metering-grant-on-publisher",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				props := mapAt(t, doc, "Resources", publishFn, "Properties")
+				props["Policies"] = append(props["Policies"].([]any), wantMeteringPolicy("Table"))
+			},
+			want: []string{"PublishChangesFunction: metering grant on a function that counts no calls"},
+		},
+		{
+			name: "publisher-grant-on-a-route-function",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				props := mapAt(t, doc, "Resources", get, "Properties")
+				props["Policies"] = append(props["Policies"].([]any), wantPublisherPolicy("Table", queue))
+			},
+			want: []string{"GetGroupFunction: inline policy"},
+		},
+		{
+			name: "failure-queue-removed",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				delete(mapAt(t, doc, "Resources"), queue)
+			},
+			want: []string{"want exactly one AWS::SQS::Queue, found []"},
+		},
+		{
+			name: "failure-queue-keeps-4-days",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				delete(mapAt(t, doc, "Resources", queue, "Properties"), "MessageRetentionPeriod")
+			},
+			want: []string{"ChangeFailures: MessageRetentionPeriod is <nil>, want 1209600"},
+		},
+		{
+			name: "failure-queue-unencrypted",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				mapAt(t, doc, "Resources", queue, "Properties")["SqsManagedSseEnabled"] = false
+			},
+			want: []string{"ChangeFailures: SqsManagedSseEnabled is false, want true"},
+		},
+		{
+			name: "failure-alarm-removed",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				delete(mapAt(t, doc, "Resources"), alarm)
+			},
+			want: []string{"want exactly one AWS::CloudWatch::Alarm, found []"},
+		},
+		{
+			name: "failure-alarm-on-another-queue",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				dim := asList(mapAt(t, doc, "Resources", alarm, "Properties")["Dimensions"])[0].(map[string]any)
+				dim["Value"] = map[string]any{"Fn::GetAtt": []any{"OtherQueue", "QueueName"}}
+			},
+			want: []string{"ChangeFailuresAlarm: Dimensions"},
+		},
+		{
+			name: "failure-alarm-waits-for-ten-messages",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				mapAt(t, doc, "Resources", alarm, "Properties")["Threshold"] = 10
+			},
+			want: []string{"ChangeFailuresAlarm: Threshold is 10, want 1"},
+		},
+		{
+			name: "failure-alarm-breaches-without-data",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				mapAt(t, doc, "Resources", alarm, "Properties")["TreatMissingData"] = "breaching"
+			},
+			want: []string{"ChangeFailuresAlarm: TreatMissingData is breaching, want notBreaching"},
+		},
+		{
 			name: "public-route-authorized",
 			editDoc: func(t *testing.T, doc map[string]any) {
 				delete(mapAt(t, doc, "Resources", openapiFn, "Properties", "Events", openapiEvt, "Properties"), "Auth")
@@ -657,6 +878,11 @@ func checkTemplate(doc map[string]any, fns []routes.Function, rs []routes.Route)
 	}
 	apiID := single("AWS::Serverless::Api")
 	tableID := single("AWS::DynamoDB::Table")
+	// Issue 9: a stream publisher sends lost batches to the one queue.
+	var queueID string
+	if slices.ContainsFunc(fns, func(fn routes.Function) bool { return fn.Access == routes.StreamPublisher }) {
+		queueID = single("AWS::SQS::Queue")
+	}
 
 	served := map[routes.Operation]bool{}
 	for _, r := range rs {
@@ -714,9 +940,10 @@ func checkTemplate(doc map[string]any, fns []routes.Function, rs []routes.Route)
 		if !isRef(inherited(props, "Environment", "Variables", "TABLE_NAME"), tableID) {
 			report("%s: environment TABLE_NAME is not a Ref to %s", id, tableID)
 		}
-		if fn, ok := want[id]; ok {
+		fn, known := want[id]
+		if known {
 			meters := served[fn.Operation] && !routes.IsPublic(fn.Operation)
-			problems = append(problems, checkPolicies(id, fn.Access, meters, props["Policies"], tableID)...)
+			problems = append(problems, checkPolicies(id, fn.Access, meters, props["Policies"], tableID, queueID)...)
 		}
 		// get-usage reports the limits the usage plan enforces.
 		for env, plan := range map[string][]string{
@@ -735,10 +962,17 @@ func checkTemplate(doc map[string]any, fns []routes.Function, rs []routes.Route)
 			report("%s: environment %s is %v, want 0–%d", id, routes.EnvTreeMaxDepth, inherited(props, "Environment", "Variables", routes.EnvTreeMaxDepth), groups.MaxDepth)
 		}
 		events, _ := props["Events"].(map[string]any)
+		streams := 0
 		for _, name := range slices.Sorted(maps.Keys(events)) {
 			ev := events[name]
 			if !logicalID.MatchString(name) {
 				report("%s event %q: not a valid logical id (alphanumeric)", id, name)
+			}
+			// The stream publisher's one event is the table's stream.
+			if typ := at(ev, "Type"); typ == "DynamoDB" && known && fn.Access == routes.StreamPublisher {
+				streams++
+				problems = append(problems, checkStreamEvent(id, name, at(ev, "Properties"), tableID, queueID)...)
+				continue
 			}
 			if typ := at(ev, "Type"); typ != "Api" {
 				report("%s event %s: type %v, want Api", id, name, typ)
@@ -757,6 +991,9 @@ func checkTemplate(doc map[string]any, fns []routes.Function, rs []routes.Route)
 				report("%s %s %s: declared by two events", id, r.method, r.path)
 			}
 			gotRoutes[r] = true
+		}
+		if known && fn.Access == routes.StreamPublisher && streams != 1 {
+			report("%s: %d DynamoDB stream events, want 1 (the table's stream)", id, streams)
 		}
 	}
 
@@ -784,6 +1021,13 @@ func checkTemplate(doc map[string]any, fns []routes.Function, rs []routes.Route)
 	if tableID != "" {
 		problems = append(problems, checkTable(tableID, at(resources[tableID], "Properties"))...)
 	}
+	if queueID != "" {
+		problems = append(problems, checkFailureQueue(queueID, at(resources[queueID], "Properties"))...)
+		alarmID := single("AWS::CloudWatch::Alarm")
+		if alarmID != "" {
+			problems = append(problems, checkFailureAlarm(alarmID, at(resources[alarmID], "Properties"), queueID)...)
+		}
+	}
 	if apiID != "" {
 		problems = append(problems, checkAuthorizer(apiID, at(resources[apiID], "Properties", "Auth"))...)
 		// Every call writes the tenant's usage item, which takes about
@@ -806,22 +1050,25 @@ var logicalID = regexp.MustCompile(`^[A-Za-z0-9]+$`)
 // template, the one matching its access, scoped to the table, and, if it
 // meters (it serves authenticated routes), the metering grant in the store's
 // terms as its only other policy.
-func checkPolicies(id string, access routes.Access, meters bool, policies any, tableID string) []string {
+func checkPolicies(id string, access routes.Access, meters bool, policies any, tableID, queueID string) []string {
 	wantPolicy := map[routes.Access]string{routes.ReadOnly: "DynamoDBReadPolicy", routes.ReadTree: "DynamoDBReadPolicy",
-		routes.ReadWrite: "DynamoDBCrudPolicy"}[access]
+		routes.StreamPublisher: "DynamoDBReadPolicy", routes.ReadWrite: "DynamoDBCrudPolicy"}[access]
+	readsTree := access == routes.ReadTree || access == routes.StreamPublisher
 	list, _ := policies.([]any)
 	if len(list) == 0 && (wantPolicy != "" || access == routes.TokenLookup) {
 		return []string{fmt.Sprintf("%s: no Policies, want %s", id, cmp.Or(wantPolicy, "the token lookup grant"))}
 	}
 	var problems []string
-	metering, lookup, moves := 0, 0, 0
+	metering, lookup, moves, publisher := 0, 0, 0, 0
 	for _, p := range list {
 		if m, ok := p.(map[string]any); ok && m["Statement"] != nil {
 			switch {
 			case reflect.DeepEqual(p, wantMeteringPolicy(tableID)):
 				metering++
-			case access == routes.ReadTree && reflect.DeepEqual(p, wantMovesPolicy(tableID)):
+			case readsTree && reflect.DeepEqual(p, wantMovesPolicy(tableID)):
 				moves++
+			case access == routes.StreamPublisher && reflect.DeepEqual(p, wantPublisherPolicy(tableID, queueID)):
+				publisher++
 			case access == routes.TokenLookup && reflect.DeepEqual(p, wantTokenLookupPolicy(tableID)):
 				lookup++
 			default:
@@ -842,8 +1089,11 @@ func checkPolicies(id string, access routes.Access, meters bool, policies any, t
 			problems = append(problems, fmt.Sprintf("%s: %s TableName is not a Ref to %s", id, name, tableID))
 		}
 	}
-	if want := map[bool]int{true: 1}[access == routes.ReadTree]; moves != want {
+	if want := map[bool]int{true: 1}[readsTree]; moves != want {
 		problems = append(problems, fmt.Sprintf("%s: %d move grants, want %d", id, moves, want))
+	}
+	if want := map[bool]int{true: 1}[access == routes.StreamPublisher]; publisher != want {
+		problems = append(problems, fmt.Sprintf("%s: %d publisher grants (feeds, stream, failure queue), want %d", id, publisher, want))
 	}
 	if access == routes.TokenLookup && lookup != 1 {
 		problems = append(problems, fmt.Sprintf("%s: %d token lookup grants, want 1 (GetItem only)", id, lookup))
@@ -886,6 +1136,141 @@ func wantMovesPolicy(tableID string) map[string]any {
 		statement("CarryOnMoves", "dynamodb:UpdateItem", store.MoveLeadingKeys),
 		statement("EndMoves", "dynamodb:DeleteItem", store.MoveEndLeadingKeys),
 	}}
+}
+
+// wantPublisherPolicy is the change feed publisher's grant as parseTemplate
+// reads it: PutItem and BatchWriteItem in feed partitions only (in the
+// store's terms), the table's stream and no other, and SendMessage to the
+// failure queue alone.
+func wantPublisherPolicy(tableID, queueID string) map[string]any {
+	return map[string]any{"Statement": []any{
+		map[string]any{
+			"Sid": "AppendToFeeds", "Effect": "Allow", "Action": []any{"dynamodb:PutItem", "dynamodb:BatchWriteItem"},
+			"Resource": map[string]any{"Fn::GetAtt": []any{tableID, "Arn"}},
+			"Condition": map[string]any{
+				"ForAllValues:StringLike":    map[string]any{"dynamodb:LeadingKeys": []any{store.FeedLeadingKeys}},
+				"ForAllValues:StringNotLike": map[string]any{"dynamodb:LeadingKeys": anyList(store.MoveExcludedLeadingKeys)},
+			},
+		},
+		map[string]any{
+			"Sid": "ReadChangeStream", "Effect": "Allow",
+			"Action":   []any{"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"},
+			"Resource": map[string]any{"Fn::GetAtt": []any{tableID, "StreamArn"}},
+		},
+		map[string]any{
+			"Sid": "ListChangeStreams", "Effect": "Allow", "Action": "dynamodb:ListStreams",
+			"Resource": map[string]any{"Fn::Sub": "${" + tableID + ".Arn}/stream/*"},
+		},
+		map[string]any{
+			"Sid": "ReportLostBatches", "Effect": "Allow", "Action": "sqs:SendMessage",
+			"Resource": map[string]any{"Fn::GetAtt": []any{queueID, "Arn"}},
+		},
+	}}
+}
+
+// checkStreamEvent holds the publisher's DynamoDB event to the event source
+// mapping both deployments declare (routes' deploy.go): the table's stream
+// from its oldest record, lost batches to the failure queue, and only the
+// records of items that make events (store.ChangeSortKeys).
+func checkStreamEvent(id, name string, props any, tableID, queueID string) []string {
+	var problems []string
+	if !isGetAtt(at(props, "Stream"), tableID, "StreamArn") {
+		problems = append(problems, fmt.Sprintf("%s event %s: Stream is %v, not the StreamArn of %s", id, name, at(props, "Stream"), tableID))
+	}
+	if !isGetAtt(at(props, "DestinationConfig", "OnFailure", "Destination"), queueID, "Arn") {
+		problems = append(problems, fmt.Sprintf("%s event %s: OnFailure destination is %v, not the Arn of %s", id, name,
+			at(props, "DestinationConfig", "OnFailure", "Destination"), queueID))
+	}
+	if typ := at(props, "DestinationConfig", "OnFailure", "Type"); typ != nil {
+		// SAM would add a policy of its own for it.
+		problems = append(problems, fmt.Sprintf("%s event %s: OnFailure Type %v; the publisher's grant covers the queue", id, name, typ))
+	}
+	for _, s := range []struct {
+		key  string
+		want any
+	}{
+		{"StartingPosition", "TRIM_HORIZON"},
+		{"BatchSize", routes.ChangeBatchSize},
+		{"MaximumBatchingWindowInSeconds", routes.ChangeBatchingWindowSeconds},
+		{"ParallelizationFactor", routes.ChangeParallelizationFactor},
+		{"BisectBatchOnFunctionError", true},
+		{"MaximumRetryAttempts", routes.ChangeMaxRetryAttempts},
+		{"MaximumRecordAgeInSeconds", routes.ChangeMaxRecordAgeSeconds},
+	} {
+		if v := at(props, s.key); !reflect.DeepEqual(v, s.want) {
+			problems = append(problems, fmt.Sprintf("%s event %s: %s is %v, want %v", id, name, s.key, v, s.want))
+		}
+	}
+	filters := asList(at(props, "FilterCriteria", "Filters"))
+	if len(filters) != 1 {
+		return append(problems, fmt.Sprintf("%s event %s: FilterCriteria has %d filters, want 1", id, name, len(filters)))
+	}
+	pattern, _ := at(filters[0], "Pattern").(string)
+	var got any
+	if err := json.Unmarshal([]byte(pattern), &got); err != nil || !reflect.DeepEqual(got, wantChangeFilter()) {
+		problems = append(problems, fmt.Sprintf("%s event %s: FilterCriteria pattern %q, want %v", id, name, pattern, wantChangeFilter()))
+	}
+	return problems
+}
+
+// wantChangeFilter is the stream filter, decoded: the records whose SK is
+// one of store.ChangeSortKeys.Exact or starts with one of its Prefixes.
+func wantChangeFilter() any {
+	var sks []any
+	for _, sk := range store.ChangeSortKeys.Exact {
+		sks = append(sks, sk)
+	}
+	for _, p := range store.ChangeSortKeys.Prefixes {
+		sks = append(sks, map[string]any{"prefix": p})
+	}
+	return map[string]any{"dynamodb": map[string]any{"Keys": map[string]any{store.AttrSK: map[string]any{"S": sks}}}}
+}
+
+// checkFailureQueue: the queue keeps a lost batch's record for
+// routes.ChangeFailureRetentionDays, encrypted.
+func checkFailureQueue(id string, props any) []string {
+	var problems []string
+	for _, s := range []struct {
+		key  string
+		want any
+	}{
+		{"MessageRetentionPeriod", routes.ChangeFailureRetentionDays * 24 * 60 * 60},
+		{"SqsManagedSseEnabled", true},
+	} {
+		if v := at(props, s.key); !reflect.DeepEqual(v, s.want) {
+			problems = append(problems, fmt.Sprintf("%s: %s is %v, want %v", id, s.key, v, s.want))
+		}
+	}
+	return problems
+}
+
+// checkFailureAlarm: the alarm goes off on the queue's first message, and
+// not for want of data.
+func checkFailureAlarm(id string, props any, queueID string) []string {
+	var problems []string
+	dims := asList(at(props, "Dimensions"))
+	if len(dims) != 1 || at(dims[0], "Name") != "QueueName" || !isGetAtt(at(dims[0], "Value"), queueID, "QueueName") {
+		problems = append(problems, fmt.Sprintf("%s: Dimensions %v, want the QueueName of %s", id, dims, queueID))
+	}
+	for _, s := range []struct {
+		key  string
+		want any
+	}{
+		{"Namespace", "AWS/SQS"},
+		{"MetricName", "ApproximateNumberOfMessagesVisible"},
+		{"Statistic", "Maximum"},
+		{"Period", 60},
+		{"EvaluationPeriods", 1},
+		{"Threshold", 1},
+		{"ComparisonOperator", "GreaterThanOrEqualToThreshold"},
+		{"TreatMissingData", "notBreaching"},
+		{"AlarmDescription", routes.ChangeFailureAlarmDescription},
+	} {
+		if v := at(props, s.key); !reflect.DeepEqual(v, s.want) {
+			problems = append(problems, fmt.Sprintf("%s: %s is %v, want %v", id, s.key, v, s.want))
+		}
+	}
+	return problems
 }
 
 // wantTokenLookupPolicy is the authorizer's grant as parseTemplate reads it.
@@ -974,6 +1359,13 @@ func checkTable(id string, props any) []string {
 
 	differ("TimeToLiveSpecification", at(props, "TimeToLiveSpecification"),
 		map[string]any{"AttributeName": store.AttrExpires, "Enabled": true})
+
+	// CloudFormation names only the view type of an enabled stream.
+	var wantStream any
+	if st := def.StreamSpecification; st != nil && st.StreamEnabled != nil && *st.StreamEnabled {
+		wantStream = map[string]any{"StreamViewType": string(st.StreamViewType)}
+	}
+	differ("StreamSpecification", at(props, "StreamSpecification"), wantStream)
 	return problems
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -27,6 +28,11 @@ const (
 	logGroupID = "AccessLogGroup"
 	authorizer = "BearerAuthorizer"
 	stageName  = routes.Stage
+	// Issue 9: the change feed's failure queue and its alarm.
+	failureQueueID = "ChangeFailures"
+	failureAlarmID = "ChangeFailuresAlarm"
+	// streamEventID is the publisher's event: the table's stream.
+	streamEventID = "Stream"
 )
 
 // functionID is the CloudFormation logical id of op's Lambda. The Makefile's
@@ -45,7 +51,7 @@ func generate() ([]byte, error) {
 	root := obj(
 		"AWSTemplateFormatVersion", "2010-09-09",
 		"Transform", "AWS::Serverless-2016-10-31",
-		"Description", "fleetgroups Groups API: API Gateway, one Lambda per operation, one DynamoDB table",
+		"Description", "fleetgroups Groups API: API Gateway, one Lambda per operation, one DynamoDB table and its change feed",
 		"Globals", obj("Function", obj(
 			"Runtime", "provided.al2023",
 			"Architectures", []string{"arm64"},
@@ -130,12 +136,24 @@ func resources() (*yaml.Node, error) {
 			"Properties", obj("RetentionInDays", 30),
 		),
 	)
+	publishers := 0
 	for _, fn := range routes.Functions {
 		r, err := functionResource(fn, routes.For(fn.Operation))
 		if err != nil {
 			return nil, err
 		}
 		add(rs, functionID(fn.Operation), r)
+		if fn.Access == routes.StreamPublisher {
+			publishers++
+		}
+	}
+	switch publishers {
+	case 0:
+	case 1:
+		add(rs, failureQueueID, failureQueueResource())
+		add(rs, failureAlarmID, failureAlarmResource())
+	default:
+		return nil, fmt.Errorf("%d functions publish the table's stream; the failure queue serves one", publishers)
 	}
 	return rs, nil
 }
@@ -174,6 +192,8 @@ func tableResource() *yaml.Node {
 			"GlobalSecondaryIndexes", gsis,
 			"PointInTimeRecoverySpecification", obj("PointInTimeRecoveryEnabled", true),
 			"TimeToLiveSpecification", obj("AttributeName", store.AttrExpires, "Enabled", true),
+			// Issue 9: the change feed reads every write from the stream.
+			"StreamSpecification", obj("StreamViewType", string(def.StreamSpecification.StreamViewType)),
 		),
 	)
 }
@@ -259,6 +279,10 @@ func functionResource(fn routes.Function, rs []routes.Route) (*yaml.Node, error)
 		policies.Content = append(policies.Content, obj("DynamoDBReadPolicy", obj("TableName", ref(tableID))))
 	case routes.ReadTree:
 		policies.Content = append(policies.Content, obj("DynamoDBReadPolicy", obj("TableName", ref(tableID))), movesPolicy())
+	case routes.StreamPublisher:
+		// It reads groups as ReadTree functions do, moves included.
+		policies.Content = append(policies.Content, obj("DynamoDBReadPolicy", obj("TableName", ref(tableID))), movesPolicy(),
+			publisherPolicy())
 	case routes.TokenLookup:
 		policies.Content = append(policies.Content, tokenLookupPolicy())
 	}
@@ -295,6 +319,9 @@ func functionResource(fn routes.Function, rs []routes.Route) (*yaml.Node, error)
 			add(events, name, obj("Type", "Api", "Properties", evProps))
 		}
 		add(props, "Events", events)
+	}
+	if fn.Access == routes.StreamPublisher {
+		add(props, "Events", obj(streamEventID, streamEvent()))
 	}
 	return obj(
 		"Type", "AWS::Serverless::Function",
@@ -362,6 +389,122 @@ func movesPolicy() *yaml.Node {
 		statement("CarryOnMoves", "dynamodb:UpdateItem", store.MoveLeadingKeys),
 		statement("EndMoves", "dynamodb:DeleteItem", store.MoveEndLeadingKeys),
 	))
+}
+
+// publisherPolicy lets the change feed's publisher append events to the
+// tenants' feeds, in the store's terms (store.FeedLeadingKeys), never in a
+// name guard's or an idempotency record's partition, whose keys may hold
+// any '#' and so could end in "#FEED"; read the table's stream and no
+// other; and report a lost batch to the failure queue alone. SAM also
+// attaches the AWS managed AWSLambdaDynamoDBExecutionRole to the role of a
+// function with a DynamoDB event (stream reads and log writes on "*"),
+// which the template cannot turn off; the CDK stack grants these alone.
+func publisherPolicy() *yaml.Node {
+	return obj("Statement", seq(
+		obj(
+			"Sid", "AppendToFeeds",
+			"Effect", "Allow",
+			"Action", []string{"dynamodb:PutItem", "dynamodb:BatchWriteItem"},
+			"Resource", getAtt(tableID, "Arn"),
+			"Condition", obj(
+				"ForAllValues:StringLike", obj("dynamodb:LeadingKeys", []string{store.FeedLeadingKeys}),
+				"ForAllValues:StringNotLike", obj("dynamodb:LeadingKeys", store.MoveExcludedLeadingKeys),
+			),
+		),
+		obj(
+			"Sid", "ReadChangeStream",
+			"Effect", "Allow",
+			"Action", []string{"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"},
+			"Resource", getAtt(tableID, "StreamArn"),
+		),
+		obj(
+			"Sid", "ListChangeStreams",
+			"Effect", "Allow",
+			"Action", "dynamodb:ListStreams",
+			"Resource", sub("${"+tableID+".Arn}/stream/*"),
+		),
+		obj(
+			"Sid", "ReportLostBatches",
+			"Effect", "Allow",
+			"Action", "sqs:SendMessage",
+			"Resource", getAtt(failureQueueID, "Arn"),
+		),
+	))
+}
+
+// streamEvent feeds the table's stream to the publisher: from the oldest
+// record kept, in batches sent at once, one batch per shard at a time; a
+// failing batch is retried halved, and what still fails goes to the failure
+// queue. The filter passes only the records of items that make events
+// (store.ChangeSortKeys). The OnFailure destination has no Type, so SAM
+// adds no policy of its own for it (publisherPolicy grants SendMessage).
+func streamEvent() *yaml.Node {
+	return obj(
+		"Type", "DynamoDB",
+		"Properties", obj(
+			"Stream", getAtt(tableID, "StreamArn"),
+			"StartingPosition", "TRIM_HORIZON",
+			"BatchSize", routes.ChangeBatchSize,
+			"MaximumBatchingWindowInSeconds", routes.ChangeBatchingWindowSeconds,
+			"ParallelizationFactor", routes.ChangeParallelizationFactor,
+			"BisectBatchOnFunctionError", true,
+			"MaximumRetryAttempts", routes.ChangeMaxRetryAttempts,
+			"MaximumRecordAgeInSeconds", routes.ChangeMaxRecordAgeSeconds,
+			"DestinationConfig", obj("OnFailure", obj("Destination", getAtt(failureQueueID, "Arn"))),
+			"FilterCriteria", obj("Filters", seq(obj("Pattern", changeFilterPattern()))),
+		),
+	)
+}
+
+// changeFilterPattern is the stream event's one filter, in Lambda's filter
+// syntax: a record passes if its key's SK is one of
+// store.ChangeSortKeys.Exact or starts with one of its Prefixes.
+func changeFilterPattern() string {
+	var sks []any
+	for _, sk := range store.ChangeSortKeys.Exact {
+		sks = append(sks, sk)
+	}
+	for _, p := range store.ChangeSortKeys.Prefixes {
+		sks = append(sks, map[string]string{"prefix": p})
+	}
+	b, err := json.Marshal(map[string]any{"dynamodb": map[string]any{"Keys": map[string]any{store.AttrSK: map[string]any{"S": sks}}}})
+	if err != nil {
+		panic(err) // strings and maps of strings always encode
+	}
+	return string(b)
+}
+
+// failureQueueResource keeps the records of the batches the publisher
+// could not publish (the shard and the sequence number range), for 14 days.
+func failureQueueResource() *yaml.Node {
+	return obj(
+		"Type", "AWS::SQS::Queue",
+		"Properties", obj(
+			"MessageRetentionPeriod", routes.ChangeFailureRetentionDays*24*60*60,
+			"SqsManagedSseEnabled", true,
+		),
+	)
+}
+
+// failureAlarmResource goes off as soon as the failure queue holds a
+// message: the feed lost a batch, which can be replayed only while the
+// stream still holds it. It has no action yet.
+func failureAlarmResource() *yaml.Node {
+	return obj(
+		"Type", "AWS::CloudWatch::Alarm",
+		"Properties", obj(
+			"AlarmDescription", routes.ChangeFailureAlarmDescription,
+			"Namespace", "AWS/SQS",
+			"MetricName", "ApproximateNumberOfMessagesVisible",
+			"Dimensions", seq(obj("Name", "QueueName", "Value", getAtt(failureQueueID, "QueueName"))),
+			"Statistic", "Maximum",
+			"Period", 60,
+			"EvaluationPeriods", 1,
+			"Threshold", 1,
+			"ComparisonOperator", "GreaterThanOrEqualToThreshold",
+			"TreatMissingData", "notBreaching",
+		),
+	)
 }
 
 // eventName turns a route into an alphanumeric logical id, since SAM derives

@@ -92,3 +92,30 @@ func jsonString(s string) string {
 	_ = enc.Encode(s) // a string always encodes
 	return strings.TrimSuffix(b.String(), "\n")
 }
+
+// Issue 9: the change feed's event source mapping, from the table's stream
+// to publish-changes, as both deployments declare it.
+const (
+	// ChangeBatchSize is the most stream records one invocation gets.
+	ChangeBatchSize = 100
+	// ChangeBatchingWindowSeconds is 0: a batch goes as soon as there are
+	// records, since an event should reach the feed within a second
+	// (groups.ChangeSettleWindow).
+	ChangeBatchingWindowSeconds = 0
+	// ChangeParallelizationFactor is 1: one batch per shard at a time, so
+	// that a stored item's records are published in commit order.
+	ChangeParallelizationFactor = 1
+	// ChangeMaxRetryAttempts bounds the retries of a failing batch (halved
+	// on each failure) before its records go to the failure queue.
+	ChangeMaxRetryAttempts = 10
+	// ChangeMaxRecordAgeSeconds is as long as DynamoDB Streams keeps a
+	// record (24 h): older records are gone from the stream anyway.
+	ChangeMaxRecordAgeSeconds = 86400
+	// ChangeFailureRetentionDays is how long the failure queue keeps the
+	// record of a lost batch (SQS's most, 14 days).
+	ChangeFailureRetentionDays = 14
+	// ChangeFailureAlarmDescription explains the failure queue's alarm.
+	ChangeFailureAlarmDescription = "The change feed lost a batch: publish-changes failed on stream records " +
+		"past its retries. The message in the failure queue names the shard and the sequence number range; " +
+		"replay that range while the stream still retains it (24 h)."
+)
