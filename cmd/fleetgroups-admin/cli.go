@@ -83,6 +83,12 @@ var commands = []command{
 		setup:    setupMigrate,
 	},
 	{
+		name:     "replay-changes",
+		synopsis: "(-shard ID -from NUMBER [-to NUMBER] | -failure FILE) [-table NAME] [-endpoint URL]",
+		summary:  "publish a range of the table's stream into the change feed again (a batch the ChangeFailures queue names)",
+		setup:    setupReplayChanges,
+	},
+	{
 		name:     "hash-token",
 		synopsis: "TOKEN|-",
 		summary:  "print the SHA-256 under which the table stores TOKEN (- reads it from stdin)",

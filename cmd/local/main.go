@@ -6,6 +6,9 @@
 //     DYNAMODB_ENDPOINT names one that is already running;
 //   - creates the table from the deploy's definition and the cursor key;
 //   - provisions the demo tenant and prints its token;
+//   - reads the table's stream into the publish-changes handler, as the
+//     deployed event source mapping does (pkg/changes), so that
+//     GET /v1/changes shows every change;
 //   - serves every route of the route table through pkg/gateway, which runs
 //     the same authorizer and Lambda handlers that are deployed, and caches
 //     the authorizer's answer per token for -authorizer-cache (5m, as the
@@ -27,6 +30,7 @@ import (
 	"time"
 
 	"github.com/fleetgroups/fleetgroups/pkg/app"
+	"github.com/fleetgroups/fleetgroups/pkg/changes"
 	"github.com/fleetgroups/fleetgroups/pkg/ddblocal"
 	"github.com/fleetgroups/fleetgroups/pkg/gateway"
 	"github.com/fleetgroups/fleetgroups/pkg/localdev"
@@ -72,6 +76,20 @@ func run(addr, table string, authCache time.Duration) error {
 	}
 	defer stopDB()
 	st.MaxDepth = maxDepth
+	cfg, err := app.AWSConfig(endpoint)
+	if err != nil {
+		return err
+	}
+	publisher := &changes.Publisher{Store: st, Log: log}
+	feed := changes.NewFollow(cfg, endpoint, table, publisher.Handle, log)
+	feedDone := make(chan struct{})
+	go func() {
+		defer close(feedDone)
+		if err := feed.Run(ctx); err != nil {
+			log.Error("the change feed stopped: GET /v1/changes shows nothing new", "error", err.Error())
+		}
+	}()
+	defer func() { stop(); <-feedDone }()
 	fmt.Fprintf(os.Stderr, `
 fleetgroups is serving on http://%s  (DynamoDB Local at %s, table %s)
 

@@ -111,7 +111,7 @@ func FuzzHandler(f *testing.F) {
 	}
 	ops := slices.Collect(func(yield func(routes.Operation) bool) {
 		for _, fn := range routes.Functions {
-			if fn.Operation != routes.Authorizer && !yield(fn.Operation) {
+			if !routes.Routeless(fn.Operation) && !yield(fn.Operation) {
 				return
 			}
 		}

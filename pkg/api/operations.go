@@ -52,6 +52,8 @@ var (
 	// A check only reads: a repeat answers anew, so it ignores
 	// Idempotency-Key like a GET.
 	CheckMembership = Operation{routes.CheckMembership, (*API).checkMembership, nil}
+	// Issue 9: the change feed.
+	ListChanges = Operation{routes.ListChanges, (*API).listChanges, nil}
 )
 
 // Operations lists every operation, in the route table's order of
@@ -64,6 +66,6 @@ func Operations() []Operation {
 		CreateGroup, GetGroup, UpdateGroup, DeleteGroup, ListGroups, AddMember, RemoveMember, ListMembers,
 		ListItemGroups, PutItem, GetItem, DeleteItem, ListItems, BatchMembers, CreateAssociations,
 		DeleteAssociations, ListAssociations, GetOpenAPI, GetUsage, ListChildren, ListDescendants, GetAncestors,
-		CheckMembership,
+		CheckMembership, ListChanges,
 	}
 }

@@ -15,7 +15,7 @@ import (
 func TestOperationsCoverTheRouteTable(t *testing.T) {
 	var want, got []routes.Operation
 	for _, fn := range routes.Functions {
-		if fn.Operation != routes.Authorizer {
+		if !routes.Routeless(fn.Operation) {
 			want = append(want, fn.Operation)
 		}
 	}

@@ -26,6 +26,7 @@ import (
 
 	"github.com/fleetgroups/fleetgroups/pkg/api"
 	"github.com/fleetgroups/fleetgroups/pkg/auth"
+	"github.com/fleetgroups/fleetgroups/pkg/changes"
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
 	"github.com/fleetgroups/fleetgroups/pkg/jsonlog"
 	"github.com/fleetgroups/fleetgroups/pkg/routes"
@@ -179,6 +180,8 @@ type AuthorizerFunc = func(context.Context, events.APIGatewayCustomAuthorizerReq
 type Handlers struct {
 	Authorizer AuthorizerFunc
 	Operations map[routes.Operation]api.LambdaFunc
+	// Publisher is publish-changes' handler.
+	Publisher func(context.Context, events.DynamoDBEvent) error
 }
 
 // NewHandlers builds every handler over st, for what serves all the
@@ -188,6 +191,7 @@ func NewHandlers(st *store.Store, log jsonlog.Logger, opts ...api.Option) Handle
 	h := Handlers{
 		Authorizer: (&auth.Authorizer{Store: st, Log: log}).Handle,
 		Operations: map[routes.Operation]api.LambdaFunc{},
+		Publisher:  (&changes.Publisher{Store: st, Log: log}).Handle,
 	}
 	for _, o := range api.Operations() {
 		h.Operations[o.Name] = a.LambdaHandler(o)
@@ -206,6 +210,13 @@ func Start(o api.Operation) {
 func StartAuthorizer() {
 	_, st, log := start(routes.Authorizer)
 	lambda.Start((&auth.Authorizer{Store: st, Log: log}).Handle)
+}
+
+// StartPublisher runs the publish-changes Lambda, which the event source
+// mapping feeds with the table's stream records.
+func StartPublisher() {
+	_, st, log := start(routes.PublishChanges)
+	lambda.Start((&changes.Publisher{Store: st, Log: log}).Handle)
 }
 
 // start makes what op's Lambda keeps for its lifetime, outside the handler:

@@ -24,16 +24,25 @@ import (
 func TestMain(m *testing.M) { os.Exit(ddblocal.RunTests(m)) }
 
 // follow publishes st's stream, as make run does, until the test ends.
-func follow(t *testing.T, st *store.Store) {
+func follow(t *testing.T, st *store.Store) { followAt(t, st, 20*time.Millisecond) }
+
+// followAt is follow reading the stream every poll.
+func followAt(t testing.TB, st *store.Store, poll time.Duration) {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	followWith(t, st, poll, (&changes.Publisher{Store: st, Log: log}).Handle)
+}
+
+// followWith hands st's stream, read every poll, to handle until the test
+// ends.
+func followWith(t testing.TB, st *store.Store, poll time.Duration, handle func(context.Context, events.DynamoDBEvent) error) {
 	t.Helper()
 	cfg, err := app.AWSConfig(os.Getenv("DYNAMODB_ENDPOINT"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	pub := &changes.Publisher{Store: st, Log: log}
-	f := changes.NewFollow(cfg, os.Getenv("DYNAMODB_ENDPOINT"), st.Table(), pub.Handle, log)
-	f.Poll = 20 * time.Millisecond
+	f := changes.NewFollow(cfg, os.Getenv("DYNAMODB_ENDPOINT"), st.Table(), handle, quiet)
+	f.Poll = poll
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- f.Run(ctx) }()
@@ -200,18 +209,8 @@ func (r *recorder) handle(ctx context.Context, ev events.DynamoDBEvent) error {
 // same event ids, so receivers drop it by id.
 func TestRepublishedRecordsKeepTheirIDs(t *testing.T) {
 	st, _ := storetest.NewStreamStore(t)
-	cfg, err := app.AWSConfig(os.Getenv("DYNAMODB_ENDPOINT"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.DiscardHandler)
-	rec := &recorder{pub: &changes.Publisher{Store: st, Log: log}}
-	f := changes.NewFollow(cfg, os.Getenv("DYNAMODB_ENDPOINT"), st.Table(), rec.handle, log)
-	f.Poll = 20 * time.Millisecond
-	runCtx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- f.Run(runCtx) }()
-	defer func() { cancel(); <-done }()
+	rec := &recorder{pub: &changes.Publisher{Store: st, Log: quiet}}
+	followWith(t, st, 20*time.Millisecond, rec.handle)
 	ctx := testContext(t)
 	g, err := st.CreateGroup(ctx, "acme", groups.NewGroup{Name: "G", Members: []groups.Item{{Type: groups.Users, ID: "u1"}}})
 	if err != nil {
@@ -335,11 +334,6 @@ func TestFeedReads(t *testing.T) {
 func TestSlowPublishIsWrittenAgain(t *testing.T) {
 	st, _ := storetest.NewStreamStore(t)
 	ctx := testContext(t)
-	cfg, err := app.AWSConfig(os.Getenv("DYNAMODB_ENDPOINT"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.DiscardHandler)
 	// The publisher's third clock reading (after the expiry of the one
 	// event, and the start of its write) jumps past the budget: its first
 	// write counts as too slow, the second as on time. Both the publisher's
@@ -360,12 +354,7 @@ func TestSlowPublishIsWrittenAgain(t *testing.T) {
 		defer mu.Unlock()
 		return time.Now().Add(skew)
 	}
-	pub := &changes.Publisher{Store: &clocked, Log: log}
-	f := changes.NewFollow(cfg, os.Getenv("DYNAMODB_ENDPOINT"), st.Table(), pub.Handle, log)
-	runCtx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- f.Run(runCtx) }()
-	defer func() { cancel(); <-done }()
+	followWith(t, st, changes.DefaultPoll, (&changes.Publisher{Store: &clocked, Log: quiet}).Handle)
 	g, err := st.CreateGroup(ctx, "acme", groups.NewGroup{Name: "G"})
 	if err != nil {
 		t.Fatal(err)
@@ -375,3 +364,5 @@ func TestSlowPublishIsWrittenAgain(t *testing.T) {
 		t.Errorf("feed %v (ids %s, %s), want the event twice with one id", s, got[0].ID, got[len(got)-1].ID)
 	}
 }
+
+var quiet = slog.New(slog.DiscardHandler)

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	streams "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
+	"github.com/fleetgroups/fleetgroups/pkg/jsonlog"
+	"github.com/fleetgroups/fleetgroups/pkg/routes"
 	"github.com/fleetgroups/fleetgroups/pkg/store"
 )
 
@@ -21,28 +23,30 @@ import (
 // (DynamoDB Local's, for make run and the tests) and hands its records to
 // handle as Lambda would, until ctx ends: each shard read in order by a
 // goroutine of its own, a child shard after its parent, records filtered
-// as the mapping filters them (store.MakesEvents), at most BatchSize
-// records per call, a failed batch retried with backoff (Lambda would
-// bisect it; locally a failure is a bug to see in the log).
+// as the mapping filters them (store.MakesEvents), at most
+// routes.ChangeBatchSize records per call, a failed batch bisected as
+// Lambda bisects it.
 type Follow struct {
 	DB      *dynamodb.Client
 	Streams *dynamodbstreams.Client
 	Table   string
 	Handle  func(context.Context, events.DynamoDBEvent) error
-	Log     *slog.Logger
+	Log     jsonlog.Logger
 	// Poll is the pause after a read that found nothing new.
 	Poll time.Duration
 }
 
 // NewFollow returns a Follow of table's stream at endpoint (DynamoDB
 // Local) through the clients of cfg.
-func NewFollow(cfg aws.Config, endpoint, table string, handle func(context.Context, events.DynamoDBEvent) error, log *slog.Logger) *Follow {
+func NewFollow(cfg aws.Config, endpoint, table string, handle func(context.Context, events.DynamoDBEvent) error, log jsonlog.Logger) *Follow {
+	var base *string
+	if endpoint != "" {
+		base = aws.String(endpoint)
+	}
 	return &Follow{
-		DB: dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(endpoint) }),
-		Streams: dynamodbstreams.NewFromConfig(cfg, func(o *dynamodbstreams.Options) {
-			o.BaseEndpoint = aws.String(endpoint)
-		}),
-		Table: table, Handle: handle, Log: log, Poll: DefaultPoll,
+		DB:      dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = base }),
+		Streams: dynamodbstreams.NewFromConfig(cfg, func(o *dynamodbstreams.Options) { o.BaseEndpoint = base }),
+		Table:   table, Handle: handle, Log: log, Poll: DefaultPoll,
 	}
 }
 
@@ -50,19 +54,23 @@ func NewFollow(cfg aws.Config, endpoint, table string, handle func(context.Conte
 // shard about four times a second.
 const DefaultPoll = 100 * time.Millisecond
 
-// BatchSize is the most records in one call of the handler, as the
-// deployed mapping's batch size.
-const BatchSize = 100
+// streamArn is the table's current stream.
+func (f *Follow) streamArn(ctx context.Context) (*string, error) {
+	desc, err := f.DB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(f.Table)})
+	if err != nil {
+		return nil, fmt.Errorf("describe table %s: %w", f.Table, err)
+	}
+	if desc.Table.LatestStreamArn == nil {
+		return nil, fmt.Errorf("table %s has no stream", f.Table)
+	}
+	return desc.Table.LatestStreamArn, nil
+}
 
 // Run reads the stream until ctx ends.
 func (f *Follow) Run(ctx context.Context) error {
-	desc, err := f.DB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(f.Table)})
+	arn, err := f.streamArn(ctx)
 	if err != nil {
-		return fmt.Errorf("describe table %s: %w", f.Table, err)
-	}
-	arn := desc.Table.LatestStreamArn
-	if arn == nil {
-		return fmt.Errorf("table %s has no stream", f.Table)
+		return err
 	}
 	var (
 		mu      sync.Mutex
@@ -77,7 +85,7 @@ func (f *Follow) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			f.Log.Error("describe stream", "error", err.Error())
+			f.Log.ErrorContext(ctx, "describe stream", "error", err.Error())
 		}
 		known := map[string]bool{}
 		for _, s := range shards {
@@ -132,7 +140,7 @@ func (f *Follow) readShard(ctx context.Context, arn *string, shard string) {
 	})
 	if err != nil {
 		if ctx.Err() == nil {
-			f.Log.Error("shard iterator", "shard", shard, "error", err.Error())
+			f.Log.ErrorContext(ctx, "shard iterator", "shard", shard, "error", err.Error())
 		}
 		return
 	}
@@ -143,7 +151,7 @@ func (f *Follow) readShard(ctx context.Context, arn *string, shard string) {
 			if ctx.Err() != nil {
 				return
 			}
-			f.Log.Error("get records", "shard", shard, "error", err.Error())
+			f.Log.ErrorContext(ctx, "get records", "shard", shard, "error", err.Error())
 			if !sleep(ctx, f.Poll) {
 				return
 			}
@@ -159,46 +167,125 @@ func (f *Follow) readShard(ctx context.Context, arn *string, shard string) {
 	}
 }
 
-// deliver hands records to the handler in batches, each retried until it
-// succeeds or ctx ends.
-func (f *Follow) deliver(ctx context.Context, arn *string, recs []streams.Record) error {
-	var batch []events.DynamoDBEventRecord
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		ev := events.DynamoDBEvent{Records: batch}
-		for attempt := 1; ; attempt++ {
-			err := f.Handle(ctx, ev)
-			if err == nil {
-				batch = nil
-				return nil
-			}
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			f.Log.Error("publish batch failed; retrying", "records", len(batch), "attempt", attempt, "error", err.Error())
-			if !sleep(ctx, min(time.Duration(attempt)*f.Poll*4, 5*time.Second)) {
-				return ctx.Err()
-			}
+// Replay publishes again the records of one shard of the table's current
+// stream (streamArn, if set, names another) from sequence number from to
+// to, both included: a batch the deployed mapping gave up on lands in the
+// failure queue with exactly these, and the stream keeps them 24 hours.
+// An empty to reads to the shard's present end. It returns the records it
+// handed to the handler (after the mapping's filter).
+func (f *Follow) Replay(ctx context.Context, streamArn, shard, from, to string) (int, error) {
+	arn := aws.String(streamArn)
+	if streamArn == "" {
+		var err error
+		if arn, err = f.streamArn(ctx); err != nil {
+			return 0, err
 		}
 	}
+	it, err := f.Streams.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{
+		StreamArn: arn, ShardId: aws.String(shard), ShardIteratorType: streams.ShardIteratorTypeAtSequenceNumber,
+		SequenceNumber: aws.String(from),
+	})
+	if err != nil {
+		return 0, fmt.Errorf("shard %s at %s: %w", shard, from, err)
+	}
+	replayed := 0
+	for iter := it.ShardIterator; iter != nil; {
+		out, err := f.Streams.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: iter, Limit: aws.Int32(1000)})
+		if err != nil {
+			return replayed, fmt.Errorf("read shard %s: %w", shard, err)
+		}
+		recs, done := out.Records, false
+		if to != "" {
+			if i := slices.IndexFunc(recs, func(r streams.Record) bool { return seqAfter(seqOf(r), to) }); i >= 0 {
+				recs, done = recs[:i], true
+			}
+		}
+		for _, r := range recs {
+			if store.MakesEvents(sortKey(r.Dynamodb.Keys)) {
+				replayed++
+			}
+		}
+		if err := f.deliver(ctx, arn, recs); err != nil {
+			return replayed, err
+		}
+		// Without an end, an empty read is the present; with one, the
+		// range's end (or the shard's) is.
+		if done || len(out.Records) == 0 && to == "" {
+			return replayed, nil
+		}
+		iter = out.NextShardIterator
+	}
+	return replayed, nil
+}
+
+func seqOf(r streams.Record) string {
+	if r.Dynamodb == nil {
+		return ""
+	}
+	return aws.ToString(r.Dynamodb.SequenceNumber)
+}
+
+// seqAfter reports whether sequence number a comes after b: they are
+// decimal numbers of up to 40 digits, compared by length, then digits.
+func seqAfter(a, b string) bool {
+	if len(a) != len(b) {
+		return len(a) > len(b)
+	}
+	return a > b
+}
+
+// deliver hands records to the handler in batches of at most
+// routes.ChangeBatchSize.
+func (f *Follow) deliver(ctx context.Context, arn *string, recs []streams.Record) error {
+	var batch []events.DynamoDBEventRecord
 	for _, r := range recs {
 		if !store.MakesEvents(sortKey(r.Dynamodb.Keys)) {
 			continue
 		}
 		er, err := eventRecord(arn, r)
 		if err != nil {
-			f.Log.Error("stream record", "error", err.Error())
+			f.Log.ErrorContext(ctx, "stream record", "error", err.Error())
 			continue
 		}
-		if batch = append(batch, er); len(batch) == BatchSize {
-			if err := flush(); err != nil {
+		if batch = append(batch, er); len(batch) == routes.ChangeBatchSize {
+			if err := f.publish(ctx, batch, 1); err != nil {
 				return err
 			}
+			batch = nil
 		}
 	}
-	return flush()
+	if len(batch) == 0 {
+		return nil
+	}
+	return f.publish(ctx, batch, 1)
+}
+
+// publish hands one batch to the handler as the deployed mapping does
+// with BisectBatchOnFunctionError: a failed batch is split in two halves,
+// published in order, so that one failing record holds back only itself.
+// A single record is retried, with a backoff that grows to 5 s, until it
+// succeeds or ctx ends (where Lambda would stop after its retries and send
+// it to the on-failure queue; locally a record that keeps failing is a
+// bug, and the log shows it).
+func (f *Follow) publish(ctx context.Context, batch []events.DynamoDBEventRecord, attempt int) error {
+	err := f.Handle(ctx, events.DynamoDBEvent{Records: batch})
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case len(batch) > 1:
+		half := len(batch) / 2
+		if err := f.publish(ctx, batch[:half], 1); err != nil {
+			return err
+		}
+		return f.publish(ctx, batch[half:], 1)
+	}
+	f.Log.ErrorContext(ctx, "publish record failed; retrying", "attempt", attempt, "error", err.Error())
+	if !sleep(ctx, min(time.Duration(attempt)*f.Poll*4, 5*time.Second)) {
+		return ctx.Err()
+	}
+	return f.publish(ctx, batch, attempt+1)
 }
 
 func sortKey(keys map[string]streams.AttributeValue) string {

@@ -7,17 +7,17 @@ package changes
 import (
 	"context"
 	"fmt"
-	"log/slog"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/fleetgroups/fleetgroups/pkg/jsonlog"
 	"github.com/fleetgroups/fleetgroups/pkg/store"
 )
 
 // Publisher is the publish-changes handler.
 type Publisher struct {
 	Store *store.Store
-	Log   *slog.Logger
+	Log   jsonlog.Logger
 }
 
 // Handle publishes the events of one batch of stream records. An error

@@ -23,6 +23,7 @@ import (
 	"github.com/fleetgroups/fleetgroups/pkg/api"
 	"github.com/fleetgroups/fleetgroups/pkg/app"
 	"github.com/fleetgroups/fleetgroups/pkg/auth"
+	"github.com/fleetgroups/fleetgroups/pkg/changes"
 	"github.com/fleetgroups/fleetgroups/pkg/ddblocal"
 	"github.com/fleetgroups/fleetgroups/pkg/gateway"
 	"github.com/fleetgroups/fleetgroups/pkg/gateway/gatewaytest"
@@ -129,6 +130,7 @@ type env struct {
 	ops         *storetest.Meter
 	metering    *storetest.Meter
 	authorizer  *storetest.Meter
+	publisher   *storetest.Meter
 	mu          sync.Mutex
 	invocations map[routes.Operation][]time.Duration // by the handlers, for -durations
 }
@@ -139,18 +141,20 @@ type env struct {
 // durations.
 func newEnv(t *testing.T, timing bool) *env {
 	t.Helper()
-	st, _ := storetest.NewStore(t)
-	var opsStore *store.Store
-	ops := &storetest.Meter{}
+	st, _ := storetest.NewStreamStore(t)
+	var opsStore, pubStore *store.Store
+	ops, publisher := &storetest.Meter{}, &storetest.Meter{}
 	if timing {
 		opsStore, _ = storetest.Reopen(t, st)
+		pubStore, _ = storetest.Reopen(t, st)
 	} else {
 		opsStore, ops = storetest.ReopenMetered(t, st)
+		pubStore, publisher = storetest.ReopenMetered(t, st)
 	}
 	meterStore, metering := storetest.ReopenMetered(t, st)
 	authStore, authorizer := storetest.ReopenMetered(t, st)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	e := &env{st: st, ops: ops, metering: metering, authorizer: authorizer, invocations: map[routes.Operation][]time.Duration{}}
+	e := &env{st: st, ops: ops, metering: metering, authorizer: authorizer, publisher: publisher, invocations: map[routes.Operation][]time.Duration{}}
 	h := app.NewHandlers(opsStore, quiet, api.WithMeter(meterStore))
 	for op, handle := range h.Operations {
 		h.Operations[op] = func(ctx context.Context, ev events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
@@ -166,7 +170,54 @@ func newEnv(t *testing.T, timing bool) *env {
 	e.handlers = h
 	e.srv = httptest.NewServer(gateway.New(h, quiet))
 	t.Cleanup(e.srv.Close)
+	// The change feed, published from the table's stream by its own
+	// client, as publish-changes is its own Lambda.
+	publish := (&changes.Publisher{Store: pubStore, Log: quiet}).Handle
+	endpoint := os.Getenv("DYNAMODB_ENDPOINT")
+	cfg, err := app.AWSConfig(endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed := changes.NewFollow(cfg, endpoint, st.Table(), func(ctx context.Context, ev events.DynamoDBEvent) error {
+		defer e.timed(routes.PublishChanges, time.Now())
+		return publish(ctx, ev)
+	}, quiet)
+	feed.Poll = 20 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := feed.Run(ctx); err != nil {
+			t.Errorf("change feed: %v", err)
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done })
 	return e
+}
+
+// awaitFeed polls the tenant's change feed until it holds an event whose
+// JSON contains each of want, and returns how many events it holds then.
+func (e *env) awaitFeed(t *testing.T, token string, want ...string) int {
+	t.Helper()
+	var events []string
+	path := "/v1/changes?limit=100"
+	for {
+		page := e.call(t, token, "GET", path, "")
+		for _, it := range page["items"].([]any) {
+			raw, _ := json.Marshal(it)
+			events = append(events, string(raw))
+		}
+		path = "/v1/changes?limit=100&cursor=" + page["next_cursor"].(string)
+		if !slices.ContainsFunc(want, func(w string) bool {
+			return !slices.ContainsFunc(events, func(ev string) bool { return strings.Contains(ev, w) })
+		}) {
+			return len(events)
+		}
+		if dl, ok := t.Deadline(); ok && time.Until(dl) < 5*time.Second {
+			t.Fatalf("the change feed never showed %v", want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func (e *env) timed(op routes.Operation, start time.Time) {
@@ -308,6 +359,20 @@ func (e *env) measure(t *testing.T, token string) []Call {
 	measured(routes.CheckMembership, "a vehicle in 1 group at depth 2, against 3 groups", token, "POST", "/v1/vehicles/v5/groups:check",
 		fmt.Sprintf(`{"groupIds":[%q,%q,%q]}`, region, depots[1], teams[0]))
 	measured(routes.GetUsage, "the tenant's counts", token, "GET", "/v1/usage", "")
+	// The change feed: once every change above is published (the last
+	// one is v5 joining teams[0]), a page of it; then what publishing one
+	// change costs: v6 joins teams[1] at depth 2, which makes member.added
+	// and effective_member.added for depots[0] and the region.
+	e.awaitFeed(t, token, `"member.added"`, teams[0], `"v5"`)
+	measured(routes.ListChanges, "a page of 50 events", token, "GET", "/v1/changes?limit=50", "")
+	e.publisher.Take()
+	put("/v1/groups/"+teams[1]+"/vehicles/v6", "")
+	e.awaitFeed(t, token, teams[1], `"v6"`, `"effective_member.added"`, region)
+	u := e.publisher.Take()
+	calls = append(calls, Call{
+		Operation: routes.PublishChanges, Measured: "one change, v6 joining a group at depth 2 (3 events), as a batch of its own; stream reads by Lambda are free",
+		Own: DynamoDB{Requests: u.Requests, ReadUnits: u.ReadUnits, WriteUnits: u.WriteUnits},
+	})
 	measured(routes.GetOpenAPI, "the document (public: no authorizer, not metered)", "", "GET", "/v1/openapi.json", "")
 
 	// The authorizer, called as API Gateway calls it when its cache has no
@@ -317,7 +382,7 @@ func (e *env) measure(t *testing.T, token string) []Call {
 	if _, err := e.handlers.Authorizer(context.Background(), ev); err != nil {
 		t.Fatal(err)
 	}
-	u := e.authorizer.Take()
+	u = e.authorizer.Take()
 	calls = append(calls, Call{
 		Operation: routes.Authorizer, Measured: fmt.Sprintf("a token not in API Gateway's cache (once per token per %d s)", routes.AuthorizerCacheSeconds),
 		Own: DynamoDB{Requests: u.Requests, ReadUnits: u.ReadUnits, WriteUnits: u.WriteUnits},

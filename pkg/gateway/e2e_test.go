@@ -14,10 +14,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/fleetgroups/fleetgroups/pkg/api"
 	"github.com/fleetgroups/fleetgroups/pkg/app"
 	"github.com/fleetgroups/fleetgroups/pkg/auth"
+	"github.com/fleetgroups/fleetgroups/pkg/changes"
 	"github.com/fleetgroups/fleetgroups/pkg/ddblocal"
 	"github.com/fleetgroups/fleetgroups/pkg/gateway"
 	"github.com/fleetgroups/fleetgroups/pkg/gateway/gatewaytest"
@@ -68,6 +70,53 @@ func newEnv(t testing.TB, opts ...api.Option) *env {
 func newLoggedEnv(t testing.TB, log *slog.Logger, opts ...api.Option) *env {
 	t.Helper()
 	st, counter := storetest.NewStore(t)
+	return buildEnv(t, st, counter, log, opts...)
+}
+
+// newFeedEnv is newEnv whose table has its stream, published into the
+// change feed as make run publishes it, until the test ends.
+func newFeedEnv(t testing.TB) *env {
+	t.Helper()
+	st, counter := storetest.NewStreamStore(t)
+	e := buildEnv(t, st, counter, quiet)
+	endpoint := os.Getenv("DYNAMODB_ENDPOINT")
+	cfg, err := app.AWSConfig(endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed := changes.NewFollow(cfg, endpoint, st.Table(), (&changes.Publisher{Store: st, Log: quiet}).Handle, quiet)
+	feed.Poll = 20 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := feed.Run(ctx); err != nil {
+			t.Errorf("change feed: %v", err)
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return e
+}
+
+// awaitFeed reads token's change feed until it holds an event that
+// mentions s, as a partner would poll it; the test's deadline bounds it.
+func (e *env) awaitFeed(t *testing.T, token, s string) {
+	t.Helper()
+	for {
+		r := e.call(t, token, "GET", "/v1/changes?limit=100", "")
+		expect(t, r, 200, "")
+		if strings.Contains(string(r.raw), s) {
+			return
+		}
+		if dl, ok := t.Deadline(); ok && time.Until(dl) < 5*time.Second {
+			t.Fatalf("the change feed never showed %s: %s", s, r.raw)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func buildEnv(t testing.TB, st *store.Store, counter *storetest.Counter, log *slog.Logger, opts ...api.Option) *env {
+	t.Helper()
 	e := &env{st: st, counter: counter}
 	ctx := context.Background()
 	for _, tok := range []*string{&e.tokenA, &e.tokenB} {

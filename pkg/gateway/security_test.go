@@ -175,6 +175,16 @@ func isolationCase(e *env, fx tenantFixture, rt routes.Route) (isolation, bool) 
 			}}, true
 	case routes.GetUsage:
 		return isolation{name: "200-own-usage", status: 200}, true
+	case routes.ListChanges:
+		// B's feed holds B's own events (the cases before made some),
+		// none of A's, which are published (awaitFeed).
+		return isolation{name: "200-no-event-of-A", status: 200, check: func(t *testing.T, r response) {
+			for _, a := range []string{fx.group, fx.group2, fx.assoc, "A's item"} {
+				if strings.Contains(string(r.raw), a) {
+					t.Fatalf("B's feed shows A's changes (%s): %s", a, r.raw)
+				}
+			}
+		}}, true
 	case routes.GetOpenAPI:
 		return isolation{name: "200-public", status: 200}, true
 	}
@@ -187,8 +197,9 @@ func isolationCase(e *env, fx tenantFixture, rt routes.Route) (isolation, bool) 
 // same afterwards.
 func TestSecurityTenantIsolation(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	e := newFeedEnv(t)
 	fx := newTenantFixture(t, e)
+	e.awaitFeed(t, e.tokenA, fx.group2) // so that B's feed could show A's
 	before := fx.snapshot(t, e)
 	for _, rt := range routes.Routes {
 		c, ok := isolationCase(e, fx, rt)
@@ -451,10 +462,11 @@ func TestSecurityReadOnlyToken(t *testing.T) {
 // move out its root. A's data is the same afterwards.
 func TestSecurityScopedToken(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	e := newFeedEnv(t)
 	fx := newTenantFixture(t, e)
 	tenantA, _ := auth.TenantOf(e.tokenA)
 	root := e.call(t, e.tokenA, "POST", "/v1/groups", `{"name":"Depot","users":["item-a"]}`).str("id")
+	e.awaitFeed(t, e.tokenA, root)
 	scoped := auth.NewToken(tenantA)
 	if _, err := e.st.CreateToken(context.Background(), tenantA, groups.Token{Hash: auth.HashToken(scoped), Label: "depot", Scope: root}); err != nil {
 		t.Fatal(err)
@@ -481,6 +493,12 @@ func TestSecurityScopedToken(t *testing.T) {
 		routes.BatchMembers: outside, routes.CreateAssociations: tenantWide, routes.DeleteAssociations: tenantWide,
 		routes.ListAssociations: tenantWide, routes.GetOpenAPI: {200, "", nil}, routes.GetUsage: {200, "", nil},
 		routes.ListChildren: outside, routes.ListDescendants: outside, routes.GetAncestors: outside,
+		routes.ListChanges: {200, "", func(t *testing.T, r response) {
+			noneOfA(t, r)
+			if !strings.Contains(string(r.raw), `"group.created"`) || !strings.Contains(string(r.raw), root) {
+				t.Fatalf("a scoped token does not see its own root's creation: %s", r.raw)
+			}
+		}},
 		routes.CheckMembership: {200, "", func(t *testing.T, r response) {
 			for _, res := range r.at("results").([]any) {
 				if res.(map[string]any)["error"].(map[string]any)["code"] != "not_found" {

@@ -39,10 +39,10 @@ var EventTypes = []EventType{
 // feed is at-least-once) gives the same id both times, and a receiver drops
 // the repeat by id. Data is the type's own document (docs/changes.md).
 type Event struct {
-	ID   string          `json:"id"`
-	Type EventType       `json:"type"`
-	Time time.Time       `json:"time"`
-	Data json.RawMessage `json:"data"`
+	ID   string
+	Type EventType
+	Time time.Time
+	Data json.RawMessage
 }
 
 // Change retention and settling, which the feed's cursors obey.
@@ -54,11 +54,11 @@ const (
 	// event is published at the position of its publishing time, and the
 	// publisher rewrites at a fresh position whatever it could not write
 	// within ChangePublishBudget, so that nothing lands behind a cursor.
-	ChangeSettleWindow = 750 * time.Millisecond
+	ChangeSettleWindow = 500 * time.Millisecond
 	// ChangePublishBudget is how long a batch of events may take to write
 	// at its position; the rest of the window is the allowance for the
 	// clocks of the publisher and the reader to differ.
-	ChangePublishBudget = 500 * time.Millisecond
+	ChangePublishBudget = 350 * time.Millisecond
 )
 
 // ErrCursorExpired answers a feed cursor older than ChangeRetention.

@@ -10,20 +10,26 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/fleetgroups/fleetgroups/pkg/api"
 	"github.com/fleetgroups/fleetgroups/pkg/app"
 	"github.com/fleetgroups/fleetgroups/pkg/ddblocal"
+	"github.com/fleetgroups/fleetgroups/pkg/groups"
 	"github.com/fleetgroups/fleetgroups/pkg/localdev"
 	"github.com/fleetgroups/fleetgroups/pkg/routes"
+	"github.com/fleetgroups/fleetgroups/pkg/store"
 	"github.com/fleetgroups/fleetgroups/pkg/storetest"
 )
 
 func TestMain(m *testing.M) { os.Exit(ddblocal.RunTests(m)) }
 
 const eventsDir = "../../events"
+
+// sampleEventID is the id of the event events/publish-changes.json makes.
+const sampleEventID = "evt_c4ca4238a0b923820dcc509a6f75849b_0"
 
 // TestEventsCoverEveryFunction keeps events/ and the route table in step:
 // one sample event per function, nothing else.
@@ -57,6 +63,7 @@ func TestEventsRunThroughTheirHandlers(t *testing.T) {
 		routes.CreateAssociations: 201, routes.DeleteAssociations: 200, routes.ListAssociations: 200,
 		routes.GetOpenAPI: 200, routes.GetUsage: 200,
 		routes.ListChildren: 200, routes.ListDescendants: 200, routes.GetAncestors: 200, routes.CheckMembership: 200,
+		routes.ListChanges: 200,
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	for _, fn := range routes.Functions {
@@ -81,6 +88,15 @@ func TestEventsRunThroughTheirHandlers(t *testing.T) {
 				if res.PolicyDocument.Statement[0].Effect != "Allow" || res.Context["tenantId"] != localdev.DemoTenantID ||
 					res.UsageIdentifierKey != localdev.DemoAPIKey {
 					t.Fatalf("authorizer answered %+v", res)
+				}
+			case localdev.Published:
+				// The sample record is the creation of a group: its event
+				// is in the feed once settled (read as from a second on).
+				later := *st
+				later.Now = func() time.Time { return time.Now().Add(time.Second) }
+				page, err := later.ListChanges(ctx, localdev.DemoTenantID, store.ChangeQuery{Limit: 100, Types: []groups.EventType{groups.GroupCreated}})
+				if err != nil || res.Records != 1 || !slices.ContainsFunc(page.Items, func(e groups.Event) bool { return e.ID == sampleEventID }) {
+					t.Fatalf("published %d records; the feed holds %+v (%v), want event %s", res.Records, page.Items, err, sampleEventID)
 				}
 			case events.APIGatewayProxyResponse:
 				if res.StatusCode != wantStatus[op] {

@@ -105,14 +105,22 @@ func SeedDemo(ctx context.Context, st *store.Store) error {
 
 // Invoke runs op's Lambda handler on a JSON event as the Lambda runtime
 // would (`sam local invoke -e` does the same), returning the handler's
-// response: a proxy response, or the authorizer's policy.
+// response: a proxy response, the authorizer's policy, or, for
+// publish-changes, Published.
 func Invoke(ctx context.Context, h app.Handlers, op routes.Operation, event []byte) (any, error) {
-	if op == routes.Authorizer {
+	switch op {
+	case routes.Authorizer:
 		var e events.APIGatewayCustomAuthorizerRequestTypeRequest
 		if err := strictJSON(event, &e); err != nil {
 			return nil, fmt.Errorf("authorizer event: %w", err)
 		}
 		return h.Authorizer(ctx, e)
+	case routes.PublishChanges:
+		var e events.DynamoDBEvent
+		if err := strictJSON(event, &e); err != nil {
+			return nil, fmt.Errorf("stream event: %w", err)
+		}
+		return Published{Records: len(e.Records)}, h.Publisher(ctx, e)
 	}
 	fn, ok := h.Operations[op]
 	if !ok {
@@ -124,6 +132,10 @@ func Invoke(ctx context.Context, h app.Handlers, op routes.Operation, event []by
 	}
 	return fn(ctx, e)
 }
+
+// Published is what Invoke reports of publish-changes, whose Lambda answers
+// nothing but its error: how many stream records it published.
+type Published struct{ Records int }
 
 // strictJSON decodes an event, rejecting fields the event type lacks, so
 // that an event of the wrong kind is an error instead of a zero value.

@@ -1432,8 +1432,8 @@ func seeds(t *testing.T) uint64 {
 
 // runSequence runs one seeded sequence of steps against e, comparing every
 // response with the model; it fails t with the seed, the step and the steps
-// so far.
-func runSequence(t *testing.T, e *env, seed uint64, steps int, send sender) {
+// so far. It returns the model as the sequence left it.
+func runSequence(t *testing.T, e *env, seed uint64, steps int, send sender) *world {
 	r := rand.New(rand.NewPCG(seed, seed))
 	w := &world{t: [2]*mTenant{newTenantModel(e.newTenant(t)), newTenantModel(e.newTenant(t))}}
 	w.scope(t, e)
@@ -1450,6 +1450,7 @@ func runSequence(t *testing.T, e *env, seed uint64, steps int, send sender) {
 				seed, i, s.desc, err, strings.Join(history, "\n"), t.Name(), seed, steps)
 		}
 	}
+	return w
 }
 
 // sender sends a step and returns the response to check; repeat says that

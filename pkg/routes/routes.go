@@ -42,6 +42,9 @@ const (
 	ListDescendants Operation = "list-descendants"
 	GetAncestors    Operation = "get-ancestors"
 	CheckMembership Operation = "check-membership"
+	// Issue 9: the change feed.
+	ListChanges    Operation = "list-changes"
+	PublishChanges Operation = "publish-changes"
 	// Authorizer is the API Gateway REQUEST authorizer; it serves no route.
 	Authorizer Operation = "authorizer"
 )
@@ -62,6 +65,11 @@ const (
 	// (store/move.go), so they may also write what a move writes, and
 	// nothing else (see store.MoveLeadingKeys).
 	ReadTree
+	// StreamPublisher functions read the table's stream (the event source
+	// mapping's role) and append to the tenants' change feeds
+	// (store.FeedLeadingKeys); they read groups and held edges for
+	// effective-member events, as ReadTree functions do, moves included.
+	StreamPublisher
 	// TokenLookup functions may only GetItem: the authorizer reads one token
 	// item per (uncached) call and nothing else.
 	TokenLookup
@@ -105,6 +113,9 @@ var Functions = []Function{
 	{ListDescendants, ReadTree, "Lists a group's whole subtree, depth-first"},
 	{GetAncestors, ReadTree, "Lists a group's ancestors, from its top-level group down"},
 	{CheckMembership, ReadTree, "Checks whether an item is an effective member of up to 100 groups"},
+	// Issue 9: the change feed.
+	{ListChanges, ReadOnly, "Lists the tenant's change events, oldest first"},
+	{PublishChanges, StreamPublisher, "Turns the table's stream records into change events"},
 	{Authorizer, TokenLookup, "Authenticates bearer tokens and names the tenant"},
 }
 
@@ -171,6 +182,8 @@ func buildRoutes() []Route {
 	rs = append(rs, Route{"GET", "/v1/openapi.json", GetOpenAPI})
 	// Issue 3 §6: usage metering.
 	rs = append(rs, Route{"GET", "/v1/usage", GetUsage})
+	// Issue 9: the change feed.
+	rs = append(rs, Route{"GET", "/v1/changes", ListChanges})
 	return rs
 }
 
@@ -181,6 +194,10 @@ func buildRoutes() []Route {
 // its own rather than a field of Function or Route so that the positional
 // entries above (and those added on other branches) keep compiling.
 var publicOperations = map[Operation]bool{GetOpenAPI: true}
+
+// Routeless reports whether op's function serves no route: API Gateway
+// calls the authorizer, and the table's stream feeds the publisher.
+func Routeless(op Operation) bool { return op == Authorizer || op == PublishChanges }
 
 // IsPublic reports whether op is served without authentication.
 func IsPublic(op Operation) bool { return publicOperations[op] }

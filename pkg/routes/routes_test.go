@@ -68,7 +68,7 @@ func TestEveryOperationHasRoutesAndAFunction(t *testing.T) {
 		folders = append(folders, d.Name())
 	}
 	for _, fn := range routes.Functions {
-		if fn.Operation != routes.Authorizer && !served[fn.Operation] {
+		if !routes.Routeless(fn.Operation) && !served[fn.Operation] {
 			t.Errorf("%s has no route", fn.Operation)
 		}
 		if !slices.Contains(folders, string(fn.Operation)) {
@@ -93,8 +93,11 @@ func TestEveryFunctionStartsItsOwnOperation(t *testing.T) {
 	for _, fn := range routes.Functions {
 		t.Run(string(fn.Operation), func(t *testing.T) {
 			want := "app.Start(api." + constants[fn.Operation] + ")"
-			if fn.Operation == routes.Authorizer {
+			switch fn.Operation {
+			case routes.Authorizer:
 				want = "app.StartAuthorizer()"
+			case routes.PublishChanges:
+				want = "app.StartPublisher()"
 			}
 			main := "../../functions/" + string(fn.Operation) + "/main.go"
 			f, err := parser.ParseFile(token.NewFileSet(), main, nil, 0)
@@ -182,7 +185,7 @@ func TestPublicOperations(t *testing.T) {
 
 func TestMeteredAreTheAuthenticatedOperations(t *testing.T) {
 	for _, fn := range routes.Functions {
-		want := fn.Operation != routes.Authorizer && fn.Operation != routes.GetOpenAPI
+		want := !routes.Routeless(fn.Operation) && fn.Operation != routes.GetOpenAPI
 		if got := routes.Metered(fn.Operation); got != want {
 			t.Errorf("Metered(%s) = %v, want %v", fn.Operation, got, want)
 		}

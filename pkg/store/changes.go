@@ -101,6 +101,15 @@ type feedItem struct {
 
 const attrType, attrScope = "type", "scope"
 
+// storedEvent is a groups.Event as a feed item holds it (JSON, which the
+// feed answers as it is).
+type storedEvent struct {
+	ID   string           `json:"id"`
+	Type groups.EventType `json:"type"`
+	Time time.Time        `json:"time"`
+	Data json.RawMessage  `json:"data"`
+}
+
 // publishWorkers bounds the records whose events are derived at once (each
 // membership change reads up to three times).
 const publishWorkers = 8
@@ -165,6 +174,11 @@ type pendingEvent struct {
 	data  any
 	// key tells apart the events of one record, for their ids.
 	key string
+	// at is the item's own latest timestamp (timeFormat), if it has one:
+	// the event's time is the later of it and the record's, since stream
+	// records tell the time to the second only (DynamoDB Local: to the
+	// minute), and a removal leaves no timestamp of its own.
+	at string
 }
 
 // eventsOf turns one record into feed items, their SK holding only the
@@ -179,12 +193,12 @@ func (s *Store) eventsOf(ctx context.Context, rec StreamRecord, reads *groupRead
 		evs []pendingEvent
 		err error
 	)
-	switch {
-	case sk == skGroup:
+	switch sk {
+	case skGroup:
 		evs, err = groupEvents(rec)
-	case sk == skItem:
+	case skItem:
 		evs, err = registryEvents(rec)
-	case sk == skAssociation:
+	case skAssociation:
 		evs, err = associationEvents(rec)
 	default:
 		evs, err = s.memberEvents(ctx, tenant, rec, reads)
@@ -199,7 +213,11 @@ func (s *Store) eventsOf(ctx context.Context, rec StreamRecord, reads *groupRead
 		if err != nil {
 			return nil, err
 		}
-		e := groups.Event{ID: eventID(rec.EventID, ev.key), Type: ev.typ, Time: rec.Time.UTC(), Data: data}
+		at := rec.Time.UTC()
+		if t := parseTime(ev.at); t.After(at) {
+			at = t
+		}
+		e := storedEvent{ID: eventID(rec.EventID, ev.key), Type: ev.typ, Time: at, Data: data}
 		body, err := json.Marshal(e)
 		if err != nil {
 			return nil, err
@@ -347,14 +365,14 @@ func groupEvents(rec StreamRecord) ([]pendingEvent, error) {
 	case !live(old) && live(cur):
 		g := groupSnapshot{ID: cur.ID, Name: cur.Name, Description: cur.Description, Attributes: orMap(cur.Attributes),
 			placement: placementOf(*cur), CreatedAt: cur.CreatedAt, Version: cur.Version}
-		return []pendingEvent{{typ: groups.GroupCreated, scope: pathIDs(*cur), data: map[string]any{"group": g}, key: "0"}}, nil
+		return []pendingEvent{{typ: groups.GroupCreated, scope: pathIDs(*cur), data: map[string]any{"group": g}, key: "0", at: cur.UpdatedAt}}, nil
 	case live(old) && !live(cur):
-		version := old.Version
+		version, at := old.Version, old.UpdatedAt
 		if cur != nil {
-			version = cur.Version
+			version, at = cur.Version, cur.DeletingAt
 		}
 		return []pendingEvent{{typ: groups.GroupDeleted, scope: pathIDs(*old),
-			data: groupDeleted{GroupID: old.ID, Version: version, Ancestors: orEmpty(old.ancestors())}, key: "0"}}, nil
+			data: groupDeleted{GroupID: old.ID, Version: version, Ancestors: orEmpty(old.ancestors())}, key: "0", at: at}}, nil
 	case !live(old):
 		return nil, nil
 	}
@@ -371,7 +389,7 @@ func groupEvents(rec StreamRecord) ([]pendingEvent, error) {
 	}
 	if len(changes) > 0 {
 		evs = append(evs, pendingEvent{typ: groups.GroupUpdated, scope: pathIDs(*cur),
-			data: groupChanged{GroupID: cur.ID, Version: cur.Version, Changes: changes}, key: "0"})
+			data: groupChanged{GroupID: cur.ID, Version: cur.Version, Changes: changes}, key: "0", at: cur.UpdatedAt})
 	}
 	if old.ParentID != cur.ParentID {
 		scope := pathIDs(*cur)
@@ -381,7 +399,7 @@ func groupEvents(rec StreamRecord) ([]pendingEvent, error) {
 			}
 		}
 		evs = append(evs, pendingEvent{typ: groups.GroupMoved, scope: scope,
-			data: groupMoved{GroupID: cur.ID, Version: cur.Version, From: placementOf(*old), To: placementOf(*cur)}, key: "1"})
+			data: groupMoved{GroupID: cur.ID, Version: cur.Version, From: placementOf(*old), To: placementOf(*cur)}, key: "1", at: cur.UpdatedAt})
 	}
 	return evs, nil
 }
@@ -415,7 +433,7 @@ func registryEvents(rec StreamRecord) ([]pendingEvent, error) {
 	switch {
 	case cur == nil && old != nil:
 		return []pendingEvent{{typ: groups.ItemDeleted,
-			data: itemChanged{ItemType: old.ItemType, ItemID: old.ItemID, Version: old.Version}, key: "0"}}, nil
+			data: itemChanged{ItemType: old.ItemType, ItemID: old.ItemID, Version: old.Version}, key: "0", at: old.UpdatedAt}}, nil
 	case cur == nil:
 		return nil, nil
 	case old != nil && old.Version == cur.Version && old.Name == cur.Name && old.Enterprise == cur.Enterprise &&
@@ -423,7 +441,7 @@ func registryEvents(rec StreamRecord) ([]pendingEvent, error) {
 		return nil, nil
 	}
 	return []pendingEvent{{typ: groups.ItemPut, data: itemChanged{ItemType: cur.ItemType, ItemID: cur.ItemID,
-		Version: cur.Version, Name: cur.Name, Enterprise: cur.Enterprise, Attributes: cur.Attributes}, key: "0"}}, nil
+		Version: cur.Version, Name: cur.Name, Enterprise: cur.Enterprise, Attributes: cur.Attributes}, key: "0", at: cur.UpdatedAt}}, nil
 }
 
 // associationEvents: an association's insert is association.created, its
@@ -436,10 +454,10 @@ func associationEvents(rec StreamRecord) ([]pendingEvent, error) {
 	switch {
 	case old == nil && cur != nil:
 		return []pendingEvent{{typ: groups.AssociationCreated,
-			data: associationChanged{AssociationID: cur.ID, VehicleID: cur.VehicleID, UserID: cur.UserID}, key: "0"}}, nil
+			data: associationChanged{AssociationID: cur.ID, VehicleID: cur.VehicleID, UserID: cur.UserID}, key: "0", at: cur.CreatedAt}}, nil
 	case old != nil && cur == nil:
 		return []pendingEvent{{typ: groups.AssociationDeleted,
-			data: associationChanged{AssociationID: old.ID, VehicleID: old.VehicleID, UserID: old.UserID}, key: "0"}}, nil
+			data: associationChanged{AssociationID: old.ID, VehicleID: old.VehicleID, UserID: old.UserID}, key: "0", at: old.CreatedAt}}, nil
 	}
 	return nil, nil
 }
@@ -456,11 +474,12 @@ func (s *Store) memberEvents(ctx context.Context, tenant string, rec StreamRecor
 	if err != nil {
 		return nil, err
 	}
-	typ, effective, m := groups.MemberAdded, groups.EffectiveMemberAdded, cur
+	typ, effective, m, at := groups.MemberAdded, groups.EffectiveMemberAdded, cur, ""
 	switch {
 	case old == nil && cur != nil:
+		at = cur.AddedAt
 	case old != nil && cur == nil:
-		typ, effective, m = groups.MemberRemoved, groups.EffectiveMemberRemoved, old
+		typ, effective, m, at = groups.MemberRemoved, groups.EffectiveMemberRemoved, old, old.AddedAt
 	default:
 		return nil, nil
 	}
@@ -473,7 +492,7 @@ func (s *Store) memberEvents(ctx context.Context, tenant string, rec StreamRecor
 		ancestors = g.ancestors()
 	}
 	scope := append(slices.Clone(ancestors), m.GroupID)
-	evs := []pendingEvent{{typ: typ, scope: scope, key: "0",
+	evs := []pendingEvent{{typ: typ, scope: scope, key: "0", at: at,
 		data: memberChanged{GroupID: m.GroupID, Ancestors: orEmpty(ancestors), ItemType: m.ItemType, ItemID: m.ItemID}}}
 	if len(ancestors) == 0 {
 		return evs, nil
@@ -486,7 +505,7 @@ func (s *Store) memberEvents(ctx context.Context, tenant string, rec StreamRecor
 		if covered[a] {
 			continue
 		}
-		evs = append(evs, pendingEvent{typ: effective, scope: slices.Clone(ancestors[:i+1]), key: "e_" + a,
+		evs = append(evs, pendingEvent{typ: effective, scope: slices.Clone(ancestors[:i+1]), key: "e_" + a, at: at,
 			data: effectiveChanged{GroupID: a, ItemType: m.ItemType, ItemID: m.ItemID, Via: m.GroupID}})
 	}
 	return evs, nil
@@ -632,11 +651,11 @@ func (s *Store) ListChanges(ctx context.Context, tenant string, q ChangeQuery) (
 		if err := attributevalue.UnmarshalMap(h.item, &it); err != nil {
 			return Page[groups.Event]{}, translate(err)
 		}
-		var e groups.Event
+		var e storedEvent
 		if err := json.Unmarshal([]byte(it.Event), &e); err != nil {
 			return Page[groups.Event]{}, translate(err)
 		}
-		page.Items = append(page.Items, e)
+		page.Items = append(page.Items, groups.Event(e))
 	}
 	switch {
 	case len(hits) == q.Limit:

@@ -1,0 +1,101 @@
+package changes_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/fleetgroups/fleetgroups/pkg/app"
+	"github.com/fleetgroups/fleetgroups/pkg/changes"
+	"github.com/fleetgroups/fleetgroups/pkg/groups"
+	"github.com/fleetgroups/fleetgroups/pkg/store"
+	"github.com/fleetgroups/fleetgroups/pkg/storetest"
+)
+
+// TestNoEventLostUnderFaults: the publisher's DynamoDB requests are
+// throttled, time out, fail with 500s or lose their responses after
+// committing (30 % of all attempts), and every third run of the function
+// fails after it published (as a Lambda that times out after its writes),
+// so batches fail, are bisected and retried (Follow, as Lambda does); every
+// change still reaches the feed, at least once, a repeat with its first
+// id.
+func TestNoEventLostUnderFaults(t *testing.T) {
+	st, _ := storetest.NewStreamStore(t)
+	ctx := testContext(t)
+	endpoint := os.Getenv("DYNAMODB_ENDPOINT")
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("fault seed %d", seed)
+	faults := storetest.NewFaults(seed, 0.3)
+	db, err := app.NewDynamoDB(endpoint, faults.Middleware)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The production retry policy with a millisecond between attempts:
+	// what is retried decides the outcome; the waits would only be slow.
+	db = dynamodb.New(db.Options(), func(o *dynamodb.Options) {
+		o.Retryer = app.NewRetryer(func(o *retry.StandardOptions) {
+			o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return time.Millisecond, nil })
+		})
+	})
+	faulty := store.New(db, st.Table())
+	publish := (&changes.Publisher{Store: faulty, Log: quiet}).Handle
+	var runs, failed atomic.Int32
+	followWith(t, st, 20*time.Millisecond, func(ctx context.Context, ev events.DynamoDBEvent) error {
+		err := publish(ctx, ev)
+		if err == nil && runs.Add(1)%3 == 0 {
+			err = errors.New("injected: the function timed out after publishing")
+		}
+		if err != nil {
+			failed.Add(1)
+		}
+		return err
+	})
+
+	const tenant, n = "acme", 60
+	top, err := st.CreateGroup(ctx, tenant, groups.NewGroup{Name: "Top"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := st.CreateGroup(ctx, tenant, groups.NewGroup{Name: "Depot", ParentID: top.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for i := range n {
+		id := fmt.Sprintf("v%02d", i)
+		if _, _, err := st.AddMember(ctx, tenant, g.ID, groups.Item{Type: groups.Vehicles, ID: id}); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, "member.added "+g.ID+"/"+id, "effective_member.added "+top.ID+"/"+id)
+	}
+	got, _ := feed(t, ctx, st, tenant, nil, func(evs []groups.Event) bool {
+		s := summary(evs)
+		return !slices.ContainsFunc(want, func(w string) bool { return !slices.Contains(s, w) })
+	})
+	counts := faults.Counts()
+	t.Logf("%d events read for %d changes; %d batches failed and were retried; faults injected: %v", len(got), 2*n+2, failed.Load(), counts)
+	if len(got) <= 2*n+2 {
+		t.Errorf("%d events for %d changes: the batches that failed after publishing repeated none", len(got), 2*n+2)
+	}
+	first := map[string]string{}
+	for i, e := range got {
+		if s, ok := first[e.ID]; ok && s != summary(got[i : i+1])[0] {
+			t.Errorf("event %s is %s and %s", e.ID, s, summary(got[i : i+1])[0])
+		}
+		first[e.ID] = summary(got[i : i+1])[0]
+	}
+	for _, k := range []storetest.Fault{storetest.Throttle, storetest.ServerError, storetest.Timeout, storetest.LostResponse} {
+		if counts[k] == 0 {
+			t.Errorf("no %s was injected: the test proved nothing of it", k)
+		}
+	}
+}

@@ -1,0 +1,228 @@
+package model_test
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fleetgroups/fleetgroups/pkg/app"
+	"github.com/fleetgroups/fleetgroups/pkg/changes"
+	"github.com/fleetgroups/fleetgroups/pkg/groups"
+	"github.com/fleetgroups/fleetgroups/pkg/storetest"
+)
+
+// Issue 9: the change feed.
+
+// TestModelFeed runs seeded sequences on a table whose stream is published
+// into the change feed, as make run does, and then checks the feed's
+// promise to a partner: a mirror built from nothing but each tenant's
+// events (groups with their names and parents, memberships, registrations,
+// associations) converges to the model's final state. Events with one id
+// must be the same event (at-least-once repeats), and events arrive in
+// commit order per resource, or the mirror would end elsewhere.
+func TestModelFeed(t *testing.T) {
+	t.Parallel()
+	st, _ := storetest.NewStreamStore(t)
+	st.AtomicMoveSize = 1
+	e := newEnv(t, st, nil)
+	followFeed(t, e)
+	seed := seeds(t)
+	seqs := max(*seqsFlag/5, 2)
+	t.Run("seq", func(t *testing.T) {
+		for i := range seqs {
+			s := seed + uint64(i)
+			t.Run(strconv.FormatUint(s, 10), func(t *testing.T) {
+				t.Parallel()
+				w := runSequence(t, e, s, *stepsFlag, plainSend(context.Background(), e))
+				for ti, m := range w.t {
+					converge(t, e, m, fmt.Sprintf("seed %d tenant %d", s, ti))
+				}
+			})
+		}
+	})
+}
+
+// followFeed publishes e's table's stream until the test ends.
+func followFeed(t *testing.T, e *env) {
+	t.Helper()
+	endpoint := os.Getenv("DYNAMODB_ENDPOINT")
+	cfg, err := app.AWSConfig(endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := changes.NewFollow(cfg, endpoint, e.st.Table(), (&changes.Publisher{Store: e.st, Log: quiet}).Handle, quiet)
+	f.Poll = 20 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("change feed: %v", err)
+		}
+	})
+}
+
+// mirror is a partner's copy of a tenant, built from its events only.
+type mirror struct {
+	names   map[string]string // group id → name
+	parents map[string]string // group id → parent id ("" at top level)
+	members map[string]map[groups.Item]bool
+	items   map[groups.Item]string // registered item → name
+	assocs  map[string]pair        // association id → pair
+	seen    map[string]string      // event id → the event's JSON
+}
+
+func newMirror() *mirror {
+	return &mirror{names: map[string]string{}, parents: map[string]string{}, members: map[string]map[groups.Item]bool{},
+		items: map[groups.Item]string{}, assocs: map[string]pair{}, seen: map[string]string{}}
+}
+
+// apply applies one event of the feed.
+func (mr *mirror) apply(ev map[string]any) error {
+	raw := fmt.Sprint(ev)
+	id, _ := ev["id"].(string)
+	if prev, ok := mr.seen[id]; ok {
+		if prev != raw {
+			return fmt.Errorf("two events with id %s:\n%s\n%s", id, prev, raw)
+		}
+		return nil // a repeat, which at-least-once allows
+	}
+	mr.seen[id] = raw
+	d, _ := ev["data"].(map[string]any)
+	str := func(k string) string { s, _ := d[k].(string); return s }
+	item := func() groups.Item { return groups.Item{Type: groups.ItemType(str("itemType")), ID: str("itemId")} }
+	switch ev["type"] {
+	case "group.created":
+		g := d["group"].(map[string]any)
+		id := g["id"].(string)
+		mr.names[id] = g["name"].(string)
+		parent, _ := g["parentId"].(string)
+		mr.parents[id] = parent
+	case "group.updated":
+		if c, ok := d["changes"].(map[string]any)["name"]; ok {
+			mr.names[str("groupId")] = c.(map[string]any)["after"].(string)
+		}
+	case "group.moved":
+		parent, _ := d["to"].(map[string]any)["parentId"].(string)
+		mr.parents[str("groupId")] = parent
+	case "group.deleted":
+		delete(mr.names, str("groupId"))
+		delete(mr.parents, str("groupId"))
+	case "member.added":
+		if mr.members[str("groupId")] == nil {
+			mr.members[str("groupId")] = map[groups.Item]bool{}
+		}
+		mr.members[str("groupId")][item()] = true
+	case "member.removed":
+		delete(mr.members[str("groupId")], item())
+	case "item.put":
+		mr.items[item()] = str("name")
+	case "item.deleted":
+		delete(mr.items, item())
+	case "association.created":
+		mr.assocs[str("associationId")] = pair{str("vehicleId"), str("userId")}
+	case "association.deleted":
+		delete(mr.assocs, str("associationId"))
+	}
+	return nil
+}
+
+// diff is how the mirror differs from the model, "" when it does not.
+func (mr *mirror) diff(m *mTenant) string {
+	var out []string
+	for id, g := range m.groups {
+		switch {
+		case mr.names[id] != g.name:
+			out = append(out, fmt.Sprintf("group %s named %q, mirror %q", id, g.name, mr.names[id]))
+		case mr.parents[id] != g.parent:
+			out = append(out, fmt.Sprintf("group %s under %q, mirror %q", id, g.parent, mr.parents[id]))
+		}
+		var live []groups.Item
+		for it, in := range mr.members[id] {
+			if in {
+				live = append(live, it)
+			}
+		}
+		if want := slices.Collect(maps.Keys(g.members)); !sameItems(live, want) {
+			out = append(out, fmt.Sprintf("group %s holds %v, mirror %v", id, want, live))
+		}
+	}
+	for id := range mr.names {
+		if m.groups[id] == nil {
+			out = append(out, fmt.Sprintf("group %s is gone, the mirror has it", id))
+		}
+	}
+	for it, ri := range m.items {
+		if mr.items[it] != ri.name {
+			out = append(out, fmt.Sprintf("item %v named %q, mirror %q", it, ri.name, mr.items[it]))
+		}
+	}
+	if len(mr.items) != len(m.items) {
+		out = append(out, fmt.Sprintf("%d registrations, mirror %d", len(m.items), len(mr.items)))
+	}
+	want := map[pair]bool{}
+	for p := range m.assocs {
+		want[p] = true
+	}
+	got := map[pair]bool{}
+	for _, p := range mr.assocs {
+		got[p] = true
+	}
+	if !maps.Equal(got, want) {
+		out = append(out, fmt.Sprintf("associations %v, mirror %v", want, got))
+	}
+	return strings.Join(out, "\n")
+}
+
+func sameItems(a, b []groups.Item) bool {
+	key := func(it groups.Item) string { return memberKey(it) }
+	ka, kb := make([]string, len(a)), make([]string, len(b))
+	for i, it := range a {
+		ka[i] = key(it)
+	}
+	for i, it := range b {
+		kb[i] = key(it)
+	}
+	slices.Sort(ka)
+	slices.Sort(kb)
+	return slices.Equal(ka, kb)
+}
+
+// converge follows m's tenant's feed from its start, as a partner would,
+// until the mirror it builds equals the model; the test's deadline bounds
+// the wait.
+func converge(t *testing.T, e *env, m *mTenant, who string) {
+	t.Helper()
+	mr := newMirror()
+	path := "/v1/changes?limit=100"
+	for {
+		res, err := e.do(context.Background(), m.token, "GET", path, "")
+		if err != nil || res.status != 200 {
+			t.Fatalf("%s: GET %s: %d %s (%v)", who, path, res.status, res.raw, err)
+		}
+		for _, ev := range res.list("items") {
+			if err := mr.apply(ev.(map[string]any)); err != nil {
+				t.Fatalf("%s: %v", who, err)
+			}
+		}
+		path = "/v1/changes?limit=100&cursor=" + res.str("next_cursor")
+		if len(res.list("items")) == 100 {
+			continue
+		}
+		d := mr.diff(m)
+		if d == "" {
+			return
+		}
+		if dl, ok := t.Deadline(); ok && time.Until(dl) < 10*time.Second {
+			t.Fatalf("%s: the mirror built from the feed never reached the model:\n%s", who, d)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
