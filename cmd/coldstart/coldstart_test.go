@@ -358,17 +358,18 @@ func TestRuntimeAPIProtocol(t *testing.T) {
 	}
 }
 
-// TestRealFunctions runs get-group and get-openapi and the baseline for
-// one short round each against DynamoDB Local, through the TLS proxy.
+// TestRealFunctions runs get-group, get-openapi, publish-changes (which
+// answers null, not a proxy response) and the baseline for one short round
+// each against DynamoDB Local, through the TLS proxy.
 func TestRealFunctions(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds three Lambdas")
+		t.Skip("builds four Lambdas")
 	}
 	t.Parallel()
 	o := options{
 		Root:      "../..",
 		BuildDir:  t.TempDir(),
-		Functions: []routes.Operation{routes.GetGroup, routes.GetOpenAPI},
+		Functions: []routes.Operation{routes.GetGroup, routes.GetOpenAPI, routes.PublishChanges},
 		Rounds:    1,
 		Warm:      2,
 		// Throttled, warm calls open a new connection now and then (5 to 8
@@ -382,7 +383,7 @@ func TestRealFunctions(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := rep.Baseline
-	if b.Warm.Requests["GetItem"] != 1 || len(b.Warm.Requests) != 1 || b.Statuses["200"] != 2*(1+o.Warm) {
+	if b.Warm.Requests["GetItem"] != 1 || len(b.Warm.Requests) != 1 || b.Statuses["200"] != len(o.Functions)*(1+o.Warm) {
 		t.Errorf("baseline: %v per warm call, answers %v; want one GetItem, all 200", b.Warm.Requests, b.Statuses)
 	}
 	// Only the first call's connection is certain: a warm call finds the
@@ -401,6 +402,9 @@ func TestRealFunctions(t *testing.T) {
 	}
 	if g := byName["get-openapi"]; len(g.First.Requests)+len(g.Warm.Requests) != 0 || g.Statuses["200"] != 1+o.Warm {
 		t.Errorf("get-openapi: first %v, warm %v, answers %v; want no DynamoDB request, all 200", g.First.Requests, g.Warm.Requests, g.Statuses)
+	}
+	if g := byName["publish-changes"]; g.Warm.Requests["BatchWriteItem"] != 1 || g.Statuses["published"] != 1+o.Warm {
+		t.Errorf("publish-changes: %v per warm call, answers %v; want one BatchWriteItem (its sample record's event), all published", g.Warm.Requests, g.Statuses)
 	}
 	var out bytes.Buffer
 	printReport(&out, rep)

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/fleetgroups/fleetgroups/pkg/api"
 	"github.com/fleetgroups/fleetgroups/pkg/app"
@@ -151,4 +153,38 @@ func checkRoute(t *testing.T, op routes.Operation, raw []byte) {
 		}
 	}
 	t.Fatalf("event %s %s is not a route of %s", e.HTTPMethod, e.Resource, op)
+}
+
+// TestOpenTableTurnsOnTheStream: a table made before the change feed (on a
+// long-lived DynamoDB Local) gains its stream when make run opens it, so
+// that GET /v1/changes works there too.
+func TestOpenTableTurnsOnTheStream(t *testing.T) {
+	ctx := context.Background()
+	endpoint := os.Getenv(ddblocal.EndpointEnv)
+	table := "t-" + store.RandomToken(8)
+	old, err := localdev.OpenTableWith(ctx, endpoint, table, []store.TableOption{store.WithoutStream})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = old.DeleteTable(context.Background()) })
+	db, err := app.NewDynamoDB(endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	streamOn := func() bool {
+		out, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.Table.StreamSpecification != nil && aws.ToBool(out.Table.StreamSpecification.StreamEnabled)
+	}
+	if streamOn() {
+		t.Fatal("a table made without a stream has one")
+	}
+	if _, err := localdev.OpenTable(ctx, endpoint, table); err != nil {
+		t.Fatal(err)
+	}
+	if !streamOn() {
+		t.Error("OpenTable left the existing table without its stream")
+	}
 }

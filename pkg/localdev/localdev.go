@@ -65,6 +65,16 @@ func OpenTableWith(ctx context.Context, endpoint, table string, opts []store.Tab
 	switch err := st.CreateTable(ctx, opts...); {
 	case errors.As(err, &inUse):
 		// An existing table keeps its schema version: migrate moves it.
+		// It gains the stream it may lack, unless opts leave it out.
+		def := store.TableDefinition(table)
+		for _, o := range opts {
+			o(def)
+		}
+		if def.StreamSpecification != nil {
+			if err := st.EnsureStream(ctx); err != nil {
+				return nil, err
+			}
+		}
 	case err != nil:
 		return nil, err
 	default:

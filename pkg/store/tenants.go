@@ -128,6 +128,25 @@ func (s *Store) CreateTable(ctx context.Context, opts ...TableOption) error {
 	return nil
 }
 
+// EnsureStream turns on the table's stream (TableDefinition's) if it has
+// none: a table made before the change feed, on a long-lived DynamoDB
+// Local, gains it when the local server opens it. Deployed tables have it
+// from the stack.
+func (s *Store) EnsureStream(ctx context.Context) error {
+	desc, err := s.db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(s.table)})
+	if err != nil {
+		return fmt.Errorf("describe table %s: %w", s.table, err)
+	}
+	if spec := desc.Table.StreamSpecification; spec != nil && aws.ToBool(spec.StreamEnabled) {
+		return nil
+	}
+	_, err = s.db.UpdateTable(ctx, &dynamodb.UpdateTableInput{TableName: aws.String(s.table), StreamSpecification: TableDefinition(s.table).StreamSpecification})
+	if err != nil {
+		return fmt.Errorf("turn on the stream of %s: %w", s.table, err)
+	}
+	return nil
+}
+
 // DeleteTable drops the table; tests use it to clean up.
 func (s *Store) DeleteTable(ctx context.Context) error {
 	_, err := s.db.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(s.table)})
