@@ -13,7 +13,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/fleetgroups/fleetgroups/pkg/app"
 	"github.com/fleetgroups/fleetgroups/pkg/changes"
 	"github.com/fleetgroups/fleetgroups/pkg/ddblocal"
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
@@ -24,35 +23,7 @@ import (
 func TestMain(m *testing.M) { os.Exit(ddblocal.RunTests(m)) }
 
 // follow publishes st's stream, as make run does, until the test ends.
-func follow(t *testing.T, st *store.Store) { followAt(t, st, 20*time.Millisecond) }
-
-// followAt is follow reading the stream every poll.
-func followAt(t testing.TB, st *store.Store, poll time.Duration) {
-	t.Helper()
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	followWith(t, st, poll, (&changes.Publisher{Store: st, Log: log}).Handle)
-}
-
-// followWith hands st's stream, read every poll, to handle until the test
-// ends.
-func followWith(t testing.TB, st *store.Store, poll time.Duration, handle func(context.Context, events.DynamoDBEvent) error) {
-	t.Helper()
-	cfg, err := app.AWSConfig(os.Getenv("DYNAMODB_ENDPOINT"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := changes.NewFollow(cfg, os.Getenv("DYNAMODB_ENDPOINT"), st.Table(), handle, quiet)
-	f.Poll = poll
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- f.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("follow: %v", err)
-		}
-	})
-}
+func follow(t *testing.T, st *store.Store) { storetest.FollowChanges(t, st, 20*time.Millisecond, nil) }
 
 // feed reads the tenant's whole feed until want(events) holds, polling as
 // a partner would; it fails the test if the test's deadline comes first.
@@ -210,7 +181,7 @@ func (r *recorder) handle(ctx context.Context, ev events.DynamoDBEvent) error {
 func TestRepublishedRecordsKeepTheirIDs(t *testing.T) {
 	st, _ := storetest.NewStreamStore(t)
 	rec := &recorder{pub: &changes.Publisher{Store: st, Log: quiet}}
-	followWith(t, st, 20*time.Millisecond, rec.handle)
+	storetest.FollowChanges(t, st, 20*time.Millisecond, rec.handle)
 	ctx := testContext(t)
 	g, err := st.CreateGroup(ctx, "acme", groups.NewGroup{Name: "G", Members: []groups.Item{{Type: groups.Users, ID: "u1"}}})
 	if err != nil {
@@ -354,7 +325,7 @@ func TestSlowPublishIsWrittenAgain(t *testing.T) {
 		defer mu.Unlock()
 		return time.Now().Add(skew)
 	}
-	followWith(t, st, changes.DefaultPoll, (&changes.Publisher{Store: &clocked, Log: quiet}).Handle)
+	storetest.FollowChanges(t, st, changes.DefaultPoll, (&changes.Publisher{Store: &clocked, Log: quiet}).Handle)
 	g, err := st.CreateGroup(ctx, "acme", groups.NewGroup{Name: "G"})
 	if err != nil {
 		t.Fatal(err)

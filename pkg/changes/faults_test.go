@@ -49,7 +49,7 @@ func TestNoEventLostUnderFaults(t *testing.T) {
 	faulty := store.New(db, st.Table())
 	publish := (&changes.Publisher{Store: faulty, Log: quiet}).Handle
 	var runs, failed atomic.Int32
-	followWith(t, st, 20*time.Millisecond, func(ctx context.Context, ev events.DynamoDBEvent) error {
+	storetest.FollowChanges(t, st, 20*time.Millisecond, func(ctx context.Context, ev events.DynamoDBEvent) error {
 		err := publish(ctx, ev)
 		if err == nil && runs.Add(1)%3 == 0 {
 			err = errors.New("injected: the function timed out after publishing")

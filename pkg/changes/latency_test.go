@@ -24,7 +24,7 @@ import (
 //	go test ./pkg/changes -run '^$' -bench CommitToFeed -benchtime 200x
 func BenchmarkCommitToFeed(b *testing.B) {
 	st, _ := storetest.NewStreamStore(b)
-	followAt(b, st, changes.DefaultPoll)
+	storetest.FollowChanges(b, st, changes.DefaultPoll, nil)
 	ctx := b.Context()
 	const tenant = "acme"
 	top, err := st.CreateGroup(ctx, tenant, groups.NewGroup{Name: "Top"})

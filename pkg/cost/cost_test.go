@@ -173,25 +173,10 @@ func newEnv(t *testing.T, timing bool) *env {
 	// The change feed, published from the table's stream by its own
 	// client, as publish-changes is its own Lambda.
 	publish := (&changes.Publisher{Store: pubStore, Log: quiet}).Handle
-	endpoint := os.Getenv("DYNAMODB_ENDPOINT")
-	cfg, err := app.AWSConfig(endpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
-	feed := changes.NewFollow(cfg, endpoint, st.Table(), func(ctx context.Context, ev events.DynamoDBEvent) error {
+	storetest.FollowChanges(t, st, 20*time.Millisecond, func(ctx context.Context, ev events.DynamoDBEvent) error {
 		defer e.timed(routes.PublishChanges, time.Now())
 		return publish(ctx, ev)
-	}, quiet)
-	feed.Poll = 20 * time.Millisecond
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := feed.Run(ctx); err != nil {
-			t.Errorf("change feed: %v", err)
-		}
-	}()
-	t.Cleanup(func() { cancel(); <-done })
+	})
 	return e
 }
 

@@ -19,7 +19,6 @@ import (
 	"github.com/fleetgroups/fleetgroups/pkg/api"
 	"github.com/fleetgroups/fleetgroups/pkg/app"
 	"github.com/fleetgroups/fleetgroups/pkg/auth"
-	"github.com/fleetgroups/fleetgroups/pkg/changes"
 	"github.com/fleetgroups/fleetgroups/pkg/ddblocal"
 	"github.com/fleetgroups/fleetgroups/pkg/gateway"
 	"github.com/fleetgroups/fleetgroups/pkg/gateway/gatewaytest"
@@ -79,22 +78,7 @@ func newFeedEnv(t testing.TB) *env {
 	t.Helper()
 	st, counter := storetest.NewStreamStore(t)
 	e := buildEnv(t, st, counter, quiet)
-	endpoint := os.Getenv("DYNAMODB_ENDPOINT")
-	cfg, err := app.AWSConfig(endpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
-	feed := changes.NewFollow(cfg, endpoint, st.Table(), (&changes.Publisher{Store: st, Log: quiet}).Handle, quiet)
-	feed.Poll = 20 * time.Millisecond
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := feed.Run(ctx); err != nil {
-			t.Errorf("change feed: %v", err)
-		}
-	}()
-	t.Cleanup(func() { cancel(); <-done })
+	storetest.FollowChanges(t, st, 20*time.Millisecond, nil)
 	return e
 }
 

@@ -4,15 +4,12 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/fleetgroups/fleetgroups/pkg/app"
-	"github.com/fleetgroups/fleetgroups/pkg/changes"
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
 	"github.com/fleetgroups/fleetgroups/pkg/storetest"
 )
@@ -31,7 +28,7 @@ func TestModelFeed(t *testing.T) {
 	st, _ := storetest.NewStreamStore(t)
 	st.AtomicMoveSize = 1
 	e := newEnv(t, st, nil)
-	followFeed(t, e)
+	storetest.FollowChanges(t, st, 20*time.Millisecond, nil)
 	seed := seeds(t)
 	seqs := max(*seqsFlag/5, 2)
 	t.Run("seq", func(t *testing.T) {
@@ -44,27 +41,6 @@ func TestModelFeed(t *testing.T) {
 					converge(t, e, m, fmt.Sprintf("seed %d tenant %d", s, ti))
 				}
 			})
-		}
-	})
-}
-
-// followFeed publishes e's table's stream until the test ends.
-func followFeed(t *testing.T, e *env) {
-	t.Helper()
-	endpoint := os.Getenv("DYNAMODB_ENDPOINT")
-	cfg, err := app.AWSConfig(endpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := changes.NewFollow(cfg, endpoint, e.st.Table(), (&changes.Publisher{Store: e.st, Log: quiet}).Handle, quiet)
-	f.Poll = 20 * time.Millisecond
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- f.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("change feed: %v", err)
 		}
 	})
 }
