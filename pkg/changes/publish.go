@@ -45,7 +45,7 @@ func (p *Publisher) Handle(ctx context.Context, ev events.DynamoDBEvent) error {
 
 // recordOf is the store's view of a Lambda stream record.
 func recordOf(r events.DynamoDBEventRecord) (store.StreamRecord, error) {
-	rec := store.StreamRecord{EventID: r.EventID, Name: r.EventName, Time: r.Change.ApproximateCreationDateTime.Time}
+	rec := store.StreamRecord{EventID: r.EventID, Time: r.Change.ApproximateCreationDateTime.Time}
 	var err error
 	if rec.Keys, err = toTable(r.Change.Keys); err != nil {
 		return rec, err

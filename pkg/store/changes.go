@@ -68,21 +68,12 @@ type StreamRecord struct {
 	// EventID is the record's id, unique in the stream: event ids derive
 	// from it, so a record published twice gives the same events.
 	EventID string
-	// Name is INSERT, MODIFY or REMOVE.
-	Name string
 	// Time is when the write committed (the record's approximate creation
 	// time).
 	Time     time.Time
 	Keys     map[string]types.AttributeValue
 	Old, New map[string]types.AttributeValue
 }
-
-// The stream record names.
-const (
-	RecordInsert = "INSERT"
-	RecordModify = "MODIFY"
-	RecordRemove = "REMOVE"
-)
 
 // feedItem is one event in a tenant's feed.
 type feedItem struct {
