@@ -60,14 +60,15 @@ func (a *API) listChanges(w http.ResponseWriter, r *http.Request, tenant string)
 	return writePage(a, w, r, tenant, changesList, store.ListQuery{PageRequest: pr}, page, viewEvent)
 }
 
-// eventTypes reads types=: event types separated by commas, each known.
+// eventTypes reads types=: event types separated by commas (or types=
+// given more than once), each known.
 func eventTypes(params map[string][]string) ([]groups.EventType, error) {
 	v, ok := params[paramTypes]
 	if !ok {
 		return nil, nil
 	}
 	var types []groups.EventType
-	for t := range strings.SplitSeq(v[0], ",") {
+	for t := range strings.SplitSeq(strings.Join(v, ","), ",") {
 		et := groups.EventType(strings.TrimSpace(t))
 		if !slices.Contains(groups.EventTypes, et) {
 			names := make([]string, len(groups.EventTypes))
