@@ -16,6 +16,7 @@ import (
 	"github.com/fleetgroups/fleetgroups/pkg/changes"
 	"github.com/fleetgroups/fleetgroups/pkg/ddblocal"
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
+	"github.com/fleetgroups/fleetgroups/pkg/openapi/openapitest"
 	"github.com/fleetgroups/fleetgroups/pkg/store"
 	"github.com/fleetgroups/fleetgroups/pkg/storetest"
 )
@@ -140,6 +141,10 @@ func TestEveryChangeMakesItsEvents(t *testing.T) {
 		{"delete the registration: v1 leaves top too", func() error { _, _, err := st.DeleteRegisteredItem(ctx, tenant, v1); return err },
 			func() []string { return []string{"member.removed " + top.ID + "/v1", "item.deleted /v1"} }},
 	}
+	doc, err := openapitest.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var after map[string]string
 	for _, step := range steps {
 		if err := step.do(); err != nil {
@@ -150,6 +155,14 @@ func TestEveryChangeMakesItsEvents(t *testing.T) {
 		got, after = feed(t, ctx, st, tenant, after, func(evs []groups.Event) bool { return len(evs) >= len(want) })
 		if g := summary(got); !sameSet(g, want) {
 			t.Errorf("%s: events %v, want %v", step.name, g, want)
+		}
+		// Each event as GET /v1/changes shows it is what the OpenAPI
+		// document says its type's is.
+		for _, e := range got {
+			raw, _ := json.Marshal(map[string]any{"id": e.ID, "type": e.Type, "time": e.Time, "data": e.Data})
+			if err := openapitest.CheckSchema(doc, "ChangeEvent", raw); err != nil {
+				t.Errorf("%s: %s is not a ChangeEvent of the OpenAPI document: %v", step.name, raw, err)
+			}
 		}
 	}
 }

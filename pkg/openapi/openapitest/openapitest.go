@@ -11,6 +11,7 @@ package openapitest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -39,6 +40,22 @@ func Parse(data []byte) (*openapi3.T, error) {
 		return nil, fmt.Errorf("the OpenAPI document is not valid: %w", err)
 	}
 	return doc, nil
+}
+
+// CheckSchema checks the JSON v against the document's schema
+// components/schemas/<name> with the validator Transport uses (JSON Schema
+// 2020-12): for documents that reach partners other than as a response
+// body, such as change events.
+func CheckSchema(doc *openapi3.T, name string, v []byte) error {
+	ref, ok := doc.Components.Schemas[name]
+	if !ok {
+		return fmt.Errorf("the document has no schema %s", name)
+	}
+	var value any
+	if err := json.Unmarshal(v, &value); err != nil {
+		return err
+	}
+	return ref.Value.VisitJSON(value, openapi3.EnableJSONSchema2020())
 }
 
 // Transport is an http.RoundTripper that sends each request on with Base and
