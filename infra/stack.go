@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
@@ -291,11 +292,16 @@ func grantFeed(fn awslambda.Function, table awsdynamodb.Table) {
 // newChangeFeed feeds the table's stream to publisher (issue 9): an event
 // source mapping that hands it only the records of items that make events
 // (changeSortKeys), retries a failing batch halved, and sends what still
-// fails to the ChangeFailures queue, whose alarm says a batch was lost.
+// fails to the ChangeFailures queue, whose alarm says a batch was lost; the
+// publisher puts every event on the ChangeBus too.
 // The publisher's role gets the stream reads and the queue's SendMessage
 // here, by name, rather than through DynamoEventSource and SqsDlq, which
 // would add ListStreams on "*" and the queue's other actions.
 func newChangeFeed(scope constructs.Construct, table awsdynamodb.Table, publisher awslambda.Function) {
+	// The same events, for AWS-native consumers: detail-type the event's
+	// type, the tenant in the detail (pkg/changes.Bus).
+	bus := awsevents.NewEventBus(scope, jsii.String("ChangeBus"), &awsevents.EventBusProps{})
+	publisher.AddEnvironment(jsii.String(routes.EnvEventBusName), bus.EventBusName(), nil)
 	failures := awssqs.NewQueue(scope, jsii.String("ChangeFailures"), &awssqs.QueueProps{
 		RetentionPeriod: awscdk.Duration_Days(jsii.Number(routes.ChangeFailureRetentionDays)),
 		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
@@ -310,6 +316,7 @@ func newChangeFeed(scope constructs.Construct, table awsdynamodb.Table, publishe
 		{"ListChangeStreams", []string{"dynamodb:ListStreams"},
 			[]*string{awscdk.Fn_Join(jsii.String(""), &[]*string{table.TableArn(), jsii.String("/stream/*")})}},
 		{"ReportLostBatches", []string{"sqs:SendMessage"}, []*string{failures.QueueArn()}},
+		{"PutChangeEvents", []string{"events:PutEvents"}, []*string{bus.EventBusArn()}},
 	} {
 		publisher.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Sid:       jsii.String(s.sid),

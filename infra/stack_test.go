@@ -371,6 +371,11 @@ func TestOneLambdaPerFunctionAndNoMore(t *testing.T) {
 					routes.EnvTreeMaxDepth: "4",
 				}},
 			}
+			if f.Operation == routes.PublishChanges {
+				// The publisher alone puts events on the change bus.
+				vars := want["Environment"].(map[string]any)["Variables"].(map[string]any)
+				vars[routes.EnvEventBusName] = ref(onlyID(t, resources(t, tmpl, "AWS::Events::EventBus")))
+			}
 			for k, v := range want {
 				if !reflect.DeepEqual(p[k], v) {
 					t.Errorf("%s = %v, want %v", k, p[k], v)
@@ -453,7 +458,7 @@ func moveGrants(table string) map[string]map[string]any {
 // gets, by Sid: appending to the feeds, in the store's terms, and nowhere
 // else; reading the table's stream and no other; and reporting a lost batch
 // to the failure queue alone.
-func publisherGrants(table, queue string) map[string]map[string]any {
+func publisherGrants(table, queue, bus string) map[string]map[string]any {
 	return map[string]map[string]any{
 		"AppendToFeeds": {
 			"Sid": "AppendToFeeds", "Effect": "Allow", "Action": []any{"dynamodb:PutItem", "dynamodb:BatchWriteItem"},
@@ -475,6 +480,9 @@ func publisherGrants(table, queue string) map[string]map[string]any {
 		"ReportLostBatches": {
 			"Sid": "ReportLostBatches", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": getAtt(queue, "Arn"),
 		},
+		"PutChangeEvents": {
+			"Sid": "PutChangeEvents", "Effect": "Allow", "Action": "events:PutEvents", "Resource": getAtt(bus, "Arn"),
+		},
 	}
 }
 
@@ -487,7 +495,7 @@ func TestLambdasMayTouchOnlyTheTableAndTheirLogs(t *testing.T) {
 	}
 	wantMetering := meteringGrant(table)
 	wantMoves := moveGrants(table)
-	wantPublisher := publisherGrants(table, onlyID(t, resources(t, tmpl, "AWS::SQS::Queue")))
+	wantPublisher := publisherGrants(table, onlyID(t, resources(t, tmpl, "AWS::SQS::Queue")), onlyID(t, resources(t, tmpl, "AWS::Events::EventBus")))
 	fns := resources(t, tmpl, "AWS::Lambda::Function")
 	roles := resources(t, tmpl, "AWS::IAM::Role")
 	policies := resources(t, tmpl, "AWS::IAM::Policy")

@@ -538,6 +538,20 @@ func TestCheckTemplateReportsDrift(t *testing.T) {
 			want: []string{"PublishChangesFunction: inline policy", "PublishChangesFunction: 0 publisher grants"},
 		},
 		{
+			name: "publisher-puts-on-every-bus",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				publisherStatement(t, doc, "PutChangeEvents")["Resource"] = "*"
+			},
+			want: []string{"PublishChangesFunction: 0 publisher grants"},
+		},
+		{
+			name: "publisher-names-no-bus",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				delete(mapAt(t, doc, "Resources", "PublishChangesFunction", "Properties", "Environment", "Variables"), routes.EnvEventBusName)
+			},
+			want: []string{"PublishChangesFunction: environment EVENT_BUS_NAME"},
+		},
+		{
 			name: "publisher-reads-every-stream",
 			editDoc: func(t *testing.T, doc map[string]any) {
 				publisherStatement(t, doc, "ReadChangeStream")["Resource"] = "*"
@@ -574,7 +588,7 @@ func TestCheckTemplateReportsDrift(t *testing.T) {
 			name: "publisher-grant-on-a-route-function",
 			editDoc: func(t *testing.T, doc map[string]any) {
 				props := mapAt(t, doc, "Resources", get, "Properties")
-				props["Policies"] = append(props["Policies"].([]any), wantPublisherPolicy("Table", queue))
+				props["Policies"] = append(props["Policies"].([]any), wantPublisherPolicy("Table", queue, "ChangeBus"))
 			},
 			want: []string{"GetGroupFunction: inline policy"},
 		},
@@ -879,9 +893,11 @@ func checkTemplate(doc map[string]any, fns []routes.Function, rs []routes.Route)
 	apiID := single("AWS::Serverless::Api")
 	tableID := single("AWS::DynamoDB::Table")
 	// Issue 9: a stream publisher sends lost batches to the one queue.
-	var queueID string
+	// and puts every event on the one bus.
+	var queueID, busID string
 	if slices.ContainsFunc(fns, func(fn routes.Function) bool { return fn.Access == routes.StreamPublisher }) {
 		queueID = single("AWS::SQS::Queue")
+		busID = single("AWS::Events::EventBus")
 	}
 
 	served := map[routes.Operation]bool{}
@@ -943,7 +959,11 @@ func checkTemplate(doc map[string]any, fns []routes.Function, rs []routes.Route)
 		fn, known := want[id]
 		if known {
 			meters := served[fn.Operation] && !routes.IsPublic(fn.Operation)
-			problems = append(problems, checkPolicies(id, fn.Access, meters, props["Policies"], tableID, queueID)...)
+			problems = append(problems, checkPolicies(id, fn.Access, meters, props["Policies"], tableID, queueID, busID)...)
+			bus := inherited(props, "Environment", "Variables", routes.EnvEventBusName)
+			if publishes := fn.Access == routes.StreamPublisher; publishes != (bus != nil) || publishes && !isRef(bus, busID) {
+				report("%s: environment %s is %v; the publisher alone names the bus, by a Ref to %s", id, routes.EnvEventBusName, bus, busID)
+			}
 		}
 		// get-usage reports the limits the usage plan enforces.
 		for env, plan := range map[string][]string{
@@ -1050,7 +1070,7 @@ var logicalID = regexp.MustCompile(`^[A-Za-z0-9]+$`)
 // template, the one matching its access, scoped to the table, and, if it
 // meters (it serves authenticated routes), the metering grant in the store's
 // terms as its only other policy.
-func checkPolicies(id string, access routes.Access, meters bool, policies any, tableID, queueID string) []string {
+func checkPolicies(id string, access routes.Access, meters bool, policies any, tableID, queueID, busID string) []string {
 	wantPolicy := map[routes.Access]string{routes.ReadOnly: "DynamoDBReadPolicy", routes.ReadTree: "DynamoDBReadPolicy",
 		routes.StreamPublisher: "DynamoDBReadPolicy", routes.ReadWrite: "DynamoDBCrudPolicy"}[access]
 	readsTree := access == routes.ReadTree || access == routes.StreamPublisher
@@ -1067,7 +1087,7 @@ func checkPolicies(id string, access routes.Access, meters bool, policies any, t
 				metering++
 			case readsTree && reflect.DeepEqual(p, wantMovesPolicy(tableID)):
 				moves++
-			case access == routes.StreamPublisher && reflect.DeepEqual(p, wantPublisherPolicy(tableID, queueID)):
+			case access == routes.StreamPublisher && reflect.DeepEqual(p, wantPublisherPolicy(tableID, queueID, busID)):
 				publisher++
 			case access == routes.TokenLookup && reflect.DeepEqual(p, wantTokenLookupPolicy(tableID)):
 				lookup++
@@ -1141,8 +1161,8 @@ func wantMovesPolicy(tableID string) map[string]any {
 // wantPublisherPolicy is the change feed publisher's grant as parseTemplate
 // reads it: PutItem and BatchWriteItem in feed partitions only (in the
 // store's terms), the table's stream and no other, and SendMessage to the
-// failure queue alone.
-func wantPublisherPolicy(tableID, queueID string) map[string]any {
+// failure queue and PutEvents on the change bus alone.
+func wantPublisherPolicy(tableID, queueID, busID string) map[string]any {
 	return map[string]any{"Statement": []any{
 		map[string]any{
 			"Sid": "AppendToFeeds", "Effect": "Allow", "Action": []any{"dynamodb:PutItem", "dynamodb:BatchWriteItem"},
@@ -1164,6 +1184,10 @@ func wantPublisherPolicy(tableID, queueID string) map[string]any {
 		map[string]any{
 			"Sid": "ReportLostBatches", "Effect": "Allow", "Action": "sqs:SendMessage",
 			"Resource": map[string]any{"Fn::GetAtt": []any{queueID, "Arn"}},
+		},
+		map[string]any{
+			"Sid": "PutChangeEvents", "Effect": "Allow", "Action": "events:PutEvents",
+			"Resource": map[string]any{"Fn::GetAtt": []any{busID, "Arn"}},
 		},
 	}}
 }

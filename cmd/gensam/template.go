@@ -30,6 +30,7 @@ const (
 	stageName  = routes.Stage
 	// Issue 9: the change feed's failure queue and its alarm.
 	failureQueueID = "ChangeFailures"
+	changeBusID    = "ChangeBus"
 	failureAlarmID = "ChangeFailuresAlarm"
 	// streamEventID is the publisher's event: the table's stream.
 	streamEventID = "Stream"
@@ -152,6 +153,7 @@ func resources() (*yaml.Node, error) {
 	case 1:
 		add(rs, failureQueueID, failureQueueResource())
 		add(rs, failureAlarmID, failureAlarmResource())
+		add(rs, changeBusID, changeBusResource())
 	default:
 		return nil, fmt.Errorf("%d functions publish the table's stream; the failure queue serves one", publishers)
 	}
@@ -322,6 +324,7 @@ func functionResource(fn routes.Function, rs []routes.Route) (*yaml.Node, error)
 	}
 	if fn.Access == routes.StreamPublisher {
 		add(props, "Events", obj(streamEventID, streamEvent()))
+		add(props, "Environment", obj("Variables", obj(routes.EnvEventBusName, ref(changeBusID))))
 	}
 	return obj(
 		"Type", "AWS::Serverless::Function",
@@ -429,7 +432,22 @@ func publisherPolicy() *yaml.Node {
 			"Action", "sqs:SendMessage",
 			"Resource", getAtt(failureQueueID, "Arn"),
 		),
+		obj(
+			"Sid", "PutChangeEvents",
+			"Effect", "Allow",
+			"Action", "events:PutEvents",
+			"Resource", getAtt(changeBusID, "Arn"),
+		),
 	))
+}
+
+// changeBusResource is the EventBridge bus the publisher puts every event
+// on (pkg/changes.Bus), named after the stack.
+func changeBusResource() *yaml.Node {
+	return obj(
+		"Type", "AWS::Events::EventBus",
+		"Properties", obj("Name", sub("${AWS::StackName}-changes")),
+	)
 }
 
 // streamEvent feeds the table's stream to the publisher: from the oldest

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net/http"
 	"os"
 	"strconv"
 	"time"
@@ -213,11 +214,26 @@ func StartAuthorizer() {
 }
 
 // StartPublisher runs the publish-changes Lambda, which the event source
-// mapping feeds with the table's stream records.
+// mapping feeds with the table's stream records; it puts the events on the
+// bus routes.EnvEventBusName names, too.
 func StartPublisher() {
 	_, st, log := start(routes.PublishChanges)
-	lambda.Start((&changes.Publisher{Store: st, Log: log}).Handle)
+	p := &changes.Publisher{Store: st, Log: log}
+	if name := os.Getenv(routes.EnvEventBusName); name != "" {
+		cfg, err := AWSConfig("")
+		if err != nil {
+			log.ErrorContext(context.Background(), "no AWS configuration", "op", routes.PublishChanges, "error", err)
+			os.Exit(1)
+		}
+		p.Bus = &changes.Bus{Name: name, Region: cfg.Region, Credentials: cfg.Credentials,
+			Endpoint: changes.BusEndpoint(cfg.Region), HTTP: &http.Client{Timeout: busTimeout}}
+	}
+	lambda.Start(p.Handle)
 }
+
+// busTimeout bounds one PutEvents call; EventBridge answers in
+// milliseconds.
+const busTimeout = 5 * time.Second
 
 // start makes what op's Lambda keeps for its lifetime, outside the handler:
 // the configuration, the logger, and the store over one DynamoDB client

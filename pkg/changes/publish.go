@@ -18,10 +18,13 @@ import (
 type Publisher struct {
 	Store *store.Store
 	Log   jsonlog.Logger
+	// Bus, when set, also gets every event (EventBridge; make run has
+	// none).
+	Bus *Bus
 }
 
-// Handle publishes the events of one batch of stream records. An error
-// fails the whole batch: Lambda retries it, halving it on each failure
+// Handle publishes the events of one batch of stream records to the feed,
+// then to the bus, if there is one. An error fails the whole batch: Lambda retries it, halving it on each failure
 // (BisectBatchOnFunctionError) until the failing record stands alone and,
 // once its retries are spent, goes to the on-failure destination. The
 // events of records published again keep their ids.
@@ -34,12 +37,15 @@ func (p *Publisher) Handle(ctx context.Context, ev events.DynamoDBEvent) error {
 		}
 		recs = append(recs, rec)
 	}
-	n, err := p.Store.PublishChanges(ctx, recs)
+	published, err := p.Store.PublishChanges(ctx, recs)
+	if err == nil && p.Bus != nil {
+		err = p.Bus.Put(ctx, published)
+	}
 	if err != nil {
 		p.Log.ErrorContext(ctx, "publish changes", "records", len(recs), "error", err.Error())
 		return err
 	}
-	p.Log.InfoContext(ctx, "published changes", "records", len(recs), "events", n)
+	p.Log.InfoContext(ctx, "published changes", "records", len(recs), "events", len(published))
 	return nil
 }
 

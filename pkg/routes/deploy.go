@@ -93,6 +93,10 @@ func jsonString(s string) string {
 	return strings.TrimSuffix(b.String(), "\n")
 }
 
+// EnvEventBusName names the EventBridge bus publish-changes puts every
+// event on (issue 9 §6); the deployments set it, make run has no bus.
+const EnvEventBusName = "EVENT_BUS_NAME"
+
 // Issue 9: the change feed's event source mapping, from the table's stream
 // to publish-changes, as both deployments declare it.
 const (

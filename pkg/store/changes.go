@@ -113,11 +113,24 @@ const maxPublishAttempts = 4
 // groups.ChangePublishBudget.
 var errPublishTooSlow = errors.New("publish changes: every write of the batch took longer than its budget")
 
+// PublishedEvent is an event PublishChanges wrote, with its tenant.
+type PublishedEvent struct {
+	Tenant string
+	Event  groups.Event
+}
+
+// derivedEvent is an event and its feed item (whose SK holds only the
+// event's id until PublishChanges gives it its position).
+type derivedEvent struct {
+	item      feedItem
+	published PublishedEvent
+}
+
 // PublishChanges appends the events of recs to their tenants' feeds and
-// returns how many it wrote. It is idempotent in effect: publishing a batch
-// again writes the same events (same ids) at new positions.
-func (s *Store) PublishChanges(ctx context.Context, recs []StreamRecord) (int, error) {
-	derived := make([][]feedItem, len(recs))
+// returns them. It is idempotent in effect: publishing a batch again writes
+// the same events (same ids) at new positions.
+func (s *Store) PublishChanges(ctx context.Context, recs []StreamRecord) ([]PublishedEvent, error) {
+	derived := make([][]derivedEvent, len(recs))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(publishWorkers)
 	reads := &groupReads{s: s, items: map[string]*groupItem{}}
@@ -129,33 +142,37 @@ func (s *Store) PublishChanges(ctx context.Context, recs []StreamRecord) (int, e
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return 0, err
+		return nil, err
 	}
 	feed := slices.Concat(derived...)
 	if len(feed) == 0 {
-		return 0, nil
+		return nil, nil
+	}
+	published := make([]PublishedEvent, len(feed))
+	for i, d := range feed {
+		published[i] = d.published
 	}
 	for range maxPublishAttempts {
 		start := s.Now()
 		ms := start.UnixMilli()
 		reqs := make([]types.WriteRequest, len(feed))
-		for i := range feed {
-			it := feed[i]
+		for i, d := range feed {
+			it := d.item
 			it.SK = feedSK(ms, i, it.SK)
 			item, err := attributevalue.MarshalMap(it)
 			if err != nil {
-				return 0, err
+				return nil, err
 			}
 			reqs[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: item}}
 		}
 		if err := s.batchWriteAll(ctx, reqs); err != nil {
-			return 0, translate(err)
+			return nil, translate(err)
 		}
 		if s.Now().Sub(start) <= groups.ChangePublishBudget {
-			return len(feed), nil
+			return published, nil
 		}
 	}
-	return 0, errPublishTooSlow
+	return nil, errPublishTooSlow
 }
 
 // pendingEvent is an event before its position: what eventsOf derives.
@@ -172,9 +189,8 @@ type pendingEvent struct {
 	at string
 }
 
-// eventsOf turns one record into feed items, their SK holding only the
-// event id (PublishChanges gives them their positions).
-func (s *Store) eventsOf(ctx context.Context, rec StreamRecord, reads *groupReads) ([]feedItem, error) {
+// eventsOf turns one record into its events.
+func (s *Store) eventsOf(ctx context.Context, rec StreamRecord, reads *groupReads) ([]derivedEvent, error) {
 	pk, sk := sortKeyOf(rec.Keys, AttrPK), sortKeyOf(rec.Keys, AttrSK)
 	tenant, ok := tenantOfPK(pk)
 	if !ok || !MakesEvents(sk) {
@@ -197,7 +213,7 @@ func (s *Store) eventsOf(ctx context.Context, rec StreamRecord, reads *groupRead
 	if err != nil {
 		return nil, err
 	}
-	out := make([]feedItem, 0, len(evs))
+	out := make([]derivedEvent, 0, len(evs))
 	expires := s.Now().Add(groups.ChangeRetention).Unix()
 	for _, ev := range evs {
 		data, err := json.Marshal(ev.data)
@@ -213,8 +229,11 @@ func (s *Store) eventsOf(ctx context.Context, rec StreamRecord, reads *groupRead
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, feedItem{PK: feedPK(tenant), SK: e.ID, Kind: "change", Type: string(ev.typ),
-			Scope: ev.scope, Event: string(body), ExpiresAt: expires})
+		out = append(out, derivedEvent{
+			item: feedItem{PK: feedPK(tenant), SK: e.ID, Kind: "change", Type: string(ev.typ),
+				Scope: ev.scope, Event: string(body), ExpiresAt: expires},
+			published: PublishedEvent{Tenant: tenant, Event: groups.Event(e)},
+		})
 	}
 	return out, nil
 }
