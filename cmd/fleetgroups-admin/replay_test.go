@@ -71,6 +71,9 @@ func TestReplayChanges(t *testing.T) {
 	}{
 		{"flags, one record", []string{"-shard", shard, "-from", created, "-to", created}, []string{"group.created"}},
 		{"the failure record", []string{"-failure", file}, []string{"group.created", "group.created", "member.added", "member.added"}},
+		// Repeats keep their ids: a mirror drops them.
+		{"flags, to the present", []string{"-shard", shard, "-from", seqs[0]},
+			[]string{"group.created", "group.created", "group.created", "member.added", "member.added", "member.added", "member.added"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			out := admin(t, local(st.Table()), connect, append([]string{"replay-changes"}, c.args...)...)

@@ -188,7 +188,7 @@ func (f *Follow) Replay(ctx context.Context, streamArn, shard, from, to string) 
 	if err != nil {
 		return 0, fmt.Errorf("shard %s at %s: %w", shard, from, err)
 	}
-	replayed := 0
+	replayed, empty := 0, 0
 	for iter := it.ShardIterator; iter != nil; {
 		out, err := f.Streams.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: iter, Limit: aws.Int32(1000)})
 		if err != nil {
@@ -208,15 +208,25 @@ func (f *Follow) Replay(ctx context.Context, streamArn, shard, from, to string) 
 		if err := f.deliver(ctx, arn, recs); err != nil {
 			return replayed, err
 		}
-		// Without an end, an empty read is the present; with one, the
-		// range's end (or the shard's) is.
-		if done || len(out.Records) == 0 && to == "" {
+		// With an end, the range's end (or the shard's) stops it. Without
+		// one, emptyReadsAtPresent empty reads in a row are the present: a
+		// stream may answer an empty page before records further on.
+		if len(out.Records) == 0 {
+			empty++
+		} else {
+			empty = 0
+		}
+		if done || to == "" && empty == emptyReadsAtPresent {
 			return replayed, nil
 		}
 		iter = out.NextShardIterator
 	}
 	return replayed, nil
 }
+
+// emptyReadsAtPresent is how many empty reads in a row end a replay that
+// has no end: give -to for a range that must be whole.
+const emptyReadsAtPresent = 5
 
 func seqOf(r streams.Record) string {
 	if r.Dynamodb == nil {
