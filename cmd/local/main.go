@@ -99,6 +99,7 @@ fleetgroups is serving on http://%s  (DynamoDB Local at %s, table %s)
   curl -H "Authorization: Bearer %s" http://%s/v1/groups
 
   authorizer cache: %v per token (-authorizer-cache=0 turns it off)
+  change feed:      GET /v1/changes, published from DynamoDB Local's stream
 
 Ctrl-C stops the server and DynamoDB Local.
 `, addr, endpoint, table, localdev.DemoTenantID, localdev.DemoToken, localdev.DemoToken, addr, authCache)
