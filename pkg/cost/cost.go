@@ -26,6 +26,8 @@ type Prices struct {
 	LambdaPerGBSecond, LambdaPerMillionRequests float64
 	// API Gateway REST APIs, first tier (the first 333 million a month).
 	APIGatewayPerMillion float64
+	// EventBridge custom events put on a bus, per million 64 KB chunks.
+	EventBridgePerMillion float64
 }
 
 // USEast1 are the prices in US East (N. Virginia). DynamoDB's are those
@@ -38,6 +40,7 @@ var USEast1 = Prices{
 	LambdaPerGBSecond:        0.0000133334,
 	LambdaPerMillionRequests: 0.20,
 	APIGatewayPerMillion:     3.50,
+	EventBridgePerMillion:    1.00,
 }
 
 // DynamoDB is what one call's requests consumed.
