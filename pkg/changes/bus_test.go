@@ -3,6 +3,7 @@ package changes_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -88,18 +89,11 @@ func TestBusGetsEveryEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	evs, _ := feed(t, ctx, st, "acme", nil, func(evs []groups.Event) bool { return len(evs) >= 2 })
-	for {
+	storetest.Await(t, 20*time.Millisecond, func() (bool, string) {
 		eb.mu.Lock()
-		n := len(eb.got)
-		eb.mu.Unlock()
-		if n >= len(evs) {
-			break
-		}
-		if dl, ok := t.Deadline(); ok && time.Until(dl) < 5*time.Second {
-			t.Fatalf("the bus got %d entries for %d events", n, len(evs))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		defer eb.mu.Unlock()
+		return len(eb.got) >= len(evs), fmt.Sprintf("the bus got %d entries for %d events", len(eb.got), len(evs))
+	})
 	eb.mu.Lock()
 	defer eb.mu.Unlock()
 	var ids []string

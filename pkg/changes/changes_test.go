@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"slices"
@@ -31,24 +32,19 @@ func follow(t *testing.T, st *store.Store) { storetest.FollowChanges(t, st, 20*t
 func feed(t *testing.T, ctx context.Context, st *store.Store, tenant string, after map[string]string, want func([]groups.Event) bool) ([]groups.Event, map[string]string) {
 	t.Helper()
 	var all []groups.Event
-	for {
-		page, err := st.ListChanges(ctx, tenant, store.ChangeQuery{Limit: 100, After: after})
-		if err != nil {
-			t.Fatalf("ListChanges: %v", err)
-		}
-		all = append(all, page.Items...)
-		after = page.Next
-		if want(all) {
-			return all, after
-		}
-		if len(page.Items) == 0 {
-			select {
-			case <-ctx.Done():
-				t.Fatalf("the feed never held what the test waits for; it holds %v", summary(all))
-			case <-time.After(50 * time.Millisecond):
+	storetest.Await(t, 50*time.Millisecond, func() (bool, string) {
+		for {
+			page, err := st.ListChanges(ctx, tenant, store.ChangeQuery{Limit: 100, After: after})
+			if err != nil {
+				t.Fatalf("ListChanges: %v", err)
+			}
+			all, after = append(all, page.Items...), page.Next
+			if want(all) || len(page.Items) == 0 {
+				return want(all), fmt.Sprintf("what the test waits for; the feed holds %v", summary(all))
 			}
 		}
-	}
+	})
+	return all, after
 }
 
 // summary is each event as "type groupId/itemId".

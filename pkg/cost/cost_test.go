@@ -188,23 +188,18 @@ func (e *env) awaitFeed(t *testing.T, token string, want ...string) int {
 	t.Helper()
 	var events []string
 	path := "/v1/changes?limit=100"
-	for {
+	storetest.Await(t, 50*time.Millisecond, func() (bool, string) {
 		page := e.call(t, token, "GET", path, "")
 		for _, it := range page["items"].([]any) {
 			raw, _ := json.Marshal(it)
 			events = append(events, string(raw))
 		}
 		path = "/v1/changes?limit=100&cursor=" + page["next_cursor"].(string)
-		if !slices.ContainsFunc(want, func(w string) bool {
+		return !slices.ContainsFunc(want, func(w string) bool {
 			return !slices.ContainsFunc(events, func(ev string) bool { return strings.Contains(ev, w) })
-		}) {
-			return len(events)
-		}
-		if dl, ok := t.Deadline(); ok && time.Until(dl) < 5*time.Second {
-			t.Fatalf("the change feed never showed %v", want)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		}), fmt.Sprintf("events with each of %v in the change feed", want)
+	})
+	return len(events)
 }
 
 func (e *env) timed(op routes.Operation, start time.Time) {

@@ -86,17 +86,11 @@ func newFeedEnv(t testing.TB) *env {
 // mentions s, as a partner would poll it; the test's deadline bounds it.
 func (e *env) awaitFeed(t *testing.T, token, s string) {
 	t.Helper()
-	for {
+	storetest.Await(t, 50*time.Millisecond, func() (bool, string) {
 		r := e.call(t, token, "GET", "/v1/changes?limit=100", "")
 		expect(t, r, 200, "")
-		if strings.Contains(string(r.raw), s) {
-			return
-		}
-		if dl, ok := t.Deadline(); ok && time.Until(dl) < 5*time.Second {
-			t.Fatalf("the change feed never showed %s: %s", s, r.raw)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return strings.Contains(string(r.raw), s), fmt.Sprintf("an event with %s in the change feed: %s", s, r.raw)
+	})
 }
 
 func buildEnv(t testing.TB, st *store.Store, counter *storetest.Counter, log *slog.Logger, opts ...api.Option) *env {

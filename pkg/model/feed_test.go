@@ -178,27 +178,23 @@ func converge(t *testing.T, e *env, m *mTenant, who string) {
 	t.Helper()
 	mr := newMirror()
 	path := "/v1/changes?limit=100"
-	for {
-		res, err := e.do(context.Background(), m.token, "GET", path, "")
-		if err != nil || res.status != 200 {
-			t.Fatalf("%s: GET %s: %d %s (%v)", who, path, res.status, res.raw, err)
-		}
-		for _, ev := range res.list("items") {
-			if err := mr.apply(ev.(map[string]any)); err != nil {
-				t.Fatalf("%s: %v", who, err)
+	storetest.Await(t, 100*time.Millisecond, func() (bool, string) {
+		for {
+			res, err := e.do(context.Background(), m.token, "GET", path, "")
+			if err != nil || res.status != 200 {
+				t.Fatalf("%s: GET %s: %d %s (%v)", who, path, res.status, res.raw, err)
+			}
+			for _, ev := range res.list("items") {
+				if err := mr.apply(ev.(map[string]any)); err != nil {
+					t.Fatalf("%s: %v", who, err)
+				}
+			}
+			path = "/v1/changes?limit=100&cursor=" + res.str("next_cursor")
+			if len(res.list("items")) < 100 {
+				break
 			}
 		}
-		path = "/v1/changes?limit=100&cursor=" + res.str("next_cursor")
-		if len(res.list("items")) == 100 {
-			continue
-		}
 		d := mr.diff(m)
-		if d == "" {
-			return
-		}
-		if dl, ok := t.Deadline(); ok && time.Until(dl) < 10*time.Second {
-			t.Fatalf("%s: the mirror built from the feed never reached the model:\n%s", who, d)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return d == "", fmt.Sprintf("%s: the mirror built from the feed reaching the model:\n%s", who, d)
+	})
 }

@@ -41,3 +41,29 @@ func FollowChanges(t testing.TB, st *store.Store, poll time.Duration, handle fun
 		}
 	})
 }
+
+// Await calls check every poll until it reports done, as a client polls
+// for what it waits on: the wait ends with the event itself, not after a
+// set time. Should the event never come, it fails t with check's last
+// word five seconds before t's deadline (a test without one, such as a
+// benchmark, is bounded by go test's -timeout).
+func Await(t testing.TB, poll time.Duration, check func() (done bool, why string)) {
+	t.Helper()
+	deadline, bounded := time.Time{}, false
+	if d, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {
+		deadline, bounded = d.Deadline()
+	}
+	for {
+		done, why := check()
+		if done {
+			return
+		}
+		if bounded && time.Until(deadline) < awaitReserve {
+			t.Fatalf("never came: %s", why)
+		}
+		time.Sleep(poll)
+	}
+}
+
+// awaitReserve is what Await leaves of a test's time to report and clean up.
+const awaitReserve = 5 * time.Second
