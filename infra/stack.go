@@ -46,12 +46,17 @@ const (
 	feedLeadingKeys = "T#*#FEED"
 )
 
+// webhookLeadingKeys are the webhook grant's terms (store.WebhookLeadingKeys):
+// the partitions of the tenants' webhooks and of their delivery records,
+// which deliver-webhooks reads and writes.
+var webhookLeadingKeys = []string{"T#*#HOOKS", "T#*#HOOK#*"}
+
 // changeSortKeys are the sort keys of the items whose stream records make
 // change events (store.ChangeSortKeys): whole keys and starts of keys. The
 // event source mapping's filter drops every other record.
 var changeSortKeys = struct{ Exact, Prefixes []string }{
 	Exact:    []string{"#GROUP", "ITEM", "ASSOC"},
-	Prefixes: []string{"M#"},
+	Prefixes: []string{"M#", "W#"},
 }
 
 // meterAttributes are the attributes counting calls writes, as StringLike
@@ -90,14 +95,15 @@ type FleetgroupsStackProps struct {
 
 // NewFleetgroupsStack declares the whole API: the table, one Lambda per
 // operation, the REST API with its authorizer, the usage plan tenants' API
-// keys are attached to, and the change feed's publisher on the table's
-// stream.
+// keys are attached to, the change feed's publisher on the table's stream,
+// and the webhook delivery queue with its deliverer.
 func NewFleetgroupsStack(scope constructs.Construct, id string, props *FleetgroupsStackProps) awscdk.Stack {
 	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
 
 	table := newTable(stack, props.DeletionProtection)
 	fns := newFunctions(stack, table, props)
 	newChangeFeed(stack, table, fns[routes.PublishChanges])
+	newWebhookDelivery(stack, fns[routes.PublishChanges], fns[routes.DeliverWebhooks])
 	api := newAPI(stack, fns, props.DeletionProtection)
 	plan := newUsagePlan(api, props)
 
@@ -186,7 +192,7 @@ func newFunction(scope constructs.Construct, table awsdynamodb.Table, f routes.F
 		Handler:      jsii.String("bootstrap"),
 		Code:         awslambda.Code_FromAsset(jsii.String(filepath.Join(props.AssetsDir, string(f.Operation))), nil),
 		MemorySize:   jsii.Number(routes.LambdaMemoryMB),
-		Timeout:      awscdk.Duration_Seconds(jsii.Number(routes.LambdaTimeoutSeconds)),
+		Timeout:      awscdk.Duration_Seconds(jsii.Number(timeoutSeconds(f.Operation))),
 		Role:         role,
 		LogGroup:     logs,
 		Environment: &map[string]*string{
@@ -213,6 +219,10 @@ func newFunction(scope constructs.Construct, table awsdynamodb.Table, f routes.F
 		table.GrantReadData(fn)
 		grantMoves(fn, table)
 		grantFeed(fn, table)
+	case routes.WebhookDeliverer:
+		// Webhooks, delivery records and feeds only, in the store's terms;
+		// newWebhookDelivery grants the queue.
+		grantWebhooks(fn, table)
 	case routes.TokenLookup:
 		table.Grant(fn, jsii.String("dynamodb:GetItem"))
 	case routes.NoTable:
@@ -224,6 +234,16 @@ func newFunction(scope constructs.Construct, table awsdynamodb.Table, f routes.F
 }
 
 func number(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+// timeoutSeconds is op's Lambda timeout: API Gateway's limit for the
+// functions that answer requests (and the publisher), longer for
+// deliver-webhooks, whose batch waits on receivers.
+func timeoutSeconds(op routes.Operation) int {
+	if op == routes.DeliverWebhooks {
+		return routes.WebhookTimeoutSeconds
+	}
+	return routes.LambdaTimeoutSeconds
+}
 
 // grantMetering lets fn count its calls, the one write that every function
 // serving authenticated routes makes, read-only ones included: UpdateItem only in a
@@ -289,6 +309,34 @@ func grantFeed(fn awslambda.Function, table awsdynamodb.Table) {
 	}))
 }
 
+// grantWebhooks lets fn deliver webhooks (issue 9 §6): read and put items
+// (its only writes: conditional Puts in TransactWriteItems, which IAM
+// checks item by item) only in the tenants' webhook and delivery
+// partitions (store.WebhookLeadingKeys), and Query the tenants' feeds (store.FeedLeadingKeys)
+// for catch-ups; never in a name guard's or an idempotency record's
+// partition, whose keys may hold any '#' and so could end in "#HOOKS" (the
+// move grant's exclusions).
+func grantWebhooks(fn awslambda.Function, table awsdynamodb.Table) {
+	for _, g := range []struct {
+		sid     string
+		actions []string
+		keys    []string
+	}{
+		{"KeepWebhookDeliveries", []string{"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"}, webhookLeadingKeys},
+		{"ReadFeedsToCatchUp", []string{"dynamodb:Query"}, []string{feedLeadingKeys}},
+	} {
+		fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:       jsii.String(g.sid),
+			Actions:   jsii.Strings(g.actions...),
+			Resources: &[]*string{table.TableArn()},
+			Conditions: &map[string]any{
+				"ForAllValues:StringLike":    map[string]any{"dynamodb:LeadingKeys": g.keys},
+				"ForAllValues:StringNotLike": map[string]any{"dynamodb:LeadingKeys": moveExcludedLeadingKeys},
+			},
+		}))
+	}
+}
+
 // newChangeFeed feeds the table's stream to publisher (issue 9): an event
 // source mapping that hands it only the records of items that make events
 // (changeSortKeys), retries a failing batch halved, and sends what still
@@ -349,6 +397,73 @@ func newChangeFeed(scope constructs.Construct, table awsdynamodb.Table, publishe
 	awscloudwatch.NewAlarm(scope, jsii.String("ChangeFailuresAlarm"), &awscloudwatch.AlarmProps{
 		AlarmDescription: jsii.String(routes.ChangeFailureAlarmDescription),
 		Metric: failures.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
+			Period:    awscdk.Duration_Seconds(jsii.Number(60)),
+			Statistic: awscloudwatch.Stats_MAXIMUM(),
+		}),
+		Threshold:          jsii.Number(1),
+		EvaluationPeriods:  jsii.Number(1),
+		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+	})
+}
+
+// newWebhookDelivery declares the webhook delivery queue (issue 9 §6):
+// publisher sends it a message per delivery, and deliverer, which the queue
+// feeds, sends it catch-ups. A message is retried with the backoff the
+// deliverer sets (its visibility), and one it fails routes.WebhookMaxReceives
+// times goes to the WebhookDeadLetters queue, whose alarm says so. The queue
+// is a standard one: the messages' group ids (the tenants) make it a fair
+// queue, with nothing to declare.
+// The roles get the queue's actions here, by name, rather than through
+// SqsEventSource and GrantSendMessages, which would add actions the
+// functions do not use (and KMS ones for a key the queue does not have).
+func newWebhookDelivery(scope constructs.Construct, publisher, deliverer awslambda.Function) {
+	deadLetters := awssqs.NewQueue(scope, jsii.String("WebhookDeadLetters"), &awssqs.QueueProps{
+		RetentionPeriod: awscdk.Duration_Days(jsii.Number(routes.WebhookDLQRetentionDays)),
+		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+	})
+	queue := awssqs.NewQueue(scope, jsii.String("WebhookQueue"), &awssqs.QueueProps{
+		VisibilityTimeout: awscdk.Duration_Seconds(jsii.Number(routes.WebhookVisibilitySeconds)),
+		RetentionPeriod:   awscdk.Duration_Seconds(jsii.Number(routes.WebhookRetentionSeconds)),
+		Encryption:        awssqs.QueueEncryption_SQS_MANAGED,
+		DeadLetterQueue: &awssqs.DeadLetterQueue{
+			Queue:           deadLetters,
+			MaxReceiveCount: jsii.Number(routes.WebhookMaxReceives),
+		},
+	})
+	for _, fn := range []awslambda.Function{publisher, deliverer} {
+		fn.AddEnvironment(jsii.String(routes.EnvWebhookQueueURL), queue.QueueUrl(), nil)
+	}
+	publisher.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("QueueWebhookDeliveries"),
+		Actions:   jsii.Strings("sqs:SendMessage"),
+		Resources: &[]*string{queue.QueueArn()},
+	}))
+	// The event source mapping's actions, and SendMessage and
+	// ChangeMessageVisibility for catch-ups and backoff.
+	deliverer.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid: jsii.String("ConsumeWebhookQueue"),
+		Actions: jsii.Strings("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+			"sqs:ChangeMessageVisibility", "sqs:SendMessage"),
+		Resources: &[]*string{queue.QueueArn()},
+	}))
+
+	mapping := awslambda.NewCfnEventSourceMapping(scope, jsii.String("DeliverWebhooksQueue"), &awslambda.CfnEventSourceMappingProps{
+		FunctionName:          deliverer.FunctionName(),
+		EventSourceArn:        queue.QueueArn(),
+		BatchSize:             jsii.Number(routes.WebhookBatchSize),
+		FunctionResponseTypes: jsii.Strings("ReportBatchItemFailures"),
+		ScalingConfig: &awslambda.CfnEventSourceMapping_ScalingConfigProperty{
+			MaximumConcurrency: jsii.Number(routes.WebhookMaxConcurrency),
+		},
+	})
+	// Lambda checks the role's access to the queue when the mapping is
+	// created, so the role's policy must exist first.
+	mapping.Node().AddDependency(deliverer.Role())
+
+	awscloudwatch.NewAlarm(scope, jsii.String("WebhookDeadLettersAlarm"), &awscloudwatch.AlarmProps{
+		AlarmDescription: jsii.String(routes.WebhookDLQAlarmDescription),
+		Metric: deadLetters.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
 			Period:    awscdk.Duration_Seconds(jsii.Number(60)),
 			Statistic: awscloudwatch.Stats_MAXIMUM(),
 		}),

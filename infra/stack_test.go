@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -35,6 +36,7 @@ var testProps = FleetgroupsStackProps{
 var (
 	tmpl      assertions.Template              // the full stack with testProps
 	fnIDs     map[routes.Operation]string      // logical id of each operation's Lambda
+	ids       map[string]string                // logical id of each namedConstructs entry
 	tableTmpl = map[bool]assertions.Template{} // table alone, by deletion protection
 )
 
@@ -67,6 +69,15 @@ func run(m *testing.M) int {
 		fn := stack.Node().FindChild(jsii.String(routes.LogicalName(f.Operation) + "Function"))
 		fnIDs[f.Operation] = *stack.GetLogicalId(fn.Node().DefaultChild().(awscdk.CfnElement))
 	}
+	ids = make(map[string]string)
+	for _, name := range namedConstructs {
+		c := stack.Node().FindChild(jsii.String(name))
+		el, ok := c.Node().DefaultChild().(awscdk.CfnElement) // an L2 construct's resource
+		if !ok {
+			el = c.(awscdk.CfnElement) // an L1 construct is its resource
+		}
+		ids[name] = *stack.GetLogicalId(el)
+	}
 
 	// The table is all that deletion protection changes; a stack with only
 	// the table checks the unprotected case without a second full synth.
@@ -77,6 +88,13 @@ func run(m *testing.M) int {
 	}
 	fmt.Fprintf(os.Stderr, "infra tests: synthesised in %v\n", time.Since(start).Round(time.Millisecond))
 	return m.Run()
+}
+
+// namedConstructs are the constructs that the tests tell apart from others
+// of their type by their construct id (ids holds their logical ids).
+var namedConstructs = []string{
+	"ChangeBus", "ChangeFailures", "ChangeFailuresAlarm", "PublishChangesStream",
+	"WebhookQueue", "WebhookDeadLetters", "WebhookDeadLettersAlarm", "DeliverWebhooksQueue",
 }
 
 // placeholderAssets writes dir/<op>/bootstrap for every function, as make
@@ -371,10 +389,19 @@ func TestOneLambdaPerFunctionAndNoMore(t *testing.T) {
 					routes.EnvTreeMaxDepth: "4",
 				}},
 			}
+			vars := want["Environment"].(map[string]any)["Variables"].(map[string]any)
 			if f.Operation == routes.PublishChanges {
 				// The publisher alone puts events on the change bus.
-				vars := want["Environment"].(map[string]any)["Variables"].(map[string]any)
 				vars[routes.EnvEventBusName] = ref(onlyID(t, resources(t, tmpl, "AWS::Events::EventBus")))
+			}
+			if f.Operation == routes.PublishChanges || f.Operation == routes.DeliverWebhooks {
+				// The publisher queues webhook deliveries, the deliverer
+				// catch-ups; no other function knows the queue.
+				vars[routes.EnvWebhookQueueURL] = ref(ids["WebhookQueue"])
+			}
+			if f.Operation == routes.DeliverWebhooks {
+				// The deliverer waits on receivers, not on API Gateway.
+				want["Timeout"] = float64(routes.WebhookTimeoutSeconds)
 			}
 			for k, v := range want {
 				if !reflect.DeepEqual(p[k], v) {
@@ -456,9 +483,10 @@ func moveGrants(table string) map[string]map[string]any {
 
 // publisherGrants are the statements that only the change feed's publisher
 // gets, by Sid: appending to the feeds, in the store's terms, and nowhere
-// else; reading the table's stream and no other; and reporting a lost batch
-// to the failure queue alone.
-func publisherGrants(table, queue, bus string) map[string]map[string]any {
+// else; reading the table's stream and no other; reporting a lost batch to
+// the failure queue alone; and queueing webhook deliveries on the webhook
+// queue alone.
+func publisherGrants(table, queue, bus, webhookQueue string) map[string]map[string]any {
 	return map[string]map[string]any{
 		"AppendToFeeds": {
 			"Sid": "AppendToFeeds", "Effect": "Allow", "Action": []any{"dynamodb:PutItem", "dynamodb:BatchWriteItem"},
@@ -483,6 +511,37 @@ func publisherGrants(table, queue, bus string) map[string]map[string]any {
 		"PutChangeEvents": {
 			"Sid": "PutChangeEvents", "Effect": "Allow", "Action": "events:PutEvents", "Resource": getAtt(bus, "Arn"),
 		},
+		"QueueWebhookDeliveries": {
+			"Sid": "QueueWebhookDeliveries", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": getAtt(webhookQueue, "Arn"),
+		},
+	}
+}
+
+// delivererGrants are the statements that only the webhook deliverer gets,
+// by Sid, and all the access it has besides its logs: reading and writing
+// (TransactWriteItems checks each item against these actions) only in the
+// webhook and delivery partitions, and querying only the feeds, in the
+// store's terms, never in a name guard's or an idempotency record's
+// partition; and the webhook queue's actions on that queue alone.
+func delivererGrants(table, webhookQueue string) map[string]map[string]any {
+	grant := func(sid string, actions any, keys []string) map[string]any {
+		return map[string]any{
+			"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": getAtt(table, "Arn"),
+			"Condition": map[string]any{
+				"ForAllValues:StringLike":    map[string]any{"dynamodb:LeadingKeys": anyList(keys)},
+				"ForAllValues:StringNotLike": map[string]any{"dynamodb:LeadingKeys": anyList(store.MoveExcludedLeadingKeys)},
+			},
+		}
+	}
+	return map[string]map[string]any{
+		"KeepWebhookDeliveries": grant("KeepWebhookDeliveries", []any{"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"}, store.WebhookLeadingKeys),
+		"ReadFeedsToCatchUp":    grant("ReadFeedsToCatchUp", "dynamodb:Query", []string{store.FeedLeadingKeys}),
+		"ConsumeWebhookQueue": {
+			"Sid": "ConsumeWebhookQueue", "Effect": "Allow",
+			"Action": []any{"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+				"sqs:ChangeMessageVisibility", "sqs:SendMessage"},
+			"Resource": getAtt(webhookQueue, "Arn"),
+		},
 	}
 }
 
@@ -495,7 +554,8 @@ func TestLambdasMayTouchOnlyTheTableAndTheirLogs(t *testing.T) {
 	}
 	wantMetering := meteringGrant(table)
 	wantMoves := moveGrants(table)
-	wantPublisher := publisherGrants(table, onlyID(t, resources(t, tmpl, "AWS::SQS::Queue")), onlyID(t, resources(t, tmpl, "AWS::Events::EventBus")))
+	wantPublisher := publisherGrants(table, ids["ChangeFailures"], onlyID(t, resources(t, tmpl, "AWS::Events::EventBus")), ids["WebhookQueue"])
+	wantDeliverer := delivererGrants(table, ids["WebhookQueue"])
 	fns := resources(t, tmpl, "AWS::Lambda::Function")
 	roles := resources(t, tmpl, "AWS::IAM::Role")
 	policies := resources(t, tmpl, "AWS::IAM::Policy")
@@ -511,7 +571,7 @@ func TestLambdasMayTouchOnlyTheTableAndTheirLogs(t *testing.T) {
 			logGroup := refID(fn["LoggingConfig"].(map[string]any)["LogGroup"])
 			var dynamo []string
 			metering, moves := 0, 0
-			publisher := map[string]int{}
+			publisher, deliverer := map[string]int{}, map[string]int{}
 			for _, pol := range policies {
 				if !refsTo(props(pol)["Roles"])[role] {
 					continue
@@ -535,6 +595,14 @@ func TestLambdasMayTouchOnlyTheTableAndTheirLogs(t *testing.T) {
 							t.Errorf("statement %v, want the publisher's grant %v", st, want)
 						}
 						publisher[fmt.Sprint(st["Sid"])]++
+						continue
+					}
+					// ... delivers webhooks in those terms only ...
+					if want, ok := wantDeliverer[fmt.Sprint(st["Sid"])]; ok {
+						if !reflect.DeepEqual(st, want) {
+							t.Errorf("statement %v, want the deliverer's grant %v", st, want)
+						}
+						deliverer[fmt.Sprint(st["Sid"])]++
 						continue
 					}
 					// ... counts calls in the store's terms only ...
@@ -576,10 +644,17 @@ func TestLambdasMayTouchOnlyTheTableAndTheirLogs(t *testing.T) {
 				t.Errorf("%d move grants, want %d", moves, want)
 			}
 			// ... and the feed, the stream and the failure queue are the
-			// publisher's alone, each granted once
+			// publisher's alone, each granted once, and the webhooks,
+			// their deliveries and the webhook queue's messages the
+			// deliverer's
 			for sid := range wantPublisher {
 				if want := map[bool]int{true: 1}[f.Access == routes.StreamPublisher]; publisher[sid] != want {
 					t.Errorf("%d %s grants, want %d", publisher[sid], sid, want)
+				}
+			}
+			for sid := range wantDeliverer {
+				if want := map[bool]int{true: 1}[f.Access == routes.WebhookDeliverer]; deliverer[sid] != want {
+					t.Errorf("%d %s grants, want %d", deliverer[sid], sid, want)
 				}
 			}
 			switch f.Access {
@@ -594,6 +669,10 @@ func TestLambdasMayTouchOnlyTheTableAndTheirLogs(t *testing.T) {
 					if !slices.Contains(dynamo, a) {
 						t.Errorf("read-write function may not %s", a)
 					}
+				}
+			case routes.WebhookDeliverer:
+				if len(dynamo) > 0 {
+					t.Errorf("the deliverer may %v beyond its webhook grants", dynamo)
 				}
 			case routes.TokenLookup:
 				if !slices.Equal(dynamo, []string{"dynamodb:GetItem"}) {
@@ -746,14 +825,16 @@ func TestTableMatchesTheStoreDefinition(t *testing.T) {
 func TestTheStreamFeedsThePublisherWithEventRecordsOnly(t *testing.T) {
 	// GIVEN the synthesised stack
 	table := onlyID(t, resources(t, tmpl, "AWS::DynamoDB::Table"))
-	queue := onlyID(t, resources(t, tmpl, "AWS::SQS::Queue"))
+	queue := ids["ChangeFailures"]
 
 	// WHEN its event source mappings are read back
 	mappings := resources(t, tmpl, "AWS::Lambda::EventSourceMapping")
-	id := onlyID(t, mappings)
-	m, p := mappings[id], props(mappings[id])
+	if got, want := slices.Sorted(maps.Keys(mappings)), []string{ids["DeliverWebhooksQueue"], ids["PublishChangesStream"]}; !sameElements(anyList(got), anyList(want)) {
+		t.Fatalf("event source mappings %v, want the stream's and the webhook queue's %v", got, want)
+	}
+	m, p := mappings[ids["PublishChangesStream"]], props(mappings[ids["PublishChangesStream"]])
 
-	// THEN the one mapping feeds the table's stream to publish-changes ...
+	// THEN the stream's mapping feeds the table's stream to publish-changes ...
 	if got, want := p["FunctionName"], ref(fnIDs[routes.PublishChanges]); !reflect.DeepEqual(got, want) {
 		t.Errorf("FunctionName = %v, want the publish-changes Lambda %v", got, want)
 	}
@@ -787,7 +868,24 @@ func TestTheStreamFeedsThePublisherWithEventRecordsOnly(t *testing.T) {
 	}
 	// ... created once the publisher's role may read the stream, which
 	// Lambda checks when it creates the mapping
-	role := fmt.Sprint(props(resources(t, tmpl, "AWS::Lambda::Function")[fnIDs[routes.PublishChanges]])["Role"].(map[string]any)["Fn::GetAtt"].([]any)[0])
+	checkMappingWaitsForPolicies(t, m, routes.PublishChanges)
+
+	// AND its one filter passes exactly the records whose SK is one of
+	// store.ChangeSortKeys, whole or as a prefix
+	var criteria struct{ Filters []struct{ Pattern any } }
+	raw, _ := json.Marshal(p["FilterCriteria"])
+	if err := json.Unmarshal(raw, &criteria); err != nil || len(criteria.Filters) != 1 {
+		t.Fatalf("FilterCriteria %s: want one filter (%v)", raw, err)
+	}
+	checkChangeFilter(t, criteria.Filters[0].Pattern)
+}
+
+// checkMappingWaitsForPolicies: Lambda checks that the function's role may
+// read the event source when it creates the mapping m, so m must depend on
+// every policy of op's role.
+func checkMappingWaitsForPolicies(t *testing.T, m resource, op routes.Operation) {
+	t.Helper()
+	role := fmt.Sprint(props(resources(t, tmpl, "AWS::Lambda::Function")[fnIDs[op]])["Role"].(map[string]any)["Fn::GetAtt"].([]any)[0])
 	var rolePolicies []string
 	for pid, pol := range resources(t, tmpl, "AWS::IAM::Policy") {
 		if refsTo(props(pol)["Roles"])[role] {
@@ -799,22 +897,13 @@ func TestTheStreamFeedsThePublisherWithEventRecordsOnly(t *testing.T) {
 		dependsOn = asList(m["DependsOn"])
 	}
 	if len(rolePolicies) == 0 {
-		t.Error("the publisher's role has no policy")
+		t.Errorf("the role of %s has no policy", op)
 	}
 	for _, pid := range rolePolicies {
 		if !slices.Contains(dependsOn, pid) {
-			t.Errorf("mapping DependsOn %v lacks the publisher's policy %s", dependsOn, pid)
+			t.Errorf("mapping DependsOn %v lacks the policy %s of %s", dependsOn, pid, op)
 		}
 	}
-
-	// AND its one filter passes exactly the records whose SK is one of
-	// store.ChangeSortKeys, whole or as a prefix
-	var criteria struct{ Filters []struct{ Pattern any } }
-	raw, _ := json.Marshal(p["FilterCriteria"])
-	if err := json.Unmarshal(raw, &criteria); err != nil || len(criteria.Filters) != 1 {
-		t.Fatalf("FilterCriteria %s: want one filter (%v)", raw, err)
-	}
-	checkChangeFilter(t, criteria.Filters[0].Pattern)
 }
 
 // checkChangeFilter parses a Lambda filter pattern and compares it with
@@ -847,9 +936,8 @@ func TestALostBatchIsKeptAndRaisesTheAlarm(t *testing.T) {
 	// GIVEN the synthesised stack
 	// WHEN the failure queue and its alarm are read back
 	queues := resources(t, tmpl, "AWS::SQS::Queue")
-	queue := onlyID(t, queues)
-	alarms := resources(t, tmpl, "AWS::CloudWatch::Alarm")
-	alarm := props(alarms[onlyID(t, alarms)])
+	queue := ids["ChangeFailures"]
+	alarm := props(resources(t, tmpl, "AWS::CloudWatch::Alarm")[ids["ChangeFailuresAlarm"]])
 
 	// THEN the queue keeps a lost batch's record for 14 days, encrypted
 	cases := []struct {
@@ -884,6 +972,98 @@ func TestALostBatchIsKeptAndRaisesTheAlarm(t *testing.T) {
 			t.Errorf("alarm description %q does not say %q", routes.ChangeFailureAlarmDescription, word)
 		}
 	}
+}
+
+// Issue 9 §6: webhook delivery.
+
+func TestTheWebhookQueueFeedsTheDelivererAndKeepsWhatItCannotHandle(t *testing.T) {
+	// GIVEN the synthesised stack
+	// WHEN the webhook queue, its dead-letter queue, their alarm and the
+	// queue's event source mapping are read back
+	queues := resources(t, tmpl, "AWS::SQS::Queue")
+	queue, deadLetters := ids["WebhookQueue"], ids["WebhookDeadLetters"]
+	if got, want := slices.Sorted(maps.Keys(queues)), []string{ids["ChangeFailures"], deadLetters, queue}; !sameElements(anyList(got), anyList(want)) {
+		t.Fatalf("queues %v, want the failure queue, the webhook queue and its dead letters %v", got, want)
+	}
+	q, dlq := props(queues[queue]), props(queues[deadLetters])
+	alarms := resources(t, tmpl, "AWS::CloudWatch::Alarm")
+	if len(alarms) != 2 {
+		t.Errorf("%d alarms, want the failure queue's and the dead letters'", len(alarms))
+	}
+	alarm := props(alarms[ids["WebhookDeadLettersAlarm"]])
+	mappings := resources(t, tmpl, "AWS::Lambda::EventSourceMapping")
+	m := mappings[ids["DeliverWebhooksQueue"]]
+	mp := props(m)
+
+	cases := []struct {
+		name      string
+		got, want any
+	}{
+		// THEN the queue hides a message the deliverer holds for the
+		// settings of routes' deploy.go, keeps it for as long as its
+		// deliveries are retried, encrypted, and hands one it received too
+		// often to the dead-letter queue; a standard queue, which the
+		// messages' group ids make fair
+		{"queue VisibilityTimeout", q["VisibilityTimeout"], float64(routes.WebhookVisibilitySeconds)},
+		{"queue MessageRetentionPeriod", q["MessageRetentionPeriod"], float64(routes.WebhookRetentionSeconds)},
+		{"queue SqsManagedSseEnabled", q["SqsManagedSseEnabled"], true},
+		{"queue RedrivePolicy", q["RedrivePolicy"], map[string]any{
+			"deadLetterTargetArn": getAtt(deadLetters, "Arn"), "maxReceiveCount": float64(routes.WebhookMaxReceives)}},
+		{"queue FifoQueue", q["FifoQueue"], nil},
+		// AND the dead-letter queue keeps its messages 14 days, encrypted
+		{"dead letters MessageRetentionPeriod", dlq["MessageRetentionPeriod"], float64(routes.WebhookDLQRetentionDays * 24 * 60 * 60)},
+		{"dead letters SqsManagedSseEnabled", dlq["SqsManagedSseEnabled"], true},
+		{"dead letters RedrivePolicy", dlq["RedrivePolicy"], nil},
+		// AND its alarm fires on the first message, and not for want of data
+		{"alarm Namespace", alarm["Namespace"], "AWS/SQS"},
+		{"alarm MetricName", alarm["MetricName"], "ApproximateNumberOfMessagesVisible"},
+		{"alarm Dimensions", alarm["Dimensions"], []any{map[string]any{"Name": "QueueName", "Value": getAtt(deadLetters, "QueueName")}}},
+		{"alarm Statistic", alarm["Statistic"], "Maximum"},
+		{"alarm Period", alarm["Period"], float64(60)},
+		{"alarm EvaluationPeriods", alarm["EvaluationPeriods"], float64(1)},
+		{"alarm Threshold", alarm["Threshold"], float64(1)},
+		{"alarm ComparisonOperator", alarm["ComparisonOperator"], "GreaterThanOrEqualToThreshold"},
+		{"alarm TreatMissingData", alarm["TreatMissingData"], "notBreaching"},
+		{"alarm AlarmDescription", alarm["AlarmDescription"], routes.WebhookDLQAlarmDescription},
+		// (no action yet, as the failure queue's)
+		{"alarm AlarmActions", alarm["AlarmActions"], nil},
+		// AND the queue feeds deliver-webhooks in batches, which report
+		// the messages that failed alone, with bounded concurrency
+		{"mapping FunctionName", mp["FunctionName"], ref(fnIDs[routes.DeliverWebhooks])},
+		{"mapping EventSourceArn", mp["EventSourceArn"], getAtt(queue, "Arn")},
+		{"mapping BatchSize", mp["BatchSize"], float64(routes.WebhookBatchSize)},
+		{"mapping FunctionResponseTypes", mp["FunctionResponseTypes"], []any{"ReportBatchItemFailures"}},
+		{"mapping ScalingConfig", mp["ScalingConfig"], map[string]any{"MaximumConcurrency": float64(routes.WebhookMaxConcurrency)}},
+		{"mapping MaximumBatchingWindowInSeconds", mp["MaximumBatchingWindowInSeconds"], nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if !reflect.DeepEqual(c.got, c.want) {
+				t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+			}
+		})
+	}
+	// ... which hold what SQS and Lambda allow: a visibility timeout no
+	// shorter than the function's (Lambda refuses the mapping otherwise),
+	// at most 10 messages a batch without a batching window, a maximum
+	// concurrency of 2 to 1000, and a function timeout Lambda allows
+	if routes.WebhookVisibilitySeconds < routes.WebhookTimeoutSeconds || routes.WebhookVisibilitySeconds > 12*60*60 ||
+		routes.WebhookBatchSize < 1 || routes.WebhookBatchSize > 10 ||
+		routes.WebhookMaxConcurrency < 2 || routes.WebhookMaxConcurrency > 1000 ||
+		routes.WebhookTimeoutSeconds > 900 || routes.WebhookRetentionSeconds > 14*24*60*60 || routes.WebhookMaxReceives < 1 {
+		t.Errorf("deploy.go's webhook settings are out of range: visibility %d s, batch %d, concurrency %d, timeout %d s, retention %d s, receives %d",
+			routes.WebhookVisibilitySeconds, routes.WebhookBatchSize, routes.WebhookMaxConcurrency, routes.WebhookTimeoutSeconds,
+			routes.WebhookRetentionSeconds, routes.WebhookMaxReceives)
+	}
+	// ... and the alarm says how often a message failed and where to look
+	for _, word := range []string{fmt.Sprintf("%d times", routes.WebhookMaxReceives), string(routes.DeliverWebhooks)} {
+		if !strings.Contains(routes.WebhookDLQAlarmDescription, word) {
+			t.Errorf("alarm description %q does not say %q", routes.WebhookDLQAlarmDescription, word)
+		}
+	}
+	// ... created once the deliverer's role may receive from the queue,
+	// which Lambda checks when it creates the mapping
+	checkMappingWaitsForPolicies(t, m, routes.DeliverWebhooks)
 }
 
 // cloudFormationResourceLimit is the most resources one stack may hold.

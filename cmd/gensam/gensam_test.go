@@ -134,14 +134,24 @@ func TestCheckTemplateReportsDrift(t *testing.T) {
 		streamEvt = "Stream"
 		queue     = "ChangeFailures"
 		alarm     = "ChangeFailuresAlarm"
+		// Issue 9 §6: the webhook deliverer, its event and queues.
+		deliverFn    = "DeliverWebhooksFunction"
+		queueEvt     = "Queue"
+		webhookQueue = "WebhookQueue"
+		deadLetters  = "WebhookDeadLetters"
+		dlqAlarm     = "WebhookDeadLettersAlarm"
 	)
 	// streamProps is the publisher's stream event's properties.
 	streamProps := func(t *testing.T, doc map[string]any) map[string]any {
 		return mapAt(t, doc, "Resources", publishFn, "Properties", "Events", streamEvt, "Properties")
 	}
-	// publisherStatement is one statement of the publisher's own grant.
-	publisherStatement := func(t *testing.T, doc map[string]any, sid string) map[string]any {
-		for _, p := range mapAt(t, doc, "Resources", publishFn, "Properties")["Policies"].([]any) {
+	// queueProps is the deliverer's queue event's properties.
+	queueProps := func(t *testing.T, doc map[string]any) map[string]any {
+		return mapAt(t, doc, "Resources", deliverFn, "Properties", "Events", queueEvt, "Properties")
+	}
+	// statement is one statement of fn's own grants.
+	statement := func(t *testing.T, doc map[string]any, fn, sid string) map[string]any {
+		for _, p := range mapAt(t, doc, "Resources", fn, "Properties")["Policies"].([]any) {
 			for _, st := range asList(at(p, "Statement")) {
 				if at(st, "Sid") == sid {
 					return st.(map[string]any)
@@ -150,6 +160,9 @@ func TestCheckTemplateReportsDrift(t *testing.T) {
 		}
 		t.Fatalf("no statement %s", sid)
 		return nil
+	}
+	publisherStatement := func(t *testing.T, doc map[string]any, sid string) map[string]any {
+		return statement(t, doc, publishFn, sid)
 	}
 	apiEvent := func(api, method, path string) map[string]any {
 		return map[string]any{"Type": "Api", "Properties": map[string]any{
@@ -588,7 +601,7 @@ func TestCheckTemplateReportsDrift(t *testing.T) {
 			name: "publisher-grant-on-a-route-function",
 			editDoc: func(t *testing.T, doc map[string]any) {
 				props := mapAt(t, doc, "Resources", get, "Properties")
-				props["Policies"] = append(props["Policies"].([]any), wantPublisherPolicy("Table", queue, "ChangeBus"))
+				props["Policies"] = append(props["Policies"].([]any), wantPublisherPolicy("Table", queue, "ChangeBus", webhookQueue))
 			},
 			want: []string{"GetGroupFunction: inline policy"},
 		},
@@ -597,7 +610,7 @@ func TestCheckTemplateReportsDrift(t *testing.T) {
 			editDoc: func(t *testing.T, doc map[string]any) {
 				delete(mapAt(t, doc, "Resources"), queue)
 			},
-			want: []string{"want exactly one AWS::SQS::Queue, found []"},
+			want: []string{"want AWS::SQS::Queue ChangeFailures, found [WebhookDeadLetters WebhookQueue]"},
 		},
 		{
 			name: "failure-queue-keeps-4-days",
@@ -618,7 +631,7 @@ func TestCheckTemplateReportsDrift(t *testing.T) {
 			editDoc: func(t *testing.T, doc map[string]any) {
 				delete(mapAt(t, doc, "Resources"), alarm)
 			},
-			want: []string{"want exactly one AWS::CloudWatch::Alarm, found []"},
+			want: []string{"want AWS::CloudWatch::Alarm ChangeFailuresAlarm, found [WebhookDeadLettersAlarm]"},
 		},
 		{
 			name: "failure-alarm-on-another-queue",
@@ -641,6 +654,251 @@ func TestCheckTemplateReportsDrift(t *testing.T) {
 				mapAt(t, doc, "Resources", alarm, "Properties")["TreatMissingData"] = "breaching"
 			},
 			want: []string{"ChangeFailuresAlarm: TreatMissingData is breaching, want notBreaching"},
+		},
+		{
+			name: "publisher-queues-no-webhook-deliveries",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				publisherStatement(t, doc, "QueueWebhookDeliveries")["Resource"] = map[string]any{"Fn::GetAtt": []any{queue, "Arn"}}
+			},
+			want: []string{"PublishChangesFunction: 0 publisher grants"},
+		},
+		{
+			name: "publisher-names-no-webhook-queue",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				delete(mapAt(t, doc, "Resources", publishFn, "Properties", "Environment", "Variables"), routes.EnvWebhookQueueURL)
+			},
+			want: []string{"PublishChangesFunction: environment WEBHOOK_QUEUE_URL is <nil>"},
+		},
+		// Issue 9 §6: webhook delivery.
+		{
+			name: "webhook-queue-url-on-every-function",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				mapAt(t, doc, "Globals", "Function", "Environment", "Variables")[routes.EnvWebhookQueueURL] = map[string]any{"Ref": webhookQueue}
+			},
+			want: []string{"GetGroupFunction: environment WEBHOOK_QUEUE_URL is map[Ref:WebhookQueue]; the publisher and the deliverer alone"},
+		},
+		{
+			name: "deliverer-names-another-queue",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				mapAt(t, doc, "Resources", deliverFn, "Properties", "Environment", "Variables")[routes.EnvWebhookQueueURL] = map[string]any{"Ref": queue}
+			},
+			want: []string{"DeliverWebhooksFunction: environment WEBHOOK_QUEUE_URL is map[Ref:ChangeFailures]"},
+		},
+		{
+			name: "deliverer-times-out-like-a-route",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				delete(mapAt(t, doc, "Resources", deliverFn, "Properties"), "Timeout")
+			},
+			want: []string{"DeliverWebhooksFunction: Timeout is 29, want 60"},
+		},
+		{
+			name: "route-outlives-api-gateway",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				mapAt(t, doc, "Resources", get, "Properties")["Timeout"] = 60
+			},
+			want: []string{"GetGroupFunction: Timeout is 60, want 29"},
+		},
+		{
+			name: "queue-event-removed",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				delete(mapAt(t, doc, "Resources", deliverFn, "Properties"), "Events")
+			},
+			want: []string{"DeliverWebhooksFunction: 0 SQS events, want 1"},
+		},
+		{
+			name: "queue-event-on-a-route-function",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				ev := mapAt(t, doc, "Resources", deliverFn, "Properties", "Events", queueEvt)
+				mapAt(t, doc, "Resources", get, "Properties", "Events")[queueEvt] = ev
+			},
+			want: []string{"GetGroupFunction event Queue: type SQS, want Api"},
+		},
+		{
+			name: "queue-event-of-the-failure-queue",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				queueProps(t, doc)["Queue"] = map[string]any{"Fn::GetAtt": []any{queue, "Arn"}}
+			},
+			want: []string{"DeliverWebhooksFunction event Queue: Queue is map[Fn::GetAtt:[ChangeFailures Arn]], not the Arn of WebhookQueue"},
+		},
+		{
+			name: "queue-batch-fails-whole",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				delete(queueProps(t, doc), "FunctionResponseTypes")
+			},
+			want: []string{"DeliverWebhooksFunction event Queue: FunctionResponseTypes is <nil>, want [ReportBatchItemFailures]"},
+		},
+		{
+			name: "queue-feeds-unbounded-concurrency",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				delete(queueProps(t, doc), "ScalingConfig")
+			},
+			want: []string{"DeliverWebhooksFunction event Queue: ScalingConfig is <nil>, want map[MaximumConcurrency:20]"},
+		},
+		{
+			name: "queue-batches-grow",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				queueProps(t, doc)["BatchSize"] = 100
+			},
+			want: []string{"DeliverWebhooksFunction event Queue: BatchSize is 100, want 10"},
+		},
+		{
+			name: "deliverer-writes-groups",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				c := statement(t, doc, deliverFn, "KeepWebhookDeliveries")["Condition"].(map[string]any)
+				c["ForAllValues:StringLike"] = map[string]any{"dynamodb:LeadingKeys": []any{"T#*"}}
+			},
+			want: []string{"DeliverWebhooksFunction: inline policy", "DeliverWebhooksFunction: 0 deliverer grants"},
+		},
+		{
+			name: "deliverer-writes-name-guards",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				delete(statement(t, doc, deliverFn, "KeepWebhookDeliveries")["Condition"].(map[string]any), "ForAllValues:StringNotLike")
+			},
+			want: []string{"DeliverWebhooksFunction: 0 deliverer grants"},
+		},
+		{
+			name: "deliverer-writes-feeds",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				statement(t, doc, deliverFn, "ReadFeedsToCatchUp")["Action"] = []any{"dynamodb:Query", "dynamodb:PutItem"}
+			},
+			want: []string{"DeliverWebhooksFunction: 0 deliverer grants"},
+		},
+		{
+			name: "deliverer-receives-from-every-queue",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				statement(t, doc, deliverFn, "ConsumeWebhookQueue")["Resource"] = "*"
+			},
+			want: []string{"DeliverWebhooksFunction: 0 deliverer grants"},
+		},
+		{
+			name: "deliverer-granted-crud",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				props := mapAt(t, doc, "Resources", deliverFn, "Properties")
+				props["Policies"] = append(props["Policies"].([]any), map[string]any{"DynamoDBCrudPolicy": map[string]any{"TableName": map[string]any{"Ref": "Table"}}})
+			},
+			want: []string{"DeliverWebhooksFunction: policy DynamoDBCrudPolicy, want only its own grants"},
+		},
+		{
+			name: "deliverer-without-policies",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				delete(mapAt(t, doc, "Resources", deliverFn, "Properties"), "Policies")
+			},
+			want: []string{"DeliverWebhooksFunction: no Policies, want its own grant"},
+		},
+		{
+			name: "metering-grant-on-deliverer",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				props := mapAt(t, doc, "Resources", deliverFn, "Properties")
+				props["Policies"] = append(props["Policies"].([]any), wantMeteringPolicy("Table"))
+			},
+			want: []string{"DeliverWebhooksFunction: metering grant on a function that counts no calls"},
+		},
+		{
+			name: "deliverer-grant-on-a-route-function",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				props := mapAt(t, doc, "Resources", get, "Properties")
+				props["Policies"] = append(props["Policies"].([]any), wantDelivererPolicy("Table", webhookQueue))
+			},
+			want: []string{"GetGroupFunction: inline policy"},
+		},
+		{
+			name: "webhook-queue-removed",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				delete(mapAt(t, doc, "Resources"), webhookQueue)
+			},
+			want: []string{"want AWS::SQS::Queue WebhookQueue, found [ChangeFailures WebhookDeadLetters]"},
+		},
+		{
+			name: "stray-queue-added",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				mapAt(t, doc, "Resources")["StrayQueue"] = map[string]any{"Type": "AWS::SQS::Queue"}
+			},
+			want: []string{"want exactly the AWS::SQS::Queue [ChangeFailures WebhookDeadLetters WebhookQueue], found [ChangeFailures StrayQueue WebhookDeadLetters WebhookQueue]"},
+		},
+		{
+			name: "webhook-queue-without-dead-letters",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				delete(mapAt(t, doc, "Resources", webhookQueue, "Properties"), "RedrivePolicy")
+			},
+			want: []string{"WebhookQueue: RedrivePolicy is <nil>, want the Arn of WebhookDeadLetters after 50 receives"},
+		},
+		{
+			name: "webhook-queue-dead-letters-after-3-receives",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				mapAt(t, doc, "Resources", webhookQueue, "Properties", "RedrivePolicy")["maxReceiveCount"] = 3
+			},
+			want: []string{"WebhookQueue: RedrivePolicy is map[deadLetterTargetArn:map[Fn::GetAtt:[WebhookDeadLetters Arn]] maxReceiveCount:3]"},
+		},
+		{
+			name: "webhook-queue-hides-messages-30-seconds",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				mapAt(t, doc, "Resources", webhookQueue, "Properties")["VisibilityTimeout"] = 30
+			},
+			want: []string{"WebhookQueue: VisibilityTimeout is 30, want 360"},
+		},
+		{
+			name: "webhook-queue-keeps-4-days",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				delete(mapAt(t, doc, "Resources", webhookQueue, "Properties"), "MessageRetentionPeriod")
+			},
+			want: []string{"WebhookQueue: MessageRetentionPeriod is <nil>, want 172800"},
+		},
+		{
+			name: "webhook-queue-unencrypted",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				mapAt(t, doc, "Resources", webhookQueue, "Properties")["SqsManagedSseEnabled"] = false
+			},
+			want: []string{"WebhookQueue: SqsManagedSseEnabled is false, want true"},
+		},
+		{
+			name: "webhook-queue-fifo",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				mapAt(t, doc, "Resources", webhookQueue, "Properties")["FifoQueue"] = true
+			},
+			want: []string{"WebhookQueue: FifoQueue is true, want <nil>"},
+		},
+		{
+			name: "dead-letters-keep-4-days",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				delete(mapAt(t, doc, "Resources", deadLetters, "Properties"), "MessageRetentionPeriod")
+			},
+			want: []string{"WebhookDeadLetters: MessageRetentionPeriod is <nil>, want 1209600"},
+		},
+		{
+			name: "dead-letters-unencrypted",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				mapAt(t, doc, "Resources", deadLetters, "Properties")["SqsManagedSseEnabled"] = false
+			},
+			want: []string{"WebhookDeadLetters: SqsManagedSseEnabled is false, want true"},
+		},
+		{
+			name: "dead-letters-alarm-removed",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				delete(mapAt(t, doc, "Resources"), dlqAlarm)
+			},
+			want: []string{"want AWS::CloudWatch::Alarm WebhookDeadLettersAlarm, found [ChangeFailuresAlarm]"},
+		},
+		{
+			name: "dead-letters-alarm-on-the-webhook-queue",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				dim := asList(mapAt(t, doc, "Resources", dlqAlarm, "Properties")["Dimensions"])[0].(map[string]any)
+				dim["Value"] = map[string]any{"Fn::GetAtt": []any{webhookQueue, "QueueName"}}
+			},
+			want: []string{"WebhookDeadLettersAlarm: Dimensions"},
+		},
+		{
+			name: "dead-letters-alarm-with-the-failure-queue's-description",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				mapAt(t, doc, "Resources", dlqAlarm, "Properties")["AlarmDescription"] = routes.ChangeFailureAlarmDescription
+			},
+			want: []string{"WebhookDeadLettersAlarm: AlarmDescription is The change feed lost a batch"},
+		},
+		{
+			name: "dead-letters-alarm-waits-for-ten-messages",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				mapAt(t, doc, "Resources", dlqAlarm, "Properties")["Threshold"] = 10
+			},
+			want: []string{"WebhookDeadLettersAlarm: Threshold is 10, want 1"},
 		},
 		{
 			name: "public-route-authorized",
@@ -890,14 +1148,42 @@ func checkTemplate(doc map[string]any, fns []routes.Function, rs []routes.Route)
 		}
 		return ids[0]
 	}
+	// named is id if the template declares it as a typ.
+	named := func(typ, id string) string {
+		if at(resources[id], "Type") != typ {
+			report("want %s %s, found %v", typ, id, ofType(typ))
+			return ""
+		}
+		return id
+	}
 	apiID := single("AWS::Serverless::Api")
 	tableID := single("AWS::DynamoDB::Table")
-	// Issue 9: a stream publisher sends lost batches to the one queue.
-	// and puts every event on the one bus.
-	var queueID, busID string
-	if slices.ContainsFunc(fns, func(fn routes.Function) bool { return fn.Access == routes.StreamPublisher }) {
-		queueID = single("AWS::SQS::Queue")
+	has := func(access routes.Access) bool {
+		return slices.ContainsFunc(fns, func(fn routes.Function) bool { return fn.Access == access })
+	}
+	// Issue 9: a stream publisher sends lost batches to the failure queue
+	// and puts every event on the one bus. Issue 9 §6: it queues webhook
+	// deliveries on the webhook queue, which feeds the deliverer and hands
+	// what it cannot handle to its dead-letter queue. Queues and alarms
+	// are told apart by their logical ids.
+	var queueID, busID, failureAlarm, webhookQueue, deadLetters, deadLettersAlarm string
+	var wantQueues, wantAlarms []string
+	if has(routes.StreamPublisher) {
+		queueID = named("AWS::SQS::Queue", failureQueueID)
+		failureAlarm = named("AWS::CloudWatch::Alarm", failureAlarmID)
 		busID = single("AWS::Events::EventBus")
+		wantQueues, wantAlarms = append(wantQueues, failureQueueID), append(wantAlarms, failureAlarmID)
+	}
+	if has(routes.StreamPublisher) || has(routes.WebhookDeliverer) {
+		webhookQueue = named("AWS::SQS::Queue", webhookQueueID)
+		deadLetters = named("AWS::SQS::Queue", webhookDeadLettersID)
+		deadLettersAlarm = named("AWS::CloudWatch::Alarm", webhookAlarmID)
+		wantQueues, wantAlarms = append(wantQueues, webhookQueueID, webhookDeadLettersID), append(wantAlarms, webhookAlarmID)
+	}
+	for typ, want := range map[string][]string{"AWS::SQS::Queue": wantQueues, "AWS::CloudWatch::Alarm": wantAlarms} {
+		if got := ofType(typ); !slices.Equal(got, slices.Sorted(slices.Values(want))) {
+			report("want exactly the %s %v, found %v", typ, slices.Sorted(slices.Values(want)), got)
+		}
 	}
 
 	served := map[routes.Operation]bool{}
@@ -959,10 +1245,26 @@ func checkTemplate(doc map[string]any, fns []routes.Function, rs []routes.Route)
 		fn, known := want[id]
 		if known {
 			meters := served[fn.Operation] && !routes.IsPublic(fn.Operation)
-			problems = append(problems, checkPolicies(id, fn.Access, meters, props["Policies"], tableID, queueID, busID)...)
+			problems = append(problems, checkPolicies(id, fn.Access, meters, props["Policies"], tableID, queueID, busID, webhookQueue)...)
 			bus := inherited(props, "Environment", "Variables", routes.EnvEventBusName)
 			if publishes := fn.Access == routes.StreamPublisher; publishes != (bus != nil) || publishes && !isRef(bus, busID) {
 				report("%s: environment %s is %v; the publisher alone names the bus, by a Ref to %s", id, routes.EnvEventBusName, bus, busID)
+			}
+			// The publisher queues webhook deliveries, the deliverer
+			// catch-ups; no other function knows the queue.
+			queueURL := inherited(props, "Environment", "Variables", routes.EnvWebhookQueueURL)
+			if queues := fn.Access == routes.StreamPublisher || fn.Access == routes.WebhookDeliverer; queues != (queueURL != nil) || queues && !isRef(queueURL, webhookQueue) {
+				report("%s: environment %s is %v; the publisher and the deliverer alone name the webhook queue, by a Ref to %s",
+					id, routes.EnvWebhookQueueURL, queueURL, webhookQueue)
+			}
+			// The deliverer waits on receivers; the others answer API
+			// Gateway (or would gain nothing from longer).
+			wantTimeout := routes.LambdaTimeoutSeconds
+			if fn.Operation == routes.DeliverWebhooks {
+				wantTimeout = routes.WebhookTimeoutSeconds
+			}
+			if v := inherited(props, "Timeout"); v != wantTimeout {
+				report("%s: Timeout is %v, want %d", id, v, wantTimeout)
 			}
 		}
 		// get-usage reports the limits the usage plan enforces.
@@ -982,7 +1284,7 @@ func checkTemplate(doc map[string]any, fns []routes.Function, rs []routes.Route)
 			report("%s: environment %s is %v, want 0–%d", id, routes.EnvTreeMaxDepth, inherited(props, "Environment", "Variables", routes.EnvTreeMaxDepth), groups.MaxDepth)
 		}
 		events, _ := props["Events"].(map[string]any)
-		streams := 0
+		streams, queues := 0, 0
 		for _, name := range slices.Sorted(maps.Keys(events)) {
 			ev := events[name]
 			if !logicalID.MatchString(name) {
@@ -992,6 +1294,12 @@ func checkTemplate(doc map[string]any, fns []routes.Function, rs []routes.Route)
 			if typ := at(ev, "Type"); typ == "DynamoDB" && known && fn.Access == routes.StreamPublisher {
 				streams++
 				problems = append(problems, checkStreamEvent(id, name, at(ev, "Properties"), tableID, queueID)...)
+				continue
+			}
+			// The deliverer's one event is the webhook queue.
+			if typ := at(ev, "Type"); typ == "SQS" && known && fn.Access == routes.WebhookDeliverer {
+				queues++
+				problems = append(problems, checkQueueEvent(id, name, at(ev, "Properties"), webhookQueue)...)
 				continue
 			}
 			if typ := at(ev, "Type"); typ != "Api" {
@@ -1014,6 +1322,9 @@ func checkTemplate(doc map[string]any, fns []routes.Function, rs []routes.Route)
 		}
 		if known && fn.Access == routes.StreamPublisher && streams != 1 {
 			report("%s: %d DynamoDB stream events, want 1 (the table's stream)", id, streams)
+		}
+		if known && fn.Access == routes.WebhookDeliverer && queues != 1 {
+			report("%s: %d SQS events, want 1 (the webhook queue)", id, queues)
 		}
 	}
 
@@ -1043,10 +1354,18 @@ func checkTemplate(doc map[string]any, fns []routes.Function, rs []routes.Route)
 	}
 	if queueID != "" {
 		problems = append(problems, checkFailureQueue(queueID, at(resources[queueID], "Properties"))...)
-		alarmID := single("AWS::CloudWatch::Alarm")
-		if alarmID != "" {
-			problems = append(problems, checkFailureAlarm(alarmID, at(resources[alarmID], "Properties"), queueID)...)
-		}
+	}
+	if failureAlarm != "" {
+		problems = append(problems, checkQueueAlarm(failureAlarm, at(resources[failureAlarm], "Properties"), queueID, routes.ChangeFailureAlarmDescription)...)
+	}
+	if webhookQueue != "" {
+		problems = append(problems, checkWebhookQueue(webhookQueue, at(resources[webhookQueue], "Properties"), deadLetters)...)
+	}
+	if deadLetters != "" {
+		problems = append(problems, checkDeadLetters(deadLetters, at(resources[deadLetters], "Properties"))...)
+	}
+	if deadLettersAlarm != "" {
+		problems = append(problems, checkQueueAlarm(deadLettersAlarm, at(resources[deadLettersAlarm], "Properties"), deadLetters, routes.WebhookDLQAlarmDescription)...)
 	}
 	if apiID != "" {
 		problems = append(problems, checkAuthorizer(apiID, at(resources[apiID], "Properties", "Auth"))...)
@@ -1070,16 +1389,16 @@ var logicalID = regexp.MustCompile(`^[A-Za-z0-9]+$`)
 // template, the one matching its access, scoped to the table, and, if it
 // meters (it serves authenticated routes), the metering grant in the store's
 // terms as its only other policy.
-func checkPolicies(id string, access routes.Access, meters bool, policies any, tableID, queueID, busID string) []string {
+func checkPolicies(id string, access routes.Access, meters bool, policies any, tableID, queueID, busID, webhookQueueID string) []string {
 	wantPolicy := map[routes.Access]string{routes.ReadOnly: "DynamoDBReadPolicy", routes.ReadTree: "DynamoDBReadPolicy",
 		routes.StreamPublisher: "DynamoDBReadPolicy", routes.ReadWrite: "DynamoDBCrudPolicy"}[access]
 	readsTree := access == routes.ReadTree || access == routes.StreamPublisher
 	list, _ := policies.([]any)
-	if len(list) == 0 && (wantPolicy != "" || access == routes.TokenLookup) {
-		return []string{fmt.Sprintf("%s: no Policies, want %s", id, cmp.Or(wantPolicy, "the token lookup grant"))}
+	if len(list) == 0 && (wantPolicy != "" || access == routes.TokenLookup || access == routes.WebhookDeliverer) {
+		return []string{fmt.Sprintf("%s: no Policies, want %s", id, cmp.Or(wantPolicy, "its own grant"))}
 	}
 	var problems []string
-	metering, lookup, moves, publisher := 0, 0, 0, 0
+	metering, lookup, moves, publisher, deliverer := 0, 0, 0, 0, 0
 	for _, p := range list {
 		if m, ok := p.(map[string]any); ok && m["Statement"] != nil {
 			switch {
@@ -1087,8 +1406,10 @@ func checkPolicies(id string, access routes.Access, meters bool, policies any, t
 				metering++
 			case readsTree && reflect.DeepEqual(p, wantMovesPolicy(tableID)):
 				moves++
-			case access == routes.StreamPublisher && reflect.DeepEqual(p, wantPublisherPolicy(tableID, queueID, busID)):
+			case access == routes.StreamPublisher && reflect.DeepEqual(p, wantPublisherPolicy(tableID, queueID, busID, webhookQueueID)):
 				publisher++
+			case access == routes.WebhookDeliverer && reflect.DeepEqual(p, wantDelivererPolicy(tableID, webhookQueueID)):
+				deliverer++
 			case access == routes.TokenLookup && reflect.DeepEqual(p, wantTokenLookupPolicy(tableID)):
 				lookup++
 			default:
@@ -1102,7 +1423,7 @@ func checkPolicies(id string, access routes.Access, meters bool, policies any, t
 			}
 		}
 		if name != wantPolicy {
-			problems = append(problems, fmt.Sprintf("%s: policy %s, want only %s", id, name, wantPolicy))
+			problems = append(problems, fmt.Sprintf("%s: policy %s, want only %s", id, name, cmp.Or(wantPolicy, "its own grants")))
 			continue
 		}
 		if !isRef(at(p, name, "TableName"), tableID) {
@@ -1113,7 +1434,10 @@ func checkPolicies(id string, access routes.Access, meters bool, policies any, t
 		problems = append(problems, fmt.Sprintf("%s: %d move grants, want %d", id, moves, want))
 	}
 	if want := map[bool]int{true: 1}[access == routes.StreamPublisher]; publisher != want {
-		problems = append(problems, fmt.Sprintf("%s: %d publisher grants (feeds, stream, failure queue), want %d", id, publisher, want))
+		problems = append(problems, fmt.Sprintf("%s: %d publisher grants (feeds, stream, failure queue, bus, webhook queue), want %d", id, publisher, want))
+	}
+	if want := map[bool]int{true: 1}[access == routes.WebhookDeliverer]; deliverer != want {
+		problems = append(problems, fmt.Sprintf("%s: %d deliverer grants (webhooks and deliveries, feeds, webhook queue), want %d", id, deliverer, want))
 	}
 	if access == routes.TokenLookup && lookup != 1 {
 		problems = append(problems, fmt.Sprintf("%s: %d token lookup grants, want 1 (GetItem only)", id, lookup))
@@ -1160,9 +1484,10 @@ func wantMovesPolicy(tableID string) map[string]any {
 
 // wantPublisherPolicy is the change feed publisher's grant as parseTemplate
 // reads it: PutItem and BatchWriteItem in feed partitions only (in the
-// store's terms), the table's stream and no other, and SendMessage to the
-// failure queue and PutEvents on the change bus alone.
-func wantPublisherPolicy(tableID, queueID, busID string) map[string]any {
+// store's terms), the table's stream and no other, SendMessage to the
+// failure queue and PutEvents on the change bus alone, and SendMessage to
+// the webhook queue alone.
+func wantPublisherPolicy(tableID, queueID, busID, webhookQueueID string) map[string]any {
 	return map[string]any{"Statement": []any{
 		map[string]any{
 			"Sid": "AppendToFeeds", "Effect": "Allow", "Action": []any{"dynamodb:PutItem", "dynamodb:BatchWriteItem"},
@@ -1188,6 +1513,39 @@ func wantPublisherPolicy(tableID, queueID, busID string) map[string]any {
 		map[string]any{
 			"Sid": "PutChangeEvents", "Effect": "Allow", "Action": "events:PutEvents",
 			"Resource": map[string]any{"Fn::GetAtt": []any{busID, "Arn"}},
+		},
+		map[string]any{
+			"Sid": "QueueWebhookDeliveries", "Effect": "Allow", "Action": "sqs:SendMessage",
+			"Resource": map[string]any{"Fn::GetAtt": []any{webhookQueueID, "Arn"}},
+		},
+	}}
+}
+
+// wantDelivererPolicy is the webhook deliverer's grant as parseTemplate
+// reads it, and all the access it has: reads and writes (TransactWriteItems
+// checks each item against these actions) in the webhook and delivery
+// partitions only, and Query in the feeds only, in the store's terms, never
+// in a name guard's or an idempotency record's partition; and the webhook
+// queue's actions on that queue alone.
+func wantDelivererPolicy(tableID, webhookQueueID string) map[string]any {
+	table := func(sid string, actions any, keys []string) map[string]any {
+		return map[string]any{
+			"Sid": sid, "Effect": "Allow", "Action": actions,
+			"Resource": map[string]any{"Fn::GetAtt": []any{tableID, "Arn"}},
+			"Condition": map[string]any{
+				"ForAllValues:StringLike":    map[string]any{"dynamodb:LeadingKeys": anyList(keys)},
+				"ForAllValues:StringNotLike": map[string]any{"dynamodb:LeadingKeys": anyList(store.MoveExcludedLeadingKeys)},
+			},
+		}
+	}
+	return map[string]any{"Statement": []any{
+		table("KeepWebhookDeliveries", []any{"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"}, store.WebhookLeadingKeys),
+		table("ReadFeedsToCatchUp", "dynamodb:Query", []string{store.FeedLeadingKeys}),
+		map[string]any{
+			"Sid": "ConsumeWebhookQueue", "Effect": "Allow",
+			"Action": []any{"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+				"sqs:ChangeMessageVisibility", "sqs:SendMessage"},
+			"Resource": map[string]any{"Fn::GetAtt": []any{webhookQueueID, "Arn"}},
 		},
 	}}
 }
@@ -1268,9 +1626,81 @@ func checkFailureQueue(id string, props any) []string {
 	return problems
 }
 
-// checkFailureAlarm: the alarm goes off on the queue's first message, and
-// not for want of data.
-func checkFailureAlarm(id string, props any, queueID string) []string {
+// checkQueueEvent holds the deliverer's SQS event to the event source
+// mapping both deployments declare (routes' deploy.go): the webhook queue,
+// in batches whose failed messages are reported alone, to a bounded number
+// of functions at once.
+func checkQueueEvent(id, name string, props any, queueID string) []string {
+	var problems []string
+	if !isGetAtt(at(props, "Queue"), queueID, "Arn") {
+		problems = append(problems, fmt.Sprintf("%s event %s: Queue is %v, not the Arn of %s", id, name, at(props, "Queue"), queueID))
+	}
+	for _, s := range []struct {
+		key  string
+		want any
+	}{
+		{"BatchSize", routes.WebhookBatchSize},
+		{"FunctionResponseTypes", []any{"ReportBatchItemFailures"}},
+		{"ScalingConfig", map[string]any{"MaximumConcurrency": routes.WebhookMaxConcurrency}},
+		// A window would hold deliveries back.
+		{"MaximumBatchingWindowInSeconds", nil},
+	} {
+		if v := at(props, s.key); !reflect.DeepEqual(v, s.want) {
+			problems = append(problems, fmt.Sprintf("%s event %s: %s is %v, want %v", id, name, s.key, v, s.want))
+		}
+	}
+	return problems
+}
+
+// checkWebhookQueue: the webhook queue hides a message the deliverer holds
+// for routes.WebhookVisibilitySeconds, keeps it as long as its deliveries
+// are retried, encrypted, and hands one received routes.WebhookMaxReceives
+// times to the dead-letter queue; a standard queue, which the messages'
+// group ids make fair.
+func checkWebhookQueue(id string, props any, deadLettersID string) []string {
+	var problems []string
+	redrive := at(props, "RedrivePolicy")
+	if !isGetAtt(at(redrive, "deadLetterTargetArn"), deadLettersID, "Arn") || at(redrive, "maxReceiveCount") != routes.WebhookMaxReceives {
+		problems = append(problems, fmt.Sprintf("%s: RedrivePolicy is %v, want the Arn of %s after %d receives", id, redrive, deadLettersID, routes.WebhookMaxReceives))
+	}
+	for _, s := range []struct {
+		key  string
+		want any
+	}{
+		{"VisibilityTimeout", routes.WebhookVisibilitySeconds},
+		{"MessageRetentionPeriod", routes.WebhookRetentionSeconds},
+		{"SqsManagedSseEnabled", true},
+		{"FifoQueue", nil},
+	} {
+		if v := at(props, s.key); !reflect.DeepEqual(v, s.want) {
+			problems = append(problems, fmt.Sprintf("%s: %s is %v, want %v", id, s.key, v, s.want))
+		}
+	}
+	return problems
+}
+
+// checkDeadLetters: the dead-letter queue keeps what the deliverer could
+// not handle for routes.WebhookDLQRetentionDays, encrypted.
+func checkDeadLetters(id string, props any) []string {
+	var problems []string
+	for _, s := range []struct {
+		key  string
+		want any
+	}{
+		{"MessageRetentionPeriod", routes.WebhookDLQRetentionDays * 24 * 60 * 60},
+		{"SqsManagedSseEnabled", true},
+		{"RedrivePolicy", nil},
+	} {
+		if v := at(props, s.key); !reflect.DeepEqual(v, s.want) {
+			problems = append(problems, fmt.Sprintf("%s: %s is %v, want %v", id, s.key, v, s.want))
+		}
+	}
+	return problems
+}
+
+// checkQueueAlarm: the alarm goes off on the queue's first message, and
+// not for want of data, and says what to do.
+func checkQueueAlarm(id string, props any, queueID, description string) []string {
 	var problems []string
 	dims := asList(at(props, "Dimensions"))
 	if len(dims) != 1 || at(dims[0], "Name") != "QueueName" || !isGetAtt(at(dims[0], "Value"), queueID, "QueueName") {
@@ -1288,7 +1718,7 @@ func checkFailureAlarm(id string, props any, queueID string) []string {
 		{"Threshold", 1},
 		{"ComparisonOperator", "GreaterThanOrEqualToThreshold"},
 		{"TreatMissingData", "notBreaching"},
-		{"AlarmDescription", routes.ChangeFailureAlarmDescription},
+		{"AlarmDescription", description},
 	} {
 		if v := at(props, s.key); !reflect.DeepEqual(v, s.want) {
 			problems = append(problems, fmt.Sprintf("%s: %s is %v, want %v", id, s.key, v, s.want))

@@ -34,6 +34,13 @@ const (
 	failureAlarmID = "ChangeFailuresAlarm"
 	// streamEventID is the publisher's event: the table's stream.
 	streamEventID = "Stream"
+	// Issue 9 §6: the webhook delivery queue, its dead-letter queue and
+	// the latter's alarm.
+	webhookQueueID       = "WebhookQueue"
+	webhookDeadLettersID = "WebhookDeadLetters"
+	webhookAlarmID       = "WebhookDeadLettersAlarm"
+	// queueEventID is the deliverer's event: the webhook queue.
+	queueEventID = "Queue"
 )
 
 // functionID is the CloudFormation logical id of op's Lambda. The Makefile's
@@ -52,7 +59,7 @@ func generate() ([]byte, error) {
 	root := obj(
 		"AWSTemplateFormatVersion", "2010-09-09",
 		"Transform", "AWS::Serverless-2016-10-31",
-		"Description", "fleetgroups Groups API: API Gateway, one Lambda per operation, one DynamoDB table and its change feed",
+		"Description", "fleetgroups Groups API: API Gateway, one Lambda per operation, one DynamoDB table, its change feed and webhooks",
 		"Globals", obj("Function", obj(
 			"Runtime", "provided.al2023",
 			"Architectures", []string{"arm64"},
@@ -137,15 +144,18 @@ func resources() (*yaml.Node, error) {
 			"Properties", obj("RetentionInDays", 30),
 		),
 	)
-	publishers := 0
+	publishers, deliverers := 0, 0
 	for _, fn := range routes.Functions {
 		r, err := functionResource(fn, routes.For(fn.Operation))
 		if err != nil {
 			return nil, err
 		}
 		add(rs, functionID(fn.Operation), r)
-		if fn.Access == routes.StreamPublisher {
+		switch fn.Access {
+		case routes.StreamPublisher:
 			publishers++
+		case routes.WebhookDeliverer:
+			deliverers++
 		}
 	}
 	switch publishers {
@@ -156,6 +166,16 @@ func resources() (*yaml.Node, error) {
 		add(rs, changeBusID, changeBusResource())
 	default:
 		return nil, fmt.Errorf("%d functions publish the table's stream; the failure queue serves one", publishers)
+	}
+	switch {
+	case deliverers > 1:
+		return nil, fmt.Errorf("%d functions deliver webhooks; the webhook queue feeds one", deliverers)
+	case deliverers == 0 && publishers > 0:
+		return nil, fmt.Errorf("the publisher queues webhook deliveries, but no function delivers them")
+	case deliverers == 1:
+		add(rs, webhookQueueID, webhookQueueResource())
+		add(rs, webhookDeadLettersID, webhookDeadLettersResource())
+		add(rs, webhookAlarmID, webhookAlarmResource())
 	}
 	return rs, nil
 }
@@ -285,6 +305,8 @@ func functionResource(fn routes.Function, rs []routes.Route) (*yaml.Node, error)
 		// It reads groups as ReadTree functions do, moves included.
 		policies.Content = append(policies.Content, obj("DynamoDBReadPolicy", obj("TableName", ref(tableID))), movesPolicy(),
 			publisherPolicy())
+	case routes.WebhookDeliverer:
+		policies.Content = append(policies.Content, delivererPolicy())
 	case routes.TokenLookup:
 		policies.Content = append(policies.Content, tokenLookupPolicy())
 	}
@@ -299,6 +321,10 @@ func functionResource(fn routes.Function, rs []routes.Route) (*yaml.Node, error)
 		"CodeUri", ".",
 		"Policies", policies,
 	)
+	if fn.Operation == routes.DeliverWebhooks {
+		// It waits on receivers, not on API Gateway.
+		add(props, "Timeout", val(routes.WebhookTimeoutSeconds))
+	}
 	if len(rs) > 0 {
 		events := obj()
 		seen := map[string]routes.Route{}
@@ -322,9 +348,18 @@ func functionResource(fn routes.Function, rs []routes.Route) (*yaml.Node, error)
 		}
 		add(props, "Events", events)
 	}
-	if fn.Access == routes.StreamPublisher {
+	switch fn.Access {
+	case routes.StreamPublisher:
+		// It queues webhook deliveries, too.
 		add(props, "Events", obj(streamEventID, streamEvent()))
-		add(props, "Environment", obj("Variables", obj(routes.EnvEventBusName, ref(changeBusID))))
+		add(props, "Environment", obj("Variables", obj(
+			routes.EnvEventBusName, ref(changeBusID),
+			routes.EnvWebhookQueueURL, ref(webhookQueueID),
+		)))
+	case routes.WebhookDeliverer:
+		// It queues catch-ups on its own queue.
+		add(props, "Events", obj(queueEventID, queueEvent()))
+		add(props, "Environment", obj("Variables", obj(routes.EnvWebhookQueueURL, ref(webhookQueueID))))
 	}
 	return obj(
 		"Type", "AWS::Serverless::Function",
@@ -398,7 +433,8 @@ func movesPolicy() *yaml.Node {
 // tenants' feeds, in the store's terms (store.FeedLeadingKeys), never in a
 // name guard's or an idempotency record's partition, whose keys may hold
 // any '#' and so could end in "#FEED"; read the table's stream and no
-// other; and report a lost batch to the failure queue alone. SAM also
+// other; report a lost batch to the failure queue alone; and queue webhook
+// deliveries on the webhook queue alone. SAM also
 // attaches the AWS managed AWSLambdaDynamoDBExecutionRole to the role of a
 // function with a DynamoDB event (stream reads and log writes on "*"),
 // which the template cannot turn off; the CDK stack grants these alone.
@@ -437,6 +473,49 @@ func publisherPolicy() *yaml.Node {
 			"Effect", "Allow",
 			"Action", "events:PutEvents",
 			"Resource", getAtt(changeBusID, "Arn"),
+		),
+		obj(
+			"Sid", "QueueWebhookDeliveries",
+			"Effect", "Allow",
+			"Action", "sqs:SendMessage",
+			"Resource", getAtt(webhookQueueID, "Arn"),
+		),
+	))
+}
+
+// delivererPolicy is all the webhook deliverer may do besides writing its
+// logs (issue 9 §6): read, write and condition on items only in the
+// tenants' webhook and delivery partitions (store.WebhookLeadingKeys),
+// which TransactWriteItems checks item by item against these actions, and
+// Query the tenants' feeds (store.FeedLeadingKeys) for catch-ups; never in
+// a name guard's or an idempotency record's partition, whose keys may hold
+// any '#' and so could end in "#HOOKS"; and receive from, and send
+// catch-ups to, the webhook queue alone. SAM also attaches the AWS managed
+// AWSLambdaSQSQueueExecutionRole to the role of a function with an SQS
+// event (the queue reads on "*"), which the template cannot turn off; the
+// CDK stack grants these alone.
+func delivererPolicy() *yaml.Node {
+	table := func(sid string, actions any, keys []string) *yaml.Node {
+		return obj(
+			"Sid", sid,
+			"Effect", "Allow",
+			"Action", actions,
+			"Resource", getAtt(tableID, "Arn"),
+			"Condition", obj(
+				"ForAllValues:StringLike", obj("dynamodb:LeadingKeys", keys),
+				"ForAllValues:StringNotLike", obj("dynamodb:LeadingKeys", store.MoveExcludedLeadingKeys),
+			),
+		)
+	}
+	return obj("Statement", seq(
+		table("KeepWebhookDeliveries", []string{"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"}, store.WebhookLeadingKeys),
+		table("ReadFeedsToCatchUp", "dynamodb:Query", []string{store.FeedLeadingKeys}),
+		obj(
+			"Sid", "ConsumeWebhookQueue",
+			"Effect", "Allow",
+			"Action", []string{"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+				"sqs:ChangeMessageVisibility", "sqs:SendMessage"},
+			"Resource", getAtt(webhookQueueID, "Arn"),
 		),
 	))
 }
@@ -508,13 +587,19 @@ func failureQueueResource() *yaml.Node {
 // message: the feed lost a batch, which can be replayed only while the
 // stream still holds it. It has no action yet.
 func failureAlarmResource() *yaml.Node {
+	return queueAlarm(failureQueueID, routes.ChangeFailureAlarmDescription)
+}
+
+// queueAlarm goes off as soon as queue holds a message, and not for want
+// of data.
+func queueAlarm(queue, description string) *yaml.Node {
 	return obj(
 		"Type", "AWS::CloudWatch::Alarm",
 		"Properties", obj(
-			"AlarmDescription", routes.ChangeFailureAlarmDescription,
+			"AlarmDescription", description,
 			"Namespace", "AWS/SQS",
 			"MetricName", "ApproximateNumberOfMessagesVisible",
-			"Dimensions", seq(obj("Name", "QueueName", "Value", getAtt(failureQueueID, "QueueName"))),
+			"Dimensions", seq(obj("Name", "QueueName", "Value", getAtt(queue, "QueueName"))),
 			"Statistic", "Maximum",
 			"Period", 60,
 			"EvaluationPeriods", 1,
@@ -523,6 +608,61 @@ func failureAlarmResource() *yaml.Node {
 			"TreatMissingData", "notBreaching",
 		),
 	)
+}
+
+// queueEvent feeds the webhook queue to the deliverer: batches of
+// routes.WebhookBatchSize messages, of which it reports the failed ones
+// alone (ReportBatchItemFailures), to at most routes.WebhookMaxConcurrency
+// functions at once.
+func queueEvent() *yaml.Node {
+	return obj(
+		"Type", "SQS",
+		"Properties", obj(
+			"Queue", getAtt(webhookQueueID, "Arn"),
+			"BatchSize", routes.WebhookBatchSize,
+			"FunctionResponseTypes", []string{"ReportBatchItemFailures"},
+			"ScalingConfig", obj("MaximumConcurrency", routes.WebhookMaxConcurrency),
+		),
+	)
+}
+
+// webhookQueueResource is the webhook delivery queue: the publisher sends
+// it a message per delivery and the deliverer catch-ups. A message is
+// retried with the backoff the deliverer sets (its visibility), and one it
+// fails routes.WebhookMaxReceives times goes to the dead-letter queue. It
+// is a standard queue: the messages' group ids (the tenants) make it a
+// fair queue, with nothing to declare.
+func webhookQueueResource() *yaml.Node {
+	return obj(
+		"Type", "AWS::SQS::Queue",
+		"Properties", obj(
+			"VisibilityTimeout", routes.WebhookVisibilitySeconds,
+			"MessageRetentionPeriod", routes.WebhookRetentionSeconds,
+			"SqsManagedSseEnabled", true,
+			"RedrivePolicy", obj(
+				"deadLetterTargetArn", getAtt(webhookDeadLettersID, "Arn"),
+				"maxReceiveCount", routes.WebhookMaxReceives,
+			),
+		),
+	)
+}
+
+// webhookDeadLettersResource keeps the messages the deliverer could not
+// handle, for 14 days.
+func webhookDeadLettersResource() *yaml.Node {
+	return obj(
+		"Type", "AWS::SQS::Queue",
+		"Properties", obj(
+			"MessageRetentionPeriod", routes.WebhookDLQRetentionDays*24*60*60,
+			"SqsManagedSseEnabled", true,
+		),
+	)
+}
+
+// webhookAlarmResource goes off as soon as the dead-letter queue holds a
+// message. It has no action yet, as failureAlarmResource.
+func webhookAlarmResource() *yaml.Node {
+	return queueAlarm(webhookDeadLettersID, routes.WebhookDLQAlarmDescription)
 }
 
 // eventName turns a route into an alphanumeric logical id, since SAM derives

@@ -8,7 +8,10 @@
 //   - provisions the demo tenant and prints its token;
 //   - reads the table's stream into the publish-changes handler, as the
 //     deployed event source mapping does (pkg/changes), so that
-//     GET /v1/changes shows every change;
+//     GET /v1/changes shows every change, and delivers webhooks from an
+//     in-memory queue through the deliver-webhooks handler, as the
+//     deployed SQS queue does (pkg/webhooks); webhooks may be
+//     http://127.0.0.1 here;
 //   - serves every route of the route table through pkg/gateway, which runs
 //     the same authorizer and Lambda handlers that are deployed, and caches
 //     the authorizer's answer per token for -authorizer-cache (5m, as the
@@ -80,16 +83,17 @@ func run(addr, table string, authCache time.Duration) error {
 	if err != nil {
 		return err
 	}
-	publisher := &changes.Publisher{Store: st, Log: log}
-	feed := changes.NewFollow(cfg, endpoint, table, publisher.Handle, log)
-	feedDone := make(chan struct{})
+	h := app.NewHandlers(st, log)
+	feed := changes.NewFollow(cfg, endpoint, table, h.Publisher, log)
+	feedDone, queueDone := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(feedDone)
 		if err := feed.Run(ctx); err != nil {
 			log.Error("the change feed stopped: GET /v1/changes shows nothing new", "error", err.Error())
 		}
 	}()
-	defer func() { stop(); <-feedDone }()
+	go func() { defer close(queueDone); h.Queue.Run(ctx) }()
+	defer func() { stop(); <-feedDone; <-queueDone }()
 	fmt.Fprintf(os.Stderr, `
 fleetgroups is serving on http://%s  (DynamoDB Local at %s, table %s)
 
@@ -100,10 +104,11 @@ fleetgroups is serving on http://%s  (DynamoDB Local at %s, table %s)
 
   authorizer cache: %v per token (-authorizer-cache=0 turns it off)
   change feed:      GET /v1/changes, published from DynamoDB Local's stream
+  webhooks:         POST /v1/webhooks; http://127.0.0.1 receivers allowed here
 
 Ctrl-C stops the server and DynamoDB Local.
 `, addr, endpoint, table, localdev.DemoTenantID, localdev.DemoToken, localdev.DemoToken, addr, authCache)
-	return gateway.Serve(ctx, ln, gateway.New(app.NewHandlers(st, log), log, gateway.WithAuthorizerCache(authCache)))
+	return gateway.Serve(ctx, ln, gateway.New(h, log, gateway.WithAuthorizerCache(authCache)))
 }
 
 // dialAddr is where a client on this machine reaches the listener: the real

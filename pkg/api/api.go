@@ -29,6 +29,7 @@ import (
 	"github.com/fleetgroups/fleetgroups/pkg/problem"
 	"github.com/fleetgroups/fleetgroups/pkg/routes"
 	"github.com/fleetgroups/fleetgroups/pkg/store"
+	"github.com/fleetgroups/fleetgroups/pkg/webhooks"
 )
 
 // API holds what every operation needs.
@@ -38,6 +39,8 @@ type API struct {
 	cursors *cursorSealer
 	meter   *store.Store // counts calls (usage.go); store unless WithMeter
 	limits  Limits
+	// webhookPolicy checks webhook urls and delivers tests and retries.
+	webhookPolicy webhooks.Policy
 }
 
 // Option configures an API.

@@ -71,17 +71,22 @@ func eventTypes(params map[string][]string) ([]groups.EventType, error) {
 	for t := range strings.SplitSeq(strings.Join(v, ","), ",") {
 		et := groups.EventType(strings.TrimSpace(t))
 		if !slices.Contains(groups.EventTypes, et) {
-			names := make([]string, len(groups.EventTypes))
-			for i, k := range groups.EventTypes {
-				names[i] = string(k)
-			}
-			return nil, fieldErrorf(paramTypes, "%q is not an event type: give one or more of %s, separated by commas", string(et), strings.Join(names, ", "))
+			return nil, fieldErrorf(paramTypes, "%q is not an event type: give one or more of %s, separated by commas", string(et), eventTypeNames())
 		}
 		if !slices.Contains(types, et) {
 			types = append(types, et)
 		}
 	}
 	return types, nil
+}
+
+// eventTypeNames lists the event types for an error's detail.
+func eventTypeNames() string {
+	names := make([]string, len(groups.EventTypes))
+	for i, t := range groups.EventTypes {
+		names[i] = string(t)
+	}
+	return strings.Join(names, ", ")
 }
 
 // eventView is an event as the feed and webhooks show it.

@@ -54,6 +54,16 @@ var (
 	CheckMembership = Operation{routes.CheckMembership, (*API).checkMembership, nil}
 	// Issue 9: the change feed.
 	ListChanges = Operation{routes.ListChanges, (*API).listChanges, nil}
+	// Issue 9 §4: webhooks.
+	CreateWebhook       = Operation{routes.CreateWebhook, (*API).createWebhook, (*API).idempotent}
+	ListWebhooks        = Operation{routes.ListWebhooks, (*API).listWebhooks, nil}
+	GetWebhook          = Operation{routes.GetWebhook, (*API).getWebhook, nil}
+	UpdateWebhook       = Operation{routes.UpdateWebhook, (*API).updateWebhook, (*API).idempotent}
+	DeleteWebhook       = Operation{routes.DeleteWebhook, (*API).deleteWebhook, (*API).idempotent}
+	RotateWebhookSecret = Operation{routes.RotateWebhookSecret, (*API).rotateWebhookSecret, (*API).idempotent}
+	TestWebhook         = Operation{routes.TestWebhook, (*API).testWebhook, (*API).idempotent}
+	ListDeliveries      = Operation{routes.ListDeliveries, (*API).listDeliveries, nil}
+	RetryDelivery       = Operation{routes.RetryDelivery, (*API).retryDelivery, (*API).idempotent}
 )
 
 // Operations lists every operation, in the route table's order of
@@ -66,6 +76,7 @@ func Operations() []Operation {
 		CreateGroup, GetGroup, UpdateGroup, DeleteGroup, ListGroups, AddMember, RemoveMember, ListMembers,
 		ListItemGroups, PutItem, GetItem, DeleteItem, ListItems, BatchMembers, CreateAssociations,
 		DeleteAssociations, ListAssociations, GetOpenAPI, GetUsage, ListChildren, ListDescendants, GetAncestors,
-		CheckMembership, ListChanges,
+		CheckMembership, ListChanges, CreateWebhook, ListWebhooks, GetWebhook, UpdateWebhook, DeleteWebhook,
+		RotateWebhookSecret, TestWebhook, ListDeliveries, RetryDelivery,
 	}
 }

@@ -32,6 +32,7 @@ import (
 	"github.com/fleetgroups/fleetgroups/pkg/jsonlog"
 	"github.com/fleetgroups/fleetgroups/pkg/routes"
 	"github.com/fleetgroups/fleetgroups/pkg/store"
+	"github.com/fleetgroups/fleetgroups/pkg/webhooks"
 )
 
 // Config is what a function reads from its environment.
@@ -183,16 +184,29 @@ type Handlers struct {
 	Operations map[routes.Operation]api.LambdaFunc
 	// Publisher is publish-changes' handler.
 	Publisher func(context.Context, events.DynamoDBEvent) error
+	// Deliverer is deliver-webhooks' handler.
+	Deliverer func(context.Context, events.SQSEvent) (events.SQSEventResponse, error)
+	// Queue is the webhook delivery queue, in memory, which the publisher
+	// sends to and which feeds the deliverer once it runs
+	// (Queue.Run: make run and the tests that deliver).
+	Queue *webhooks.LocalQueue
 }
 
 // NewHandlers builds every handler over st, for what serves all the
-// operations in one process (the local server, cmd/invoke, tests).
+// operations in one process (the local server, cmd/invoke, tests): so
+// webhooks may be http://127.0.0.1 (webhooks.Policy.AllowLoopback).
 func NewHandlers(st *store.Store, log jsonlog.Logger, opts ...api.Option) Handlers {
-	a := api.New(st, log, opts...)
+	policy := webhooks.Policy{AllowLoopback: true}
+	a := api.New(st, log, append([]api.Option{api.WithWebhookPolicy(policy)}, opts...)...)
+	d := &webhooks.Deliverer{Sender: webhooks.Sender{Store: st, HTTP: policy.Client()}, Log: log}
+	q := webhooks.NewLocalQueue(d.Handle, log, routes.WebhookBatchSize, routes.WebhookMaxReceives)
+	d.Queue = q
 	h := Handlers{
 		Authorizer: (&auth.Authorizer{Store: st, Log: log}).Handle,
 		Operations: map[routes.Operation]api.LambdaFunc{},
-		Publisher:  (&changes.Publisher{Store: st, Log: log}).Handle,
+		Publisher:  (&changes.Publisher{Store: st, Log: log, Queue: q}).Handle,
+		Deliverer:  d.Handle,
+		Queue:      q,
 	}
 	for _, o := range api.Operations() {
 		h.Operations[o.Name] = a.LambdaHandler(o)
@@ -215,25 +229,56 @@ func StartAuthorizer() {
 
 // StartPublisher runs the publish-changes Lambda, which the event source
 // mapping feeds with the table's stream records; it puts the events on the
-// bus routes.EnvEventBusName names, too.
+// bus routes.EnvEventBusName names, too, and queues webhook deliveries on
+// the queue routes.EnvWebhookQueueURL names.
 func StartPublisher() {
 	_, st, log := start(routes.PublishChanges)
 	p := &changes.Publisher{Store: st, Log: log}
 	if name := os.Getenv(routes.EnvEventBusName); name != "" {
-		cfg, err := AWSConfig("")
-		if err != nil {
-			log.ErrorContext(context.Background(), "no AWS configuration", "op", routes.PublishChanges, "error", err)
-			os.Exit(1)
-		}
-		p.Bus = &changes.Bus{Name: name, Region: cfg.Region, Credentials: cfg.Credentials,
-			Endpoint: changes.BusEndpoint(cfg.Region), HTTP: &http.Client{Timeout: busTimeout}}
+		cfg := awsConfigOrExit(log, routes.PublishChanges)
+		p.Bus = &changes.Bus{Name: name, Client: changes.NewBusClient(cfg.Region, cfg.Credentials, &http.Client{Timeout: awsCallTimeout})}
+	}
+	if q := webhookQueue(log, routes.PublishChanges); q != nil {
+		p.Queue = q
 	}
 	lambda.Start(p.Handle)
 }
 
-// busTimeout bounds one PutEvents call; EventBridge answers in
+// StartDeliverer runs the deliver-webhooks Lambda, which the webhook queue
+// feeds (routes.EnvWebhookQueueURL).
+func StartDeliverer() {
+	_, st, log := start(routes.DeliverWebhooks)
+	q := webhookQueue(log, routes.DeliverWebhooks)
+	if q == nil {
+		log.ErrorContext(context.Background(), "bad configuration", "op", routes.DeliverWebhooks, "error", routes.EnvWebhookQueueURL+" is not set")
+		os.Exit(1)
+	}
+	d := &webhooks.Deliverer{Sender: webhooks.Sender{Store: st, HTTP: webhooks.Policy{}.Client()}, Log: log, Queue: q}
+	lambda.Start(d.Handle)
+}
+
+// webhookQueue is the queue routes.EnvWebhookQueueURL names, nil if none.
+func webhookQueue(log jsonlog.Logger, op routes.Operation) *webhooks.SQS {
+	url := os.Getenv(routes.EnvWebhookQueueURL)
+	if url == "" {
+		return nil
+	}
+	cfg := awsConfigOrExit(log, op)
+	return &webhooks.SQS{URL: url, Client: webhooks.NewSQSClient(cfg.Region, cfg.Credentials, &http.Client{Timeout: awsCallTimeout})}
+}
+
+func awsConfigOrExit(log jsonlog.Logger, op routes.Operation) aws.Config {
+	cfg, err := AWSConfig("")
+	if err != nil {
+		log.ErrorContext(context.Background(), "no AWS configuration", "op", op, "error", err)
+		os.Exit(1)
+	}
+	return cfg
+}
+
+// awsCallTimeout bounds one call of EventBridge or SQS, which answer in
 // milliseconds.
-const busTimeout = 5 * time.Second
+const awsCallTimeout = 5 * time.Second
 
 // start makes what op's Lambda keeps for its lifetime, outside the handler:
 // the configuration, the logger, and the store over one DynamoDB client

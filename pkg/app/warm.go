@@ -48,6 +48,10 @@ func WarmConnections(op routes.Operation) int {
 	switch {
 	case i < 0 || routes.Functions[i].Access == routes.NoTable:
 		return 0
+	case routes.Functions[i].Access == routes.WebhookDeliverer:
+		// Its grant reaches no item a ping could read (the schema item is
+		// outside it), and a queue's consumer waits on no caller.
+		return 0
 	case routes.Metered(op):
 		return ownRequestsAtOnce(op) + 1
 	default:

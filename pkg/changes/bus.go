@@ -1,47 +1,37 @@
 package changes
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
+	"github.com/fleetgroups/fleetgroups/pkg/awsjson"
 	"github.com/fleetgroups/fleetgroups/pkg/store"
 )
 
 // Bus puts the feed's events on an EventBridge custom bus (issue 9 §6), for
 // AWS-native consumers: one entry per event, source BusSource, detail-type
-// the event's type, detail the event with its tenant.
-//
-// It calls EventBridge's PutEvents itself, signed with the SDK's SigV4
-// signer, rather than through the SDK's eventbridge client: that client
-// adds 590 KB to publish-changes (it links SigV4a for global endpoints),
-// which would put the binary over the size target of issue 7 (0.85× the
-// baseline); PutEvents is one JSON call.
+// the event's type, detail the event with its tenant. It calls PutEvents
+// through awsjson (which says why not through the SDK's client).
 type Bus struct {
-	Name        string // the bus's name or ARN
-	Region      string
-	Credentials aws.CredentialsProvider
-	// Endpoint is EventBridge's (BusEndpoint(Region)); tests point it at a
-	// server of their own.
-	Endpoint string
-	HTTP     *http.Client
+	Name string // the bus's name or ARN
+	// Client calls EventBridge (NewBusClient).
+	Client *awsjson.Client
 }
 
 // BusSource is the source of every entry.
 const BusSource = "fleetgroups"
 
-// BusEndpoint is EventBridge's endpoint in region.
-func BusEndpoint(region string) string { return "https://events." + region + ".amazonaws.com/" }
+// NewBusClient is the EventBridge client of a bus in region.
+func NewBusClient(region string, creds aws.CredentialsProvider, hc *http.Client) *awsjson.Client {
+	return &awsjson.Client{Service: "events", Protocol: "1.1", Region: region, Credentials: creds,
+		Endpoint: awsjson.Endpoint("events", region), HTTP: hc}
+}
 
 // putEventsMax is EventBridge's limit of entries per PutEvents.
 const putEventsMax = 10
@@ -111,42 +101,12 @@ func (b *Bus) putAll(ctx context.Context, entries []busEntry) error {
 // putEvents makes one PutEvents call and returns the entries it failed
 // (all of them when the call itself failed, with its error).
 func (b *Bus) putEvents(ctx context.Context, entries []busEntry) ([]busEntry, error) {
-	body, err := json.Marshal(map[string]any{"Entries": entries})
-	if err != nil {
-		return nil, err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.Endpoint, bytes.NewReader(body))
-	if err != nil {
-		return entries, err
-	}
-	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
-	req.Header.Set("X-Amz-Target", "AWSEvents.PutEvents")
-	creds, err := b.Credentials.Retrieve(ctx)
-	if err != nil {
-		return entries, err
-	}
-	sum := sha256.Sum256(body)
-	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "events", b.Region, time.Now()); err != nil {
-		return entries, err
-	}
-	res, err := b.HTTP.Do(req)
-	if err != nil {
-		return entries, err
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
-	if err != nil {
-		return entries, err
-	}
-	if res.StatusCode != http.StatusOK {
-		return entries, fmt.Errorf("PutEvents answered %d: %.300s", res.StatusCode, raw)
-	}
 	var out struct {
 		FailedEntryCount int
 		Entries          []struct{ EventId, ErrorCode, ErrorMessage string }
 	}
-	if err := json.Unmarshal(raw, &out); err != nil {
-		return entries, fmt.Errorf("PutEvents answered %.300s: %w", raw, err)
+	if err := b.Client.Call(ctx, "AWSEvents.PutEvents", map[string]any{"Entries": entries}, &out); err != nil {
+		return entries, err
 	}
 	if out.FailedEntryCount == 0 {
 		return nil, nil

@@ -69,8 +69,9 @@ func (eb *eventBridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func newBus(srv *httptest.Server) *changes.Bus {
-	return &changes.Bus{Name: "fleetgroups-changes", Region: "eu-west-1", Endpoint: srv.URL,
-		Credentials: credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""), HTTP: srv.Client()}
+	c := changes.NewBusClient("eu-west-1", credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""), srv.Client())
+	c.Endpoint = srv.URL
+	return &changes.Bus{Name: "fleetgroups-changes", Client: c}
 }
 
 // TestBusGetsEveryEvent: with a bus, every event of the feed is put on it

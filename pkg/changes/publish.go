@@ -12,6 +12,7 @@ import (
 
 	"github.com/fleetgroups/fleetgroups/pkg/jsonlog"
 	"github.com/fleetgroups/fleetgroups/pkg/store"
+	"github.com/fleetgroups/fleetgroups/pkg/webhooks"
 )
 
 // Publisher is the publish-changes handler.
@@ -21,10 +22,13 @@ type Publisher struct {
 	// Bus, when set, also gets every event (EventBridge; make run has
 	// none).
 	Bus *Bus
+	// Queue, when set, gets the webhook deliveries of the events
+	// (webhooks.Enqueue).
+	Queue webhooks.Queue
 }
 
 // Handle publishes the events of one batch of stream records to the feed,
-// then to the bus, if there is one. An error fails the whole batch: Lambda retries it, halving it on each failure
+// then to the bus and to the webhook queue, if there are. An error fails the whole batch: Lambda retries it, halving it on each failure
 // (BisectBatchOnFunctionError) until the failing record stands alone and,
 // once its retries are spent, goes to the on-failure destination. The
 // events of records published again keep their ids.
@@ -40,6 +44,9 @@ func (p *Publisher) Handle(ctx context.Context, ev events.DynamoDBEvent) error {
 	published, err := p.Store.PublishChanges(ctx, recs)
 	if err == nil && p.Bus != nil {
 		err = p.Bus.Put(ctx, published)
+	}
+	if err == nil && p.Queue != nil {
+		err = webhooks.Enqueue(ctx, p.Store, p.Queue, published, recs)
 	}
 	if err != nil {
 		p.Log.ErrorContext(ctx, "publish changes", "records", len(recs), "error", err.Error())

@@ -28,6 +28,8 @@ type Prices struct {
 	APIGatewayPerMillion float64
 	// EventBridge custom events put on a bus, per million 64 KB chunks.
 	EventBridgePerMillion float64
+	// SQS standard queue requests, per million 64 KB chunks.
+	SQSPerMillion float64
 }
 
 // USEast1 are the prices in US East (N. Virginia). DynamoDB's are those
@@ -41,6 +43,7 @@ var USEast1 = Prices{
 	LambdaPerMillionRequests: 0.20,
 	APIGatewayPerMillion:     3.50,
 	EventBridgePerMillion:    1.00,
+	SQSPerMillion:            0.40,
 }
 
 // DynamoDB is what one call's requests consumed.

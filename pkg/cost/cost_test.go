@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,6 +32,7 @@ import (
 	"github.com/fleetgroups/fleetgroups/pkg/routes"
 	"github.com/fleetgroups/fleetgroups/pkg/store"
 	"github.com/fleetgroups/fleetgroups/pkg/storetest"
+	"github.com/fleetgroups/fleetgroups/pkg/webhooks"
 )
 
 func TestMain(m *testing.M) { os.Exit(ddblocal.RunTests(m)) }
@@ -116,23 +118,31 @@ func notes(d Durations, p Prices) string {
 		"and $%.3f per million write request units; Lambda (arm64, %d MB) $%.10f per GB-second and $%.2f per million requests; "+
 		"API Gateway REST $%.2f per million requests (the first 333 million a month). "+
 		"publish-changes also puts every event on EventBridge, $%.2f per million events, which the table leaves out "+
-		"(the change measured makes 3 events); Lambda reads the stream for free.\n",
+		"(the change measured makes 3 events); Lambda reads the stream for free. "+
+		"Webhook deliveries go through SQS, $%.2f per million requests, which the table leaves out too: "+
+		"at most three per delivery (its send, receive and delete; fewer when batched), one more per retry.\n",
 		d.Source, d.Measured, d.Machine, strings.TrimPrefix(durationsPath, "../../"),
 		p.Region, p.Date, p.DynamoDBReadPerMillion, p.DynamoDBWritePerMillion, routes.LambdaMemoryMB,
-		p.LambdaPerGBSecond, p.LambdaPerMillionRequests, p.APIGatewayPerMillion, p.EventBridgePerMillion)
+		p.LambdaPerGBSecond, p.LambdaPerMillionRequests, p.APIGatewayPerMillion, p.EventBridgePerMillion, p.SQSPerMillion)
 }
 
 // env is the local API on a fresh table, as `make run` serves it, with the
 // operations, usage metering and the authorizer each on its own metered
 // client (as each is its own Lambda, or its own client in one, on AWS).
 type env struct {
-	st          *store.Store // seeds tenants, unmetered
-	srv         *httptest.Server
-	handlers    app.Handlers
-	ops         *storetest.Meter
-	metering    *storetest.Meter
-	authorizer  *storetest.Meter
-	publisher   *storetest.Meter
+	st         *store.Store // seeds tenants, unmetered
+	srv        *httptest.Server
+	handlers   app.Handlers
+	ops        *storetest.Meter
+	metering   *storetest.Meter
+	authorizer *storetest.Meter
+	publisher  *storetest.Meter
+	deliverer  *storetest.Meter
+	queue      *webhooks.LocalQueue
+	// receiver is the tenants' webhook endpoint: it answers 200 at once
+	// and counts what it got.
+	receiver    *httptest.Server
+	received    atomic.Int32
 	mu          sync.Mutex
 	invocations map[routes.Operation][]time.Duration // by the handlers, for -durations
 }
@@ -144,19 +154,24 @@ type env struct {
 func newEnv(t *testing.T, timing bool) *env {
 	t.Helper()
 	st, _ := storetest.NewStreamStore(t)
-	var opsStore, pubStore *store.Store
-	ops, publisher := &storetest.Meter{}, &storetest.Meter{}
+	var opsStore, pubStore, delStore *store.Store
+	ops, publisher, deliverer := &storetest.Meter{}, &storetest.Meter{}, &storetest.Meter{}
 	if timing {
 		opsStore, _ = storetest.Reopen(t, st)
 		pubStore, _ = storetest.Reopen(t, st)
+		delStore, _ = storetest.Reopen(t, st)
 	} else {
 		opsStore, ops = storetest.ReopenMetered(t, st)
 		pubStore, publisher = storetest.ReopenMetered(t, st)
+		delStore, deliverer = storetest.ReopenMetered(t, st)
 	}
 	meterStore, metering := storetest.ReopenMetered(t, st)
 	authStore, authorizer := storetest.ReopenMetered(t, st)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	e := &env{st: st, ops: ops, metering: metering, authorizer: authorizer, publisher: publisher, invocations: map[routes.Operation][]time.Duration{}}
+	e := &env{st: st, ops: ops, metering: metering, authorizer: authorizer, publisher: publisher, deliverer: deliverer,
+		invocations: map[routes.Operation][]time.Duration{}}
+	e.receiver = httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { e.received.Add(1) }))
+	t.Cleanup(e.receiver.Close)
 	h := app.NewHandlers(opsStore, quiet, api.WithMeter(meterStore))
 	for op, handle := range h.Operations {
 		h.Operations[op] = func(ctx context.Context, ev events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
@@ -172,9 +187,21 @@ func newEnv(t *testing.T, timing bool) *env {
 	e.handlers = h
 	e.srv = httptest.NewServer(gateway.New(h, quiet))
 	t.Cleanup(e.srv.Close)
+	// Webhooks, delivered from the queue by their own client, as
+	// deliver-webhooks is its own Lambda.
+	d := &webhooks.Deliverer{Sender: webhooks.Sender{Store: delStore, HTTP: webhooks.Policy{AllowLoopback: true}.Client()}, Log: quiet}
+	e.queue = webhooks.NewLocalQueue(func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
+		defer e.timed(routes.DeliverWebhooks, time.Now())
+		return d.Handle(ctx, ev)
+	}, quiet, routes.WebhookBatchSize, routes.WebhookMaxReceives)
+	d.Queue = e.queue
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { e.queue.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
 	// The change feed, published from the table's stream by its own
 	// client, as publish-changes is its own Lambda.
-	publish := (&changes.Publisher{Store: pubStore, Log: quiet}).Handle
+	publish := (&changes.Publisher{Store: pubStore, Log: quiet, Queue: e.queue}).Handle
 	storetest.FollowChanges(t, st, 20*time.Millisecond, func(ctx context.Context, ev events.DynamoDBEvent) error {
 		defer e.timed(routes.PublishChanges, time.Now())
 		return publish(ctx, ev)
@@ -347,14 +374,42 @@ func (e *env) measure(t *testing.T, token string) []Call {
 	// and effective_member.added for depots[0] and the region.
 	e.awaitFeed(t, token, `"member.added"`, teams[0], `"v5"`)
 	measured(routes.ListChanges, "a page of 50 events", token, "GET", "/v1/changes?limit=50", "")
+	// The webhook routes, with a webhook that gets every member.added.
+	hook := id(post("/v1/webhooks", `{"url":"`+e.receiver.URL+`/hooks","events":["member.added"]}`))
+	other := id(measured(routes.CreateWebhook, "a webhook of 2 event types", token, "POST", "/v1/webhooks",
+		`{"url":"`+e.receiver.URL+`/other","events":["group.created","group.deleted"]}`))
+	measured(routes.ListWebhooks, "the tenant's 2 webhooks", token, "GET", "/v1/webhooks", "")
+	measured(routes.GetWebhook, "a webhook", token, "GET", "/v1/webhooks/"+hook, "")
+	measured(routes.UpdateWebhook, "a new description", token, "PATCH", "/v1/webhooks/"+other, `{"description":"Billing"}`)
+	measured(routes.RotateWebhookSecret, "a new secret", token, "POST", "/v1/webhooks/"+other+":rotate-secret", "")
+	test := measured(routes.TestWebhook, "one test delivery, answered 200", token, "POST", "/v1/webhooks/"+hook+"/test", "")
+	measured(routes.RetryDelivery, "the test delivery again, answered 200", token, "POST", "/v1/webhooks/"+hook+"/deliveries/"+id(test)+":retry", "")
+	measured(routes.DeleteWebhook, "a webhook", token, "DELETE", "/v1/webhooks/"+other, "")
+	// Everything published and delivered, what publishing one change and
+	// delivering its one member.added to the webhook cost: the last
+	// invocations of publish-changes and deliver-webhooks.
+	storetest.Await(t, 20*time.Millisecond, func() (bool, string) {
+		return e.queue.Pending() == 0, "the deliveries of the changes so far"
+	})
 	e.publisher.Take()
+	e.deliverer.Take()
+	received := e.received.Load()
 	put("/v1/groups/"+teams[1]+"/vehicles/v6", "")
 	e.awaitFeed(t, token, teams[1], `"v6"`, `"effective_member.added"`, region)
+	storetest.Await(t, 20*time.Millisecond, func() (bool, string) {
+		return e.received.Load() > received && e.queue.Pending() == 0, "the delivery of v6's member.added"
+	})
 	u := e.publisher.Take()
 	calls = append(calls, Call{
-		Operation: routes.PublishChanges, Measured: "one change, v6 joining a group at depth 2 (3 events), as a batch of its own",
+		Operation: routes.PublishChanges, Measured: "one change, v6 joining a group at depth 2 (3 events, 1 webhook delivery queued), as a batch of its own",
 		Own: DynamoDB{Requests: u.Requests, ReadUnits: u.ReadUnits, WriteUnits: u.WriteUnits},
 	})
+	u = e.deliverer.Take()
+	calls = append(calls, Call{
+		Operation: routes.DeliverWebhooks, Measured: "one event delivered to a webhook that answers 200",
+		Own: DynamoDB{Requests: u.Requests, ReadUnits: u.ReadUnits, WriteUnits: u.WriteUnits},
+	})
+	measured(routes.ListDeliveries, "a page of the webhook's 2 deliveries", token, "GET", "/v1/webhooks/"+hook+"/deliveries", "")
 	measured(routes.GetOpenAPI, "the document (public: no authorizer, not metered)", "", "GET", "/v1/openapi.json", "")
 
 	// The authorizer, called as API Gateway calls it when its cache has no

@@ -72,13 +72,18 @@ func newLoggedEnv(t testing.TB, log *slog.Logger, opts ...api.Option) *env {
 	return buildEnv(t, st, counter, log, opts...)
 }
 
-// newFeedEnv is newEnv whose table has its stream, published into the
+// newFeedEnv is newEnv whose table has its stream, published (and its
+// webhooks delivered, through the handlers' queue) into the
 // change feed as make run publishes it, until the test ends.
 func newFeedEnv(t testing.TB) *env {
 	t.Helper()
 	st, counter := storetest.NewStreamStore(t)
 	e := buildEnv(t, st, counter, quiet)
-	storetest.FollowChanges(t, st, 20*time.Millisecond, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { e.handlers.Queue.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	storetest.FollowChanges(t, st, 20*time.Millisecond, e.handlers.Publisher)
 	return e
 }
 

@@ -43,6 +43,7 @@ func (e *env) send(t *testing.T, method, path, body string, header http.Header) 
 type tenantFixture struct {
 	group, group2 string
 	assoc         string
+	webhook       string
 }
 
 const itemA, itemB = "item-a", "item-b"
@@ -79,13 +80,29 @@ func newTenantFixture(t *testing.T, e *env) tenantFixture {
 		`{"vehicle_id":"item-a","user_id":"item-a"},{"vehicle_id":"item-a","user_id":"item-b"},{"vehicle_id":"item-b","user_id":"item-a"}]}`)
 	expect(t, r, 201, "")
 	fx.assoc = r.at("data").([]any)[0].(map[string]any)["id"].(string)
+	// Two webhooks and two deliveries (tests, to where nothing listens),
+	// for the lists' cursors.
+	for i := range 2 {
+		r = e.call(t, A, "POST", "/v1/webhooks", fmt.Sprintf(`{"url":"http://127.0.0.1:9/a%d","description":"A's webhook"}`, i))
+		expect(t, r, 201, "")
+		fx.webhook = r.str("id")
+	}
+	for range 2 {
+		expect(t, e.call(t, A, "POST", "/v1/webhooks/"+fx.webhook+"/test", ""), 200, "")
+	}
 	return fx
 }
 
-// path is rt's path with A's ids in it: its group, item-a, and vehicles
-// where the route leaves the item type open.
+// path is rt's path with A's ids in it: its group, item-a, vehicles where
+// the route leaves the item type open, its webhook and a delivery (with
+// the action the route's POST requires).
 func (fx tenantFixture) path(rt routes.Route) string {
-	return strings.NewReplacer("{groupId}", fx.group, "{itemType}", string(groups.Vehicles), "{itemId}", itemA).Replace(rt.Path)
+	webhook := fx.webhook
+	if rt.Operation == routes.RotateWebhookSecret {
+		webhook += ":rotate-secret"
+	}
+	return strings.NewReplacer("{groupId}", fx.group, "{itemType}", string(groups.Vehicles), "{itemId}", itemA,
+		"{webhookId}", webhook, "{deliveryId}", "1795964400000_evt_a:retry").Replace(rt.Path)
 }
 
 // snapshot is everything A can read, to compare before and after.
@@ -93,7 +110,8 @@ func (fx tenantFixture) snapshot(t *testing.T, e *env) string {
 	t.Helper()
 	paths := []string{"/v1/groups", "/v1/groups/" + fx.group, "/v1/groups/" + fx.group2 + "/members",
 		"/v1/groups/" + fx.group + "/descendants",
-		"/v1/groups/" + fx.group + "/members", "/v1/vehicles/item-a/associations/users", "/v1/users/item-a/associations/vehicles"}
+		"/v1/groups/" + fx.group + "/members", "/v1/vehicles/item-a/associations/users", "/v1/users/item-a/associations/vehicles",
+		"/v1/webhooks", "/v1/webhooks/" + fx.webhook}
 	for _, it := range groups.ItemTypes {
 		paths = append(paths, "/v1/"+string(it), "/v1/"+string(it)+"/"+itemA, "/v1/"+string(it)+"/"+itemA+"/groups")
 	}
@@ -129,8 +147,16 @@ func isolationCase(e *env, fx tenantFixture, rt routes.Route) (isolation, bool) 
 	}
 	switch rt.Operation {
 	case routes.GetGroup, routes.DeleteGroup, routes.ListMembers, routes.AddMember, routes.RemoveMember, routes.GetItem, routes.DeleteItem,
-		routes.ListChildren, routes.ListDescendants, routes.GetAncestors:
+		routes.ListChildren, routes.ListDescendants, routes.GetAncestors,
+		routes.GetWebhook, routes.DeleteWebhook, routes.RotateWebhookSecret, routes.TestWebhook, routes.ListDeliveries, routes.RetryDelivery:
 		return isolation{name: "404-not-found", status: 404, code: groups.CodeNotFound}, true
+	case routes.UpdateWebhook:
+		return isolation{name: "404-not-found", body: `{"url":"http://127.0.0.1:9/b"}`, status: 404, code: groups.CodeNotFound}, true
+	case routes.CreateWebhook:
+		return isolation{name: "201-own-webhook", body: `{"url":"http://127.0.0.1:9/b"}`, status: 201,
+			undo: func(t *testing.T, r response) {
+				expect(t, e.call(t, e.tokenB, "DELETE", "/v1/webhooks/"+r.str("id"), ""), 204, "")
+			}}, true
 	case routes.UpdateGroup:
 		return isolation{name: "404-not-found", body: `{"name":"B's now"}`, status: 404, code: groups.CodeNotFound}, true
 	case routes.BatchMembers:
@@ -139,7 +165,7 @@ func isolationCase(e *env, fx tenantFixture, rt routes.Route) (isolation, bool) 
 	case routes.DeleteAssociations:
 		return isolation{name: "404-association-not-found", body: `{"data":[{"type":"user_permission","id":"` + fx.assoc + `"}]}`,
 			status: 404, code: groups.CodeAssociationNotFound}, true
-	case routes.ListGroups, routes.ListItems, routes.ListItemGroups, routes.ListAssociations:
+	case routes.ListGroups, routes.ListItems, routes.ListItemGroups, routes.ListAssociations, routes.ListWebhooks:
 		return isolation{name: "200-none-of-A", status: 200, check: noneOfA}, true
 	case routes.CreateGroup:
 		// A 409 would tell B that A has a group of this name.
@@ -506,6 +532,17 @@ func TestSecurityScopedToken(t *testing.T) {
 				}
 			}
 		}},
+		// A's webhook is the whole tenant's: outside the token's scope. The
+		// token's own webhook is of its scope (and deleted again).
+		routes.GetWebhook: outside, routes.UpdateWebhook: outside, routes.DeleteWebhook: outside,
+		routes.RotateWebhookSecret: outside, routes.TestWebhook: outside, routes.ListDeliveries: outside,
+		routes.RetryDelivery: outside, routes.ListWebhooks: {200, "", noneOfA},
+		routes.CreateWebhook: {201, "", func(t *testing.T, r response) {
+			if r.at("scopeGroupId") != root {
+				t.Fatalf("a scoped token's webhook: %s", r.raw)
+			}
+			expect(t, e.call(t, scoped, "DELETE", "/v1/webhooks/"+r.str("id"), ""), 204, "")
+		}},
 	}
 	bodies := map[routes.Operation]string{
 		routes.CreateGroup: `{"name":"x"}`, routes.UpdateGroup: `{"name":"mine now"}`, routes.PutItem: `{"name":"x"}`,
@@ -513,6 +550,7 @@ func TestSecurityScopedToken(t *testing.T) {
 		routes.CheckMembership:    `{"groupIds":["` + fx.group + `","` + fx.group2 + `"]}`,
 		routes.CreateAssociations: `{"data":[{"vehicle_id":"item-a","user_id":"item-a"}]}`,
 		routes.DeleteAssociations: `{"data":[{"type":"user_permission","id":"` + fx.assoc + `"}]}`,
+		routes.CreateWebhook:      `{"url":"http://127.0.0.1:9/depot"}`, routes.UpdateWebhook: `{"description":"mine now"}`,
 	}
 	for _, rt := range routes.Routes {
 		t.Run(rt.Method+" "+rt.Path, func(t *testing.T) {

@@ -31,7 +31,7 @@ const (
 var EventTypes = []EventType{
 	GroupCreated, GroupUpdated, GroupMoved, GroupDeleted,
 	MemberAdded, MemberRemoved, EffectiveMemberAdded, EffectiveMemberRemoved,
-	ItemPut, ItemDeleted, AssociationCreated, AssociationDeleted,
+	ItemPut, ItemDeleted, AssociationCreated, AssociationDeleted, WebhookDisabled,
 }
 
 // Event is one committed change as the feed shows it. Its ID is derived

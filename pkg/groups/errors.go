@@ -48,6 +48,9 @@ const (
 
 	// The change feed.
 	CodeCursorExpired Code = "cursor_expired"
+
+	// Webhooks.
+	CodeTooManyWebhooks Code = "too_many_webhooks"
 )
 
 // FieldError names one invalid input field and what is wrong with it.

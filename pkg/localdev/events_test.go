@@ -65,7 +65,11 @@ func TestEventsRunThroughTheirHandlers(t *testing.T) {
 		routes.CreateAssociations: 201, routes.DeleteAssociations: 200, routes.ListAssociations: 200,
 		routes.GetOpenAPI: 200, routes.GetUsage: 200,
 		routes.ListChildren: 200, routes.ListDescendants: 200, routes.GetAncestors: 200, routes.CheckMembership: 200,
-		routes.ListChanges: 200,
+		routes.ListChanges:   200,
+		routes.CreateWebhook: 201, routes.ListWebhooks: 200, routes.GetWebhook: 200, routes.UpdateWebhook: 200,
+		routes.DeleteWebhook: 204, routes.RotateWebhookSecret: 200, routes.TestWebhook: 200, routes.ListDeliveries: 200,
+		// The demo webhook has no delivery until one is made.
+		routes.RetryDelivery: 404,
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	for _, fn := range routes.Functions {
@@ -90,6 +94,16 @@ func TestEventsRunThroughTheirHandlers(t *testing.T) {
 				if res.PolicyDocument.Statement[0].Effect != "Allow" || res.Context["tenantId"] != localdev.DemoTenantID ||
 					res.UsageIdentifierKey != localdev.DemoAPIKey {
 					t.Fatalf("authorizer answered %+v", res)
+				}
+			case events.SQSEventResponse:
+				// The sample message delivers an event to the demo webhook,
+				// where nothing listens: the attempt is recorded, and the
+				// message is reported failed, to come back after its
+				// backoff.
+				page, err := st.ListDeliveries(ctx, localdev.DemoTenantID, localdev.DemoWebhookID, store.PageRequest{Limit: 10})
+				if err != nil || len(res.BatchItemFailures) != 1 || len(page.Items) != 1 || len(page.Items[0].Attempts) != 1 ||
+					page.Items[0].Status != groups.DeliveryPending {
+					t.Fatalf("deliver-webhooks answered %+v (%v); deliveries %+v", res, err, page.Items)
 				}
 			case localdev.Published:
 				// The sample record is the creation of a group: its event

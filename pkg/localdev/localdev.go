@@ -33,6 +33,12 @@ const (
 	DemoGroupID  = "grp_demo"
 	// DemoAssociationID links veh-001 and usr-001.
 	DemoAssociationID = "asc_demo"
+	// DemoWebhookID is a webhook of the demo tenant, to DemoWebhookURL
+	// (nothing listens there: its deliveries fail and are retried), signed
+	// with DemoWebhookSecret.
+	DemoWebhookID     = "wh_demo"
+	DemoWebhookURL    = "http://127.0.0.1:9/fleetgroups-demo-webhook"
+	DemoWebhookSecret = "whsec_bG9jYWwtZGVtby13ZWJob29rLXNlY3JldC0wMDAwMA=="
 )
 
 // DemoMembers are the demo group's members.
@@ -96,6 +102,7 @@ func SeedDemo(ctx context.Context, st *store.Store) error {
 	seeder := *st
 	seeder.NewID = func() string { return DemoGroupID }
 	seeder.NewAssociationID = func() string { return DemoAssociationID }
+	seeder.NewWebhookID = func() string { return DemoWebhookID }
 	_, err = seeder.CreateGroup(ctx, DemoTenantID, groups.NewGroup{
 		Name: "Demo fleet", Description: "Seeded by localdev for the sample events", Members: DemoMembers,
 	})
@@ -109,14 +116,20 @@ func SeedDemo(ctx context.Context, st *store.Store) error {
 			return err
 		}
 	}
-	_, _, err = seeder.CreateAssociation(ctx, DemoTenantID, "veh-001", "usr-001")
+	if _, _, err = seeder.CreateAssociation(ctx, DemoTenantID, "veh-001", "usr-001"); err != nil {
+		return err
+	}
+	_, err = seeder.CreateWebhook(ctx, DemoTenantID, groups.NewWebhook{URL: DemoWebhookURL, Description: "Seeded by localdev for the sample events"}, DemoWebhookSecret)
+	if groups.CodeOf(err) == groups.CodeConflict {
+		return nil // seeded before
+	}
 	return err
 }
 
 // Invoke runs op's Lambda handler on a JSON event as the Lambda runtime
 // would (`sam local invoke -e` does the same), returning the handler's
-// response: a proxy response, the authorizer's policy, or, for
-// publish-changes, Published.
+// response: a proxy response, the authorizer's policy, for publish-changes
+// Published, and for deliver-webhooks the batch's failures.
 func Invoke(ctx context.Context, h app.Handlers, op routes.Operation, event []byte) (any, error) {
 	switch op {
 	case routes.Authorizer:
@@ -131,6 +144,12 @@ func Invoke(ctx context.Context, h app.Handlers, op routes.Operation, event []by
 			return nil, fmt.Errorf("stream event: %w", err)
 		}
 		return Published{Records: len(e.Records)}, h.Publisher(ctx, e)
+	case routes.DeliverWebhooks:
+		var e events.SQSEvent
+		if err := strictJSON(event, &e); err != nil {
+			return nil, fmt.Errorf("queue event: %w", err)
+		}
+		return h.Deliverer(ctx, e)
 	}
 	fn, ok := h.Operations[op]
 	if !ok {

@@ -6,8 +6,11 @@
 //
 //   - TestDocumentMatchesRouteTable (this package) holds it to pkg/routes and
 //     pkg/groups: one operation per route of routes.Routes and nothing else,
-//     each with a 2xx response; the problem codes, item types and public
-//     operations as the Go code has them.
+//     each with a 2xx response; the problem codes, item types, event types
+//     and public operations as the Go code has them.
+//   - TestWebhookDeliveriesMatchDocument holds its webhooks section (what a
+//     partner's endpoint receives, OpenAPI 3.1 webhooks) to pkg/webhooks:
+//     the signing headers, the secret and the webhook.test event.
 //   - The end-to-end tests of pkg/gateway send every request through a
 //     transport that validates it and its response against the document
 //     (see pkg/openapi/openapitest).
@@ -24,6 +27,13 @@
 // a new error code goes into ProblemCode and the problem response of its
 // status. The end-to-end tests of the new route then fail on any request or
 // response that the document does not describe.
+//
+// An action whose suffix shares a segment with a path variable
+// ("/v1/webhooks/{webhookId}:rotate-secret") has the route of a POST to the
+// resource itself, because a path variable is a whole segment (in API
+// Gateway, ServeMux and the contract transport alike). The document says so:
+// the operation is the POST of the resource's path, and its path parameter
+// (WebhookIdRotateSecret, DeliveryIdRetry) is the id followed by the suffix.
 package openapi
 
 import (
@@ -37,7 +47,7 @@ import (
 // document is the embedded file. Only a program that calls JSON or ETag
 // links it (the get-openapi Lambda, tools, tests): nothing in this package
 // runs at init, so the other Lambdas, which import the package through
-// pkg/api, carry neither the 168 KB nor its hashing.
+// pkg/api, carry neither the document nor its hashing.
 //
 //go:embed openapi.json
 var document []byte

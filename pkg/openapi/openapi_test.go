@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/fleetgroups/fleetgroups/pkg/openapi/openapitest"
 	"github.com/fleetgroups/fleetgroups/pkg/problem"
 	"github.com/fleetgroups/fleetgroups/pkg/routes"
+	"github.com/fleetgroups/fleetgroups/pkg/webhooks"
 )
 
 // TestDocumentMatchesRouteTable holds the document to the Go code: it is a
@@ -108,6 +110,8 @@ var globalSecurity = openapi3.SecurityRequirements{{"bearer": {}}}
 //     problem response lists exactly the codes that pkg/problem maps to its
 //     status.
 //   - The item types are groups.ItemTypes wherever they appear.
+//   - The event types (ChangeEventType, and ChangeEvent's variants) are
+//     groups.EventTypes: the feed's, webhook.disabled included.
 func checkDocument(doc *openapi3.T, rs []routes.Route, codes []groups.Code) []string {
 	var problems []string
 	report := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
@@ -162,6 +166,21 @@ func checkDocument(doc *openapi3.T, rs []routes.Route, codes []groups.Code) []st
 			}
 		}
 		problems = append(problems, sameSet(fmt.Sprintf("components/responses/%s code enum", name), got, want, fmt.Sprintf("the codes pkg/problem answers with %d", status))...)
+	}
+
+	// Event types: the feed's, which webhooks subscribe to, each with its
+	// variant of ChangeEvent.
+	problems = append(problems, sameSet("components/schemas/ChangeEventType enum", enum(schemas["ChangeEventType"]), groups.EventTypes, "groups.EventTypes")...)
+	if event := schemas["ChangeEvent"]; event != nil {
+		var variants []string
+		for _, v := range event.Value.OneOf {
+			if typ := v.Value.Properties["type"]; typ != nil {
+				variants = append(variants, fmt.Sprint(typ.Value.Const))
+			}
+		}
+		problems = append(problems, sameSet("components/schemas/ChangeEvent oneOf types", variants, groups.EventTypes, "groups.EventTypes")...)
+	} else {
+		report("components/schemas/ChangeEvent is missing")
 	}
 
 	// Item types.
@@ -531,6 +550,22 @@ func TestCheckDocumentReportsDrift(t *testing.T) {
 			},
 		},
 		{
+			name: "event-type-missing",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				s := schema(t, doc, "ChangeEventType")
+				s["enum"] = without(s["enum"], "webhook.disabled")
+			},
+			want: []string{"components/schemas/ChangeEventType enum lacks [webhook.disabled]"},
+		},
+		{
+			name: "event-variant-missing",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				s := schema(t, doc, "ChangeEvent")
+				s["oneOf"] = s["oneOf"].([]any)[:len(s["oneOf"].([]any))-1]
+			},
+			want: []string{"components/schemas/ChangeEvent oneOf types lacks [webhook.disabled]"},
+		},
+		{
 			name: "initial-members-missing",
 			editDoc: func(t *testing.T, doc map[string]any) {
 				delete(schema(t, doc, "CreateGroup")["properties"].(map[string]any), "devices")
@@ -603,5 +638,63 @@ func TestParseRejectsInvalidDocuments(t *testing.T) {
 				t.Errorf("Parse error = %v, want one about %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestWebhookDeliveriesMatchDocument holds the document's webhooks section
+// (what a partner's endpoint receives) to pkg/webhooks: the headers a
+// delivery is signed with, the signature's and the secret's shapes, and the
+// webhook.test event. The change events themselves are checked against
+// ChangeEvent by pkg/changes.
+func TestWebhookDeliveriesMatchDocument(t *testing.T) {
+	doc, err := openapitest.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	item := doc.Webhooks["change-event"]
+	if item == nil || item.Post == nil {
+		t.Fatal("webhooks/change-event has no post")
+	}
+	params := map[string]*openapi3.Schema{}
+	for _, p := range item.Post.Parameters {
+		if p.Value.In == openapi3.ParameterInHeader {
+			params[strings.ToLower(p.Value.Name)] = p.Value.Schema.Value
+		}
+	}
+
+	now := time.Now()
+	ev := webhooks.TestEvent("wh_abc", now)
+	body, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := openapitest.CheckSchema(doc, "WebhookTestEvent", body); err != nil {
+		t.Errorf("webhooks.TestEvent %s is not a WebhookTestEvent: %v", body, err)
+	}
+	secret := webhooks.NewSecret()
+	if err := doc.Components.Schemas["Webhook"].Value.Properties["secret"].Value.VisitJSON(secret, openapi3.EnableJSONSchema2020()); err != nil {
+		t.Errorf("webhooks.NewSecret %s does not match Webhook.secret: %v", secret, err)
+	}
+	for _, secrets := range [][]string{{secret}, {secret, webhooks.NewSecret()}} {
+		sig, err := webhooks.Sign(secrets, ev.ID, now, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		headers := map[string]string{
+			webhooks.HeaderID:        ev.ID,
+			webhooks.HeaderTimestamp: strconv.FormatInt(now.Unix(), 10),
+			webhooks.HeaderSignature: sig,
+			"user-agent":             webhooks.UserAgent,
+		}
+		for name, value := range headers {
+			schema := params[strings.ToLower(name)]
+			if schema == nil {
+				t.Errorf("webhooks/change-event documents no %s header", name)
+				continue
+			}
+			if err := schema.VisitJSON(value, openapi3.EnableJSONSchema2020()); err != nil {
+				t.Errorf("header %s: %s does not match the document: %v", name, value, err)
+			}
+		}
 	}
 }

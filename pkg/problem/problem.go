@@ -57,6 +57,8 @@ var statusOf = map[groups.Code]int{
 	groups.CodeOutOfScope:    http.StatusForbidden,
 
 	groups.CodeCursorExpired: http.StatusGone,
+	// Webhooks.
+	groups.CodeTooManyWebhooks: http.StatusConflict,
 }
 
 // Status is the HTTP status of code.

@@ -123,3 +123,39 @@ const (
 		"past its retries. The message in the failure queue names the shard and the sequence number range; " +
 		"replay that range while the stream still retains it (24 h)."
 )
+
+// EnvWebhookQueueURL names the webhook delivery queue (issue 9 §6):
+// publish-changes sends deliveries to it and deliver-webhooks, fed by it,
+// sends catch-ups; make run has an in-memory queue instead.
+const EnvWebhookQueueURL = "WEBHOOK_QUEUE_URL"
+
+// Issue 9 §6: the webhook delivery queue and its event source mapping to
+// deliver-webhooks, as both deployments declare them.
+const (
+	// WebhookBatchSize is the most messages one invocation gets.
+	WebhookBatchSize = 10
+	// WebhookTimeoutSeconds is deliver-webhooks' timeout: a batch's
+	// deliveries run at once, each bounded by groups.WebhookTimeout (10 s),
+	// a tenant's four at a time.
+	WebhookTimeoutSeconds = 60
+	// WebhookVisibilitySeconds is the queue's visibility timeout: six times
+	// the function's, as Lambda advises; a failed delivery sets its own
+	// (its backoff) before it is reported failed.
+	WebhookVisibilitySeconds = 6 * WebhookTimeoutSeconds
+	// WebhookMaxReceives sends a message to the dead-letter queue: a day
+	// of backoff (5 s doubling to 1 h) is about 33 attempts, after which
+	// the function gives up by itself; a message that fails more often
+	// than that is one it cannot handle.
+	WebhookMaxReceives = 50
+	// WebhookMaxConcurrency bounds the deliver-webhooks functions that
+	// the queue feeds at once.
+	WebhookMaxConcurrency = 20
+	// WebhookRetentionSeconds keeps messages for as long as deliveries are
+	// retried, and then some (2 days).
+	WebhookRetentionSeconds = 2 * 86400
+	// WebhookDLQRetentionDays is SQS's most.
+	WebhookDLQRetentionDays = 14
+	// WebhookDLQAlarmDescription explains the dead-letter queue's alarm.
+	WebhookDLQAlarmDescription = "A webhook delivery message failed 50 times without being handled (not a receiver's failure, " +
+		"which deliver-webhooks retries and records itself): look at deliver-webhooks' errors."
+)

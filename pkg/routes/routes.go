@@ -45,6 +45,17 @@ const (
 	// Issue 9: the change feed.
 	ListChanges    Operation = "list-changes"
 	PublishChanges Operation = "publish-changes"
+	// Issue 9 §4: webhooks.
+	CreateWebhook       Operation = "create-webhook"
+	ListWebhooks        Operation = "list-webhooks"
+	GetWebhook          Operation = "get-webhook"
+	UpdateWebhook       Operation = "update-webhook"
+	DeleteWebhook       Operation = "delete-webhook"
+	RotateWebhookSecret Operation = "rotate-webhook-secret"
+	TestWebhook         Operation = "test-webhook"
+	ListDeliveries      Operation = "list-webhook-deliveries"
+	RetryDelivery       Operation = "retry-webhook-delivery"
+	DeliverWebhooks     Operation = "deliver-webhooks"
 	// Authorizer is the API Gateway REQUEST authorizer; it serves no route.
 	Authorizer Operation = "authorizer"
 )
@@ -70,6 +81,11 @@ const (
 	// (store.FeedLeadingKeys); they read groups and held edges for
 	// effective-member events, as ReadTree functions do, moves included.
 	StreamPublisher
+	// WebhookDeliverer functions are fed by the webhook queue: they read
+	// the tenants' webhooks and feeds, write webhooks (to disable a failing
+	// one) and delivery records, and send catch-ups to their own queue
+	// (store.WebhookLeadingKeys).
+	WebhookDeliverer
 	// TokenLookup functions may only GetItem: the authorizer reads one token
 	// item per (uncached) call and nothing else.
 	TokenLookup
@@ -116,6 +132,17 @@ var Functions = []Function{
 	// Issue 9: the change feed.
 	{ListChanges, ReadOnly, "Lists the tenant's change events, oldest first"},
 	{PublishChanges, StreamPublisher, "Turns the table's stream records into change events"},
+	// Issue 9 §4: webhooks.
+	{CreateWebhook, ReadWrite, "Registers a webhook and returns its signing secret"},
+	{ListWebhooks, ReadOnly, "Lists the tenant's webhooks"},
+	{GetWebhook, ReadOnly, "Returns a webhook"},
+	{UpdateWebhook, ReadWrite, "Changes a webhook's url, events, description or whether it is enabled"},
+	{DeleteWebhook, ReadWrite, "Deletes a webhook"},
+	{RotateWebhookSecret, ReadWrite, "Gives a webhook a new signing secret; the old one signs for 24 hours more"},
+	{TestWebhook, ReadWrite, "Sends a webhook.test event to a webhook now"},
+	{ListDeliveries, ReadOnly, "Lists a webhook's recent deliveries and their attempts"},
+	{RetryDelivery, ReadWrite, "Delivers one event to a webhook again, now"},
+	{DeliverWebhooks, WebhookDeliverer, "Delivers queued events to webhooks, with retries"},
 	{Authorizer, TokenLookup, "Authenticates bearer tokens and names the tenant"},
 }
 
@@ -184,6 +211,21 @@ func buildRoutes() []Route {
 	rs = append(rs, Route{"GET", "/v1/usage", GetUsage})
 	// Issue 9: the change feed.
 	rs = append(rs, Route{"GET", "/v1/changes", ListChanges})
+	// Issue 9 §4: webhooks. A path variable is a whole segment (API
+	// Gateway's rule and ServeMux's), so "{webhookId}:rotate-secret" and
+	// "{deliveryId}:retry" are POSTs to the resource itself, whose
+	// handlers require the suffix.
+	rs = append(rs,
+		Route{"POST", "/v1/webhooks", CreateWebhook},
+		Route{"GET", "/v1/webhooks", ListWebhooks},
+		Route{"GET", "/v1/webhooks/{webhookId}", GetWebhook},
+		Route{"PATCH", "/v1/webhooks/{webhookId}", UpdateWebhook},
+		Route{"DELETE", "/v1/webhooks/{webhookId}", DeleteWebhook},
+		Route{"POST", "/v1/webhooks/{webhookId}", RotateWebhookSecret},
+		Route{"POST", "/v1/webhooks/{webhookId}/test", TestWebhook},
+		Route{"GET", "/v1/webhooks/{webhookId}/deliveries", ListDeliveries},
+		Route{"POST", "/v1/webhooks/{webhookId}/deliveries/{deliveryId}", RetryDelivery},
+	)
 	return rs
 }
 
@@ -196,8 +238,11 @@ func buildRoutes() []Route {
 var publicOperations = map[Operation]bool{GetOpenAPI: true}
 
 // Routeless reports whether op's function serves no route: API Gateway
-// calls the authorizer, and the table's stream feeds the publisher.
-func Routeless(op Operation) bool { return op == Authorizer || op == PublishChanges }
+// calls the authorizer, the table's stream feeds the publisher, and the
+// webhook queue the deliverer.
+func Routeless(op Operation) bool {
+	return op == Authorizer || op == PublishChanges || op == DeliverWebhooks
+}
 
 // IsPublic reports whether op is served without authentication.
 func IsPublic(op Operation) bool { return publicOperations[op] }

@@ -98,6 +98,8 @@ func TestEveryFunctionStartsItsOwnOperation(t *testing.T) {
 				want = "app.StartAuthorizer()"
 			case routes.PublishChanges:
 				want = "app.StartPublisher()"
+			case routes.DeliverWebhooks:
+				want = "app.StartDeliverer()"
 			}
 			main := "../../functions/" + string(fn.Operation) + "/main.go"
 			f, err := parser.ParseFile(token.NewFileSet(), main, nil, 0)

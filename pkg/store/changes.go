@@ -47,7 +47,7 @@ import (
 // record.
 var ChangeSortKeys = struct{ Exact, Prefixes []string }{
 	Exact:    []string{skGroup, skItem, skAssociation},
-	Prefixes: []string{skMemberRoot},
+	Prefixes: []string{skMemberRoot, skWebhookPrefix},
 }
 
 // MakesEvents reports whether a record of the item with sort key sk can
@@ -117,6 +117,9 @@ var errPublishTooSlow = errors.New("publish changes: every write of the batch to
 type PublishedEvent struct {
 	Tenant string
 	Event  groups.Event
+	// Scope is the feed item's: the groups the event concerns and their
+	// ancestors (none for the tenant's registry and associations).
+	Scope []string
 }
 
 // derivedEvent is an event and its feed item (whose SK holds only the
@@ -200,13 +203,15 @@ func (s *Store) eventsOf(ctx context.Context, rec StreamRecord, reads *groupRead
 		evs []pendingEvent
 		err error
 	)
-	switch sk {
-	case skGroup:
+	switch {
+	case sk == skGroup:
 		evs, err = groupEvents(rec)
-	case skItem:
+	case sk == skItem:
 		evs, err = registryEvents(rec)
-	case skAssociation:
+	case sk == skAssociation:
 		evs, err = associationEvents(rec)
+	case strings.HasPrefix(sk, skWebhookPrefix):
+		evs, err = webhookEvents(rec)
 	default:
 		evs, err = s.memberEvents(ctx, tenant, rec, reads)
 	}
@@ -232,7 +237,7 @@ func (s *Store) eventsOf(ctx context.Context, rec StreamRecord, reads *groupRead
 		out = append(out, derivedEvent{
 			item: feedItem{PK: feedPK(tenant), SK: e.ID, Kind: "change", Type: string(ev.typ),
 				Scope: ev.scope, Event: string(body), ExpiresAt: expires},
-			published: PublishedEvent{Tenant: tenant, Event: groups.Event(e)},
+			published: PublishedEvent{Tenant: tenant, Event: groups.Event(e), Scope: ev.scope},
 		})
 	}
 	return out, nil
@@ -597,6 +602,9 @@ type ChangeQuery struct {
 	// After is the position to continue from (a cursor's); nil reads from
 	// the oldest event kept.
 	After map[string]string
+	// Until, when set, ends the read with the events published then: a
+	// webhook's catch-up reads what it missed and no further.
+	Until time.Time
 }
 
 // ChangesNow is the position of the present as the feed reads it: the
@@ -614,6 +622,9 @@ func (s *Store) ChangesNow() map[string]string {
 func (s *Store) ListChanges(ctx context.Context, tenant string, q ChangeQuery) (Page[groups.Event], error) {
 	now := s.Now()
 	hi := feedBound(now.Add(-groups.ChangeSettleWindow).UnixMilli())
+	if !q.Until.IsZero() {
+		hi = min(hi, feedBound(q.Until.UnixMilli()+1))
+	}
 	oldest := now.Add(-groups.ChangeRetention).UnixMilli()
 	lo := feedBound(oldest)
 	if q.After != nil {

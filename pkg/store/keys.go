@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -39,6 +40,9 @@ import (
 //	idempotency record  T#<t>#IDEM#<key>            IDEM
 //	move in progress    T#<t>#MOVE                  MOVE
 //	change event        T#<t>#FEED                  F#<ms>#<nnnnn>#<event id>   (changes.go)
+//	webhook count       T#<t>#HOOKS                 COUNT                         (webhooks.go)
+//	webhook             T#<t>#HOOKS                 W#<webhook>
+//	delivery            T#<t>#HOOK#<webhook>        D#<ms>_<event id>
 //	cursor key          #SYSTEM                     CURSOR_KEY
 //	schema version      #SYSTEM                     SCHEMA
 //
@@ -288,3 +292,30 @@ func feedMillis(pos string) (int64, bool) {
 // a position hold no character below '#', so no position lies between pos
 // and pos + " ".
 func afterFeed(pos string) string { return pos + " " }
+
+// webhooksPK is the partition of the tenant's webhooks and their count
+// (webhooks.go).
+func webhooksPK(tenant string) string { return tenantPK(tenant) + "#HOOKS" }
+
+const (
+	skWebhookCount   = "COUNT"
+	skWebhookPrefix  = "W#"
+	skDeliveryPrefix = "D#"
+	webhookIDPrefix  = "wh_"
+	deliveryIDSep    = "_"
+)
+
+func webhookSK(id string) string { return skWebhookPrefix + id }
+
+// deliveriesPK is the partition of one webhook's delivery records.
+func deliveriesPK(tenant, webhookID string) string {
+	return tenantPK(tenant) + "#HOOK#" + webhookID
+}
+
+// deliveryID names the deliveries of one event to a webhook: the event's
+// time first, so a webhook's records sort newest last, then its id.
+func deliveryID(eventTime time.Time, eventID string) string {
+	return fmt.Sprintf("%013d%s%s", eventTime.UnixMilli(), deliveryIDSep, eventID)
+}
+
+func deliverySK(id string) string { return skDeliveryPrefix + id }

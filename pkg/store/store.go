@@ -34,6 +34,8 @@ type Store struct {
 	NewID func() string
 	// NewAssociationID returns a fresh association id.
 	NewAssociationID func() string
+	// NewWebhookID returns a fresh webhook id.
+	NewWebhookID func() string
 	// PurgeReserve is how long before its caller's deadline a group delete
 	// stops purging memberships and answers ErrDeleteInProgress.
 	PurgeReserve time.Duration
@@ -54,7 +56,7 @@ type Store struct {
 // New returns a store on table.
 func New(db *dynamodb.Client, table string) *Store {
 	return &Store{
-		db: db, table: table, Now: time.Now, NewID: NewGroupID, NewAssociationID: NewAssociationID,
+		db: db, table: table, Now: time.Now, NewID: NewGroupID, NewAssociationID: NewAssociationID, NewWebhookID: NewWebhookID,
 		PurgeReserve: purgeReserve, AtomicMoveSize: groups.MaxMoveSize, MaxDepth: groups.MaxDepth, meter: &meterState{}, edges: &atomic.Bool{},
 	}
 }

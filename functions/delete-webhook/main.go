@@ -1,0 +1,9 @@
+// Command delete-webhook is the delete-webhook Lambda; its routes are in pkg/routes.
+package main
+
+import (
+	"github.com/fleetgroups/fleetgroups/pkg/api"
+	"github.com/fleetgroups/fleetgroups/pkg/app"
+)
+
+func main() { app.Start(api.DeleteWebhook) }

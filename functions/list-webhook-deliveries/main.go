@@ -1,0 +1,9 @@
+// Command list-webhook-deliveries is the list-webhook-deliveries Lambda; its routes are in pkg/routes.
+package main
+
+import (
+	"github.com/fleetgroups/fleetgroups/pkg/api"
+	"github.com/fleetgroups/fleetgroups/pkg/app"
+)
+
+func main() { app.Start(api.ListDeliveries) }
