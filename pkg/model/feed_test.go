@@ -2,14 +2,19 @@ package model_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/fleetgroups/fleetgroups/pkg/auth"
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
 	"github.com/fleetgroups/fleetgroups/pkg/storetest"
 )
@@ -23,12 +28,20 @@ import (
 // associations) converges to the model's final state. Events with one id
 // must be the same event (at-least-once repeats), and events arrive in
 // commit order per resource, or the mirror would end elsewhere.
+//
+// Each tenant also has a webhook of every event type from its start: every
+// event of its feed reaches it, at least once, and no other event does.
 func TestModelFeed(t *testing.T) {
 	t.Parallel()
 	st, _ := storetest.NewStreamStore(t)
 	st.AtomicMoveSize = 1
 	e := newEnv(t, st, nil)
-	storetest.FollowChanges(t, st, 20*time.Millisecond, nil)
+	e.hooks = newHookSink(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { e.handlers.Queue.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	storetest.FollowChanges(t, st, 20*time.Millisecond, e.handlers.Publisher)
 	seed := seeds(t)
 	seqs := max(*seqsFlag/5, 2)
 	t.Run("seq", func(t *testing.T) {
@@ -38,7 +51,9 @@ func TestModelFeed(t *testing.T) {
 				t.Parallel()
 				w := runSequence(t, e, s, *stepsFlag, plainSend(context.Background(), e))
 				for ti, m := range w.t {
-					converge(t, e, m, fmt.Sprintf("seed %d tenant %d", s, ti))
+					who := fmt.Sprintf("seed %d tenant %d", s, ti)
+					converge(t, e, m, who)
+					e.hooks.converge(t, e, m, who)
 				}
 			})
 		}
@@ -196,5 +211,74 @@ func converge(t *testing.T, e *env, m *mTenant, who string) {
 		}
 		d := mr.diff(m)
 		return d == "", fmt.Sprintf("%s: the mirror built from the feed reaching the model:\n%s", who, d)
+	})
+}
+
+// hookSink is the webhook receiver of every model tenant: it keeps the ids
+// of the events delivered to each tenant's path.
+type hookSink struct {
+	*httptest.Server
+	mu  sync.Mutex
+	ids map[string]map[string]bool // tenant → event ids
+}
+
+func newHookSink(t *testing.T) *hookSink {
+	h := &hookSink{ids: map[string]map[string]bool{}}
+	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ev struct{ ID string }
+		if err := json.NewDecoder(r.Body).Decode(&ev); err != nil || ev.ID != r.Header.Get("webhook-id") {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		tenant := strings.TrimPrefix(r.URL.Path, "/")
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if h.ids[tenant] == nil {
+			h.ids[tenant] = map[string]bool{}
+		}
+		h.ids[tenant][ev.ID] = true
+	}))
+	t.Cleanup(h.Close)
+	return h
+}
+
+// converge follows m's tenant's feed until every event in it has reached
+// the tenant's webhook and the webhook got no event that is not in it (an
+// event delivered before the feed's settling window lets it be read is
+// read on a later round).
+func (h *hookSink) converge(t *testing.T, e *env, m *mTenant, who string) {
+	t.Helper()
+	tenant, _ := auth.TenantOf(m.token)
+	feed := map[string]bool{}
+	path := "/v1/changes?limit=100"
+	storetest.Await(t, 100*time.Millisecond, func() (bool, string) {
+		for {
+			res, err := e.do(context.Background(), m.token, "GET", path, "")
+			if err != nil || res.status != 200 {
+				t.Fatalf("%s: GET %s: %d %s (%v)", who, path, res.status, res.raw, err)
+			}
+			for _, ev := range res.list("items") {
+				feed[ev.(map[string]any)["id"].(string)] = true
+			}
+			path = "/v1/changes?limit=100&cursor=" + res.str("next_cursor")
+			if len(res.list("items")) < 100 {
+				break
+			}
+		}
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		var missing, extra []string
+		for id := range feed {
+			if !h.ids[tenant][id] {
+				missing = append(missing, id)
+			}
+		}
+		for id := range h.ids[tenant] {
+			if !feed[id] {
+				extra = append(extra, id)
+			}
+		}
+		return len(missing)+len(extra) == 0, fmt.Sprintf("%s: %d of %d events of the feed not delivered to the webhook (%v); delivered and not in the feed: %v",
+			who, len(missing), len(feed), missing, extra)
 	})
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/fleetgroups/fleetgroups/pkg/routes"
 	"github.com/fleetgroups/fleetgroups/pkg/store"
 	"github.com/fleetgroups/fleetgroups/pkg/storetest"
+	"github.com/fleetgroups/fleetgroups/pkg/webhooks"
 )
 
 func TestMain(m *testing.M) { os.Exit(ddblocal.RunTests(m)) }
@@ -47,9 +48,13 @@ func fold(name string) string { return groups.FoldName(name) }
 // env is the API on one table: every sequence provisions its own two tenants
 // there, so sequences run side by side without seeing each other.
 type env struct {
-	st     *store.Store
-	srv    *httptest.Server
-	client *http.Client
+	st       *store.Store
+	srv      *httptest.Server
+	client   *http.Client
+	handlers app.Handlers
+	// hooks, when set, is where each new tenant's webhook (of every event
+	// type) delivers (feed_test.go).
+	hooks *hookSink
 }
 
 func newEnv(t *testing.T, st *store.Store, wrap func(http.Handler) http.Handler) *env {
@@ -58,11 +63,12 @@ func newEnv(t *testing.T, st *store.Store, wrap func(http.Handler) http.Handler)
 	// them: the model never revokes a token, and the tests of the cache and
 	// of revocation are pkg/gateway's.
 	authCache := gateway.WithAuthorizerCache(routes.AuthorizerCacheSeconds * time.Second)
-	var h http.Handler = gateway.New(app.NewHandlers(st, quiet), quiet, authCache)
+	handlers := app.NewHandlers(st, quiet)
+	var h http.Handler = gateway.New(handlers, quiet, authCache)
 	if wrap != nil {
 		h = wrap(h)
 	}
-	e := &env{st: st, srv: httptest.NewServer(h), client: &http.Client{Timeout: 2 * time.Minute}}
+	e := &env{st: st, srv: httptest.NewServer(h), client: &http.Client{Timeout: 2 * time.Minute}, handlers: handlers}
 	t.Cleanup(e.srv.Close)
 	return e
 }
@@ -71,8 +77,14 @@ func newEnv(t *testing.T, st *store.Store, wrap func(http.Handler) http.Handler)
 func (e *env) newTenant(t testing.TB) string {
 	t.Helper()
 	tenant, token := auth.NewCredentials("", "model")
-	if err := e.st.PutTenant(storetest.WithoutFaults(context.Background()), tenant, auth.HashToken(token)); err != nil {
+	ctx := storetest.WithoutFaults(context.Background())
+	if err := e.st.PutTenant(ctx, tenant, auth.HashToken(token)); err != nil {
 		t.Fatalf("put tenant: %v", err)
+	}
+	if e.hooks != nil {
+		if _, err := e.st.CreateWebhook(ctx, tenant.ID, groups.NewWebhook{URL: e.hooks.URL + "/" + tenant.ID}, webhooks.NewSecret()); err != nil {
+			t.Fatalf("create webhook: %v", err)
+		}
 	}
 	return token
 }
