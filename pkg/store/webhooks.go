@@ -325,9 +325,14 @@ func (s *Store) RecordAttempt(ctx context.Context, tenant, webhookID string, ev 
 	id := deliveryID(ev.Time, ev.ID)
 	k := key(deliveriesPK(tenant, webhookID), deliverySK(id))
 	for attempt := 1; ; attempt++ {
-		raw, err := s.getRaw(ctx, k)
-		if err != nil {
-			return groups.Delivery{}, time.Time{}, err
+		// The first write supposes there is no record yet, as for most
+		// deliveries; if there is one, the condition fails and the next
+		// reads it.
+		var raw map[string]types.AttributeValue
+		if attempt > 1 {
+			if raw, err = s.getRaw(ctx, k); err != nil {
+				return groups.Delivery{}, time.Time{}, err
+			}
 		}
 		it := deliveryItem{PK: deliveriesPK(tenant, webhookID), SK: deliverySK(id), Kind: "delivery", ID: id,
 			EventID: ev.ID, EventType: string(ev.Type), Event: body}

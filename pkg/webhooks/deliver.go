@@ -146,6 +146,7 @@ func (d *Deliverer) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSE
 	if per <= 0 {
 		per = PerTenantDeliveries
 	}
+	hooks := &webhookCache{get: d.Store.GetWebhook, hooks: map[[2]string]*cachedWebhook{}}
 	var g errgroup.Group
 	for _, r := range ev.Records {
 		var m Message
@@ -162,7 +163,7 @@ func (d *Deliverer) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSE
 			slot <- struct{}{}
 			defer func() { <-slot }()
 			receives, _ := strconv.Atoi(r.Attributes["ApproximateReceiveCount"])
-			retryIn, err := d.process(ctx, m, max(receives, 1))
+			retryIn, err := d.process(ctx, hooks, m, max(receives, 1))
 			if err != nil {
 				d.Log.ErrorContext(ctx, "webhook message failed", "tenant", m.Tenant, "webhookId", m.WebhookID, "error", err.Error())
 				retryIn = d.retryDelay(receives)
@@ -185,8 +186,8 @@ func (d *Deliverer) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSE
 
 // process handles one message: it returns how long until it is to be
 // handled again, 0 when it is done with.
-func (d *Deliverer) process(ctx context.Context, m Message, receives int) (time.Duration, error) {
-	w, err := d.Store.GetWebhook(ctx, m.Tenant, m.WebhookID)
+func (d *Deliverer) process(ctx context.Context, hooks *webhookCache, m Message, receives int) (time.Duration, error) {
+	w, err := hooks.webhook(ctx, m.Tenant, m.WebhookID)
 	if errors.Is(err, groups.ErrNotFound) {
 		return 0, nil // deleted
 	}
@@ -204,6 +205,32 @@ func (d *Deliverer) process(ctx context.Context, m Message, receives int) (time.
 		return d.deliver(ctx, m.Tenant, w, *m.Event, receives)
 	}
 	return 0, nil
+}
+
+// webhookCache reads each webhook of a batch once: a batch's messages
+// mostly go to the same few.
+type webhookCache struct {
+	get   func(ctx context.Context, tenant, id string) (groups.Webhook, error)
+	mu    sync.Mutex
+	hooks map[[2]string]*cachedWebhook
+}
+
+type cachedWebhook struct {
+	once sync.Once
+	w    groups.Webhook
+	err  error
+}
+
+func (c *webhookCache) webhook(ctx context.Context, tenant, id string) (groups.Webhook, error) {
+	c.mu.Lock()
+	e, ok := c.hooks[[2]string{tenant, id}]
+	if !ok {
+		e = &cachedWebhook{}
+		c.hooks[[2]string{tenant, id}] = e
+	}
+	c.mu.Unlock()
+	e.once.Do(func() { e.w, e.err = c.get(ctx, tenant, id) })
+	return e.w, e.err
 }
 
 func (d *Deliverer) deliver(ctx context.Context, tenant string, w groups.Webhook, ev Event, receives int) (time.Duration, error) {

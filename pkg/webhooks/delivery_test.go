@@ -41,7 +41,7 @@ type receiver struct {
 	answer func(d delivery) int
 }
 
-func newReceiver(t *testing.T, answer func(d delivery) int) *receiver {
+func newReceiver(t testing.TB, answer func(d delivery) int) *receiver {
 	rc := &receiver{answer: answer}
 	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
