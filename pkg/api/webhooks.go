@@ -365,7 +365,7 @@ func (a *API) testWebhook(w http.ResponseWriter, r *http.Request, tenant string)
 	if err != nil {
 		return err
 	}
-	d, err := a.sender().Deliver(r.Context(), tenant, wh, webhooks.TestEvent(wh.ID, a.store.Now()))
+	d, err := a.sender().Deliver(r.Context(), tenant, wh, webhooks.TestEvent(wh.ID, a.store.Now()), true)
 	if err != nil {
 		return err
 	}
@@ -401,7 +401,7 @@ func (a *API) retryDelivery(w http.ResponseWriter, r *http.Request, tenant strin
 	if err := json.Unmarshal(d.Event, &ev); err != nil {
 		return err
 	}
-	d, err = a.sender().Deliver(r.Context(), tenant, wh, ev)
+	d, err = a.sender().Deliver(r.Context(), tenant, wh, ev, false)
 	if err != nil {
 		return err
 	}

@@ -316,6 +316,10 @@ type DeliveryOutcome struct {
 	// GiveUpAfter: an automatic attempt fails for good once the event's
 	// automatic attempts have failed for this long.
 	GiveUpAfter time.Duration
+	// First says the event has no delivery record yet (as the caller just
+	// read, or for a new test event): the record is written without being
+	// read first.
+	First bool
 }
 
 // RecordAttempt adds an attempt to the delivery record of event ev to the
@@ -325,11 +329,10 @@ func (s *Store) RecordAttempt(ctx context.Context, tenant, webhookID string, ev 
 	id := deliveryID(ev.Time, ev.ID)
 	k := key(deliveriesPK(tenant, webhookID), deliverySK(id))
 	for attempt := 1; ; attempt++ {
-		// The first write supposes there is no record yet, as for most
-		// deliveries; if there is one, the condition fails and the next
-		// reads it.
+		// A first delivery's record is written on the condition that there
+		// is none; if there is one after all, the next attempt reads it.
 		var raw map[string]types.AttributeValue
-		if attempt > 1 {
+		if attempt > 1 || !o.First {
 			if raw, err = s.getRaw(ctx, k); err != nil {
 				return groups.Delivery{}, time.Time{}, err
 			}
@@ -383,19 +386,19 @@ func (s *Store) RecordAttempt(ctx context.Context, tenant, webhookID string, ev 
 	}
 }
 
-// Delivered reports whether event ev has been delivered to the webhook:
-// an automatic delivery of it again (a repeat of the at-least-once feed,
-// or a catch-up) is dropped.
-func (s *Store) Delivered(ctx context.Context, tenant, webhookID string, ev groups.Event) (bool, error) {
+// DeliveryState reports whether event ev has a delivery record for the
+// webhook and whether it was delivered: an automatic delivery of it again
+// (a repeat of the at-least-once feed, or a catch-up) is dropped.
+func (s *Store) DeliveryState(ctx context.Context, tenant, webhookID string, ev groups.Event) (recorded, delivered bool, err error) {
 	raw, err := s.getRaw(ctx, key(deliveriesPK(tenant, webhookID), deliverySK(deliveryID(ev.Time, ev.ID))))
 	if err != nil || raw == nil {
-		return false, err
+		return false, false, err
 	}
 	var it deliveryItem
 	if err := attributevalue.UnmarshalMap(raw, &it); err != nil {
-		return false, translate(err)
+		return true, false, translate(err)
 	}
-	return it.Status == groups.DeliveryDelivered, nil
+	return true, it.Status == groups.DeliveryDelivered, nil
 }
 
 // ListDeliveries returns a webhook's delivery records, newest event

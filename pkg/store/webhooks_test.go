@@ -53,8 +53,8 @@ func TestDeliveryRecords(t *testing.T) {
 	if d, _ := record(25*time.Hour, true, true); d.Status != groups.DeliveryDelivered {
 		t.Fatalf("a manual success: %+v", d)
 	}
-	if done, err := st.Delivered(ctx, "acme", "wh_1", ev); err != nil || !done {
-		t.Fatalf("Delivered = %v, %v", done, err)
+	if recorded, done, err := st.DeliveryState(ctx, "acme", "wh_1", ev); err != nil || !recorded || !done {
+		t.Fatalf("DeliveryState = %v, %v, %v", recorded, done, err)
 	}
 }
 

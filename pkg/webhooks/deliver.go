@@ -85,9 +85,9 @@ func attemptError(err error) string {
 	return err.Error()
 }
 
-// Deliver sends ev to the webhook now, as the partner asked (a test or a
-// retry), and records the attempt.
-func (s *Sender) Deliver(ctx context.Context, tenant string, w groups.Webhook, ev Event) (groups.Delivery, error) {
+// Deliver sends ev to the webhook now, as the partner asked (a test of a
+// new event, first, or a retry), and records the attempt.
+func (s *Sender) Deliver(ctx context.Context, tenant string, w groups.Webhook, ev Event, first bool) (groups.Delivery, error) {
 	body, err := json.Marshal(ev)
 	if err != nil {
 		return groups.Delivery{}, err
@@ -95,7 +95,7 @@ func (s *Sender) Deliver(ctx context.Context, tenant string, w groups.Webhook, e
 	a, ok := s.attempt(ctx, w, ev.ID, body)
 	a.Manual = true
 	d, _, err := s.Store.RecordAttempt(ctx, tenant, w.ID, groups.Event{ID: ev.ID, Type: ev.Type, Time: ev.Time}, body,
-		store.DeliveryOutcome{Attempt: a, Delivered: ok})
+		store.DeliveryOutcome{Attempt: a, Delivered: ok, First: first})
 	return d, err
 }
 
@@ -238,7 +238,8 @@ func (d *Deliverer) deliver(ctx context.Context, tenant string, w groups.Webhook
 	if !w.Wants(ev.Type) {
 		return 0, nil
 	}
-	if done, err := d.Store.Delivered(ctx, tenant, w.ID, ge); err != nil || done {
+	recorded, done, err := d.Store.DeliveryState(ctx, tenant, w.ID, ge)
+	if err != nil || done {
 		return 0, err
 	}
 	body, err := json.Marshal(ev)
@@ -248,7 +249,7 @@ func (d *Deliverer) deliver(ctx context.Context, tenant string, w groups.Webhook
 	a, ok := d.attempt(ctx, w, ev.ID, body)
 	delay := d.retryDelay(receives)
 	_, gaveUpSince, err := d.Store.RecordAttempt(ctx, tenant, w.ID, ge, body, store.DeliveryOutcome{
-		Attempt: a, Delivered: ok, NextAttempt: a.Time.Add(delay), GiveUpAfter: groups.WebhookGiveUpAfter})
+		Attempt: a, Delivered: ok, NextAttempt: a.Time.Add(delay), GiveUpAfter: groups.WebhookGiveUpAfter, First: !recorded})
 	switch {
 	case err != nil:
 		return 0, err
