@@ -15,7 +15,7 @@ import (
 
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
 	"github.com/fleetgroups/fleetgroups/pkg/storetest"
-	"github.com/fleetgroups/fleetgroups/pkg/webhooks/webhookstest"
+	"github.com/fleetgroups/fleetgroups/pkg/standardwebhooks"
 )
 
 // hookReceiver is a partner's endpoint on this machine.
@@ -107,7 +107,7 @@ func TestWebhooksOverHTTP(t *testing.T) {
 	expect(t, e.call(t, A, "PUT", "/v1/groups/"+g+"/vehicles/v1", ""), 201, "")
 	for _, typ := range []string{"group.created", "member.added"} {
 		d := rc.last(t, typ)
-		if !webhookstest.Verify(secret, d.header, d.body, time.Now()) || !strings.Contains(string(d.body), g) {
+		if standardwebhooks.Verify(secret, d.header, d.body, time.Now()) != nil || !strings.Contains(string(d.body), g) {
 			t.Fatalf("%s delivery %s (headers %v) fails the check", typ, d.body, d.header)
 		}
 	}
@@ -117,7 +117,7 @@ func TestWebhooksOverHTTP(t *testing.T) {
 	if test.str("status") != groups.DeliveryDelivered || test.str("eventType") != "webhook.test" {
 		t.Fatalf("test: %s", test.raw)
 	}
-	if d := rc.last(t, "webhook.test"); !webhookstest.Verify(secret, d.header, d.body, time.Now()) {
+	if d := rc.last(t, "webhook.test"); standardwebhooks.Verify(secret, d.header, d.body, time.Now()) != nil {
 		t.Fatalf("the test delivery fails the check: %v", d.header)
 	}
 
@@ -132,7 +132,7 @@ func TestWebhooksOverHTTP(t *testing.T) {
 	storetest.Await(t, 20*time.Millisecond, func() (bool, string) { return rc.count("webhook.test") > tests, "the second test" })
 	d := rc.last(t, "webhook.test")
 	if len(strings.Fields(d.header.Get("webhook-signature"))) != 2 ||
-		!webhookstest.Verify(secret, d.header, d.body, time.Now()) || !webhookstest.Verify(next, d.header, d.body, time.Now()) {
+		standardwebhooks.Verify(secret, d.header, d.body, time.Now()) != nil || standardwebhooks.Verify(next, d.header, d.body, time.Now()) != nil {
 		t.Fatalf("after the rotation, a delivery must verify with both secrets: %v", d.header)
 	}
 

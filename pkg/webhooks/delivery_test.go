@@ -18,7 +18,7 @@ import (
 	"github.com/fleetgroups/fleetgroups/pkg/store"
 	"github.com/fleetgroups/fleetgroups/pkg/storetest"
 	"github.com/fleetgroups/fleetgroups/pkg/webhooks"
-	"github.com/fleetgroups/fleetgroups/pkg/webhooks/webhookstest"
+	"github.com/fleetgroups/fleetgroups/pkg/standardwebhooks"
 )
 
 var quiet = slog.New(slog.DiscardHandler)
@@ -208,7 +208,7 @@ func TestWebhooksReceiveTheirEvents(t *testing.T) {
 		}
 	}
 	for _, d := range rc.all() {
-		if !webhookstest.Verify(secrets[d.path], d.header, d.body, time.Now()) || d.header.Get("webhook-id") != d.event.ID || d.event.ID == "" {
+		if standardwebhooks.Verify(secrets[d.path], d.header, d.body, time.Now()) != nil || d.header.Get("webhook-id") != d.event.ID || d.event.ID == "" {
 			t.Errorf("%s: delivery of %s fails the Standard Webhooks check (webhook-id %s)", d.path, d.body, d.header.Get("webhook-id"))
 		}
 	}

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/fleetgroups/fleetgroups/pkg/webhooks"
-	"github.com/fleetgroups/fleetgroups/pkg/webhooks/webhookstest"
+	"github.com/fleetgroups/fleetgroups/pkg/standardwebhooks"
 )
 
 // TestSignMatchesTheSpecificationsExample: the example of the Standard
@@ -62,7 +62,7 @@ func TestSignaturesVerify(t *testing.T) {
 			if c.name == "stale" {
 				at = now.Add(time.Hour)
 			}
-			if got := webhookstest.Verify(c.secret, c.h, c.body, at); got != c.want {
+			if got := standardwebhooks.Verify(c.secret, c.h, c.body, at) == nil; got != c.want {
 				t.Fatalf("verify = %v, want %v", got, c.want)
 			}
 		})
