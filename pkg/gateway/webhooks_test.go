@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
-	"github.com/fleetgroups/fleetgroups/pkg/storetest"
 	"github.com/fleetgroups/fleetgroups/pkg/standardwebhooks"
+	"github.com/fleetgroups/fleetgroups/pkg/storetest"
 )
 
 // hookReceiver is a partner's endpoint on this machine.

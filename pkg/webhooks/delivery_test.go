@@ -15,10 +15,10 @@ import (
 
 	"github.com/fleetgroups/fleetgroups/pkg/changes"
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
+	"github.com/fleetgroups/fleetgroups/pkg/standardwebhooks"
 	"github.com/fleetgroups/fleetgroups/pkg/store"
 	"github.com/fleetgroups/fleetgroups/pkg/storetest"
 	"github.com/fleetgroups/fleetgroups/pkg/webhooks"
-	"github.com/fleetgroups/fleetgroups/pkg/standardwebhooks"
 )
 
 var quiet = slog.New(slog.DiscardHandler)

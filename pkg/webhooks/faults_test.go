@@ -15,10 +15,10 @@ import (
 
 	"github.com/fleetgroups/fleetgroups/pkg/app"
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
+	"github.com/fleetgroups/fleetgroups/pkg/standardwebhooks"
 	"github.com/fleetgroups/fleetgroups/pkg/store"
 	"github.com/fleetgroups/fleetgroups/pkg/storetest"
 	"github.com/fleetgroups/fleetgroups/pkg/webhooks"
-	"github.com/fleetgroups/fleetgroups/pkg/standardwebhooks"
 )
 
 // TestNoDeliveryLostUnderFaults: the publisher's and the deliverer's

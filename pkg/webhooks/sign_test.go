@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fleetgroups/fleetgroups/pkg/webhooks"
 	"github.com/fleetgroups/fleetgroups/pkg/standardwebhooks"
+	"github.com/fleetgroups/fleetgroups/pkg/webhooks"
 )
 
 // TestSignMatchesTheSpecificationsExample: the example of the Standard
