@@ -31,6 +31,7 @@ type shape struct {
 var shapes = []shape{
 	{name: "group id", re: `grp_[a-z2-7]{26}`, bind: true, injective: true},
 	{name: "association id", re: `asc_[a-z2-7]{26}`, bind: true, injective: true},
+	{name: "webhook id", re: `wh_[a-z2-7]{26}`, bind: true, injective: true},
 	// Timestamps are not bound: whether two writes share a millisecond
 	// differs from run to run (two associations of one request may, or not).
 	{name: "timestamp", re: `\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z`},
