@@ -102,3 +102,28 @@ func (c *Client) Call(ctx context.Context, target string, in, out any) error {
 	}
 	return nil
 }
+
+// Resend sends entries with send, then again those send reports failed (or
+// all of them, when the call itself failed), at most attempts calls in all,
+// waiting 50 ms longer before each: batch calls such as PutEvents and
+// SendMessageBatch fail entries one by one. It returns the last error, with
+// how many entries it could not send.
+func Resend[E any](ctx context.Context, attempts int, entries []E, send func(context.Context, []E) (failed []E, err error)) error {
+	for attempt := 1; ; attempt++ {
+		failed, err := send(ctx, entries)
+		if err == nil && len(failed) == 0 {
+			return nil
+		}
+		if attempt == attempts {
+			return fmt.Errorf("%d of %d entries failed after %d attempts: %w", len(failed), len(entries), attempt, err)
+		}
+		if len(failed) > 0 {
+			entries = failed
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(attempt) * 50 * time.Millisecond):
+		}
+	}
+}

@@ -71,31 +71,11 @@ func (b *Bus) Put(ctx context.Context, events []store.PublishedEvent) error {
 			}
 			entries[i] = busEntry{Source: BusSource, DetailType: string(pe.Event.Type), Detail: string(detail), EventBusName: b.Name, Time: pe.Event.Time.Unix()}
 		}
-		if err := b.putAll(ctx, entries); err != nil {
-			return err
+		if err := awsjson.Resend(ctx, maxBusAttempts, entries, b.putEvents); err != nil {
+			return fmt.Errorf("put events on bus %s: %w", b.Name, err)
 		}
 	}
 	return nil
-}
-
-func (b *Bus) putAll(ctx context.Context, entries []busEntry) error {
-	for attempt := 1; ; attempt++ {
-		failed, err := b.putEvents(ctx, entries)
-		if err == nil && len(failed) == 0 {
-			return nil
-		}
-		if attempt == maxBusAttempts {
-			return fmt.Errorf("put events on bus %s: %d of %d entries failed after %d attempts: %w", b.Name, len(failed), len(entries), attempt, err)
-		}
-		if len(failed) > 0 {
-			entries = failed
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Duration(attempt) * 50 * time.Millisecond):
-		}
-	}
 }
 
 // putEvents makes one PutEvents call and returns the entries it failed

@@ -120,42 +120,31 @@ func (q *SQS) Send(ctx context.Context, msgs []Message) error {
 			}
 			entries[i] = sqsEntry{ID: strconv.Itoa(i), MessageBody: string(body), MessageGroupID: m.Tenant}
 		}
-		if err := q.sendAll(ctx, entries); err != nil {
-			return err
+		if err := awsjson.Resend(ctx, maxSendAttempts, entries, q.sendBatch); err != nil {
+			return fmt.Errorf("send to the webhook queue: %w", err)
 		}
 	}
 	return nil
 }
 
-func (q *SQS) sendAll(ctx context.Context, entries []sqsEntry) error {
-	for attempt := 1; ; attempt++ {
-		var out struct {
-			Failed []struct{ Id, Code, Message string }
-		}
-		err := q.Client.Call(ctx, "AmazonSQS.SendMessageBatch", map[string]any{"QueueUrl": q.URL, "Entries": entries}, &out)
-		if err == nil && len(out.Failed) == 0 {
-			return nil
-		}
-		if err == nil {
-			failed := make([]sqsEntry, 0, len(out.Failed))
-			for _, f := range out.Failed {
-				i := slices.IndexFunc(entries, func(e sqsEntry) bool { return e.ID == f.Id })
-				if i >= 0 {
-					failed = append(failed, entries[i])
-				}
-				err = fmt.Errorf("SendMessageBatch failed %d of %d messages: %s: %s", len(out.Failed), len(entries), f.Code, f.Message)
-			}
-			entries = failed
-		}
-		if attempt == maxSendAttempts {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Duration(attempt) * 50 * time.Millisecond):
-		}
+// sendBatch makes one SendMessageBatch call and returns the entries it
+// failed (all of them when the call itself failed, with its error).
+func (q *SQS) sendBatch(ctx context.Context, entries []sqsEntry) ([]sqsEntry, error) {
+	var out struct {
+		Failed []struct{ Id, Code, Message string }
 	}
+	if err := q.Client.Call(ctx, "AmazonSQS.SendMessageBatch", map[string]any{"QueueUrl": q.URL, "Entries": entries}, &out); err != nil {
+		return entries, err
+	}
+	var failed []sqsEntry
+	var err error
+	for _, f := range out.Failed {
+		if i := slices.IndexFunc(entries, func(e sqsEntry) bool { return e.ID == f.Id }); i >= 0 {
+			failed = append(failed, entries[i])
+		}
+		err = fmt.Errorf("SendMessageBatch: %s: %s", f.Code, f.Message)
+	}
+	return failed, err
 }
 
 // Retry changes the message's visibility timeout to d.
