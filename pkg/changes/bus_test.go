@@ -79,7 +79,7 @@ func newBus(srv *httptest.Server) *changes.Bus {
 // EventBridge fails are sent again.
 func TestBusGetsEveryEvent(t *testing.T) {
 	st, _ := storetest.NewStreamStore(t)
-	ctx := testContext(t)
+	ctx := storetest.Context(t)
 	eb := &eventBridge{t: t, fail: func(call, i int) bool { return call == 1 && i == 0 }}
 	srv := httptest.NewServer(eb)
 	defer srv.Close()

@@ -65,16 +65,6 @@ func summary(evs []groups.Event) []string {
 	return out
 }
 
-func testContext(t *testing.T) context.Context {
-	ctx := t.Context()
-	if dl, ok := t.Deadline(); ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, dl.Add(-5*time.Second))
-		t.Cleanup(cancel)
-	}
-	return ctx
-}
-
 // TestEveryChangeMakesItsEvents runs each kind of write through the store,
 // one step at a time, and waits for exactly its events after each step:
 // effective-member events are decided when published, so a step's events
@@ -82,7 +72,7 @@ func testContext(t *testing.T) context.Context {
 func TestEveryChangeMakesItsEvents(t *testing.T) {
 	st, _ := storetest.NewStreamStore(t)
 	follow(t, st)
-	ctx := testContext(t)
+	ctx := storetest.Context(t)
 	const tenant = "acme"
 	v1 := groups.Item{Type: groups.Vehicles, ID: "v1"}
 	var top, mid, leaf groups.Group
@@ -191,7 +181,7 @@ func TestRepublishedRecordsKeepTheirIDs(t *testing.T) {
 	st, _ := storetest.NewStreamStore(t)
 	rec := &recorder{pub: &changes.Publisher{Store: st, Log: quiet}}
 	storetest.FollowChanges(t, st, 20*time.Millisecond, rec.handle)
-	ctx := testContext(t)
+	ctx := storetest.Context(t)
 	g, err := st.CreateGroup(ctx, "acme", groups.NewGroup{Name: "G", Members: []groups.Item{{Type: groups.Users, ID: "u1"}}})
 	if err != nil {
 		t.Fatal(err)
@@ -226,7 +216,7 @@ func TestRepublishedRecordsKeepTheirIDs(t *testing.T) {
 func TestFeedReads(t *testing.T) {
 	st, _ := storetest.NewStreamStore(t)
 	follow(t, st)
-	ctx := testContext(t)
+	ctx := storetest.Context(t)
 	const tenant = "acme"
 	top, err := st.CreateGroup(ctx, tenant, groups.NewGroup{Name: "Top"})
 	if err != nil {
@@ -313,7 +303,7 @@ func TestFeedReads(t *testing.T) {
 // still reads every event.
 func TestSlowPublishIsWrittenAgain(t *testing.T) {
 	st, _ := storetest.NewStreamStore(t)
-	ctx := testContext(t)
+	ctx := storetest.Context(t)
 	// The publisher's third clock reading (after the expiry of the one
 	// event, and the start of its write) jumps past the budget: its first
 	// write counts as too slow, the second as on time. Both the publisher's

@@ -4,20 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/fleetgroups/fleetgroups/pkg/app"
 	"github.com/fleetgroups/fleetgroups/pkg/changes"
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
-	"github.com/fleetgroups/fleetgroups/pkg/store"
 	"github.com/fleetgroups/fleetgroups/pkg/storetest"
 )
 
@@ -31,23 +26,11 @@ import (
 // id.
 func TestNoEventLostUnderFaults(t *testing.T) {
 	st, _ := storetest.NewStreamStore(t)
-	ctx := testContext(t)
-	endpoint := os.Getenv("DYNAMODB_ENDPOINT")
+	ctx := storetest.Context(t)
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("fault seed %d", seed)
 	faults := storetest.NewFaults(seed, 0.3)
-	db, err := app.NewDynamoDB(endpoint, faults.Middleware)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The production retry policy with a millisecond between attempts:
-	// what is retried decides the outcome; the waits would only be slow.
-	db = dynamodb.New(db.Options(), func(o *dynamodb.Options) {
-		o.Retryer = app.NewRetryer(func(o *retry.StandardOptions) {
-			o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return time.Millisecond, nil })
-		})
-	})
-	faulty := store.New(db, st.Table())
+	faulty := storetest.WithFaults(t, st, faults)
 	publish := (&changes.Publisher{Store: faulty, Log: quiet}).Handle
 	var runs, failed atomic.Int32
 	storetest.FollowChanges(t, st, 20*time.Millisecond, func(ctx context.Context, ev events.DynamoDBEvent) error {

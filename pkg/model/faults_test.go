@@ -6,16 +6,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/fleetgroups/fleetgroups/pkg/app"
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
 	"github.com/fleetgroups/fleetgroups/pkg/store"
 	"github.com/fleetgroups/fleetgroups/pkg/storetest"
@@ -48,22 +44,9 @@ type faultEnv struct {
 func newFaultEnv(t *testing.T, st *store.Store, seed uint64) *faultEnv {
 	t.Helper()
 	fe := &faultEnv{faults: storetest.NewFaults(seed, *faultRate)}
-	db, err := app.NewDynamoDB(os.Getenv("DYNAMODB_ENDPOINT"), fe.faults.Middleware)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The production retry policy, but with a millisecond between attempts:
-	// what is retried and how often decides the outcome, while the waits
-	// (up to 1 s after each injected throttle) would only make this test
-	// slow. The retry quota counts tokens, not time, so it runs out alike.
-	db = dynamodb.New(db.Options(), func(o *dynamodb.Options) {
-		o.Retryer = app.NewRetryer(func(o *retry.StandardOptions) {
-			o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return time.Millisecond, nil })
-		})
-	})
 	// Every function, the authorizer and the metering included, goes
 	// through the faulty client.
-	fe.env = newEnv(t, store.New(db, st.Table()), func(h http.Handler) http.Handler {
+	fe.env = newEnv(t, storetest.WithFaults(t, st, fe.faults), func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			ctx, log := storetest.WithFaultLog(r.Context())
 			fe.logs.Store(r.Header.Get(headerTestID), log)

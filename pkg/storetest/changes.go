@@ -67,3 +67,16 @@ func Await(t testing.TB, poll time.Duration, check func() (done bool, why string
 
 // awaitReserve is what Await leaves of a test's time to report and clean up.
 const awaitReserve = 5 * time.Second
+
+// Context is t's context, ended awaitReserve before the test's deadline,
+// so that a call still waiting then fails the test with its own error
+// instead of the test binary timing out.
+func Context(t *testing.T) context.Context {
+	ctx := t.Context()
+	if dl, ok := t.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, dl.Add(-awaitReserve))
+		t.Cleanup(cancel)
+	}
+	return ctx
+}

@@ -4,15 +4,23 @@ import (
 	"context"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"slices"
 	"sync"
+	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/fleetgroups/fleetgroups/pkg/app"
+	"github.com/fleetgroups/fleetgroups/pkg/ddblocal"
+	"github.com/fleetgroups/fleetgroups/pkg/store"
 )
 
 // Fault is a kind of failure Faults injects.
@@ -215,3 +223,22 @@ type injected struct{ msg string }
 func (e injected) Error() string   { return "injected by storetest.Faults: " + e.msg }
 func (e injected) Timeout() bool   { return true }
 func (e injected) Temporary() bool { return true }
+
+// WithFaults is st through a client that injects faults, retried by the
+// production retry policy with a millisecond between attempts: what is
+// retried decides the outcome; the waits (up to 1 s after each injected
+// throttle) would only make a test slow. The retry quota counts tokens, not
+// time, so it runs out alike.
+func WithFaults(t testing.TB, st *store.Store, faults *Faults) *store.Store {
+	t.Helper()
+	db, err := app.NewDynamoDB(os.Getenv(ddblocal.EndpointEnv), faults.Middleware)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db = dynamodb.New(db.Options(), func(o *dynamodb.Options) {
+		o.Retryer = app.NewRetryer(func(o *retry.StandardOptions) {
+			o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return time.Millisecond, nil })
+		})
+	})
+	return store.New(db, st.Table())
+}

@@ -123,16 +123,6 @@ func pipeline(t *testing.T, st, pub *store.Store, retryDelay time.Duration) *web
 	return q
 }
 
-func testContext(t *testing.T) context.Context {
-	ctx := t.Context()
-	if dl, ok := t.Deadline(); ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, dl.Add(-5*time.Second))
-		t.Cleanup(cancel)
-	}
-	return ctx
-}
-
 func hasAll(got []string, want ...string) bool {
 	return !slices.ContainsFunc(want, func(w string) bool { return !slices.Contains(got, w) })
 }
@@ -143,7 +133,7 @@ func hasAll(got []string, want ...string) bool {
 // event's id as webhook-id; the deliveries log records each.
 func TestWebhooksReceiveTheirEvents(t *testing.T) {
 	st, _ := storetest.NewStreamStore(t)
-	ctx := testContext(t)
+	ctx := storetest.Context(t)
 	q := pipeline(t, st, st, 20*time.Millisecond)
 	rc := newReceiver(t, nil)
 

@@ -20,7 +20,7 @@ import (
 // again delivers what it missed, the failed event included.
 func TestFailingWebhookIsDisabledAndCatchesUp(t *testing.T) {
 	st, _ := storetest.NewStreamStore(t)
-	ctx := testContext(t)
+	ctx := storetest.Context(t)
 	var offset atomic.Int64 // the clock's advance, in ns
 	clocked := *st
 	clocked.Now = func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
@@ -102,7 +102,7 @@ func TestFailingWebhookIsDisabledAndCatchesUp(t *testing.T) {
 // another tenant's all arrive while the slow ones still hang.
 func TestSlowTenantHoldsUpNoOther(t *testing.T) {
 	st, _ := storetest.NewStore(t)
-	ctx := testContext(t)
+	ctx := storetest.Context(t)
 	release := make(chan struct{})
 	var entered, returned atomic.Int32
 	rc := newReceiver(t, func(d delivery) int {

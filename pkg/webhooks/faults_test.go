@@ -4,19 +4,13 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
-	"github.com/fleetgroups/fleetgroups/pkg/app"
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
 	"github.com/fleetgroups/fleetgroups/pkg/standardwebhooks"
-	"github.com/fleetgroups/fleetgroups/pkg/store"
 	"github.com/fleetgroups/fleetgroups/pkg/storetest"
 	"github.com/fleetgroups/fleetgroups/pkg/webhooks"
 )
@@ -28,21 +22,11 @@ import (
 // least once, and no message ends in the dead-letter queue.
 func TestNoDeliveryLostUnderFaults(t *testing.T) {
 	st, _ := storetest.NewStreamStore(t)
-	ctx := testContext(t)
+	ctx := storetest.Context(t)
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("fault seed %d", seed)
 	faults := storetest.NewFaults(seed, 0.3)
-	db, err := app.NewDynamoDB(os.Getenv("DYNAMODB_ENDPOINT"), faults.Middleware)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The production retry policy with a millisecond between attempts.
-	db = dynamodb.New(db.Options(), func(o *dynamodb.Options) {
-		o.Retryer = app.NewRetryer(func(o *retry.StandardOptions) {
-			o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return time.Millisecond, nil })
-		})
-	})
-	faulty := store.New(db, st.Table())
+	faulty := storetest.WithFaults(t, st, faults)
 	q := pipeline(t, st, faulty, 10*time.Millisecond)
 	var mu sync.Mutex
 	coin := rand.New(rand.NewPCG(seed, 1))
