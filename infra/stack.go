@@ -394,9 +394,15 @@ func newChangeFeed(scope constructs.Construct, table awsdynamodb.Table, publishe
 	// created, so the role's policy must exist first.
 	mapping.Node().AddDependency(publisher.Role())
 
-	awscloudwatch.NewAlarm(scope, jsii.String("ChangeFailuresAlarm"), &awscloudwatch.AlarmProps{
-		AlarmDescription: jsii.String(routes.ChangeFailureAlarmDescription),
-		Metric: failures.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
+	newQueueAlarm(scope, "ChangeFailuresAlarm", routes.ChangeFailureAlarmDescription, failures)
+}
+
+// newQueueAlarm goes off as soon as queue holds a message (a lost batch, a
+// message no function could handle). It has no action yet.
+func newQueueAlarm(scope constructs.Construct, id, description string, queue awssqs.Queue) {
+	awscloudwatch.NewAlarm(scope, jsii.String(id), &awscloudwatch.AlarmProps{
+		AlarmDescription: jsii.String(description),
+		Metric: queue.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
 			Period:    awscdk.Duration_Seconds(jsii.Number(60)),
 			Statistic: awscloudwatch.Stats_MAXIMUM(),
 		}),
@@ -461,17 +467,7 @@ func newWebhookDelivery(scope constructs.Construct, publisher, deliverer awslamb
 	// created, so the role's policy must exist first.
 	mapping.Node().AddDependency(deliverer.Role())
 
-	awscloudwatch.NewAlarm(scope, jsii.String("WebhookDeadLettersAlarm"), &awscloudwatch.AlarmProps{
-		AlarmDescription: jsii.String(routes.WebhookDLQAlarmDescription),
-		Metric: deadLetters.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
-			Period:    awscdk.Duration_Seconds(jsii.Number(60)),
-			Statistic: awscloudwatch.Stats_MAXIMUM(),
-		}),
-		Threshold:          jsii.Number(1),
-		EvaluationPeriods:  jsii.Number(1),
-		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
-	})
+	newQueueAlarm(scope, "WebhookDeadLettersAlarm", routes.WebhookDLQAlarmDescription, deadLetters)
 }
 
 // changeFilterPattern is the event source mapping's one filter, in Lambda's

@@ -573,11 +573,14 @@ func changeFilterPattern() string {
 
 // failureQueueResource keeps the records of the batches the publisher
 // could not publish (the shard and the sequence number range), for 14 days.
-func failureQueueResource() *yaml.Node {
+func failureQueueResource() *yaml.Node { return keepingQueue(routes.ChangeFailureRetentionDays) }
+
+// keepingQueue is an encrypted queue that keeps its messages for days.
+func keepingQueue(days int) *yaml.Node {
 	return obj(
 		"Type", "AWS::SQS::Queue",
 		"Properties", obj(
-			"MessageRetentionPeriod", routes.ChangeFailureRetentionDays*24*60*60,
+			"MessageRetentionPeriod", days*24*60*60,
 			"SqsManagedSseEnabled", true,
 		),
 	)
@@ -649,15 +652,7 @@ func webhookQueueResource() *yaml.Node {
 
 // webhookDeadLettersResource keeps the messages the deliverer could not
 // handle, for 14 days.
-func webhookDeadLettersResource() *yaml.Node {
-	return obj(
-		"Type", "AWS::SQS::Queue",
-		"Properties", obj(
-			"MessageRetentionPeriod", routes.WebhookDLQRetentionDays*24*60*60,
-			"SqsManagedSseEnabled", true,
-		),
-	)
-}
+func webhookDeadLettersResource() *yaml.Node { return keepingQueue(routes.WebhookDLQRetentionDays) }
 
 // webhookAlarmResource goes off as soon as the dead-letter queue holds a
 // message. It has no action yet, as failureAlarmResource.

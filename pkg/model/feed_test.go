@@ -194,24 +194,33 @@ func converge(t *testing.T, e *env, m *mTenant, who string) {
 	mr := newMirror()
 	path := "/v1/changes?limit=100"
 	storetest.Await(t, 100*time.Millisecond, func() (bool, string) {
-		for {
-			res, err := e.do(context.Background(), m.token, "GET", path, "")
-			if err != nil || res.status != 200 {
-				t.Fatalf("%s: GET %s: %d %s (%v)", who, path, res.status, res.raw, err)
+		readFeed(t, e, m.token, &path, who, func(ev map[string]any) {
+			if err := mr.apply(ev); err != nil {
+				t.Fatalf("%s: %v", who, err)
 			}
-			for _, ev := range res.list("items") {
-				if err := mr.apply(ev.(map[string]any)); err != nil {
-					t.Fatalf("%s: %v", who, err)
-				}
-			}
-			path = "/v1/changes?limit=100&cursor=" + res.str("next_cursor")
-			if len(res.list("items")) < 100 {
-				break
-			}
-		}
+		})
 		d := mr.diff(m)
 		return d == "", fmt.Sprintf("%s: the mirror built from the feed reaching the model:\n%s", who, d)
 	})
+}
+
+// readFeed reads token's feed from *path up to the present, as a partner
+// polls it, handing each event to each and leaving *path at the next page.
+func readFeed(t *testing.T, e *env, token string, path *string, who string, each func(map[string]any)) {
+	t.Helper()
+	for {
+		res, err := e.do(context.Background(), token, "GET", *path, "")
+		if err != nil || res.status != 200 {
+			t.Fatalf("%s: GET %s: %d %s (%v)", who, *path, res.status, res.raw, err)
+		}
+		for _, ev := range res.list("items") {
+			each(ev.(map[string]any))
+		}
+		*path = "/v1/changes?limit=100&cursor=" + res.str("next_cursor")
+		if len(res.list("items")) < 100 {
+			return
+		}
+	}
 }
 
 // hookSink is the webhook receiver of every model tenant: it keeps the ids
@@ -252,19 +261,7 @@ func (h *hookSink) converge(t *testing.T, e *env, m *mTenant, who string) {
 	feed := map[string]bool{}
 	path := "/v1/changes?limit=100"
 	storetest.Await(t, 100*time.Millisecond, func() (bool, string) {
-		for {
-			res, err := e.do(context.Background(), m.token, "GET", path, "")
-			if err != nil || res.status != 200 {
-				t.Fatalf("%s: GET %s: %d %s (%v)", who, path, res.status, res.raw, err)
-			}
-			for _, ev := range res.list("items") {
-				feed[ev.(map[string]any)["id"].(string)] = true
-			}
-			path = "/v1/changes?limit=100&cursor=" + res.str("next_cursor")
-			if len(res.list("items")) < 100 {
-				break
-			}
-		}
+		readFeed(t, e, m.token, &path, who, func(ev map[string]any) { feed[ev["id"].(string)] = true })
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		var missing, extra []string
