@@ -35,6 +35,11 @@ type Client struct {
 	HTTP     *http.Client
 }
 
+// NewClient is the client of service's public endpoint in region.
+func NewClient(service, protocol, region string, creds aws.CredentialsProvider, hc *http.Client) *Client {
+	return &Client{Service: service, Protocol: protocol, Region: region, Credentials: creds, Endpoint: Endpoint(service, region), HTTP: hc}
+}
+
 // Endpoint is service's public endpoint in region.
 func Endpoint(service, region string) string {
 	return "https://" + service + "." + region + ".amazonaws.com/"

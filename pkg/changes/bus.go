@@ -29,8 +29,7 @@ const BusSource = "fleetgroups"
 
 // NewBusClient is the EventBridge client of a bus in region.
 func NewBusClient(region string, creds aws.CredentialsProvider, hc *http.Client) *awsjson.Client {
-	return &awsjson.Client{Service: "events", Protocol: "1.1", Region: region, Credentials: creds,
-		Endpoint: awsjson.Endpoint("events", region), HTTP: hc}
+	return awsjson.NewClient("events", "1.1", region, creds, hc)
 }
 
 // putEventsMax is EventBridge's limit of entries per PutEvents.

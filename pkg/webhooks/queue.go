@@ -92,8 +92,7 @@ type SQS struct {
 
 // NewSQSClient is the SQS client of region.
 func NewSQSClient(region string, creds aws.CredentialsProvider, hc *http.Client) *awsjson.Client {
-	return &awsjson.Client{Service: "sqs", Protocol: "1.0", Region: region, Credentials: creds,
-		Endpoint: awsjson.Endpoint("sqs", region), HTTP: hc}
+	return awsjson.NewClient("sqs", "1.0", region, creds, hc)
 }
 
 // sendBatchMax is SQS's limit of messages per SendMessageBatch.
