@@ -603,7 +603,8 @@ type ChangeQuery struct {
 	// the oldest event kept.
 	After map[string]string
 	// Until, when set, ends the read with the events published then: a
-	// webhook's catch-up reads what it missed and no further.
+	// webhook's catch-up reads what it missed and no further. The page
+	// that reaches it has no Next.
 	Until time.Time
 }
 
@@ -639,8 +640,13 @@ func (s *Store) ListChanges(ctx context.Context, tenant string, q ChangeQuery) (
 		lo = afterFeed(pos)
 	}
 	if lo > hi {
-		// Nothing settled yet past the cursor (it is at the present).
-		return Page[groups.Event]{Items: []groups.Event{}, Next: q.After}, nil
+		// Nothing settled yet past the cursor (it is at the present), or
+		// nothing before Until.
+		page := Page[groups.Event]{Items: []groups.Event{}, Next: q.After}
+		if !q.Until.IsZero() {
+			page.Next = nil
+		}
+		return page, nil
 	}
 	r := listRead{index: "", keyAttrs: tableKeyAttrs, sortAttr: AttrSK, ranges: []expression.KeyConditionBuilder{
 		expression.Key(AttrPK).Equal(expression.Value(feedPK(tenant))).And(expression.Key(AttrSK).Between(expression.Value(lo), expression.Value(hi))),
@@ -683,6 +689,8 @@ func (s *Store) ListChanges(ctx context.Context, tenant string, q ChangeQuery) (
 		page.Next = map[string]string{AttrSK: hits[len(hits)-1].pos[AttrSK]}
 	case resume != nil:
 		page.Next = map[string]string{AttrSK: resume[AttrSK]}
+	case !q.Until.IsZero():
+		page.Next = nil // read up to Until: nothing more to read
 	}
 	return page, nil
 }

@@ -166,7 +166,7 @@ func (d *Deliverer) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSE
 			retryIn, err := d.process(ctx, hooks, m, max(receives, 1))
 			if err != nil {
 				d.Log.ErrorContext(ctx, "webhook message failed", "tenant", m.Tenant, "webhookId", m.WebhookID, "error", err.Error())
-				retryIn = d.retryDelay(receives)
+				retryIn = d.retryDelay(max(receives, 1))
 			}
 			if retryIn == 0 {
 				return nil
@@ -284,7 +284,7 @@ func (d *Deliverer) catchUp(ctx context.Context, m Message, w groups.Webhook) (t
 		ev := Event(e)
 		next = append(next, Message{Tenant: m.Tenant, WebhookID: w.ID, Event: &ev})
 	}
-	if len(page.Items) == catchUpPage {
+	if page.Next != nil {
 		next = append(next, Message{Tenant: m.Tenant, WebhookID: w.ID, CatchUp: &CatchUp{After: page.Next, Until: m.CatchUp.Until}})
 	}
 	if len(next) == 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -143,4 +144,52 @@ func TestSlowTenantHoldsUpNoOther(t *testing.T) {
 	if entered.Load() == 0 || returned.Load() != 0 {
 		t.Fatalf("the slow tenant's receiver: %d entered, %d returned", entered.Load(), returned.Load())
 	}
+}
+
+// TestCatchUpReadsEveryPage: a webhook enabled again after more events
+// than one page of the feed (and other events between them, which its
+// types leave out) gets every one it missed.
+func TestCatchUpReadsEveryPage(t *testing.T) {
+	st, _ := storetest.NewStreamStore(t)
+	ctx := storetest.Context(t)
+	pipeline(t, st, st, 10*time.Millisecond)
+	rc := newReceiver(t, nil)
+	w, err := st.CreateWebhook(ctx, "acme", groups.NewWebhook{URL: rc.URL + "/hooks", Events: []groups.EventType{groups.MemberAdded}}, webhooks.NewSecret())
+	if err != nil {
+		t.Fatal(err)
+	}
+	off, on := false, true
+	if _, err := st.UpdateWebhook(ctx, "acme", w.ID, groups.WebhookUpdate{Enabled: &off}); err != nil {
+		t.Fatal(err)
+	}
+	g, err := st.CreateGroup(ctx, "acme", groups.NewGroup{Name: "Depot"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for i := range 130 {
+		it := groups.Item{Type: groups.Vehicles, ID: fmt.Sprintf("v%03d", i)}
+		if _, _, err := st.PutRegisteredItem(ctx, "acme", groups.RegisteredItem{Item: it, Name: it.ID}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := st.AddMember(ctx, "acme", g.ID, it); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, "member.added "+g.ID+"/"+it.ID)
+	}
+	storetest.Await(t, 20*time.Millisecond, func() (bool, string) {
+		page, err := st.ListChanges(ctx, "acme", store.ChangeQuery{Limit: 100, Types: []groups.EventType{groups.MemberAdded}, After: store.ChangesSince(time.Now().Add(-time.Minute))})
+		return err == nil && len(page.Items) == 100, "the members' events in the feed"
+	})
+	if got := rc.accepted("/hooks"); len(got) != 0 {
+		t.Fatalf("a disabled webhook got %d deliveries", len(got))
+	}
+	if _, err := st.UpdateWebhook(ctx, "acme", w.ID, groups.WebhookUpdate{Enabled: &on}); err != nil {
+		t.Fatal(err)
+	}
+	storetest.Await(t, 20*time.Millisecond, func() (bool, string) {
+		got := summaries(rc.accepted("/hooks"))
+		missing := slices.DeleteFunc(slices.Clone(want), func(w string) bool { return slices.Contains(got, w) })
+		return len(missing) == 0, fmt.Sprintf("%d of %d missed events not delivered: %v", len(missing), len(want), missing)
+	})
 }
