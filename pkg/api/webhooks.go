@@ -112,9 +112,8 @@ func (a *API) webhookURL(r *http.Request, f *fields) *string {
 
 // webhookEvents reads the events field: event types, or [] for all.
 func webhookEvents(f *fields) ([]groups.EventType, bool) {
-	raw, present := f.obj["events"]
-	names := f.strs("events")
-	if !present || names == nil && !bytes.Equal(bytes.TrimSpace(raw), []byte("[]")) {
+	names := f.strs("events") // nil when absent or not an array of strings
+	if names == nil {
 		return nil, false
 	}
 	evs := []groups.EventType{}

@@ -224,5 +224,9 @@ func TestWebhookLimit(t *testing.T) {
 	expect(t, e.call(t, e.tokenA, "POST", "/v1/webhooks", `{"url":"http://127.0.0.1:9/x"}`), 409, groups.CodeTooManyWebhooks)
 	expect(t, e.call(t, e.tokenB, "POST", "/v1/webhooks", `{"url":"http://127.0.0.1:9/b"}`), 201, "")
 	expect(t, e.call(t, e.tokenA, "DELETE", "/v1/webhooks/"+ids[0], ""), 204, "")
-	expect(t, e.call(t, e.tokenA, "POST", "/v1/webhooks", `{"url":"http://127.0.0.1:9/x"}`), 201, "")
+	r := e.call(t, e.tokenA, "POST", "/v1/webhooks", `{"url":"http://127.0.0.1:9/x","events":[]}`)
+	expect(t, r, 201, "")
+	if evs, ok := r.at("events").([]any); !ok || len(evs) != 0 {
+		t.Fatalf("events [] (all types): %s", r.raw)
+	}
 }
