@@ -276,6 +276,12 @@ func (d *Deliverer) catchUp(ctx context.Context, m Message, w groups.Webhook) (t
 	}
 	q := store.ChangeQuery{Limit: catchUpPage, Types: w.Events, After: m.CatchUp.After, Until: m.CatchUp.Until}
 	page, err := d.Store.ListChanges(store.WithScope(ctx, w.Scope), m.Tenant, q)
+	if errors.Is(err, groups.ErrCursorExpired) {
+		// Disabled for longer than the feed keeps events: what it still
+		// keeps is what can be delivered.
+		q.After = nil
+		page, err = d.Store.ListChanges(store.WithScope(ctx, w.Scope), m.Tenant, q)
+	}
 	if err != nil {
 		return 0, err
 	}

@@ -193,3 +193,44 @@ func TestCatchUpReadsEveryPage(t *testing.T) {
 		return len(missing) == 0, fmt.Sprintf("%d of %d missed events not delivered: %v", len(missing), len(want), missing)
 	})
 }
+
+// TestCatchUpAfterTheFeedsRetention: a webhook enabled again after more
+// than the feed's 30 days gets what the feed still keeps, and its
+// catch-up ends instead of failing on an expired position.
+func TestCatchUpAfterTheFeedsRetention(t *testing.T) {
+	st, _ := storetest.NewStreamStore(t)
+	ctx := storetest.Context(t)
+	var offset atomic.Int64
+	clocked := *st
+	clocked.Now = func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	q := pipeline(t, st, &clocked, 10*time.Millisecond)
+	rc := newReceiver(t, nil)
+	w, err := clocked.CreateWebhook(ctx, "acme", groups.NewWebhook{URL: rc.URL + "/hooks", Events: []groups.EventType{groups.MemberAdded}}, webhooks.NewSecret())
+	if err != nil {
+		t.Fatal(err)
+	}
+	off, on := false, true
+	if _, err := clocked.UpdateWebhook(ctx, "acme", w.ID, groups.WebhookUpdate{Enabled: &off}); err != nil {
+		t.Fatal(err)
+	}
+	offset.Store(int64(groups.ChangeRetention + 24*time.Hour))
+	g, err := clocked.CreateGroup(ctx, "acme", groups.NewGroup{Name: "Depot"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := clocked.AddMember(ctx, "acme", g.ID, groups.Item{Type: groups.Vehicles, ID: "v1"}); err != nil {
+		t.Fatal(err)
+	}
+	storetest.Await(t, 20*time.Millisecond, func() (bool, string) {
+		page, err := clocked.ListChanges(ctx, "acme", store.ChangeQuery{Limit: 10, Types: []groups.EventType{groups.MemberAdded}})
+		return err == nil && len(page.Items) == 1, fmt.Sprintf("v1 in the feed: %v (%v)", page.Items, err)
+	})
+	if _, err := clocked.UpdateWebhook(ctx, "acme", w.ID, groups.WebhookUpdate{Enabled: &on}); err != nil {
+		t.Fatal(err)
+	}
+	storetest.Await(t, 20*time.Millisecond, func() (bool, string) {
+		got := summaries(rc.accepted("/hooks"))
+		return slices.Contains(got, "member.added "+g.ID+"/v1") && q.Pending() == 0,
+			fmt.Sprintf("caught up: %v, %d messages pending", got, q.Pending())
+	})
+}
