@@ -92,6 +92,34 @@ func TestTemplateMatchesRouteTable(t *testing.T) {
 	}
 }
 
+// TestAccessLogsWorkInAFreshAccount: API Gateway writes access logs with
+// the account's CloudWatch role, which a fresh account lacks: the template
+// sets it (AWS::ApiGateway::Account, with a role API Gateway may assume
+// and that may push to CloudWatch Logs, kept when the stack goes, as the
+// CDK stack keeps its own) before the API's stage.
+func TestAccessLogsWorkInAFreshAccount(t *testing.T) {
+	doc := readTemplate(t)
+	role := mapAt(t, doc, "Resources", apiLogsRoleID)
+	for _, c := range []struct {
+		name      string
+		got, want any
+	}{
+		{"account type", at(doc, "Resources", apiAccountID, "Type"), "AWS::ApiGateway::Account"},
+		{"account role", at(doc, "Resources", apiAccountID, "Properties", "CloudWatchRoleArn"), map[string]any{"Fn::GetAtt": []any{apiLogsRoleID, "Arn"}}},
+		{"role type", role["Type"], "AWS::IAM::Role"},
+		{"role kept", role["DeletionPolicy"], "Retain"},
+		{"role trust", at(role, "Properties", "AssumeRolePolicyDocument", "Statement"),
+			[]any{map[string]any{"Effect": "Allow", "Principal": map[string]any{"Service": "apigateway.amazonaws.com"}, "Action": "sts:AssumeRole"}}},
+		{"role policy", at(role, "Properties", "ManagedPolicyArns"),
+			[]any{map[string]any{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"}}},
+		{"api after the account", at(doc, "Resources", apiID, "DependsOn"), apiAccountID},
+	} {
+		if !reflect.DeepEqual(c.got, c.want) {
+			t.Errorf("%s: %#v, want %#v", c.name, c.got, c.want)
+		}
+	}
+}
+
 // TestGatewayResponsesAreProblems: API Gateway's own errors in the template
 // answer a problem document with the headers every response carries.
 func TestGatewayResponsesAreProblems(t *testing.T) {

@@ -26,8 +26,12 @@ const (
 	tableID    = "Table"
 	apiID      = "Api"
 	logGroupID = "AccessLogGroup"
-	authorizer = "BearerAuthorizer"
-	stageName  = routes.Stage
+	// API Gateway writes access logs with the account's CloudWatch role,
+	// which a fresh account does not have (the CDK stack sets it too).
+	apiLogsRoleID = "ApiGatewayCloudWatchRole"
+	apiAccountID  = "ApiGatewayAccount"
+	authorizer    = "BearerAuthorizer"
+	stageName     = routes.Stage
 	// Issue 9: the change feed's failure queue and its alarm.
 	failureQueueID = "ChangeFailures"
 	changeBusID    = "ChangeBus"
@@ -143,6 +147,11 @@ func resources() (*yaml.Node, error) {
 			"Type", "AWS::Logs::LogGroup",
 			"Properties", obj("RetentionInDays", 30),
 		),
+		apiLogsRoleID, apiLogsRoleResource(),
+		apiAccountID, obj(
+			"Type", "AWS::ApiGateway::Account",
+			"Properties", obj("CloudWatchRoleArn", getAtt(apiLogsRoleID, "Arn")),
+		),
 	)
 	publishers, deliverers := 0, 0
 	for _, fn := range routes.Functions {
@@ -220,9 +229,34 @@ func tableResource() *yaml.Node {
 	)
 }
 
+// apiLogsRoleResource is the role API Gateway writes the stage's access
+// logs with (AWS::ApiGateway::Account is one per account and region: the
+// role is kept when the stack goes, as CDK keeps its own, so that another
+// API's logs go on).
+func apiLogsRoleResource() *yaml.Node {
+	return obj(
+		"Type", "AWS::IAM::Role",
+		"DeletionPolicy", "Retain",
+		"UpdateReplacePolicy", "Retain",
+		"Properties", obj(
+			"AssumeRolePolicyDocument", obj(
+				"Version", "2012-10-17",
+				"Statement", seq(obj(
+					"Effect", "Allow",
+					"Principal", obj("Service", "apigateway.amazonaws.com"),
+					"Action", "sts:AssumeRole",
+				)),
+			),
+			"ManagedPolicyArns", seq(sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs")),
+		),
+	)
+}
+
 func apiResource() *yaml.Node {
 	return obj(
 		"Type", "AWS::Serverless::Api",
+		// The stage's access logs need the account's CloudWatch role first.
+		"DependsOn", apiAccountID,
 		"Properties", obj(
 			"StageName", stageName,
 			// Without an explicit OpenApiVersion SAM also creates a stage
