@@ -65,7 +65,7 @@ func bareTable(t *testing.T) *store.Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.DeleteTable(context.Background()) })
-	if _, err := st.CursorKey(ctx); err == nil {
+	if _, err := st.CursorKeys(ctx); err == nil {
 		t.Fatal("a fresh table already has a cursor key")
 	}
 	return st
@@ -219,7 +219,7 @@ func checkTenant(t *testing.T, st *store.Store, r tenantResult) groups.Tenant {
 	if found := itemsContaining(items, auth.HashToken(r.Token)); len(found) != 1 {
 		t.Errorf("the token's hash is in %v, want exactly one item", found)
 	}
-	if _, err := st.CursorKey(ctx); err != nil {
+	if _, err := st.CursorKeys(ctx); err != nil {
 		t.Errorf("no cursor key after create-tenant: %v", err)
 	}
 	return tenant
@@ -292,7 +292,7 @@ func TestCreateTableThenTenant(t *testing.T) {
 	if d := ttl.TimeToLiveDescription; d == nil || d.TimeToLiveStatus != types.TimeToLiveStatusEnabled || aws.ToString(d.AttributeName) != store.AttrExpires {
 		t.Errorf("TTL = %+v, want enabled on %s", d, store.AttrExpires)
 	}
-	if _, err := st.CursorKey(ctx); err != nil {
+	if _, err := st.CursorKeys(ctx); err != nil {
 		t.Errorf("no cursor key after create-table: %v", err)
 	}
 

@@ -89,6 +89,12 @@ var commands = []command{
 		setup:    setupReplayChanges,
 	},
 	{
+		name:     "rotate-cursor-key",
+		synopsis: "[-table NAME] [-endpoint URL]",
+		summary:  "make a new key seal pagination cursors; the old one still opens them for 31 days",
+		setup:    setupRotateCursorKey,
+	},
+	{
 		name:     "hash-token",
 		synopsis: "TOKEN|-",
 		summary:  "print the SHA-256 under which the table stores TOKEN (- reads it from stdin)",

@@ -15,6 +15,7 @@
 //	list-tokens    list a tenant's tokens (id, label, creation time, access; never the token)
 //	revoke-token   delete one of a tenant's tokens
 //	migrate        bring a table's stored shapes to the version this code writes
+//	rotate-cursor-key  make a new key seal pagination cursors (the old one opens them for 31 days more)
 //	hash-token     print the SHA-256 under which the table stores a token
 //	help           print the commands and their flags
 //

@@ -48,7 +48,7 @@ type Option func(*API)
 
 // New returns the API over st, logging to log.
 func New(st *store.Store, log jsonlog.Logger, opts ...Option) *API {
-	a := &API{store: st, log: log, cursors: &cursorSealer{load: st.CursorKey}, meter: st, limits: DefaultLimits()}
+	a := &API{store: st, log: log, cursors: &cursorSealer{load: st.CursorKeys}, meter: st, limits: DefaultLimits()}
 	for _, o := range opts {
 		o(a)
 	}

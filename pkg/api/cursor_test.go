@@ -12,12 +12,20 @@ import (
 	"testing"
 
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
+	"github.com/fleetgroups/fleetgroups/pkg/store"
 )
 
 func testSealer(t testing.TB) *cursorSealer {
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
-	return &cursorSealer{load: func(context.Context) ([]byte, error) { return key, nil }}
+	return oneKeySealer(key)
+}
+
+// oneKeySealer seals with key, the table's first (id 0).
+func oneKeySealer(key []byte) *cursorSealer {
+	return &cursorSealer{load: func(context.Context) (store.CursorKeys, error) {
+		return store.CursorKeys{Current: store.CursorKey{ID: 0, Secret: key}}, nil
+	}}
 }
 
 func TestCursorRoundTripAndBinding(t *testing.T) {
@@ -104,7 +112,7 @@ func TestCursorFormatIsNonceFirstGCM(t *testing.T) {
 	ctx := context.Background()
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
-	c := &cursorSealer{load: func(context.Context) ([]byte, error) { return key, nil }}
+	c := oneKeySealer(key)
 	block, err := aes.NewCipher(key)
 	if err != nil {
 		t.Fatal(err)
@@ -130,4 +138,65 @@ func TestCursorFormatIsNonceFirstGCM(t *testing.T) {
 	if err != nil || string(opened) != string(plain) {
 		t.Fatalf("a new cursor opened with NewGCM = %s, %v; want %s", opened, err, plain)
 	}
+}
+
+// TestCursorKeyRotation: after a rotation new cursors name the new key;
+// cursors of the retired key, and of the first key (which carry no key
+// id), still open, also in a process that read the keys before the
+// rotation (it reads them again on a key it does not know); a key id no
+// key has, or a malformed one, is invalid_cursor.
+func TestCursorKeyRotation(t *testing.T) {
+	ctx := context.Background()
+	first, second := make([]byte, 32), make([]byte, 32)
+	_, _ = rand.Read(first)
+	_, _ = rand.Read(second)
+	keys := store.CursorKeys{Current: store.CursorKey{ID: 0, Secret: first}}
+	load := func(context.Context) (store.CursorKeys, error) { return keys, nil }
+	before, after := &cursorSealer{load: load}, &cursorSealer{load: load}
+	pos := map[string]string{"SK": "F#1"}
+	old := mustSealAt(t, before, pos)
+	if strings.Contains(old, ".") {
+		t.Fatalf("a cursor of the first key names it: %s", old)
+	}
+	keys = store.CursorKeys{Current: store.CursorKey{ID: 1, Secret: second}, Retired: []store.CursorKey{{ID: 0, Secret: first}}}
+	fresh := mustSealAt(t, after, pos)
+	if !strings.HasPrefix(fresh, "1.") {
+		t.Fatalf("a cursor of key 1: %s", fresh)
+	}
+	for _, c := range []struct {
+		name   string
+		sealer *cursorSealer
+		cursor string
+		code   groups.Code
+	}{
+		{"old cursor, new process", after, old, ""},
+		{"new cursor, old process", before, fresh, ""},
+		{"unknown key", after, "7." + fresh[2:], groups.CodeInvalidCursor},
+		{"key id 0 spelt out", after, "0." + old, groups.CodeInvalidCursor},
+		{"key id with a sign", after, "+1." + fresh[2:], groups.CodeInvalidCursor},
+		{"empty key id", after, "." + fresh[2:], groups.CodeInvalidCursor},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := c.sealer.open(ctx, c.cursor, "tn_a", "l")
+			if groups.CodeOf(err) != c.code || c.code == "" && !maps.Equal(got, pos) {
+				t.Fatalf("open = %v, %v; want code %q", got, err, c.code)
+			}
+		})
+	}
+	// The first key retired beyond CursorKeyRetention: its cursors are
+	// invalid from the next reload on.
+	keys = store.CursorKeys{Current: store.CursorKey{ID: 2, Secret: second}}
+	renewed := &cursorSealer{load: load}
+	if _, err := renewed.open(ctx, old, "tn_a", "l"); groups.CodeOf(err) != groups.CodeInvalidCursor {
+		t.Fatalf("a cursor of a dropped key: %v", err)
+	}
+}
+
+func mustSealAt(t *testing.T, c *cursorSealer, pos map[string]string) string {
+	t.Helper()
+	s, err := c.seal(context.Background(), cursorPayload{Tenant: "tn_a", List: "l", After: pos})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

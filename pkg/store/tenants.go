@@ -52,26 +52,116 @@ func (s *Store) TenantByToken(ctx context.Context, tenantID, tokenHash string) (
 // cursorKeySize is the AES-256 key size used to seal cursors.
 const cursorKeySize = 32
 
-// CursorKey returns the secret that seals pagination cursors. It is created
-// by EnsureCursorKey when a tenant is provisioned; the API's functions only
-// read it, so read-only functions stay read-only.
-func (s *Store) CursorKey(ctx context.Context) ([]byte, error) {
+// CursorKey is one of the keys that seal pagination cursors. ID 0 is the
+// table's first key; cursors sealed with it carry no key id, as every
+// cursor did before keys could be rotated.
+type CursorKey struct {
+	ID     int
+	Secret []byte
+	// RetiredAt is when a newer key replaced it (zero for the current key).
+	RetiredAt time.Time
+}
+
+// CursorKeys are the current key, which seals, and the retired ones that
+// still open cursors (for CursorKeyRetention after they were replaced).
+type CursorKeys struct {
+	Current CursorKey
+	Retired []CursorKey
+}
+
+// CursorKeyRetention is how long a replaced key still opens cursors: as
+// long as the change feed's cursors live, and a day more.
+const CursorKeyRetention = groups.ChangeRetention + 24*time.Hour
+
+// cursorKeyItem is the cursor keys' item (#SYSTEM / CURSOR_KEY).
+type cursorKeyItem struct {
+	PK      string           `dynamodbav:"PK"`
+	SK      string           `dynamodbav:"SK"`
+	Secret  []byte           `dynamodbav:"secret"`
+	KeyID   int              `dynamodbav:"keyId"`
+	Retired []retiredKeyItem `dynamodbav:"retired,omitempty"`
+	Version int64            `dynamodbav:"version"`
+}
+
+type retiredKeyItem struct {
+	ID        int    `dynamodbav:"id"`
+	Secret    []byte `dynamodbav:"secret"`
+	RetiredAt string `dynamodbav:"retiredAt"`
+}
+
+func (it cursorKeyItem) keys() CursorKeys {
+	ks := CursorKeys{Current: CursorKey{ID: it.KeyID, Secret: it.Secret}}
+	for _, r := range it.Retired {
+		ks.Retired = append(ks.Retired, CursorKey{ID: r.ID, Secret: r.Secret, RetiredAt: parseTime(r.RetiredAt)})
+	}
+	return ks
+}
+
+// CursorKeys returns the keys that seal and open pagination cursors. The
+// first is created by EnsureCursorKey when a tenant is provisioned, and
+// RotateCursorKey replaces it; the API's functions only read them, so
+// read-only functions stay read-only.
+func (s *Store) CursorKeys(ctx context.Context) (CursorKeys, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: aws.String(s.table), Key: key(pkSystem, skCursorKey), ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return nil, translate(err)
+		return CursorKeys{}, translate(err)
 	}
-	var it struct {
-		Secret []byte `dynamodbav:"secret"`
-	}
+	var it cursorKeyItem
 	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
-		return nil, translate(err)
+		return CursorKeys{}, translate(err)
 	}
 	if len(it.Secret) != cursorKeySize {
-		return nil, translate(errors.New("no cursor key in the table: provision a tenant with fleetgroups-admin first"))
+		return CursorKeys{}, translate(errors.New("no cursor key in the table: provision a tenant with fleetgroups-admin first"))
 	}
-	return it.Secret, nil
+	return it.keys(), nil
+}
+
+// RotateCursorKey makes a new key current. The one it replaces still opens
+// cursors for CursorKeyRetention; keys retired longer ago are dropped, and
+// the cursors they sealed are invalid_cursor from then on.
+func (s *Store) RotateCursorKey(ctx context.Context) (CursorKeys, error) {
+	for attempt := 1; ; attempt++ {
+		out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+			TableName: aws.String(s.table), Key: key(pkSystem, skCursorKey), ConsistentRead: aws.Bool(true),
+		})
+		if err != nil {
+			return CursorKeys{}, translate(err)
+		}
+		var it cursorKeyItem
+		if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
+			return CursorKeys{}, translate(err)
+		}
+		if len(it.Secret) != cursorKeySize {
+			return CursorKeys{}, errors.New("no cursor key in the table: provision a tenant with fleetgroups-admin first")
+		}
+		now := s.Now()
+		retired := []retiredKeyItem{{ID: it.KeyID, Secret: it.Secret, RetiredAt: formatTime(now)}}
+		for _, r := range it.Retired {
+			if now.Sub(parseTime(r.RetiredAt)) < CursorKeyRetention {
+				retired = append(retired, r)
+			}
+		}
+		next := cursorKeyItem{PK: pkSystem, SK: skCursorKey, Secret: make([]byte, cursorKeySize), KeyID: it.KeyID + 1,
+			Retired: retired, Version: it.Version + 1}
+		if _, err := rand.Read(next.Secret); err != nil {
+			return CursorKeys{}, err
+		}
+		var tx txBuilder
+		tx.add(s.putIf(next, expression.Name(attrVersion).AttributeNotExists().Or(expression.Name(attrVersion).Equal(expression.Value(it.Version)))))
+		if tx.err != nil {
+			return CursorKeys{}, tx.err
+		}
+		err = s.transact(ctx, tx.items)
+		if failed, ok := failedChecks(err); ok && len(failed) > 0 && attempt < maxTxAttempts {
+			continue // rotated meanwhile
+		}
+		if err != nil {
+			return CursorKeys{}, translate(err)
+		}
+		return next.keys(), nil
+	}
 }
 
 // EnsureCursorKey creates the cursor secret if the table has none; racing
