@@ -212,11 +212,13 @@ func (a *API) serve(op routes.Operation, ep endpoint) http.Handler {
 			requestID = NewRequestID()
 		}
 		tenant := tenantOf(r)
+		// Every log line of the request, whoever writes it, names it.
+		r = r.WithContext(jsonlog.WithRequestID(r.Context(), requestID))
 		w.Header().Set("X-Request-Id", requestID)
 		for k, v := range problem.CommonHeaders() {
 			w.Header().Set(k, v)
 		}
-		w, r, waitMeter := a.startMetering(w, r, op, tenant, requestID)
+		w, r, waitMeter := a.startMetering(w, r, op, tenant)
 		defer waitMeter()
 		rec := &statusRecorder{ResponseWriter: w}
 		err := func() (err error) {
@@ -243,7 +245,7 @@ func (a *API) serve(op routes.Operation, ep endpoint) http.Handler {
 		}
 		attrs := []any{
 			"op", op, "method", r.Method, "path", r.URL.Path, "status", rec.status,
-			"duration_ms", time.Since(start).Milliseconds(), "request_id", requestID, "tenant", tenant,
+			"duration_ms", time.Since(start).Milliseconds(), "tenant", tenant,
 		}
 		switch {
 		case rec.status >= 500:

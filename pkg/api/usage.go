@@ -82,7 +82,7 @@ type meteredCallKey struct{}
 // the request that carries the count (for get-usage), and a function that
 // waits for the count, which serve defers so that no count outlives its
 // invocation.
-func (a *API) startMetering(w http.ResponseWriter, r *http.Request, op routes.Operation, tenant, requestID string) (http.ResponseWriter, *http.Request, func()) {
+func (a *API) startMetering(w http.ResponseWriter, r *http.Request, op routes.Operation, tenant string) (http.ResponseWriter, *http.Request, func()) {
 	if !auth.ValidTenantID(tenant) {
 		return w, r, func() {}
 	}
@@ -98,7 +98,7 @@ func (a *API) startMetering(w http.ResponseWriter, r *http.Request, op routes.Op
 		}
 		call.usage, call.err = a.meter.CountCall(mctx, tenant)
 		if call.err != nil {
-			a.log.WarnContext(ctx, "call not counted", "op", op, "tenant", tenant, "request_id", requestID, "error", call.err)
+			a.log.WarnContext(ctx, "call not counted", "op", op, "tenant", tenant, "error", call.err)
 		}
 	}()
 	return &meteredWriter{ResponseWriter: w, call: call}, r.WithContext(context.WithValue(ctx, meteredCallKey{}, call)),

@@ -33,6 +33,7 @@ import (
 	"github.com/fleetgroups/fleetgroups/pkg/routes"
 	"github.com/fleetgroups/fleetgroups/pkg/store"
 	"github.com/fleetgroups/fleetgroups/pkg/webhooks"
+	"github.com/fleetgroups/fleetgroups/pkg/xray"
 )
 
 // Config is what a function reads from its environment.
@@ -102,7 +103,7 @@ func TreeMaxDepth() (int, error) {
 // gateway takes, the JSON lines to stderr that a Lambda writes with
 // jsonlog (see start).
 func NewLogger(level slog.Level) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	return slog.New(jsonlog.ContextHandler(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
 }
 
 // AWSConfig is the SDK configuration of a function, built from what Lambda
@@ -293,7 +294,13 @@ func start(op routes.Operation) (Config, *store.Store, jsonlog.Logger) {
 		log.ErrorContext(ctx, "bad configuration", "op", op, "error", err)
 		os.Exit(1)
 	}
-	db, err := NewDynamoDB(cfg.Endpoint)
+	// With active tracing, every DynamoDB call of a sampled invocation is
+	// a subsegment of the function's segment (pkg/xray).
+	var traced []func(*middleware.Stack) error
+	if addr := os.Getenv(xray.EnvDaemonAddress); addr != "" {
+		traced = append(traced, xray.NewEmitter(addr).Middleware)
+	}
+	db, err := NewDynamoDB(cfg.Endpoint, traced...)
 	if err != nil {
 		log.ErrorContext(ctx, "no AWS configuration", "op", op, "error", err)
 		os.Exit(1)

@@ -22,6 +22,7 @@ import (
 	"github.com/fleetgroups/fleetgroups/pkg/app"
 	"github.com/fleetgroups/fleetgroups/pkg/gateway"
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
+	"github.com/fleetgroups/fleetgroups/pkg/jsonlog"
 	"github.com/fleetgroups/fleetgroups/pkg/routes"
 	"github.com/fleetgroups/fleetgroups/pkg/store"
 )
@@ -315,7 +316,7 @@ func TestMeteringFailureDoesNotFailTheCall(t *testing.T) {
 				t.Fatal(err)
 			}
 			logs := &lockedBuffer{}
-			log := slog.New(slog.NewJSONHandler(logs, nil))
+			log := slog.New(jsonlog.ContextHandler(slog.NewJSONHandler(logs, nil)))
 			e := newLoggedEnv(t, log, api.WithMeter(store.New(db, c.table))).withGateway(t, gateway.WithTimeout(c.timeout))
 
 			calls := []struct {

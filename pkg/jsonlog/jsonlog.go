@@ -18,6 +18,10 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/fleetgroups/fleetgroups/pkg/xray"
 )
 
 // Logger is what the project logs through: a *slog.Logger or a *Writer.
@@ -42,26 +46,26 @@ func New(out io.Writer, level slog.Level) *Writer {
 }
 
 // DebugContext logs at slog.LevelDebug; args are key–value pairs.
-func (w *Writer) DebugContext(_ context.Context, msg string, args ...any) {
-	w.log(slog.LevelDebug, msg, args)
+func (w *Writer) DebugContext(ctx context.Context, msg string, args ...any) {
+	w.log(ctx, slog.LevelDebug, msg, args)
 }
 
 // InfoContext logs at slog.LevelInfo; args are key–value pairs.
-func (w *Writer) InfoContext(_ context.Context, msg string, args ...any) {
-	w.log(slog.LevelInfo, msg, args)
+func (w *Writer) InfoContext(ctx context.Context, msg string, args ...any) {
+	w.log(ctx, slog.LevelInfo, msg, args)
 }
 
 // WarnContext logs at slog.LevelWarn; args are key–value pairs.
-func (w *Writer) WarnContext(_ context.Context, msg string, args ...any) {
-	w.log(slog.LevelWarn, msg, args)
+func (w *Writer) WarnContext(ctx context.Context, msg string, args ...any) {
+	w.log(ctx, slog.LevelWarn, msg, args)
 }
 
 // ErrorContext logs at slog.LevelError; args are key–value pairs.
-func (w *Writer) ErrorContext(_ context.Context, msg string, args ...any) {
-	w.log(slog.LevelError, msg, args)
+func (w *Writer) ErrorContext(ctx context.Context, msg string, args ...any) {
+	w.log(ctx, slog.LevelError, msg, args)
 }
 
-func (w *Writer) log(level slog.Level, msg string, args []any) {
+func (w *Writer) log(ctx context.Context, level slog.Level, msg string, args []any) {
 	if level < w.level {
 		return
 	}
@@ -71,9 +75,19 @@ func (w *Writer) log(level slog.Level, msg string, args []any) {
 	b = appendString(b, level.String())
 	b = append(b, `,"msg":`...)
 	b = appendString(b, msg)
+	b = appendArgs(b, args)
+	b = appendArgs(b, Correlation(ctx))
+	b = append(b, "}\n"...)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_, _ = w.out.Write(b)
+}
+
+// appendArgs appends key–value pairs as slog does: what is not a string key
+// with a value after it is the value of slog's !BADKEY. (The project passes
+// no slog.Attr.)
+func appendArgs(b []byte, args []any) []byte {
 	for len(args) > 0 {
-		// What is not a string key with a value after it is the value of
-		// slog's !BADKEY. (The project passes no slog.Attr.)
 		key, ok := args[0].(string)
 		if !ok || len(args) == 1 {
 			key = "!BADKEY"
@@ -86,10 +100,57 @@ func (w *Writer) log(level slog.Level, msg string, args []any) {
 		b = appendValue(b, args[0])
 		args = args[1:]
 	}
-	b = append(b, "}\n"...)
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	_, _ = w.out.Write(b)
+	return b
+}
+
+// Correlation of a request's log lines (issue 10 §3): every line of one
+// request carries the same request_id (the API's, which its answer's
+// X-Request-Id and problem documents show), aws_request_id (the Lambda
+// invocation's) and trace_id (its X-Ray trace), whatever logs it.
+
+type requestIDKey struct{}
+
+// WithRequestID returns ctx whose log lines carry request_id.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
+// Correlation is what ctx tells of the request it serves, as key–value
+// pairs: request_id, aws_request_id and trace_id, those it knows.
+func Correlation(ctx context.Context) []any {
+	if ctx == nil {
+		return nil
+	}
+	var out []any
+	if id, _ := ctx.Value(requestIDKey{}).(string); id != "" {
+		out = append(out, "request_id", id)
+	}
+	if lc, ok := lambdacontext.FromContext(ctx); ok && lc.AwsRequestID != "" {
+		out = append(out, "aws_request_id", lc.AwsRequestID)
+	}
+	if h := xray.FromContext(ctx); h.Root != "" {
+		out = append(out, "trace_id", h.Root)
+	}
+	return out
+}
+
+// ContextHandler is h adding Correlation's attributes to every record, for
+// what logs through a *slog.Logger (make run).
+func ContextHandler(h slog.Handler) slog.Handler { return contextHandler{h} }
+
+type contextHandler struct{ slog.Handler }
+
+func (c contextHandler) Handle(ctx context.Context, r slog.Record) error {
+	r.Add(Correlation(ctx)...)
+	return c.Handler.Handle(ctx, r)
+}
+
+func (c contextHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return contextHandler{c.Handler.WithAttrs(as)}
+}
+
+func (c contextHandler) WithGroup(name string) slog.Handler {
+	return contextHandler{c.Handler.WithGroup(name)}
 }
 
 // appendValue appends v as slog's JSONHandler writes a value of its kind.

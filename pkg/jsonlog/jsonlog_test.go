@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
 )
 
 type named string
@@ -36,7 +38,7 @@ func TestLinesAreSlogJSON(t *testing.T) {
 		args  []any
 	}{
 		{"request", slog.LevelInfo, "request", []any{"op", named("get-group"), "method", "GET", "path", "/v1/groups/g", "status", 200,
-			"duration_ms", int64(12), "request_id", "r-1", "tenant", "tn_a"}},
+			"duration_ms", int64(12), "tenant", "tn_a"}},
 		{"errors", slog.LevelError, "request failed", []any{"error", errors.New("boom\n\t\"x\""), "nil", nilErr, "marshaler", marshalingError{}}},
 		{"every-ascii-byte", slog.LevelWarn, ascii.String(), []any{ascii.String(), ascii.String()}},
 		{"unicode", slog.LevelInfo, "a\u2028b\u2029c\xffd\xe2\x80e<&>é😀", []any{"k\u2029", "\xc3"}},
@@ -49,7 +51,7 @@ func TestLinesAreSlogJSON(t *testing.T) {
 			var got, want bytes.Buffer
 			w := New(&got, slog.LevelDebug)
 			w.now = func() time.Time { return at }
-			ref := slog.New(slog.NewJSONHandler(&want, &slog.HandlerOptions{
+			ref := slog.New(ContextHandler(slog.NewJSONHandler(&want, &slog.HandlerOptions{
 				Level: slog.LevelDebug,
 				ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
 					if a.Key == slog.TimeKey && len(groups) == 0 {
@@ -57,9 +59,9 @@ func TestLinesAreSlogJSON(t *testing.T) {
 					}
 					return a
 				},
-			}))
+			})))
 			for _, l := range []Logger{w, ref} {
-				ctx := context.Background()
+				ctx := invocation()
 				switch c.level {
 				case slog.LevelDebug:
 					l.DebugContext(ctx, c.msg, c.args...)
@@ -74,11 +76,23 @@ func TestLinesAreSlogJSON(t *testing.T) {
 			if got.String() != want.String() {
 				t.Errorf("jsonlog wrote\n%s\nslog wrote\n%s", got.String(), want.String())
 			}
-			if got.Len() == 0 {
-				t.Error("nothing was written")
+			for _, f := range []string{`"request_id":"r-7"`, `"aws_request_id":"c6af9ac6-7b61-11e6-9a41-93e8deadbeef"`, `"trace_id":"1-5759e988-bd862e3fe1be46a994272793"`} {
+				if !strings.Contains(got.String(), f) {
+					t.Errorf("the line lacks %s: %s", f, got.String())
+				}
 			}
 		})
 	}
+}
+
+// invocation is the context of a request in a traced Lambda invocation:
+// the API's request id, the invocation's and its trace header, as
+// aws-lambda-go sets them.
+func invocation() context.Context {
+	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"})
+	//nolint:staticcheck // the key aws-lambda-go uses
+	ctx = context.WithValue(ctx, "x-amzn-trace-id", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
+	return WithRequestID(ctx, "r-7")
 }
 
 // TestLevelThreshold drops lines below the Writer's level and keeps the rest.

@@ -151,7 +151,7 @@ func (d *Deliverer) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSE
 	for _, r := range ev.Records {
 		var m Message
 		if err := json.Unmarshal([]byte(r.Body), &m); err != nil || m.Tenant == "" || m.WebhookID == "" {
-			d.Log.ErrorContext(ctx, "drop a message that is not a delivery", "messageId", r.MessageId)
+			d.Log.ErrorContext(ctx, "drop a message that is not a delivery", "message_id", r.MessageId)
 			continue
 		}
 		slot, ok := slots[m.Tenant]
@@ -165,7 +165,7 @@ func (d *Deliverer) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSE
 			receives, _ := strconv.Atoi(r.Attributes["ApproximateReceiveCount"])
 			retryIn, err := d.process(ctx, hooks, m, max(receives, 1))
 			if err != nil {
-				d.Log.ErrorContext(ctx, "webhook message failed", "tenant", m.Tenant, "webhookId", m.WebhookID, "error", err.Error())
+				d.Log.ErrorContext(ctx, "webhook message failed", "tenant", m.Tenant, "webhook_id", m.WebhookID, "error", err.Error())
 				retryIn = d.retryDelay(max(receives, 1))
 			}
 			if retryIn == 0 {
@@ -260,7 +260,7 @@ func (d *Deliverer) deliver(ctx context.Context, tenant string, w groups.Webhook
 		// it at a position no earlier than its time.
 		disabled, err := d.Store.DisableFailingWebhook(ctx, tenant, w.ID, ev.Time)
 		if disabled {
-			d.Log.WarnContext(ctx, "webhook disabled: its deliveries failed for a day", "tenant", tenant, "webhookId", w.ID, "failingSince", gaveUpSince)
+			d.Log.WarnContext(ctx, "webhook disabled: its deliveries failed for a day", "tenant", tenant, "webhook_id", w.ID, "failing_since", gaveUpSince)
 		}
 		return 0, err
 	}
