@@ -9,7 +9,6 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -91,21 +90,26 @@ type FleetgroupsStackProps struct {
 	QuotaPerDay float64
 	// TreeMaxDepth is the deepest a group may sit, 0 to groups.MaxDepth.
 	TreeMaxDepth int
+	// Alarms are the alarms' thresholds and who they mail (monitoring.go).
+	Alarms AlarmSettings
 }
 
 // NewFleetgroupsStack declares the whole API: the table, one Lambda per
 // operation, the REST API with its authorizer, the usage plan tenants' API
 // keys are attached to, the change feed's publisher on the table's stream,
-// and the webhook delivery queue with its deliverer.
+// the webhook delivery queue with its deliverer, and their monitoring: the
+// alarms, the topic they notify and the dashboard (monitoring.go).
 func NewFleetgroupsStack(scope constructs.Construct, id string, props *FleetgroupsStackProps) awscdk.Stack {
 	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
 
+	alarms := newAlarms(stack, props.Alarms.Email)
 	table := newTable(stack, props.DeletionProtection)
 	fns := newFunctions(stack, table, props)
-	newChangeFeed(stack, table, fns[routes.PublishChanges])
-	newWebhookDelivery(stack, fns[routes.PublishChanges], fns[routes.DeliverWebhooks])
-	api := newAPI(stack, fns, props.DeletionProtection)
+	newChangeFeed(stack, table, fns[routes.PublishChanges], alarms)
+	newWebhookDelivery(stack, fns[routes.PublishChanges], fns[routes.DeliverWebhooks], alarms)
+	api, accessLogs := newAPI(stack, fns, props.DeletionProtection)
 	plan := newUsagePlan(api, props)
+	newMonitoring(stack, alarms, props.Alarms, monitored{table: table, fns: fns, api: api, accessLogs: accessLogs})
 
 	awscdk.NewCfnOutput(stack, jsii.String("ApiUrl"), &awscdk.CfnOutputProps{
 		Value:       api.Url(),
@@ -117,6 +121,10 @@ func NewFleetgroupsStack(scope constructs.Construct, id string, props *Fleetgrou
 	})
 	awscdk.NewCfnOutput(stack, jsii.String("TableName"), &awscdk.CfnOutputProps{
 		Value: table.TableName(),
+	})
+	awscdk.NewCfnOutput(stack, jsii.String("AlarmTopicArn"), &awscdk.CfnOutputProps{
+		Value:       alarms.topic.TopicArn(),
+		Description: jsii.String("SNS topic every alarm notifies; subscribe on-call to it"),
 	})
 	return stack
 }
@@ -195,6 +203,12 @@ func newFunction(scope constructs.Construct, table awsdynamodb.Table, f routes.F
 		Timeout:      awscdk.Duration_Seconds(jsii.Number(timeoutSeconds(f.Operation))),
 		Role:         role,
 		LogGroup:     logs,
+		// Issue 10: a trace of every sampled request, from API Gateway's
+		// stage through the function (and its DynamoDB calls, as far as
+		// the code records them as subsegments). ACTIVE also grants the role
+		// xray:PutTraceSegments and xray:PutTelemetryRecords, on "*": X-Ray
+		// has no resources to name.
+		Tracing: awslambda.Tracing_ACTIVE,
 		Environment: &map[string]*string{
 			"TABLE_NAME":               table.TableName(),
 			"LOG_LEVEL":                jsii.String("info"),
@@ -345,7 +359,7 @@ func grantWebhooks(fn awslambda.Function, table awsdynamodb.Table) {
 // The publisher's role gets the stream reads and the queue's SendMessage
 // here, by name, rather than through DynamoEventSource and SqsDlq, which
 // would add ListStreams on "*" and the queue's other actions.
-func newChangeFeed(scope constructs.Construct, table awsdynamodb.Table, publisher awslambda.Function) {
+func newChangeFeed(scope constructs.Construct, table awsdynamodb.Table, publisher awslambda.Function, alarms *alarms) {
 	// The same events, for AWS-native consumers: detail-type the event's
 	// type, the tenant in the detail (pkg/changes.Bus).
 	bus := awsevents.NewEventBus(scope, jsii.String("ChangeBus"), &awsevents.EventBusProps{})
@@ -394,23 +408,7 @@ func newChangeFeed(scope constructs.Construct, table awsdynamodb.Table, publishe
 	// created, so the role's policy must exist first.
 	mapping.Node().AddDependency(publisher.Role())
 
-	newQueueAlarm(scope, "ChangeFailuresAlarm", routes.ChangeFailureAlarmDescription, failures)
-}
-
-// newQueueAlarm goes off as soon as queue holds a message (a lost batch, a
-// message no function could handle). It has no action yet.
-func newQueueAlarm(scope constructs.Construct, id, description string, queue awssqs.Queue) {
-	awscloudwatch.NewAlarm(scope, jsii.String(id), &awscloudwatch.AlarmProps{
-		AlarmDescription: jsii.String(description),
-		Metric: queue.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
-			Period:    awscdk.Duration_Seconds(jsii.Number(60)),
-			Statistic: awscloudwatch.Stats_MAXIMUM(),
-		}),
-		Threshold:          jsii.Number(1),
-		EvaluationPeriods:  jsii.Number(1),
-		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
-	})
+	alarms.queue("ChangeFailuresAlarm", routes.ChangeFailureAlarmDescription, failures)
 }
 
 // newWebhookDelivery declares the webhook delivery queue (issue 9 §6):
@@ -423,7 +421,7 @@ func newQueueAlarm(scope constructs.Construct, id, description string, queue aws
 // The roles get the queue's actions here, by name, rather than through
 // SqsEventSource and GrantSendMessages, which would add actions the
 // functions do not use (and KMS ones for a key the queue does not have).
-func newWebhookDelivery(scope constructs.Construct, publisher, deliverer awslambda.Function) {
+func newWebhookDelivery(scope constructs.Construct, publisher, deliverer awslambda.Function, alarms *alarms) {
 	deadLetters := awssqs.NewQueue(scope, jsii.String("WebhookDeadLetters"), &awssqs.QueueProps{
 		RetentionPeriod: awscdk.Duration_Days(jsii.Number(routes.WebhookDLQRetentionDays)),
 		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
@@ -467,7 +465,7 @@ func newWebhookDelivery(scope constructs.Construct, publisher, deliverer awslamb
 	// created, so the role's policy must exist first.
 	mapping.Node().AddDependency(deliverer.Role())
 
-	newQueueAlarm(scope, "WebhookDeadLettersAlarm", routes.WebhookDLQAlarmDescription, deadLetters)
+	alarms.queue("WebhookDeadLettersAlarm", routes.WebhookDLQAlarmDescription, deadLetters)
 }
 
 // changeFilterPattern is the event source mapping's one filter, in Lambda's
@@ -488,8 +486,9 @@ func changeFilterPattern() string {
 	return string(b)
 }
 
-// newAPI declares the REST API and one method per routes.Routes entry.
-func newAPI(scope constructs.Construct, fns map[routes.Operation]awslambda.Function, protected bool) awsapigateway.RestApi {
+// newAPI declares the REST API and one method per routes.Routes entry; it
+// returns the API and the log group of its access logs.
+func newAPI(scope constructs.Construct, fns map[routes.Operation]awslambda.Function, protected bool) (awsapigateway.RestApi, awslogs.LogGroup) {
 	accessLogs := awslogs.NewLogGroup(scope, jsii.String("ApiAccessLogs"), &awslogs.LogGroupProps{
 		Retention:     logRetention,
 		RemovalPolicy: removalPolicy(protected),
@@ -510,6 +509,8 @@ func newAPI(scope constructs.Construct, fns map[routes.Operation]awslambda.Funct
 			MetricsEnabled:       jsii.Bool(true),
 			AccessLogDestination: awsapigateway.NewLogGroupLogDestination(accessLogs),
 			AccessLogFormat:      awsapigateway.AccessLogFormat_Custom(jsii.String(routes.AccessLogFormat())),
+			// Issue 10: the stage starts the traces the functions continue.
+			TracingEnabled: jsii.Bool(true),
 		},
 	})
 
@@ -521,7 +522,7 @@ func newAPI(scope constructs.Construct, fns map[routes.Operation]awslambda.Funct
 
 	addRoutes(api, authorizer, fns)
 	addGatewayResponses(api)
-	return api
+	return api, accessLogs
 }
 
 // addRoutes builds the resource tree from the route paths, puts each route's

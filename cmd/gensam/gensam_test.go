@@ -432,6 +432,27 @@ func TestCheckTemplateReportsDrift(t *testing.T) {
 			want: []string{"GetGroupFunction: Architectures is [x86_64], want [arm64]"},
 		},
 		{
+			name: "tracing-missing-from-globals",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				delete(mapAt(t, doc, "Globals", "Function"), "Tracing")
+			},
+			want: []string{"CreateGroupFunction: Tracing is <nil>, want Active", "AuthorizerFunction: Tracing is <nil>"},
+		},
+		{
+			name: "tracing-passed-through-by-a-function",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				mapAt(t, doc, "Resources", get, "Properties")["Tracing"] = "PassThrough"
+			},
+			want: []string{"GetGroupFunction: Tracing is PassThrough, want Active"},
+		},
+		{
+			name: "stage-not-traced",
+			editDoc: func(t *testing.T, doc map[string]any) {
+				delete(mapAt(t, doc, "Resources", "Api", "Properties"), "TracingEnabled")
+			},
+			want: []string{"Api: TracingEnabled is <nil>, want true"},
+		},
+		{
 			name: "table-name-variable-missing",
 			editDoc: func(t *testing.T, doc map[string]any) {
 				delete(mapAt(t, doc, "Globals", "Function", "Environment", "Variables"), "TABLE_NAME")
@@ -1267,6 +1288,10 @@ func checkTemplate(doc map[string]any, fns []routes.Function, rs []routes.Route)
 				report("%s: %s is %v, want %v", id, s.key, v, s.want)
 			}
 		}
+		// Issue 10: every function traces actively.
+		if v := inherited(props, "Tracing"); v != "Active" {
+			report("%s: Tracing is %v, want Active", id, v)
+		}
 		if !isRef(inherited(props, "Environment", "Variables", "TABLE_NAME"), tableID) {
 			report("%s: environment TABLE_NAME is not a Ref to %s", id, tableID)
 		}
@@ -1397,6 +1422,10 @@ func checkTemplate(doc map[string]any, fns []routes.Function, rs []routes.Route)
 	}
 	if apiID != "" {
 		problems = append(problems, checkAuthorizer(apiID, at(resources[apiID], "Properties", "Auth"))...)
+		// Issue 10: the stage starts the traces the functions continue.
+		if v := at(resources[apiID], "Properties", "TracingEnabled"); v != true {
+			report("%s: TracingEnabled is %v, want true", apiID, v)
+		}
 		// Every call writes the tenant's usage item, which takes about
 		// routes.MaxTenantCallRate writes a second.
 		for _, limit := range []string{"RateLimit", "BurstLimit"} {
@@ -1746,7 +1775,7 @@ func checkQueueAlarm(id string, props any, queueID, description string) []string
 		{"Threshold", 1},
 		{"ComparisonOperator", "GreaterThanOrEqualToThreshold"},
 		{"TreatMissingData", "notBreaching"},
-		{"AlarmDescription", description},
+		{"AlarmDescription", description + " " + runbook},
 	} {
 		if v := at(props, s.key); !reflect.DeepEqual(v, s.want) {
 			problems = append(problems, fmt.Sprintf("%s: %s is %v, want %v", id, s.key, v, s.want))

@@ -45,6 +45,8 @@ const (
 	webhookAlarmID       = "WebhookDeadLettersAlarm"
 	// queueEventID is the deliverer's event: the webhook queue.
 	queueEventID = "Queue"
+	// runbook ends each alarm's description (as in the CDK stack).
+	runbook = "Runbook: docs/operations.md, What the alarms mean."
 )
 
 // functionID is the CloudFormation logical id of op's Lambda. The Makefile's
@@ -72,6 +74,9 @@ func generate() ([]byte, error) {
 			// running longer would only burn money on an answer nobody reads.
 			"Timeout", routes.LambdaTimeoutSeconds,
 			"MemorySize", routes.LambdaMemoryMB,
+			// Issue 10: X-Ray traces every sampled invocation; SAM grants
+			// the writes (AWSXrayWriteOnlyAccess) to each function's role.
+			"Tracing", "Active",
 			"Environment", obj("Variables", obj(
 				"TABLE_NAME", ref(tableID),
 				"LOG_LEVEL", "info",
@@ -287,6 +292,8 @@ func apiResource() *yaml.Node {
 				"DestinationArn", getAtt(logGroupID, "Arn"),
 				"Format", routes.AccessLogFormat(),
 			),
+			// Issue 10: the stage starts the traces the functions continue.
+			"TracingEnabled", true,
 			"GatewayResponses", gatewayResponses(),
 		),
 	)
@@ -622,18 +629,19 @@ func keepingQueue(days int) *yaml.Node {
 
 // failureAlarmResource goes off as soon as the failure queue holds a
 // message: the feed lost a batch, which can be replayed only while the
-// stream still holds it. It has no action yet.
+// stream still holds it. It has no action: the CDK stack's alarms notify
+// an SNS topic, the template has none (README, SAM).
 func failureAlarmResource() *yaml.Node {
 	return queueAlarm(failureQueueID, routes.ChangeFailureAlarmDescription)
 }
 
 // queueAlarm goes off as soon as queue holds a message, and not for want
-// of data.
+// of data; its description says where the runbook is, as the CDK stack's.
 func queueAlarm(queue, description string) *yaml.Node {
 	return obj(
 		"Type", "AWS::CloudWatch::Alarm",
 		"Properties", obj(
-			"AlarmDescription", description,
+			"AlarmDescription", description+" "+runbook,
 			"Namespace", "AWS/SQS",
 			"MetricName", "ApproximateNumberOfMessagesVisible",
 			"Dimensions", seq(obj("Name", "QueueName", "Value", getAtt(queue, "QueueName"))),
@@ -689,7 +697,7 @@ func webhookQueueResource() *yaml.Node {
 func webhookDeadLettersResource() *yaml.Node { return keepingQueue(routes.WebhookDLQRetentionDays) }
 
 // webhookAlarmResource goes off as soon as the dead-letter queue holds a
-// message. It has no action yet, as failureAlarmResource.
+// message. It has no action, as failureAlarmResource.
 func webhookAlarmResource() *yaml.Node {
 	return queueAlarm(webhookDeadLettersID, routes.WebhookDLQAlarmDescription)
 }
