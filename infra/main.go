@@ -51,11 +51,18 @@ import (
 const stackName = "Fleetgroups"
 
 // featureFlags are set in code rather than cdk.json so the tests synthesise
-// exactly what the CLI deploys.
-var featureFlags = map[string]any{
-	// Without it a changed authorizer is not redeployed to the stage.
-	"@aws-cdk/aws-apigateway:authorizerChangeDeploymentLogicalId": true,
-}
+// exactly what the CLI deploys: the recommended ones (flags.go) and the
+// app's own.
+var featureFlags = func() map[string]any {
+	flags := map[string]any{
+		// Without it a changed authorizer is not redeployed to the stage.
+		"@aws-cdk/aws-apigateway:authorizerChangeDeploymentLogicalId": true,
+	}
+	for k, v := range recommendedFlags {
+		flags[k] = v
+	}
+	return flags
+}()
 
 func main() {
 	defer jsii.Close()

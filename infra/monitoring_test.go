@@ -475,6 +475,39 @@ func dashboardBody(t *testing.T) (name any, body map[string]any) {
 	return p["DashboardName"], body
 }
 
+// accessLogGroup is the log group a stage's DestinationArn names, in
+// whichever form it names it (an Fn::GetAtt of its Arn, or an Fn::Join
+// around it).
+func accessLogGroup(t *testing.T, arn any) string {
+	t.Helper()
+	groups := resources(t, tmpl, "AWS::Logs::LogGroup")
+	var found []string
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			if id, ok := v["Ref"].(string); ok && groups[id] != nil {
+				found = append(found, id)
+			}
+			if att := asAnyList(v["Fn::GetAtt"]); len(att) == 2 && groups[fmt.Sprint(att[0])] != nil {
+				found = append(found, fmt.Sprint(att[0]))
+			}
+			for _, x := range v {
+				walk(x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		}
+	}
+	walk(arn)
+	if len(found) != 1 {
+		t.Fatalf("the access log destination %v names log groups %v", arn, found)
+	}
+	return found[0]
+}
+
 func TestTheDashboardShowsTrafficErrorsLatencyCapacityAndTenants(t *testing.T) {
 	// GIVEN the dashboard, its references resolved to logical ids
 	name, body := dashboardBody(t)
@@ -484,7 +517,7 @@ func TestTheDashboardShowsTrafficErrorsLatencyCapacityAndTenants(t *testing.T) {
 	stage := "@Ref:" + onlyID(t, resources(t, tmpl, "AWS::ApiGateway::Stage")) + "@"
 	table := "@Ref:" + onlyID(t, resources(t, tmpl, "AWS::DynamoDB::Table")) + "@"
 	stages := resources(t, tmpl, "AWS::ApiGateway::Stage")
-	accessLogs := props(stages[onlyID(t, stages)])["AccessLogSetting"].(map[string]any)["DestinationArn"].(map[string]any)["Fn::GetAtt"].([]any)[0]
+	accessLogs := accessLogGroup(t, props(stages[onlyID(t, stages)])["AccessLogSetting"].(map[string]any)["DestinationArn"])
 
 	// WHEN its widgets' metrics, alarms and queries are collected
 	metrics := map[string]bool{} // "namespace name dim value …|stat"

@@ -594,7 +594,7 @@ func TestLambdasMayTouchOnlyTheTableAndTheirLogs(t *testing.T) {
 					actions, targets := asList(st["Action"]), asList(st["Resource"])
 					// THEN it carries moves on in the store's terms only ...
 					if want, ok := wantMoves[fmt.Sprint(st["Sid"])]; ok {
-						if !reflect.DeepEqual(st, want) {
+						if !reflect.DeepEqual(sortedActions(st), sortedActions(want)) {
 							t.Errorf("statement %v, want the move grant %v", st, want)
 						}
 						moves++
@@ -603,7 +603,7 @@ func TestLambdasMayTouchOnlyTheTableAndTheirLogs(t *testing.T) {
 					// ... appends to feeds, reads the stream and reports
 					// lost batches in those terms only ...
 					if want, ok := wantPublisher[fmt.Sprint(st["Sid"])]; ok {
-						if !reflect.DeepEqual(st, want) {
+						if !reflect.DeepEqual(sortedActions(st), sortedActions(want)) {
 							t.Errorf("statement %v, want the publisher's grant %v", st, want)
 						}
 						publisher[fmt.Sprint(st["Sid"])]++
@@ -611,7 +611,7 @@ func TestLambdasMayTouchOnlyTheTableAndTheirLogs(t *testing.T) {
 					}
 					// ... delivers webhooks in those terms only ...
 					if want, ok := wantDeliverer[fmt.Sprint(st["Sid"])]; ok {
-						if !reflect.DeepEqual(st, want) {
+						if !reflect.DeepEqual(sortedActions(st), sortedActions(want)) {
 							t.Errorf("statement %v, want the deliverer's grant %v", st, want)
 						}
 						deliverer[fmt.Sprint(st["Sid"])]++
@@ -619,7 +619,7 @@ func TestLambdasMayTouchOnlyTheTableAndTheirLogs(t *testing.T) {
 					}
 					// ... counts calls in the store's terms only ...
 					if st["Condition"] != nil || st["Sid"] == wantMetering["Sid"] {
-						if !reflect.DeepEqual(st, wantMetering) {
+						if !reflect.DeepEqual(sortedActions(st), sortedActions(wantMetering)) {
 							t.Errorf("conditional statement %v, want the metering grant %v", st, wantMetering)
 						}
 						metering++
@@ -628,7 +628,7 @@ func TestLambdasMayTouchOnlyTheTableAndTheirLogs(t *testing.T) {
 					// ... sends its traces to X-Ray, which has no
 					// resources to name ...
 					if strings.HasPrefix(actions[0], "xray:") {
-						if !reflect.DeepEqual(st, xrayGrant) {
+						if !reflect.DeepEqual(sortedActions(st), sortedActions(xrayGrant)) {
 							t.Errorf("statement %v, want the X-Ray grant %v", st, xrayGrant)
 						}
 						tracing++
@@ -724,10 +724,23 @@ func TestLambdasMayTouchOnlyTheTableAndTheirLogs(t *testing.T) {
 	}
 }
 
+// sortedActions is st with its Action list sorted: IAM reads the actions
+// as a set, and @aws-cdk/aws-iam:minimizePolicies writes them sorted.
+func sortedActions(st map[string]any) map[string]any {
+	out := maps.Clone(st)
+	if l, ok := st["Action"].([]any); ok {
+		sorted := slices.Clone(l)
+		slices.SortFunc(sorted, func(a, b any) int { return strings.Compare(fmt.Sprint(a), fmt.Sprint(b)) })
+		out["Action"] = sorted
+	}
+	return out
+}
+
 // xrayGrant is what active tracing adds to every function's role: X-Ray's
-// writes, on "*" (X-Ray has no resource-level permissions).
+// writes, on "*" (X-Ray has no resource-level permissions), its actions
+// sorted as @aws-cdk/aws-iam:minimizePolicies writes them.
 var xrayGrant = map[string]any{
-	"Effect": "Allow", "Action": []any{"xray:PutTraceSegments", "xray:PutTelemetryRecords"}, "Resource": "*",
+	"Effect": "Allow", "Action": []any{"xray:PutTelemetryRecords", "xray:PutTraceSegments"}, "Resource": "*",
 }
 
 // asList reads an IAM Action or Resource, which is a string or a list;
@@ -1308,10 +1321,8 @@ func TestAccessLogsAreJSONWithTheTenant(t *testing.T) {
 			t.Errorf("%s = %q, want %q", k, format[k], v)
 		}
 	}
-	dest := setting["DestinationArn"].(map[string]any)["Fn::GetAtt"].([]any)[0].(string)
-	if _, ok := resources(t, tmpl, "AWS::Logs::LogGroup")[dest]; !ok {
-		t.Errorf("access logs go to %s, not a log group", dest)
-	}
+	// (accessLogGroup fails the test unless it names one log group.)
+	accessLogGroup(t, setting["DestinationArn"])
 	check(t, func() {
 		tmpl.HasResourceProperties(jsii.String("AWS::ApiGateway::Stage"), &map[string]any{
 			"MethodSettings": assertions.Match_ArrayWith(&[]any{
