@@ -102,20 +102,26 @@ func (it cursorKeyItem) keys() CursorKeys {
 // RotateCursorKey replaces it; the API's functions only read them, so
 // read-only functions stay read-only.
 func (s *Store) CursorKeys(ctx context.Context) (CursorKeys, error) {
+	it, err := s.cursorKeyItem(ctx)
+	return it.keys(), err
+}
+
+// cursorKeyItem reads the cursor keys' item, which must hold a key.
+func (s *Store) cursorKeyItem(ctx context.Context) (cursorKeyItem, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: aws.String(s.table), Key: key(pkSystem, skCursorKey), ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return CursorKeys{}, translate(err)
+		return cursorKeyItem{}, translate(err)
 	}
 	var it cursorKeyItem
 	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
-		return CursorKeys{}, translate(err)
+		return cursorKeyItem{}, translate(err)
 	}
 	if len(it.Secret) != cursorKeySize {
-		return CursorKeys{}, translate(errors.New("no cursor key in the table: provision a tenant with fleetgroups-admin first"))
+		return cursorKeyItem{}, translate(errors.New("no cursor key in the table: provision a tenant with fleetgroups-admin first"))
 	}
-	return it.keys(), nil
+	return it, nil
 }
 
 // RotateCursorKey makes a new key current. The one it replaces still opens
@@ -123,18 +129,9 @@ func (s *Store) CursorKeys(ctx context.Context) (CursorKeys, error) {
 // the cursors they sealed are invalid_cursor from then on.
 func (s *Store) RotateCursorKey(ctx context.Context) (CursorKeys, error) {
 	for attempt := 1; ; attempt++ {
-		out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-			TableName: aws.String(s.table), Key: key(pkSystem, skCursorKey), ConsistentRead: aws.Bool(true),
-		})
+		it, err := s.cursorKeyItem(ctx)
 		if err != nil {
-			return CursorKeys{}, translate(err)
-		}
-		var it cursorKeyItem
-		if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
-			return CursorKeys{}, translate(err)
-		}
-		if len(it.Secret) != cursorKeySize {
-			return CursorKeys{}, errors.New("no cursor key in the table: provision a tenant with fleetgroups-admin first")
+			return CursorKeys{}, err
 		}
 		now := s.Now()
 		retired := []retiredKeyItem{{ID: it.KeyID, Secret: it.Secret, RetiredAt: formatTime(now)}}

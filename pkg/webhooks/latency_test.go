@@ -139,9 +139,9 @@ func BenchmarkDeliveryThroughput(b *testing.B) {
 	if err := q.Send(ctx, msgs); err != nil {
 		b.Fatal(err)
 	}
-	for q.Pending() > 0 {
-		time.Sleep(time.Millisecond)
-	}
+	storetest.Await(b, time.Millisecond, func() (bool, string) {
+		return q.Pending() == 0, fmt.Sprintf("%d messages not delivered", q.Pending())
+	})
 	took := time.Since(start)
 	cancel()
 	<-done
