@@ -76,6 +76,8 @@ const usage = `usage: fleetgroups [--api URL] [--token TOKEN] [--output table|js
   members remove GROUP TYPE ID
   items list TYPE
   items get TYPE ID
+  items put TYPE ID --name NAME [--enterprise NAME]
+  items delete TYPE ID
   usage
 
 TYPE is vehicles, users, services, products or devices. FLEETGROUPS_API and
@@ -218,6 +220,17 @@ func (r *cli) command(ctx context.Context, args []string) error {
 		return r.itemsList(ctx, args[2:])
 	case "items get":
 		return r.itemsGet(ctx, args[2:])
+	case "items put":
+		return r.itemsPut(ctx, args[2:])
+	case "items delete":
+		if len(args) != 4 {
+			return usageError("items delete TYPE ID")
+		}
+		status, body, err := r.itemDelete(ctx, args[2], args[3])
+		if err != nil {
+			return err
+		}
+		return client.Check(status, body)
 	}
 	if len(args) == 1 && args[0] == "usage" {
 		res, err := r.api.GetUsageWithResponse(ctx)
@@ -619,4 +632,107 @@ func (r *cli) itemsGet(ctx context.Context, args []string) error {
 		return err
 	}
 	return r.print(item, itemHeader, [][]string{itemRow(*item)})
+}
+
+func (r *cli) itemsPut(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("items put", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	name := fs.String("name", "", "the item's name")
+	enterprise := fs.String("enterprise", "", "the partner's customer it belongs to")
+	if err := fs.Parse(reorder(args)); err != nil || fs.NArg() != 2 || *name == "" {
+		return usageError("items put TYPE ID --name NAME [--enterprise NAME]")
+	}
+	body := client.PutItem{Name: *name}
+	if *enterprise != "" {
+		body.Enterprise = enterprise
+	}
+	status, raw, item, err := r.itemPut(ctx, fs.Arg(0), fs.Arg(1), body)
+	if err != nil {
+		return err
+	}
+	if err := client.Check(status, raw); err != nil {
+		return err
+	}
+	return r.print(item, itemHeader, [][]string{itemRow(*item)})
+}
+
+// itemPut registers an item of type t (a route, and so a client method,
+// per type); the item is the answer's, 201 or 200.
+func (r *cli) itemPut(ctx context.Context, t, id string, body client.PutItem) (int, []byte, *client.Item, error) {
+	pick := func(status int, raw []byte, created, replaced *client.Item) (int, []byte, *client.Item, error) {
+		if created != nil {
+			return status, raw, created, nil
+		}
+		return status, raw, replaced, nil
+	}
+	switch t {
+	case "vehicles":
+		res, err := r.api.PutItemVehiclesWithResponse(ctx, id, &client.PutItemVehiclesParams{}, body)
+		if err != nil {
+			return 0, nil, nil, err
+		}
+		return pick(res.StatusCode(), res.Body, res.JSON201, res.JSON200)
+	case "users":
+		res, err := r.api.PutItemUsersWithResponse(ctx, id, &client.PutItemUsersParams{}, body)
+		if err != nil {
+			return 0, nil, nil, err
+		}
+		return pick(res.StatusCode(), res.Body, res.JSON201, res.JSON200)
+	case "services":
+		res, err := r.api.PutItemServicesWithResponse(ctx, id, &client.PutItemServicesParams{}, body)
+		if err != nil {
+			return 0, nil, nil, err
+		}
+		return pick(res.StatusCode(), res.Body, res.JSON201, res.JSON200)
+	case "products":
+		res, err := r.api.PutItemProductsWithResponse(ctx, id, &client.PutItemProductsParams{}, body)
+		if err != nil {
+			return 0, nil, nil, err
+		}
+		return pick(res.StatusCode(), res.Body, res.JSON201, res.JSON200)
+	case "devices":
+		res, err := r.api.PutItemDevicesWithResponse(ctx, id, &client.PutItemDevicesParams{}, body)
+		if err != nil {
+			return 0, nil, nil, err
+		}
+		return pick(res.StatusCode(), res.Body, res.JSON201, res.JSON200)
+	}
+	return 0, nil, nil, usageError("TYPE is vehicles, users, services, products or devices, not " + t)
+}
+
+// itemDelete deletes an item of type t from every group and the registry.
+func (r *cli) itemDelete(ctx context.Context, t, id string) (int, []byte, error) {
+	switch t {
+	case "vehicles":
+		res, err := r.api.DeleteItemVehiclesWithResponse(ctx, id, &client.DeleteItemVehiclesParams{})
+		if err != nil {
+			return 0, nil, err
+		}
+		return res.StatusCode(), res.Body, nil
+	case "users":
+		res, err := r.api.DeleteItemUsersWithResponse(ctx, id, &client.DeleteItemUsersParams{})
+		if err != nil {
+			return 0, nil, err
+		}
+		return res.StatusCode(), res.Body, nil
+	case "services":
+		res, err := r.api.DeleteItemServicesWithResponse(ctx, id, &client.DeleteItemServicesParams{})
+		if err != nil {
+			return 0, nil, err
+		}
+		return res.StatusCode(), res.Body, nil
+	case "products":
+		res, err := r.api.DeleteItemProductsWithResponse(ctx, id, &client.DeleteItemProductsParams{})
+		if err != nil {
+			return 0, nil, err
+		}
+		return res.StatusCode(), res.Body, nil
+	case "devices":
+		res, err := r.api.DeleteItemDevicesWithResponse(ctx, id, &client.DeleteItemDevicesParams{})
+		if err != nil {
+			return 0, nil, err
+		}
+		return res.StatusCode(), res.Body, nil
+	}
+	return 0, nil, usageError("TYPE is vehicles, users, services, products or devices, not " + t)
 }

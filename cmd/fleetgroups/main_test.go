@@ -90,6 +90,21 @@ func TestSession(t *testing.T) {
 	if code, out, _ = s.run("", "groups", "list", "--parent", region.ID); code != exitOK || !strings.Contains(out, "Depot One") || strings.Contains(out, "Region North") {
 		t.Fatalf("list children: %d %q", code, out)
 	}
+	if code, out, errOut = s.run("", "items", "put", "vehicles", "veh-1", "--name", "Van 1", "--enterprise", "Acme"); code != exitOK || !strings.Contains(out, "Van 1") {
+		t.Fatalf("items put: %d %q %q", code, out, errOut)
+	}
+	if code, out, _ = s.run("", "items", "list", "vehicles"); code != exitOK || !strings.Contains(out, "veh-1") || !strings.Contains(out, "Acme") {
+		t.Fatalf("items list: %d %q", code, out)
+	}
+	if code, out, _ = s.run("", "--output", "json", "items", "get", "vehicles", "veh-1"); code != exitOK || !strings.Contains(out, `"name": "Van 1"`) {
+		t.Fatalf("items get: %d %q", code, out)
+	}
+	if code, _, _ = s.run("", "items", "delete", "vehicles", "veh-1"); code != exitOK {
+		t.Fatalf("items delete: %d", code)
+	}
+	if code, _, _ = s.run("", "items", "get", "vehicles", "veh-1"); code != exitNotFound {
+		t.Fatalf("items get after the delete: %d", code)
+	}
 	if code, out, _ = s.run("", "usage"); code != exitOK || !strings.Contains(out, "CALLS TODAY") {
 		t.Fatalf("usage: %d %q", code, out)
 	}
