@@ -162,7 +162,7 @@ func newMonitoring(scope constructs.Construct, a *alarms, s AlarmSettings, m mon
 
 	// The API, at the stage.
 	a.above("Api5xxRate", fmt.Sprintf("More than %s of the %s stage's requests were answered 5xx in 5 minutes "+
-		"(5XXError / Count). Find the failing routes in the access logs (status, errorType, resourcePath), then the "+
+		"(5XXError / Count). Find the failing routes in the access logs (status, error_type, resource_path), then the "+
 		"function's errors in its log group and its X-Ray traces. %s", percent(s.ServerErrorRate), routes.Stage, runbook),
 		awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
 			Expression: jsii.String("serverErrors / requests"),
@@ -175,7 +175,7 @@ func newMonitoring(scope constructs.Construct, a *alarms, s AlarmSettings, m mon
 		}), s.ServerErrorRate)
 	a.above("Api4xxCount", fmt.Sprintf("More than %s of the %s stage's answers were 4xx in 5 minutes (4XXError). "+
 		"A partner sending bad requests or a revoked token (401, 403), a tenant over its throttle or quota (429), or a "+
-		"deploy that broke a route: the access logs say which tenant (tenantId) and why (status, errorType). %s",
+		"deploy that broke a route: the access logs say which tenant (tenant) and why (status, error_type). %s",
 		number(s.ClientErrors), routes.Stage, runbook),
 		stage.MetricClientError(sum), s.ClientErrors)
 
@@ -354,7 +354,7 @@ func newDashboard(scope constructs.Construct, a *alarms, m monitored) {
 		alarmRefs[i] = al
 	}
 	// Requests without a tenant (public routes, refused tokens) log "-".
-	const tenantFilter = `filter ispresent(tenantId) and tenantId != "-" and tenantId != ""`
+	const tenantFilter = `filter ispresent(tenant) and tenant != "-" and tenant != ""`
 
 	d := awscloudwatch.NewDashboard(scope, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
 		DashboardName:   jsii.String(a.stackName),
@@ -398,10 +398,10 @@ func newDashboard(scope constructs.Construct, a *alarms, m monitored) {
 	)
 	d.AddWidgets(
 		tenants("Requests per tenant (access logs)",
-			"fields tenantId", tenantFilter,
-			"stats count(*) as requests by tenantId", "sort requests desc", "limit 100"),
+			"fields tenant", tenantFilter,
+			"stats count(*) as requests by tenant", "sort requests desc", "limit 100"),
 		tenants("Error answers per tenant (access logs)",
-			"fields tenantId, status", tenantFilter, "filter status like /^[45]/",
-			"stats count(*) as answers by tenantId, status", "sort answers desc", "limit 100"),
+			"fields tenant, status", tenantFilter, "filter status like /^[45]/",
+			"stats count(*) as answers by tenant, status", "sort answers desc", "limit 100"),
 	)
 }

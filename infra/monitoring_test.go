@@ -579,7 +579,7 @@ func TestTheDashboardShowsTrafficErrorsLatencyCapacityAndTenants(t *testing.T) {
 		}
 	}
 	// AND, from the access logs, requests and error answers per tenant
-	for _, stats := range []string{"stats count(*) as requests by tenantId", "stats count(*) as answers by tenantId, status"} {
+	for _, stats := range []string{"stats count(*) as requests by tenant", "stats count(*) as answers by tenant, status"} {
 		if !slices.ContainsFunc(queries, func(q string) bool {
 			return strings.HasPrefix(q, fmt.Sprintf("SOURCE '@Ref:%s@' | ", accessLogs)) && strings.Contains(q, stats)
 		}) {

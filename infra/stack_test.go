@@ -1304,17 +1304,25 @@ func TestAccessLogsAreJSONWithTheTenant(t *testing.T) {
 		t.Fatalf("access log format is not a JSON object: %v", err)
 	}
 	want := map[string]string{
-		"requestId":      "$context.requestId",
-		"ip":             "$context.identity.sourceIp",
-		"caller":         "$context.identity.caller",
-		"user":           "$context.identity.user",
-		"requestTime":    "$context.requestTime",
-		"httpMethod":     "$context.httpMethod",
-		"resourcePath":   "$context.resourcePath",
-		"status":         "$context.status",
-		"protocol":       "$context.protocol",
-		"responseLength": "$context.responseLength",
-		"tenantId":       "$context.authorizer.tenantId",
+		"request_id":             "$context.requestId",
+		"ip":                     "$context.identity.sourceIp",
+		"caller":                 "$context.identity.caller",
+		"user":                   "$context.identity.user",
+		"request_time":           "$context.requestTime",
+		"method":                 "$context.httpMethod",
+		"resource_path":          "$context.resourcePath",
+		"path":                   "$context.path",
+		"status":                 "$context.status",
+		"protocol":               "$context.protocol",
+		"response_length":        "$context.responseLength",
+		"tenant":                 "$context.authorizer.tenantId",
+		"api_key_id":             "$context.identity.apiKeyId",
+		"response_latency_ms":    "$context.responseLatency",
+		"integration_latency_ms": "$context.integrationLatency",
+		"error_type":             "$context.error.responseType",
+	}
+	if len(format) != len(want) {
+		t.Errorf("access log fields %v, want %v", format, want)
 	}
 	for k, v := range want {
 		if format[k] != v {

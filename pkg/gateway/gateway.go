@@ -134,8 +134,8 @@ func (g *Gateway) invoke(w http.ResponseWriter, r *http.Request, rt routes.Route
 		return
 	}
 	writeProxyResponse(w, res)
-	g.log.Info("gateway", "requestId", requestID, "httpMethod", r.Method, "resourcePath", rt.Path,
-		"status", res.StatusCode, "tenantId", event.RequestContext.Authorizer[auth.ContextTenantID], "latency_ms", time.Since(start).Milliseconds())
+	g.log.Info("gateway", "request_id", requestID, "method", r.Method, "resource_path", rt.Path,
+		"status", res.StatusCode, "tenant", event.RequestContext.Authorizer[auth.ContextTenantID], "latency_ms", time.Since(start).Milliseconds())
 }
 
 // run invokes op's handler as Lambda does: its context ends at the

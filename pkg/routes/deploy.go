@@ -55,25 +55,26 @@ const (
 const EnvTreeMaxDepth = "TREE_MAX_DEPTH"
 
 // accessLogFields are the access log's JSON fields and their API Gateway
-// variables; tenantId is what the authorizer resolved, so every line can be
-// traced to a tenant.
+// variables, named as the functions' log lines name the same things
+// (request_id, method, path, status, tenant, …_ms); tenant is what the
+// authorizer resolved, so every line can be traced to a tenant.
 var accessLogFields = [][2]string{
-	{"requestId", "$context.requestId"},
+	{"request_id", "$context.requestId"},
 	{"ip", "$context.identity.sourceIp"},
 	{"caller", "$context.identity.caller"},
 	{"user", "$context.identity.user"},
-	{"requestTime", "$context.requestTime"},
-	{"httpMethod", "$context.httpMethod"},
-	{"resourcePath", "$context.resourcePath"},
+	{"request_time", "$context.requestTime"},
+	{"method", "$context.httpMethod"},
+	{"resource_path", "$context.resourcePath"},
 	{"path", "$context.path"},
 	{"status", "$context.status"},
 	{"protocol", "$context.protocol"},
-	{"responseLength", "$context.responseLength"},
-	{"tenantId", "$context.authorizer.tenantId"},
-	{"apiKeyId", "$context.identity.apiKeyId"},
-	{"responseLatency", "$context.responseLatency"},
-	{"integrationLatency", "$context.integrationLatency"},
-	{"errorType", "$context.error.responseType"},
+	{"response_length", "$context.responseLength"},
+	{"tenant", "$context.authorizer.tenantId"},
+	{"api_key_id", "$context.identity.apiKeyId"},
+	{"response_latency_ms", "$context.responseLatency"},
+	{"integration_latency_ms", "$context.integrationLatency"},
+	{"error_type", "$context.error.responseType"},
 }
 
 // AccessLogFormat is the access log format: one JSON object per request.
