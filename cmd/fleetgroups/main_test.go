@@ -159,3 +159,16 @@ func TestNoTokenAndWrongTenant(t *testing.T) {
 		t.Fatalf("--version: %d %q", code, out.String())
 	}
 }
+
+// TestProgress: the bulk add's progress bar redraws one line on the error
+// output, filled in proportion.
+func TestProgress(t *testing.T) {
+	var out bytes.Buffer
+	r := &cli{errOut: &out}
+	r.progress(50, 200)
+	r.progress(200, 200)
+	want := "\r[#######" + strings.Repeat(" ", 23) + "] 50/200\r[" + strings.Repeat("#", 30) + "] 200/200"
+	if out.String() != want {
+		t.Fatalf("progress drew %q, want %q", out.String(), want)
+	}
+}
