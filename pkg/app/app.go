@@ -167,6 +167,7 @@ func newDynamoDB(cfg aws.Config, endpoint string, readTimeout time.Duration) *dy
 			o.HTTPClient = b.WithReadTimeout(readTimeout)
 		}
 		o.Retryer = NewRetryer()
+		o.EndpointResolverV2 = &endpointCache{next: o.EndpointResolverV2}
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)
 			// DynamoDB Local's CRC32 header does not match some error
