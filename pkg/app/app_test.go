@@ -200,3 +200,33 @@ func TestSilentConnectionIsRetried(t *testing.T) {
 		t.Errorf("%d attempts, want 2", n)
 	}
 }
+
+func TestInvocationProcs(t *testing.T) {
+	cases := []struct {
+		name       string
+		gomaxprocs string
+		memoryMB   string
+		numCPU     int
+		want       int
+		set        bool
+	}{
+		{"256-mb-one-p", "", "256", 2, 1, true},
+		{"128-mb", "", "128", 2, 1, true},
+		{"one-vcpu", "", "1769", 2, 1, true},
+		{"past-one-vcpu", "", "1770", 2, 2, true},
+		{"no-more-than-the-vm-shows", "", "10240", 2, 2, true},
+		{"largest", "", "10240", 6, 6, true},
+		{"gomaxprocs-set-by-the-deployer", "4", "256", 2, 0, false},
+		{"not-on-lambda", "", "", 2, 0, false},
+		{"nonsense", "", "lots", 2, 0, false},
+		{"zero", "", "0", 2, 0, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, set := invocationProcs(c.gomaxprocs, c.memoryMB, c.numCPU)
+			if got != c.want || set != c.set {
+				t.Errorf("invocationProcs(%q, %q, %d) = %d, %v; want %d, %v", c.gomaxprocs, c.memoryMB, c.numCPU, got, set, c.want, c.set)
+			}
+		})
+	}
+}
