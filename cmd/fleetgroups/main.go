@@ -326,7 +326,7 @@ func (r *cli) groupsCreate(ctx context.Context, args []string) error {
 	fs.SetOutput(io.Discard)
 	parent := fs.String("parent", "", "the parent group")
 	desc := fs.String("description", "", "a description")
-	if err := fs.Parse(reorder(args)); err != nil || fs.NArg() != 1 {
+	if err := parse(fs, args); err != nil || fs.NArg() != 1 {
 		return usageError("groups create NAME [--parent ID] [--description TEXT]")
 	}
 	body := client.CreateGroupJSONRequestBody{Name: fs.Arg(0)}
@@ -347,7 +347,7 @@ func (r *cli) groupsDelete(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("groups delete", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	cascade := fs.Bool("cascade", false, "delete the whole subtree")
-	if err := fs.Parse(reorder(args)); err != nil || fs.NArg() != 1 {
+	if err := parse(fs, args); err != nil || fs.NArg() != 1 {
 		return usageError("groups delete ID [--cascade]")
 	}
 	params := &client.DeleteGroupParams{}
@@ -364,22 +364,39 @@ func (r *cli) groupsDelete(ctx context.Context, args []string) error {
 	return r.group(res.StatusCode(), res.Body, res.JSON200)
 }
 
-// reorder puts flags before the positional arguments, so that both
-// "create NAME --parent X" and "create --parent X NAME" parse.
-func reorder(args []string) []string {
+// parse parses args with fs wherever its flags stand among the positional
+// arguments, so that both "create NAME --parent X" and "create --parent X
+// NAME" parse. A flag takes the next argument as its value unless it is a
+// boolean one or holds "="; after "--" everything is positional (a name
+// that starts with "-").
+func parse(fs *flag.FlagSet, args []string) error {
 	var flags, rest []string
 	for i := 0; i < len(args); i++ {
-		if strings.HasPrefix(args[i], "-") && args[i] != "-" {
-			flags = append(flags, args[i])
-			if !strings.Contains(args[i], "=") && i+1 < len(args) && args[i] != "--cascade" && args[i] != "-cascade" {
-				flags = append(flags, args[i+1])
-				i++
-			}
+		a := args[i]
+		if a == "--" {
+			rest = append(rest, args[i+1:]...)
+			break
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			rest = append(rest, a)
 			continue
 		}
-		rest = append(rest, args[i])
+		flags = append(flags, a)
+		name := strings.TrimLeft(a, "-")
+		if f := fs.Lookup(name); f != nil && !isBoolFlag(f) {
+			if i+1 == len(args) {
+				return fmt.Errorf("flag needs an argument: %s", a)
+			}
+			flags = append(flags, args[i+1])
+			i++
+		}
 	}
-	return append(flags, rest...)
+	return fs.Parse(append(append(flags, "--"), rest...))
+}
+
+func isBoolFlag(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
 }
 
 func (r *cli) membersList(ctx context.Context, args []string) error {
@@ -417,7 +434,7 @@ func (r *cli) membersAdd(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("members add", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	file := fs.String("file", "", `one "TYPE ID" per line; - reads stdin`)
-	if err := fs.Parse(reorder(args)); err != nil {
+	if err := parse(fs, args); err != nil {
 		return usageError("members add GROUP TYPE ID | members add GROUP --file FILE")
 	}
 	switch {
@@ -639,7 +656,7 @@ func (r *cli) itemsPut(ctx context.Context, args []string) error {
 	fs.SetOutput(io.Discard)
 	name := fs.String("name", "", "the item's name")
 	enterprise := fs.String("enterprise", "", "the partner's customer it belongs to")
-	if err := fs.Parse(reorder(args)); err != nil || fs.NArg() != 2 || *name == "" {
+	if err := parse(fs, args); err != nil || fs.NArg() != 2 || *name == "" {
 		return usageError("items put TYPE ID --name NAME [--enterprise NAME]")
 	}
 	body := client.PutItem{Name: *name}

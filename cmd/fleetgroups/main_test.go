@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -170,5 +173,47 @@ func TestProgress(t *testing.T) {
 	want := "\r[#######" + strings.Repeat(" ", 23) + "] 50/200\r[" + strings.Repeat("#", 30) + "] 200/200"
 	if out.String() != want {
 		t.Fatalf("progress drew %q, want %q", out.String(), want)
+	}
+}
+
+// TestParseFlagsAmongArguments: flags parse before, between and after the
+// positional arguments, a boolean flag takes no value, and "--" ends them.
+func TestParseFlagsAmongArguments(t *testing.T) {
+	cases := []struct {
+		name    string
+		args    []string
+		parent  string
+		cascade bool
+		rest    []string
+		fails   bool
+	}{
+		{"flag-after", []string{"Depot", "--parent", "grp_1"}, "grp_1", false, []string{"Depot"}, false},
+		{"flag-before", []string{"--parent", "grp_1", "Depot"}, "grp_1", false, []string{"Depot"}, false},
+		{"flag-with-equals", []string{"-parent=grp_1", "Depot"}, "grp_1", false, []string{"Depot"}, false},
+		{"boolean-before-takes-no-value", []string{"--cascade", "grp_1"}, "", true, []string{"grp_1"}, false},
+		{"boolean-after", []string{"grp_1", "--cascade"}, "", true, []string{"grp_1"}, false},
+		{"both", []string{"--cascade", "x", "--parent", "grp_2", "y"}, "grp_2", true, []string{"x", "y"}, false},
+		{"dash-dash-ends-flags", []string{"--parent", "grp_1", "--", "-Depot", "--cascade"}, "grp_1", false, []string{"-Depot", "--cascade"}, false},
+		{"stdin-dash-is-an-argument", []string{"-", "--parent", "grp_1"}, "grp_1", false, []string{"-"}, false},
+		{"unknown-flag", []string{"--colour", "red", "Depot"}, "", false, nil, true},
+		{"value-missing", []string{"Depot", "--parent"}, "", false, nil, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+			fs.SetOutput(io.Discard)
+			parent := fs.String("parent", "", "")
+			cascade := fs.Bool("cascade", false, "")
+			err := parse(fs, c.args)
+			if c.fails {
+				if err == nil {
+					t.Fatalf("parse(%q) = nil, want an error", c.args)
+				}
+				return
+			}
+			if err != nil || *parent != c.parent || *cascade != c.cascade || !slices.Equal(fs.Args(), c.rest) {
+				t.Errorf("parse(%q): parent %q, cascade %v, args %q, %v; want %q, %v, %q", c.args, *parent, *cascade, fs.Args(), err, c.parent, c.cascade, c.rest)
+			}
+		})
 	}
 }
