@@ -359,17 +359,18 @@ func TestRuntimeAPIProtocol(t *testing.T) {
 }
 
 // TestRealFunctions runs get-group, get-openapi, publish-changes (which
-// answers null, not a proxy response) and the baseline for one short round
-// each against DynamoDB Local, through the TLS proxy.
+// answers null, not a proxy response), deliver-webhooks (an SQS event in,
+// its batch item failures out, and SQS calls) and the baseline for one
+// short round each against DynamoDB Local, through the TLS proxy.
 func TestRealFunctions(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds four Lambdas")
+		t.Skip("builds five Lambdas")
 	}
 	t.Parallel()
 	o := options{
 		Root:      "../..",
 		BuildDir:  t.TempDir(),
-		Functions: []routes.Operation{routes.GetGroup, routes.GetOpenAPI, routes.PublishChanges},
+		Functions: []routes.Operation{routes.GetGroup, routes.GetOpenAPI, routes.PublishChanges, routes.DeliverWebhooks},
 		Rounds:    1,
 		Warm:      2,
 		// Throttled, warm calls open a new connection now and then (5 to 8
@@ -405,6 +406,12 @@ func TestRealFunctions(t *testing.T) {
 	}
 	if g := byName["publish-changes"]; g.Warm.Requests["BatchWriteItem"] != 1 || g.Statuses["published"] != 1+o.Warm {
 		t.Errorf("publish-changes: %v per warm call, answers %v; want one BatchWriteItem (its sample record's event), all published", g.Warm.Requests, g.Statuses)
+	}
+	// The demo webhook's URL is a loopback address, which a deployed
+	// deliverer refuses to dial: each delivery fails, is recorded, and its
+	// retry delayed through SQS.
+	if g := byName["deliver-webhooks"]; g.Warm.Requests["TransactWriteItems"] != 1 || g.Statuses["retried"] != 1+o.Warm {
+		t.Errorf("deliver-webhooks: %v per warm call, answers %v; want the attempt recorded, all retried", g.Warm.Requests, g.Statuses)
 	}
 	var out bytes.Buffer
 	printReport(&out, rep)

@@ -173,6 +173,8 @@ func run(ctx context.Context, o options, logw io.Writer) (*report, error) {
 		Proxy:    proxy,
 		CPU:      rep.CPU,
 	}
+	sqs := startStandInSQS()
+	defer sqs.Close()
 	var baselineRounds []round
 	var failures []error
 	for _, op := range o.Functions {
@@ -181,6 +183,9 @@ func run(ctx context.Context, o options, logw io.Writer) (*report, error) {
 			return nil, err
 		}
 		fn := subject{Name: string(op), Binary: bins[string(op)], Event: eventsFor(op, sample)}
+		if op == routes.DeliverWebhooks {
+			fn.Env = sqsEnv(sqs.URL)
+		}
 		fr := functionReport{Function: string(op), Arm64Bytes: sizes[string(op)]}
 		for i := range o.Rounds {
 			fmt.Fprintf(logw, "%s: round %d of %d\n", op, i+1, o.Rounds)

@@ -20,6 +20,9 @@ type subject struct {
 	Binary string
 	// Event is the n-th invocation's event of a round (0: the first).
 	Event func(n int) []byte
+	// Env is the deployment's settings of this function beyond those
+	// every function has (lambdaEnv).
+	Env []string
 }
 
 // round is what one fresh process of a function did: its init, its first
@@ -65,7 +68,7 @@ func runRound(ctx context.Context, s subject, set roundSettings) (r round, err e
 	}
 	defer func() { _ = rt.Close() }()
 	set.Proxy.Take() // nothing from before this process counts
-	env := lambdaEnv(s.Name, rt.Addr, set.TaskRoot, set.Table, set.MemoryMB, set.Proxy)
+	env := append(lambdaEnv(s.Name, rt.Addr, set.TaskRoot, set.Table, set.MemoryMB, set.Proxy), s.Env...)
 	p, err := startProcess(s.Binary, env, set.CPU)
 	if err != nil {
 		return r, err
@@ -157,15 +160,33 @@ func runRound(ctx context.Context, s subject, set roundSettings) (r round, err e
 }
 
 // answerStatus is the HTTP status of a proxy integration's answer, the
-// effect of an authorizer's policy, or, for publish-changes, whose handler
-// returns nothing but its error, "published" for its null answer. A 5xx
-// status is an error: the function failed.
+// effect of an authorizer's policy, for publish-changes, whose handler
+// returns nothing but its error, "published" for its null answer, and for
+// deliver-webhooks "delivered" or "retried" (the batch item failures it
+// reports). A 5xx status is an error: the function failed.
 func answerStatus(name string, body []byte) (string, error) {
-	if name == string(routes.PublishChanges) {
+	switch name {
+	case string(routes.PublishChanges):
 		if string(bytes.TrimSpace(body)) != "null" {
 			return "", fmt.Errorf("publish-changes answered %.200s, want null", body)
 		}
 		return "published", nil
+	case string(routes.DeliverWebhooks):
+		var a map[string]json.RawMessage
+		var failures []struct{ ItemIdentifier string }
+		err := json.Unmarshal(body, &a)
+		if raw, ok := a["batchItemFailures"]; err == nil && ok {
+			err = json.Unmarshal(raw, &failures)
+		} else if err == nil {
+			err = errors.New("no batchItemFailures")
+		}
+		if err != nil {
+			return "", fmt.Errorf("deliver-webhooks answered %.200s, want its batch item failures: %w", body, err)
+		}
+		if len(failures) > 0 {
+			return "retried", nil
+		}
+		return "delivered", nil
 	}
 	var a struct {
 		StatusCode     *int `json:"statusCode"`

@@ -28,6 +28,7 @@ import (
 
 	"github.com/fleetgroups/fleetgroups/pkg/api"
 	"github.com/fleetgroups/fleetgroups/pkg/auth"
+	"github.com/fleetgroups/fleetgroups/pkg/awsjson"
 	"github.com/fleetgroups/fleetgroups/pkg/changes"
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
 	"github.com/fleetgroups/fleetgroups/pkg/jsonlog"
@@ -239,7 +240,7 @@ func StartPublisher() {
 	p := &changes.Publisher{Store: st, Log: log}
 	if name := os.Getenv(routes.EnvEventBusName); name != "" {
 		cfg := awsConfigOrExit(log, routes.PublishChanges)
-		p.Bus = &changes.Bus{Name: name, Client: changes.NewBusClient(cfg.Region, cfg.Credentials, &http.Client{Timeout: awsCallTimeout})}
+		p.Bus = &changes.Bus{Name: name, Client: endpointFromEnv(changes.NewBusClient(cfg.Region, cfg.Credentials, &http.Client{Timeout: awsCallTimeout}), "EVENTBRIDGE")}
 	}
 	if q := webhookQueue(log, routes.PublishChanges); q != nil {
 		p.Queue = q
@@ -267,7 +268,19 @@ func webhookQueue(log jsonlog.Logger, op routes.Operation) *webhooks.SQS {
 		return nil
 	}
 	cfg := awsConfigOrExit(log, op)
-	return &webhooks.SQS{URL: url, Client: webhooks.NewSQSClient(cfg.Region, cfg.Credentials, &http.Client{Timeout: awsCallTimeout})}
+	return &webhooks.SQS{URL: url, Client: endpointFromEnv(webhooks.NewSQSClient(cfg.Region, cfg.Credentials, &http.Client{Timeout: awsCallTimeout}), "SQS")}
+}
+
+// endpointFromEnv points c at the endpoint that the standard variable
+// AWS_ENDPOINT_URL_<serviceID> names, if set, as the SDKs do for
+// service-specific endpoints
+// (https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html):
+// a stand-in such as make bench-coldstart's, or a VPC endpoint.
+func endpointFromEnv(c *awsjson.Client, serviceID string) *awsjson.Client {
+	if ep := os.Getenv("AWS_ENDPOINT_URL_" + serviceID); ep != "" {
+		c.Endpoint = ep
+	}
+	return c
 }
 
 func awsConfigOrExit(log jsonlog.Logger, op routes.Operation) aws.Config {

@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,7 +19,9 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/fleetgroups/fleetgroups/pkg/api"
+	"github.com/fleetgroups/fleetgroups/pkg/awsjson"
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
+	"github.com/fleetgroups/fleetgroups/pkg/jsonlog"
 	"github.com/fleetgroups/fleetgroups/pkg/routes"
 )
 
@@ -228,5 +232,31 @@ func TestInvocationProcs(t *testing.T) {
 				t.Errorf("invocationProcs(%q, %q, %d) = %d, %v; want %d, %v", c.gomaxprocs, c.memoryMB, c.numCPU, got, set, c.want, c.set)
 			}
 		})
+	}
+}
+
+// TestServiceEndpointsFromTheEnvironment: the SQS and EventBridge clients
+// take the standard AWS_ENDPOINT_URL_<service> variables, and the public
+// endpoints otherwise.
+func TestServiceEndpointsFromTheEnvironment(t *testing.T) {
+	t.Setenv("AWS_REGION", "eu-west-1")
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKID")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "SECRET")
+	t.Setenv(routes.EnvWebhookQueueURL, "https://sqs.eu-west-1.amazonaws.com/000000000000/q")
+	log := jsonlog.New(io.Discard, slog.LevelInfo)
+	if got, want := webhookQueue(log, routes.DeliverWebhooks).Client.Endpoint, "https://sqs.eu-west-1.amazonaws.com/"; got != want {
+		t.Errorf("SQS endpoint %q, want %q", got, want)
+	}
+	t.Setenv("AWS_ENDPOINT_URL_SQS", "http://127.0.0.1:4566")
+	if got, want := webhookQueue(log, routes.DeliverWebhooks).Client.Endpoint, "http://127.0.0.1:4566"; got != want {
+		t.Errorf("SQS endpoint %q, want %q", got, want)
+	}
+	c := endpointFromEnv(awsjson.NewClient("events", "1.1", "eu-west-1", nil, nil), "EVENTBRIDGE")
+	if got, want := c.Endpoint, "https://events.eu-west-1.amazonaws.com/"; got != want {
+		t.Errorf("EventBridge endpoint %q, want %q", got, want)
+	}
+	t.Setenv("AWS_ENDPOINT_URL_EVENTBRIDGE", "http://127.0.0.1:4010")
+	if got, want := endpointFromEnv(awsjson.NewClient("events", "1.1", "eu-west-1", nil, nil), "EVENTBRIDGE").Endpoint, "http://127.0.0.1:4010"; got != want {
+		t.Errorf("EventBridge endpoint %q, want %q", got, want)
 	}
 }
