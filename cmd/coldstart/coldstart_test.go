@@ -410,8 +410,8 @@ func TestRealFunctions(t *testing.T) {
 	// The demo webhook's URL is a loopback address, which a deployed
 	// deliverer refuses to dial: each delivery fails, is recorded, and its
 	// retry delayed through SQS.
-	if g := byName["deliver-webhooks"]; g.Warm.Requests["TransactWriteItems"] != 1 || g.Statuses["retried"] != 1+o.Warm {
-		t.Errorf("deliver-webhooks: %v per warm call, answers %v; want the attempt recorded, all retried", g.Warm.Requests, g.Statuses)
+	if g := byName["deliver-webhooks"]; g.Init.Requests["GetItem"] != 1 || g.Warm.Requests["TransactWriteItems"] != 1 || g.Statuses["retried"] != 1+o.Warm {
+		t.Errorf("deliver-webhooks: init %v, %v per warm call, answers %v; want its warm-up's GetItem, the attempt recorded, all retried", g.Init.Requests, g.Warm.Requests, g.Statuses)
 	}
 	var out bytes.Buffer
 	printReport(&out, rep)

@@ -322,7 +322,7 @@ func start(op routes.Operation) (Config, *store.Store, jsonlog.Logger) {
 	}
 	st := store.New(db, cfg.Table)
 	st.MaxDepth = cfg.MaxDepth
-	WarmUp(ctx, st, WarmConnections(op), log)
+	WarmUp(ctx, WarmPing(op, st), WarmConnections(op), log)
 	// Init has had the machine's CPUs; the invocations get the share of
 	// one that the function's memory buys.
 	if n, ok := invocationProcs(os.Getenv("GOMAXPROCS"), os.Getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"), runtime.NumCPU()); ok {

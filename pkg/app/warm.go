@@ -49,9 +49,10 @@ func WarmConnections(op routes.Operation) int {
 	case i < 0 || routes.Functions[i].Access == routes.NoTable:
 		return 0
 	case routes.Functions[i].Access == routes.WebhookDeliverer:
-		// Its grant reaches no item a ping could read (the schema item is
-		// outside it), and a queue's consumer waits on no caller.
-		return 0
+		// A batch's deliveries go at once, each reading its webhook
+		// first, but a batch of one (an event to one webhook) is the
+		// common first; the rest connect as they come.
+		return 1
 	case routes.Metered(op):
 		return ownRequestsAtOnce(op) + 1
 	default:
@@ -72,11 +73,21 @@ func ownRequestsAtOnce(op routes.Operation) int {
 	}
 }
 
+// WarmPing is the request op's warm-up makes: a read of the schema item,
+// or, for deliver-webhooks, whose grant does not reach it, of an item in
+// the webhook partitions.
+func WarmPing(op routes.Operation, st *store.Store) func(context.Context) error {
+	if op == routes.DeliverWebhooks {
+		return st.PingWebhooks
+	}
+	return st.Ping
+}
+
 // WarmUp opens conns connections to DynamoDB with as many pings at once,
 // within WarmUpTimeout. A failure is logged and otherwise ignored: the
 // function starts, and its first request connects (and retries) as it
 // would have without the warm-up.
-func WarmUp(ctx context.Context, st *store.Store, conns int, log jsonlog.Logger) {
+func WarmUp(ctx context.Context, ping func(context.Context) error, conns int, log jsonlog.Logger) {
 	if conns == 0 {
 		return
 	}
@@ -86,7 +97,7 @@ func WarmUp(ctx context.Context, st *store.Store, conns int, log jsonlog.Logger)
 	errs := make([]error, conns)
 	var wg sync.WaitGroup
 	for i := range conns {
-		wg.Go(func() { errs[i] = st.Ping(ctx) })
+		wg.Go(func() { errs[i] = ping(ctx) })
 	}
 	wg.Wait()
 	attrs := []any{"connections", conns, "duration_ms", time.Since(start).Milliseconds()}

@@ -21,7 +21,7 @@ import (
 
 func TestWarmConnections(t *testing.T) {
 	for op, want := range map[routes.Operation]int{
-		routes.GetGroup: 2, routes.CreateGroup: 2, routes.ListMembers: 3, routes.GetUsage: 1, routes.Authorizer: 1, routes.GetOpenAPI: 0,
+		routes.GetGroup: 2, routes.CreateGroup: 2, routes.ListMembers: 3, routes.GetUsage: 1, routes.Authorizer: 1, routes.GetOpenAPI: 0, routes.DeliverWebhooks: 1,
 	} {
 		if got := WarmConnections(op); got != want {
 			t.Errorf("WarmConnections(%s) = %d, want %d", op, got, want)
@@ -105,7 +105,7 @@ func TestWarmUpOpensTheConnectionsTheFirstRequestUses(t *testing.T) {
 			t.Parallel()
 			f := newFakeDynamoDB(t, conns)
 			var logs bytes.Buffer
-			WarmUp(context.Background(), f.store(t), conns, slog.New(slog.NewTextHandler(&logs, nil)))
+			WarmUp(context.Background(), f.store(t).Ping, conns, slog.New(slog.NewTextHandler(&logs, nil)))
 			if got := f.conns.Load(); got != int32(conns) || strings.Contains(logs.String(), "failed") {
 				t.Fatalf("warm-up opened %d connections, want %d; log: %s", got, conns, logs.String())
 			}
@@ -131,7 +131,7 @@ func TestWarmUpFailureDoesNotStopTheStart(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			var logs bytes.Buffer
-			WarmUp(context.Background(), st, 2, slog.New(slog.NewTextHandler(&logs, nil)))
+			WarmUp(context.Background(), st.Ping, 2, slog.New(slog.NewTextHandler(&logs, nil)))
 			if !strings.Contains(logs.String(), "warm-up failed") {
 				t.Errorf("log %q, want the warm-up's failure", logs.String())
 			}

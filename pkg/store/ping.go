@@ -17,3 +17,14 @@ func (s *Store) Ping(ctx context.Context) error {
 		func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
 	return translate(err)
 }
+
+// PingWebhooks is Ping for deliver-webhooks, whose grant reaches only the
+// tenants' webhook and delivery partitions (WebhookLeadingKeys), not the
+// schema item: it reads the webhook count of the tenant "", which cannot
+// exist (tenant ids are never empty), eventually consistent, for half a
+// read unit.
+func (s *Store) PingWebhooks(ctx context.Context) error {
+	_, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: key(webhooksPK(""), skWebhookCount)},
+		func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
+	return translate(err)
+}

@@ -1,0 +1,65 @@
+package store_test
+
+import (
+	"context"
+	"os"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go/middleware"
+
+	"github.com/fleetgroups/fleetgroups/pkg/app"
+	"github.com/fleetgroups/fleetgroups/pkg/store"
+	"github.com/fleetgroups/fleetgroups/pkg/storetest"
+)
+
+// TestPingsStayWithinTheirGrants: each function's warm-up reads an item its
+// grant reaches. deliver-webhooks may read only the webhook partitions
+// (store.WebhookLeadingKeys), where the schema item Ping reads is not.
+func TestPingsStayWithinTheirGrants(t *testing.T) {
+	t.Parallel()
+	st, _ := storetest.NewStore(t)
+	var mu sync.Mutex
+	var read []string
+	db, err := app.NewDynamoDB(os.Getenv("DYNAMODB_ENDPOINT"), func(stack *middleware.Stack) error {
+		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("recordKeys",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				if get, ok := in.Parameters.(*dynamodb.GetItemInput); ok {
+					mu.Lock()
+					read = append(read, get.Key[store.AttrPK].(*types.AttributeValueMemberS).Value)
+					mu.Unlock()
+				}
+				return next.HandleInitialize(ctx, in)
+			}), middleware.After)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pinger := store.New(db, st.Table())
+	inWebhookGrant := func(pk string) bool {
+		return slices.ContainsFunc(store.WebhookLeadingKeys, func(p string) bool { return iamLike(p, pk) })
+	}
+	cases := []struct {
+		name           string
+		ping           func(context.Context) error
+		inWebhookGrant bool
+	}{
+		{"Ping", pinger.Ping, false},
+		{"PingWebhooks", pinger.PingWebhooks, true},
+	}
+	for _, c := range cases {
+		read = nil
+		if err := c.ping(context.Background()); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if len(read) != 1 {
+			t.Fatalf("%s read %v, want one GetItem", c.name, read)
+		}
+		if got := inWebhookGrant(read[0]); got != c.inWebhookGrant {
+			t.Errorf("%s reads %s: within deliver-webhooks' grant %v, want %v", c.name, read[0], got, c.inWebhookGrant)
+		}
+	}
+}
