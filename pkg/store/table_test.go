@@ -63,3 +63,18 @@ func TestPingsStayWithinTheirGrants(t *testing.T) {
 		}
 	}
 }
+
+// TestDeleteTableTwice: dropping a table already gone succeeds, as a
+// DeleteTable made again after its answer was lost must.
+func TestDeleteTableTwice(t *testing.T) {
+	t.Parallel()
+	st, _ := storetest.NewStore(t)
+	for i := range 2 {
+		if err := st.DeleteTable(context.Background()); err != nil {
+			t.Fatalf("DeleteTable #%d: %v", i+1, err)
+		}
+	}
+	if err := st.Ping(context.Background()); err == nil {
+		t.Fatal("the table still answers after DeleteTable")
+	}
+}
