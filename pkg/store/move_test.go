@@ -3,7 +3,6 @@ package store_test
 import (
 	"context"
 	"errors"
-	"os"
 	"slices"
 	"strconv"
 	"sync"
@@ -12,9 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/smithy-go/middleware"
 
-	"github.com/fleetgroups/fleetgroups/pkg/app"
 	"github.com/fleetgroups/fleetgroups/pkg/groups"
 	"github.com/fleetgroups/fleetgroups/pkg/store"
 	"github.com/fleetgroups/fleetgroups/pkg/storetest"
@@ -268,19 +265,11 @@ func TestReadsStayWithinTheMoveGrant(t *testing.T) {
 	st := stepwise(t)
 	var mu sync.Mutex
 	var writes []writeCheck
-	db, err := app.NewDynamoDB(os.Getenv("DYNAMODB_ENDPOINT"), func(stack *middleware.Stack) error {
-		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("recordWrites",
-			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-				mu.Lock()
-				writes = append(writes, writesOf(in.Parameters)...)
-				mu.Unlock()
-				return next.HandleInitialize(ctx, in)
-			}), middleware.After)
+	reader := storetest.ReopenSeeing(t, st, func(params any) {
+		mu.Lock()
+		writes = append(writes, writesOf(params)...)
+		mu.Unlock()
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	reader := store.New(db, st.Table())
 	noTime := outOfTime(t, st)
 	ctx := context.Background()
 

@@ -2,16 +2,13 @@ package store_test
 
 import (
 	"context"
-	"os"
 	"slices"
 	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/smithy-go/middleware"
 
-	"github.com/fleetgroups/fleetgroups/pkg/app"
 	"github.com/fleetgroups/fleetgroups/pkg/store"
 	"github.com/fleetgroups/fleetgroups/pkg/storetest"
 )
@@ -24,21 +21,13 @@ func TestPingsStayWithinTheirGrants(t *testing.T) {
 	st, _ := storetest.NewStore(t)
 	var mu sync.Mutex
 	var read []string
-	db, err := app.NewDynamoDB(os.Getenv("DYNAMODB_ENDPOINT"), func(stack *middleware.Stack) error {
-		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("recordKeys",
-			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-				if get, ok := in.Parameters.(*dynamodb.GetItemInput); ok {
-					mu.Lock()
-					read = append(read, get.Key[store.AttrPK].(*types.AttributeValueMemberS).Value)
-					mu.Unlock()
-				}
-				return next.HandleInitialize(ctx, in)
-			}), middleware.After)
+	pinger := storetest.ReopenSeeing(t, st, func(params any) {
+		if get, ok := params.(*dynamodb.GetItemInput); ok {
+			mu.Lock()
+			read = append(read, get.Key[store.AttrPK].(*types.AttributeValueMemberS).Value)
+			mu.Unlock()
+		}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pinger := store.New(db, st.Table())
 	inWebhookGrant := func(pk string) bool {
 		return slices.ContainsFunc(store.WebhookLeadingKeys, func(p string) bool { return iamLike(p, pk) })
 	}

@@ -80,6 +80,24 @@ func newStore(t testing.TB, opts ...store.TableOption) (*store.Store, *Counter) 
 	return st, counter
 }
 
+// ReopenSeeing returns a second store on st's table whose client passes the
+// input of each request to see before sending it: for tests of what
+// requests a code path makes (their keys against an IAM grant).
+func ReopenSeeing(t testing.TB, st *store.Store, see func(params any)) *store.Store {
+	t.Helper()
+	db, err := app.NewDynamoDB(os.Getenv("DYNAMODB_ENDPOINT"), func(stack *middleware.Stack) error {
+		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("see",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				see(in.Parameters)
+				return next.HandleInitialize(ctx, in)
+			}), middleware.After)
+	})
+	if err != nil {
+		t.Fatalf("client: %v", err)
+	}
+	return store.New(db, st.Table())
+}
+
 // Reopen returns a second store on st's table through its own client and
 // counter, as a second Lambda would have.
 func Reopen(t testing.TB, st *store.Store) (*store.Store, *Counter) {
