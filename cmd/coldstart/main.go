@@ -111,8 +111,9 @@ func selectFunctions(only string) ([]routes.Operation, error) {
 }
 
 // run builds the binaries and runs every round, each function's against a
-// DynamoDB Local and proxy of its own (withDynamoDB); progress goes to logw. A function that fails stops its own
-// rounds, not the run: the report comes back with the error of each.
+// DynamoDB Local and proxy of its own (withDynamoDB); progress goes to
+// logw. A function that fails stops its own rounds, not the run: the
+// report comes back with the error of each.
 func run(ctx context.Context, o options, logw io.Writer) (*report, error) {
 	rep := &report{
 		Command:   "go run ./cmd/coldstart " + strings.Join(os.Args[1:], " "),

@@ -44,11 +44,11 @@ const WarmUpTimeout = lambdaInitLimit / 5
 // bench-coldstart shows the count is right: no function opens a connection
 // on its first invocation.
 func WarmConnections(op routes.Operation) int {
-	i := slices.IndexFunc(routes.Functions, func(fn routes.Function) bool { return fn.Operation == op })
+	access, ok := accessOf(op)
 	switch {
-	case i < 0 || routes.Functions[i].Access == routes.NoTable:
+	case !ok || access == routes.NoTable:
 		return 0
-	case routes.Functions[i].Access == routes.WebhookDeliverer:
+	case access == routes.WebhookDeliverer:
 		// A batch's deliveries go at once, each reading its webhook
 		// first, but a batch of one (an event to one webhook) is the
 		// common first; the rest connect as they come.
@@ -73,11 +73,20 @@ func ownRequestsAtOnce(op routes.Operation) int {
 	}
 }
 
+// accessOf is the table access op's function is granted (routes.Functions).
+func accessOf(op routes.Operation) (routes.Access, bool) {
+	i := slices.IndexFunc(routes.Functions, func(fn routes.Function) bool { return fn.Operation == op })
+	if i < 0 {
+		return 0, false
+	}
+	return routes.Functions[i].Access, true
+}
+
 // WarmPing is the request op's warm-up makes: a read of the schema item,
-// or, for deliver-webhooks, whose grant does not reach it, of an item in
-// the webhook partitions.
+// or, for the webhook deliverer, whose grant does not reach it, of an item
+// in the webhook partitions.
 func WarmPing(op routes.Operation, st *store.Store) func(context.Context) error {
-	if op == routes.DeliverWebhooks {
+	if access, _ := accessOf(op); access == routes.WebhookDeliverer {
 		return st.PingWebhooks
 	}
 	return st.Ping
